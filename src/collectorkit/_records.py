@@ -1,0 +1,47 @@
+"""Records as they travel from a source through the pipeline to the sinks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+__all__ = ["Envelope", "Record", "record_key"]
+
+Record = dict[str, Any]
+"""One event as decoded from the API: a JSON object."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A record on its way to the sinks, with the idempotency key every sink deduplicates on."""
+
+    source: str
+    key: str
+    data: Mapping[str, Any]
+
+
+def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def record_key(source: str, record: Mapping[str, Any], key_fields: Sequence[str] = ()) -> str:
+    """The idempotency key of ``record``: ``source`` plus the key fields, or a content hash.
+
+    ``key_fields`` are dotted paths (``"id"``, ``"meta.uid"``); several combine, e.g.
+    ``("id", "updated_at")`` for APIs that re-deliver a record when it changes. When a key field is
+    missing (or none is configured) the key is a SHA-256 of the canonical JSON of the record.
+    """
+    parts = [_lookup(record, f) for f in key_fields]
+    if key_fields and all(p is not None for p in parts):
+        return source + ":" + "|".join(str(p) for p in parts)
+    digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f"{source}:sha256:{digest[:32]}"

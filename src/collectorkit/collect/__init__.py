@@ -1,0 +1,3 @@
+"""collectorkit.collect."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""collectorkit.http."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""collectorkit.pipeline."""
+
+__all__: list[str] = []

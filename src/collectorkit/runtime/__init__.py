@@ -1,0 +1,3 @@
+"""collectorkit.runtime."""
+
+__all__: list[str] = []

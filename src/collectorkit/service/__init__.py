@@ -1,0 +1,3 @@
+"""collectorkit.service."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""collectorkit.simulator."""
+
+__all__: list[str] = []

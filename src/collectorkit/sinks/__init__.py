@@ -1,0 +1,3 @@
+"""collectorkit.sinks."""
+
+__all__: list[str] = []

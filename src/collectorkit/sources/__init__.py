@@ -1,0 +1,3 @@
+"""collectorkit.sources."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""collectorkit.state."""
+
+__all__: list[str] = []

@@ -1,0 +1,169 @@
+"""The extension points of collectorkit, as Protocols.
+
+Plug-ins implement these without inheriting from anything of ours. Each layer documents the
+behaviour its Protocol expects; the contract test suites in ``tests/`` check every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from collectorkit._clock import Clock
+from collectorkit._records import Envelope, Record
+
+__all__ = [
+    "Checkpoint",
+    "Clock",
+    "DataSource",
+    "Envelope",
+    "Processor",
+    "QueryCriteria",
+    "Record",
+    "Sink",
+    "StateStore",
+    "StoreResult",
+    "StoredValue",
+    "TokenCache",
+    "TransactionalSink",
+]
+
+
+# --- state ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredValue:
+    """A value in a state store, with the version compare-and-set works on (1 for a new key)."""
+
+    value: Mapping[str, Any]
+    version: int
+    updated_at: float
+    """Wall-clock seconds since the epoch of the last write."""
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Keeps JSON objects by ``(namespace, key)`` with optimistic concurrency.
+
+    ``put(..., if_version=None)`` writes unconditionally; ``if_version=0`` writes only if the key
+    does not exist; ``if_version=n`` writes only if the stored version is ``n``. A failed condition
+    raises :class:`~collectorkit.StateConflictError`. ``put`` returns the new version.
+    """
+
+    async def get(self, namespace: str, key: str) -> StoredValue | None: ...
+
+    async def put(
+        self,
+        namespace: str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        if_version: int | None = None,
+    ) -> int: ...
+
+    async def delete(self, namespace: str, key: str) -> bool: ...
+
+    async def list(self, namespace: str) -> dict[str, StoredValue]: ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class TokenCache(Protocol):
+    """Where OAuth2 tokens live between requests and runs. Expiry is wall-clock epoch seconds."""
+
+    async def get_token(self, key: str) -> tuple[str, float] | None: ...
+
+    async def set_token(self, key: str, token: str, expires_at: float) -> None: ...
+
+
+# --- sinks ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What a sink did with a batch. ``location`` identifies where (a table, a file, a stream)."""
+
+    location: str
+    written: int
+    duplicates: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Collector state to save together with a batch (same transaction where the sink allows)."""
+
+    namespace: str
+    key: str
+    state: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryCriteria:
+    """Filters (field equality on the record), sort, limit and offset for ``Sink.query``."""
+
+    source: str | None = None
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    sort_by: str | None = None
+    descending: bool = False
+    limit: int | None = None
+    offset: int = 0
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A storage backend. ``store`` must be idempotent on ``Envelope.key``."""
+
+    name: str
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    async def store(self, batch: Sequence[Envelope]) -> StoreResult: ...
+
+    async def query(self, criteria: QueryCriteria) -> list[Envelope]: ...
+
+    async def delete(self, location_id: str) -> bool: ...
+
+
+@runtime_checkable
+class TransactionalSink(Sink, Protocol):
+    """A sink that commits a batch and the collector checkpoint atomically (e.g. SQLite)."""
+
+    async def store_with_checkpoint(
+        self, batch: Sequence[Envelope], checkpoint: Checkpoint
+    ) -> StoreResult: ...
+
+
+# --- pipeline ------------------------------------------------------------------------------------
+
+
+class Processor(Protocol):
+    """A record in, a record (or ``None`` to drop it on purpose) out.
+
+    Raise :class:`~collectorkit.ProcessingError` to send the record to dead-letter with a reason.
+    """
+
+    def __call__(self, record: Record) -> Record | None: ...
+
+
+# --- sources -------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """Anything that yields records: the HTTP collector, SSE and WebSocket feeds, long polls."""
+
+    @property
+    def source_id(self) -> str: ...
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    async def collect(self) -> list[Record]: ...
+
+    def collect_stream(self) -> AsyncIterator[list[Record]]: ...
