@@ -1,0 +1,194 @@
+"""Throwaway PostgreSQL and Redis servers for tests and benchmarks.
+
+``tests/conftest.py`` wraps these in session fixtures; ``bench/`` scripts import them directly.
+Each server runs from the machine's binaries in a fresh temporary directory, listens on
+127.0.0.1 on a free port, and is stopped by its own PID. PostgreSQL refuses to run as root, so
+when we are root it runs as the ``postgres`` system user (or ``nobody``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "MissingServerError",
+    "RunningServer",
+    "find_postgres_bin",
+    "find_redis_server",
+    "free_port",
+    "start_postgres",
+    "start_redis",
+]
+
+
+class MissingServerError(RuntimeError):
+    """The server binaries are not installed on this machine."""
+
+
+@dataclass
+class RunningServer:
+    """A server process we started; ``stop()`` ends it by PID and removes its directory."""
+
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+    directory: Path
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # SIGINT is PostgreSQL's "fast shutdown"; redis-server exits on it too (no save).
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_postgres_bin() -> Path | None:
+    """The newest ``/usr/lib/postgresql/*/bin`` with ``initdb`` and ``postgres``, or PATH."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+    for directory in reversed(candidates):
+        if (Path(directory) / "initdb").exists() and (Path(directory) / "postgres").exists():
+            return Path(directory)
+    initdb = shutil.which("initdb")
+    if initdb and shutil.which("postgres"):
+        return Path(initdb).resolve().parent
+    return None
+
+
+def find_redis_server() -> Path | None:
+    found = shutil.which("redis-server")
+    return Path(found) if found else None
+
+
+def _unprivileged_user() -> pwd.struct_passwd | None:
+    """The user to run PostgreSQL as: ``None`` (ourselves) unless we are root."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise MissingServerError("running as root and no 'postgres' or 'nobody' user to run as")
+
+
+def _wait_for_port(server: RunningServer, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    output = server.log.read_text(errors="replace")[-2000:] if server.log.exists() else ""
+    server.stop()
+    raise RuntimeError(f"{server.name} did not start on port {port}:\n{output}")
+
+
+def _wait_for_postgres(server: RunningServer, timeout: float) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(server.url, connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline or server.process.poll() is not None:
+                output = server.log.read_text(errors="replace")[-2000:]
+                server.stop()
+                raise RuntimeError(f"postgres did not start:\n{output}") from None
+            time.sleep(0.05)
+
+
+def start_postgres(*, timeout: float = 30.0) -> RunningServer:
+    """initdb + postgres in a fresh directory; returns the ``postgresql://`` URL of db ``postgres``.
+
+    Durability is off (``fsync``, ``synchronous_commit``): these are throwaway test servers.
+    """
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        raise MissingServerError("PostgreSQL binaries (initdb, postgres) not found")
+    user = _unprivileged_user()
+    directory = Path(tempfile.mkdtemp(prefix="collectorkit-pg-"))
+    data = directory / "data"
+    log = directory / "postgres.log"
+    ids: dict[str, int] = {}
+    if user is not None:
+        os.chown(directory, user.pw_uid, user.pw_gid)
+        ids = {"user": user.pw_uid, "group": user.pw_gid}
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
+    subprocess.run(
+        [
+            *(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"),
+            *("-E", "UTF8", "--no-sync", "--no-instructions"),
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=directory,
+        **ids,  # type: ignore[arg-type]
+    )
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)),
+                *("-h", "127.0.0.1", "-k", str(directory), "-c", "fsync=off"),
+                *("-c", "synchronous_commit=off", "-c", "full_page_writes=off"),
+                *("-c", "max_connections=200"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=directory,
+            start_new_session=True,
+            **ids,  # type: ignore[arg-type]
+        )
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    server = RunningServer("postgres", url, process, directory, log)
+    _wait_for_postgres(server, timeout)
+    return server
+
+
+def start_redis(*, timeout: float = 15.0) -> RunningServer:
+    """redis-server on a free port with persistence off; returns its ``redis://`` URL (db 0)."""
+    binary = find_redis_server()
+    if binary is None:
+        raise MissingServerError("redis-server not found")
+    directory = Path(tempfile.mkdtemp(prefix="collectorkit-redis-"))
+    log = directory / "redis.log"
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
+                *("--appendonly", "no", "--dir", str(directory), "--daemonize", "no"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+            start_new_session=True,
+        )
+    server = RunningServer("redis", f"redis://127.0.0.1:{port}/0", process, directory, log)
+    _wait_for_port(server, port, timeout)
+    return server
