@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from collectorkit._clock import Clock
@@ -84,11 +85,25 @@ class TokenCache(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoreResult:
-    """What a sink did with a batch. ``location`` identifies where (a table, a file, a stream)."""
+    """What a sink did with a batch (the seed's ``StorageLocation``).
+
+    ``location`` says where (a table, a file, a stream); ``location_id`` is what
+    ``Sink.delete`` takes to remove what was stored: the record key when the batch held one
+    record, else empty. ``written + duplicates`` is the batch size: a duplicate is a record whose
+    key the sink already held, so it was not written again.
+    """
 
     location: str
     written: int
     duplicates: int = 0
+    location_id: str = ""
+    backend_id: str = ""
+    created_at: datetime | None = None
+
+    @property
+    def path(self) -> str:
+        """``location/location_id`` (or ``location`` alone): where to look for the data."""
+        return f"{self.location}/{self.location_id}" if self.location_id else self.location
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,3 +1,55 @@
-"""collectorkit.pipeline."""
+"""collectorkit.pipeline: processors and the pipeline that runs them (seed 003's processing layer).
 
-__all__: list[str] = []
+Also home of the seed's events and error reports (``EventEmitter``, ``ErrorHandler``), which the
+delivery loop uses for every layer.
+"""
+
+from collectorkit.pipeline._base import BaseProcessor, ProcessingResult, coerce_record
+from collectorkit.pipeline._dedup import DedupProcessor
+from collectorkit.pipeline._events import (
+    ErrorHandler,
+    ErrorInfo,
+    ErrorType,
+    EventEmitter,
+    EventType,
+    SystemEvent,
+)
+from collectorkit.pipeline._mask import DEFAULT_SENSITIVE_NAMES, MaskProcessor
+from collectorkit.pipeline._pipeline import DeadLetter, Pipeline, PipelineOutcome
+from collectorkit.pipeline._registry import (
+    PROCESSORS,
+    build_pipeline,
+    build_processor,
+    register_processor,
+)
+from collectorkit.pipeline._timestamps import TimestampProcessor, to_utc_iso
+from collectorkit.pipeline._transform import EnrichProcessor, FieldMapProcessor, FilterProcessor
+from collectorkit.pipeline._validate import JSONValidationProcessor
+
+__all__ = [
+    "DEFAULT_SENSITIVE_NAMES",
+    "PROCESSORS",
+    "BaseProcessor",
+    "DeadLetter",
+    "DedupProcessor",
+    "EnrichProcessor",
+    "ErrorHandler",
+    "ErrorInfo",
+    "ErrorType",
+    "EventEmitter",
+    "EventType",
+    "FieldMapProcessor",
+    "FilterProcessor",
+    "JSONValidationProcessor",
+    "MaskProcessor",
+    "Pipeline",
+    "PipelineOutcome",
+    "ProcessingResult",
+    "SystemEvent",
+    "TimestampProcessor",
+    "build_pipeline",
+    "build_processor",
+    "coerce_record",
+    "register_processor",
+    "to_utc_iso",
+]

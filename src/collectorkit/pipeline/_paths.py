@@ -1,0 +1,53 @@
+"""Dotted paths (``"meta.user.id"``) into JSON objects, without mutating the input."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["MISSING", "get_path", "pop_path", "set_path"]
+
+MISSING: Any = object()
+
+
+def get_path(record: Mapping[str, Any], path: str) -> Any:
+    """The value at ``path`` or :data:`MISSING`."""
+    if "." not in path:
+        return record.get(path, MISSING)
+    value: Any = record
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return MISSING
+        value = value[part]
+    return value
+
+
+def set_path(record: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``record`` (copied along ``path`` only) with ``path`` set to ``value``."""
+    head, _, rest = path.partition(".")
+    out = dict(record)
+    if not rest:
+        out[head] = value
+        return out
+    child = out.get(head)
+    out[head] = set_path(child if isinstance(child, dict) else {}, rest, value)
+    return out
+
+
+def pop_path(record: dict[str, Any], path: str) -> tuple[dict[str, Any], Any]:
+    """A copy of ``record`` without ``path``, and the removed value (or :data:`MISSING`)."""
+    head, _, rest = path.partition(".")
+    if head not in record:
+        return record, MISSING
+    if not rest:
+        out = dict(record)
+        return out, out.pop(head)
+    child = record[head]
+    if not isinstance(child, dict):
+        return record, MISSING
+    new_child, value = pop_path(child, rest)
+    if value is MISSING:
+        return record, MISSING
+    out = dict(record)
+    out[head] = new_child
+    return out, value

@@ -1,0 +1,86 @@
+"""Processors by the names the YAML config uses (``pipeline: [{dedup: {key: id}}]``)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from collectorkit._errors import ConfigError
+from collectorkit.pipeline._dedup import DedupProcessor
+from collectorkit.pipeline._mask import MaskProcessor
+from collectorkit.pipeline._pipeline import Pipeline
+from collectorkit.pipeline._timestamps import TimestampProcessor
+from collectorkit.pipeline._transform import EnrichProcessor, FieldMapProcessor, FilterProcessor
+from collectorkit.pipeline._validate import JSONValidationProcessor
+
+__all__ = ["PROCESSORS", "build_pipeline", "build_processor", "register_processor"]
+
+ProcessorFactory = Callable[..., Any]
+
+PROCESSORS: dict[str, ProcessorFactory] = {
+    "dedup": DedupProcessor,
+    "enrich": EnrichProcessor,
+    "filter": FilterProcessor,
+    "map": FieldMapProcessor,
+    "mask": MaskProcessor,
+    "timestamps": TimestampProcessor,
+    "validate": JSONValidationProcessor,
+}
+
+
+def register_processor(name: str, factory: ProcessorFactory) -> None:
+    """Make ``factory(**options)`` available to configs as ``name``."""
+    PROCESSORS[name] = factory
+
+
+def _unknown(name: str, path: str) -> ConfigError:
+    known = ", ".join(sorted(PROCESSORS))
+    close = difflib.get_close_matches(name, PROCESSORS, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown processor {name!r}{hint}; known: {known}", path=path)
+
+
+def _split(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(spec, str):
+        return spec, {}
+    if isinstance(spec, Mapping):
+        if "type" in spec:
+            options = {k: v for k, v in spec.items() if k != "type"}
+            return str(spec["type"]), options
+        if len(spec) == 1:
+            ((name, options),) = spec.items()
+            if options is None:
+                return str(name), {}
+            if isinstance(options, Mapping):
+                return str(name), dict(options)
+            # shorthand: {filter: "severity == 'high'"} -> first positional argument
+            return str(name), {"_": options}
+    raise ConfigError(
+        f"expected a processor name, {{name: {{options}}}} or {{type: name, ...}}, got {spec!r}",
+        path=path,
+    )
+
+
+def build_processor(spec: Any, *, path: str = "pipeline[0]") -> Any:
+    """One processor from its config form; errors name ``path``, the option and the value."""
+    name, options = _split(spec, path)
+    factory = PROCESSORS.get(name)
+    if factory is None:
+        raise _unknown(name, path)
+    args = [options.pop("_")] if "_" in options else []
+    try:
+        return factory(*args, **options)
+    except ConfigError as exc:
+        raise ConfigError(exc.reason, path=f"{path}.{name}.{exc.path or ''}".rstrip(".")) from None
+    except TypeError as exc:
+        raise ConfigError(f"bad options {sorted(options)} for {name!r}: {exc}", path=path) from None
+
+
+def build_pipeline(specs: Sequence[Any] | None, *, path: str = "pipeline") -> Pipeline:
+    """A :class:`Pipeline` from a config list (``None`` or ``[]``: an empty pipeline)."""
+    if specs is None:
+        return Pipeline()
+    if isinstance(specs, str | Mapping) or not isinstance(specs, Sequence):
+        raise ConfigError(f"expected a list of processors, got {specs!r}", path=path)
+    return Pipeline(build_processor(s, path=f"{path}[{i}]") for i, s in enumerate(specs))
