@@ -1,3 +1,41 @@
-"""collectorkit.state."""
+"""collectorkit.state: where collector state and watermarks live.
 
-__all__: list[str] = []
+Every store implements :class:`~collectorkit.typing.StateStore` (get / put with compare-and-set /
+delete / list by namespace and key); :func:`open_state_store` picks one by URL.
+"""
+
+from collectorkit.state._memory import MemoryStateStore
+from collectorkit.state._mock import MockStorageClient
+from collectorkit.state._open import create_state_store, open_state_store, register_state_store
+from collectorkit.state._postgres import PostgresStateStore
+from collectorkit.state._redis import RedisStateStore
+from collectorkit.state._service_client import StorageServiceClient
+from collectorkit.state._sqlite import (
+    SQLiteStateStore,
+    sqlite_create_state_table,
+    sqlite_put_state,
+)
+from collectorkit.state._timestamps import UTCDateTime, format_timestamp, parse_timestamp
+from collectorkit.state._token_cache import StateStoreTokenCache
+from collectorkit.state._watermarks import Watermark, WatermarkManager, apply_run
+
+__all__ = [
+    "MemoryStateStore",
+    "MockStorageClient",
+    "PostgresStateStore",
+    "RedisStateStore",
+    "SQLiteStateStore",
+    "StateStoreTokenCache",
+    "StorageServiceClient",
+    "UTCDateTime",
+    "Watermark",
+    "WatermarkManager",
+    "apply_run",
+    "create_state_store",
+    "format_timestamp",
+    "open_state_store",
+    "parse_timestamp",
+    "register_state_store",
+    "sqlite_create_state_table",
+    "sqlite_put_state",
+]

@@ -1,0 +1,218 @@
+"""State in PostgreSQL (psycopg 3, async, pooled): the store for a fleet of collectors.
+
+Every write is one atomic statement, so compare-and-set holds across any number of processes
+and hosts. The table is created on first use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from collectorkit._clock import Clock, SystemClock
+from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
+from collectorkit.state._values import (
+    check_if_version,
+    check_names,
+    conflict_error,
+    encode_value,
+    redact_url,
+)
+from collectorkit.typing import StoredValue
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.sql import Composed
+    from psycopg_pool import AsyncConnectionPool
+
+__all__ = ["PostgresStateStore"]
+
+T = TypeVar("T")
+_TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+# {table} is filled in with psycopg.sql.Identifier, never by string formatting.
+_STATEMENTS = {
+    "create": (
+        "CREATE TABLE IF NOT EXISTS {table} (namespace TEXT NOT NULL, key TEXT NOT NULL, "
+        "value JSONB NOT NULL, version BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL, "
+        "PRIMARY KEY (namespace, key))"
+    ),
+    "get": "SELECT value, version, updated_at FROM {table} WHERE namespace = %s AND key = %s",
+    "version": "SELECT version FROM {table} WHERE namespace = %s AND key = %s",
+    "upsert": (
+        "INSERT INTO {table} VALUES (%s, %s, %s::jsonb, 1, %s) ON CONFLICT (namespace, key) "
+        "DO UPDATE SET value = excluded.value, version = {table}.version + 1, "
+        "updated_at = excluded.updated_at RETURNING version"
+    ),
+    "insert_new": (
+        "INSERT INTO {table} VALUES (%s, %s, %s::jsonb, 1, %s) "
+        "ON CONFLICT (namespace, key) DO NOTHING RETURNING version"
+    ),
+    "update_if": (
+        "UPDATE {table} SET value = %s::jsonb, version = version + 1, updated_at = %s "
+        "WHERE namespace = %s AND key = %s AND version = %s RETURNING version"
+    ),
+    "delete": "DELETE FROM {table} WHERE namespace = %s AND key = %s",
+    "list": (
+        "SELECT key, value, version, updated_at FROM {table} WHERE namespace = %s ORDER BY key"
+    ),
+}
+
+
+class PostgresStateStore:
+    """A :class:`~collectorkit.typing.StateStore` in table ``table`` of the database at ``url``.
+
+    ``url`` is a libpq URL or DSN (``postgresql://user:pass@host:5432/db``). Connections come
+    from a pool of at most ``max_connections``; a server that cannot be reached within
+    ``connect_timeout`` seconds raises :class:`~collectorkit.StateStoreUnavailableError`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        table: str = "collectorkit_state",
+        max_connections: int = 10,
+        connect_timeout: float = 10.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if not _TABLE.fullmatch(table):
+            raise ConfigError(f"invalid table name {table!r}", path="table")
+        self._url = url
+        self._table = table
+        self._max = max_connections
+        self._timeout = connect_timeout
+        self._clock: Clock = clock or SystemClock()
+        self._pool: AsyncConnectionPool[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresStateStore({redact_url(self._url)!r}, table={self._table!r})"
+
+    async def _open(self) -> AsyncConnectionPool[Any]:
+        if self._pool is not None:
+            return self._pool
+        try:
+            from psycopg_pool import AsyncConnectionPool
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise ConfigError(
+                "PostgreSQL state needs psycopg: pip install 'collectorkit[postgres]'"
+            ) from None
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            self._url,
+            min_size=1,
+            max_size=self._max,
+            open=False,
+            timeout=self._timeout,
+            kwargs={"autocommit": True, "connect_timeout": max(1, int(self._timeout))},
+        )
+        try:
+            await pool.open(wait=True, timeout=self._timeout)
+            async with pool.connection() as conn:
+                await conn.execute(self._sql("create"))
+        except Exception as exc:
+            await pool.close()
+            raise self._unavailable(exc) from None
+        self._pool = pool
+        return pool
+
+    def _sql(self, name: str) -> Composed:
+        from psycopg import sql
+
+        return sql.SQL(_STATEMENTS[name]).format(table=sql.Identifier(self._table))
+
+    def _unavailable(self, exc: BaseException) -> StateStoreUnavailableError:
+        reason = str(exc).replace(self._url, redact_url(self._url)).strip().splitlines()
+        first = reason[0] if reason else type(exc).__name__
+        return StateStoreUnavailableError(
+            f"PostgreSQL state store {redact_url(self._url)} unreachable: {first}"
+        )
+
+    async def _run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        import psycopg
+        import psycopg_pool
+
+        pool = await self._open()
+        try:
+            async with pool.connection() as conn:
+                return await work(conn)
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self._unavailable(exc) from None
+        except psycopg.Error as exc:
+            raise StateError(f"PostgreSQL state store: {exc}") from None
+
+    async def get(self, namespace: str, key: str) -> StoredValue | None:
+        check_names(namespace, key)
+        sql = self._sql("get")
+
+        async def work(conn: AsyncConnection[Any]) -> Any:
+            return await (await conn.execute(sql, (namespace, key))).fetchone()
+
+        row = await self._run(work)
+        return None if row is None else StoredValue(row[0], int(row[1]), float(row[2]))
+
+    async def put(
+        self,
+        namespace: str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        if_version: int | None = None,
+    ) -> int:
+        check_names(namespace, key)
+        check_if_version(if_version)
+        text, now = encode_value(value), self._clock.time()
+        if if_version is None:
+            sql = self._sql("upsert")
+            params: tuple[Any, ...] = (namespace, key, text, now)
+        elif if_version == 0:
+            sql = self._sql("insert_new")
+            params = (namespace, key, text, now)
+        else:
+            sql = self._sql("update_if")
+            params = (text, now, namespace, key, if_version)
+
+        async def work(conn: AsyncConnection[Any]) -> tuple[bool, int]:
+            row = await (await conn.execute(sql, params)).fetchone()
+            if row is not None:
+                return True, int(row[0])
+            found = await conn.execute(self._sql("version"), (namespace, key))
+            actual = await found.fetchone()
+            return False, int(actual[0]) if actual else 0
+
+        written, version = await self._run(work)
+        if not written:
+            raise conflict_error(namespace, key, if_version, version)
+        return version
+
+    async def delete(self, namespace: str, key: str) -> bool:
+        check_names(namespace, key)
+        sql = self._sql("delete")
+
+        async def work(conn: AsyncConnection[Any]) -> bool:
+            return (await conn.execute(sql, (namespace, key))).rowcount > 0
+
+        return await self._run(work)
+
+    async def list(self, namespace: str) -> dict[str, StoredValue]:
+        check_names(namespace)
+        sql = self._sql("list")
+
+        async def work(conn: AsyncConnection[Any]) -> list[Any]:
+            return await (await conn.execute(sql, (namespace,))).fetchall()
+
+        rows = await self._run(work)
+        return {k: StoredValue(v, int(ver), float(at)) for k, v, ver, at in rows}
+
+    async def ping(self) -> None:
+        """Connect (creating the table) so an unreachable server fails now, with a clear error."""
+
+        async def work(conn: AsyncConnection[Any]) -> None:
+            await conn.execute("SELECT 1")
+
+        await self._run(work)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()

@@ -1,0 +1,167 @@
+"""State in Redis: one hash per namespace, compare-and-set in a Lua script (atomic on the server).
+
+Each hash field holds ``"<version>|<updated_at>|<json>"``; the script reads the version, checks
+the condition and writes in one step, so no two writers can both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from collectorkit._clock import Clock, SystemClock
+from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
+from collectorkit.state._values import (
+    check_if_version,
+    check_names,
+    conflict_error,
+    decode_value,
+    encode_value,
+    redact_url,
+)
+from collectorkit.typing import StoredValue
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+__all__ = ["RedisStateStore"]
+
+T = TypeVar("T")
+
+# KEYS[1] hash; ARGV: field, expected version ("" = unconditional), updated_at, json.
+# Returns the new version, or -1 - current_version when the condition fails.
+_PUT = """
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local version = 0
+if cur then version = tonumber(string.match(cur, '^(%d+)|')) end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= version then return -1 - version end
+version = version + 1
+redis.call('HSET', KEYS[1], ARGV[1], version .. '|' .. ARGV[3] .. '|' .. ARGV[4])
+return version
+"""
+
+
+def _parse(raw: bytes) -> StoredValue:
+    """Decode ``"<version>|<updated_at>|<json>"``."""
+    version, updated, text = raw.split(b"|", 2)
+    return StoredValue(decode_value(text), int(version), float(updated))
+
+
+class RedisStateStore:
+    """A :class:`~collectorkit.typing.StateStore` in Redis at ``url`` (``redis://host:6379/0``).
+
+    Keys are ``{prefix}:{namespace}``. Redis keeps data only as durably as it is configured to
+    (RDB/AOF): use PostgreSQL or SQLite when losing the last second of state is not acceptable.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "collectorkit:state",
+        connect_timeout: float = 10.0,
+        clock: Clock | None = None,
+    ) -> None:
+        if not prefix or "{" in prefix:
+            raise ConfigError(f"invalid key prefix {prefix!r}", path="prefix")
+        self._url = url
+        self._prefix = prefix
+        self._timeout = connect_timeout
+        self._clock: Clock = clock or SystemClock()
+        self._client: Redis | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisStateStore({redact_url(self._url)!r}, prefix={self._prefix!r})"
+
+    def _hash(self, namespace: str) -> str:
+        return f"{self._prefix}:{namespace}"
+
+    def _connect(self) -> Redis:
+        if self._client is None:
+            try:
+                from redis.asyncio import Redis
+            except ImportError:  # pragma: no cover - depends on the installation
+                raise ConfigError(
+                    "Redis state needs redis-py: pip install 'collectorkit[redis]'"
+                ) from None
+            try:
+                self._client = Redis.from_url(
+                    self._url,
+                    socket_connect_timeout=self._timeout,
+                    socket_timeout=self._timeout,
+                )
+            except ValueError as exc:
+                raise ConfigError(f"invalid Redis URL {redact_url(self._url)}: {exc}") from None
+        return self._client
+
+    async def _run(self, work: Callable[[Redis], Awaitable[T]]) -> T:
+        import redis.exceptions as rex
+
+        try:
+            return await work(self._connect())
+        except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
+            raise StateStoreUnavailableError(
+                f"Redis state store {redact_url(self._url)} unreachable: {exc}"
+            ) from None
+        except rex.RedisError as exc:
+            raise StateError(f"Redis state store: {exc}") from None
+
+    async def get(self, namespace: str, key: str) -> StoredValue | None:
+        check_names(namespace, key)
+
+        async def work(r: Redis) -> Any:
+            return await r.hget(self._hash(namespace), key)
+
+        raw: bytes | None = await self._run(work)
+        return None if raw is None else _parse(raw)
+
+    async def put(
+        self,
+        namespace: str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        if_version: int | None = None,
+    ) -> int:
+        check_names(namespace, key)
+        check_if_version(if_version)
+        args = [key, "" if if_version is None else str(if_version)]
+        args += [repr(self._clock.time()), encode_value(value)]
+
+        async def work(r: Redis) -> Any:
+            return await r.eval(_PUT, 1, self._hash(namespace), *args)
+
+        result = int(await self._run(work))
+        if result < 0:
+            raise conflict_error(namespace, key, if_version, -1 - result)
+        return result
+
+    async def delete(self, namespace: str, key: str) -> bool:
+        check_names(namespace, key)
+
+        async def work(r: Redis) -> Any:
+            return await r.hdel(self._hash(namespace), key)
+
+        return int(await self._run(work)) > 0
+
+    async def list(self, namespace: str) -> dict[str, StoredValue]:
+        check_names(namespace)
+
+        async def work(r: Redis) -> Any:
+            return await r.hgetall(self._hash(namespace))
+
+        raw: dict[bytes, bytes] = await self._run(work)
+        return {k.decode(): _parse(raw[k]) for k in sorted(raw)}
+
+    async def ping(self) -> None:
+        """Round-trip to the server so an unreachable one fails now, with a clear error."""
+
+        async def work(r: Redis) -> Any:
+            return await r.ping()
+
+        await self._run(work)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

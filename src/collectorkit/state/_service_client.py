@@ -1,0 +1,185 @@
+"""The storage service's HTTP client: a state store and a watermark client in one.
+
+It speaks the service's REST API (``collectorkit.service``): ``/api/v1/watermarks/…`` for the
+seed's ``get_watermark`` / ``update_watermark`` / ``health_check`` and ``/api/v1/state/…`` for
+the generic :class:`~collectorkit.typing.StateStore` methods, with compare-and-set carried as
+``if_version`` and a conflict answered ``409``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from collectorkit._clock import Clock
+from collectorkit._errors import (
+    CollectorError,
+    ConfigError,
+    StateConflictError,
+    StateError,
+)
+from collectorkit.state._service_transport import ServiceResponse, ServiceTransport
+from collectorkit.state._timestamps import format_timestamp
+from collectorkit.state._values import check_if_version, check_names, redact_url
+from collectorkit.state._watermarks import WATERMARK_NAMESPACE, Watermark
+from collectorkit.typing import StoredValue
+
+__all__ = ["StorageServiceClient"]
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="")
+
+
+class StorageServiceClient:
+    """Client of a collectorkit storage service at ``base_url`` (``http://storage:8000``).
+
+    ``token`` is sent as a bearer token; ``timeout`` bounds each request in seconds. Failed
+    connections, timeouts and 429/502/503/504 are retried ``retries`` times with exponential
+    backoff from ``backoff`` seconds; then :class:`~collectorkit.StateStoreUnavailableError` says
+    which service could not be reached and why. Use ``async with`` or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 30,
+        *,
+        retries: int = 3,
+        backoff: float = 0.2,
+        clock: Clock | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"must start with http:// or https://, got {redact_url(base_url)!r}",
+                path="base_url",
+            )
+        if timeout <= 0:
+            raise ConfigError(f"must be > 0, got {timeout!r}", path="timeout")
+        self._http = ServiceTransport(
+            base_url, token=token, timeout=timeout, retries=retries, backoff=backoff, clock=clock
+        )
+
+    def __repr__(self) -> str:
+        return f"StorageServiceClient({redact_url(self._http.base_url)!r})"
+
+    async def __aenter__(self) -> StorageServiceClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- the seed's watermark API ----------------------------------------------------------
+
+    async def get_watermark(self, source_id: str) -> Watermark | None:
+        """The source's watermark, or ``None`` on its first run (the service answers 404)."""
+        check_names(WATERMARK_NAMESPACE, source_id)
+        response = await self._http.request("GET", f"/api/v1/watermarks/{_q(source_id)}")
+        if response.status_code == 404:
+            return None
+        return Watermark.from_json(self._ok(response, "get_watermark"))
+
+    async def update_watermark(
+        self,
+        source_id: str,
+        timestamp: Any = None,
+        status: str = "success",
+        error_message: str | None = None,
+        *,
+        records_collected: int = 0,
+    ) -> Watermark:
+        """Record one run on the service; it applies the rules of ``WatermarkManager``."""
+        check_names(WATERMARK_NAMESPACE, source_id)
+        if isinstance(timestamp, datetime):
+            timestamp = format_timestamp(timestamp)
+        body = {
+            "timestamp": timestamp,
+            "status": status,
+            "error_message": error_message,
+            "records_collected": records_collected,
+        }
+        response = await self._http.request("PUT", f"/api/v1/watermarks/{_q(source_id)}", json=body)
+        return Watermark.from_json(self._ok(response, "update_watermark"))
+
+    async def delete_watermark(self, source_id: str) -> bool:
+        check_names(WATERMARK_NAMESPACE, source_id)
+        response = await self._http.request("DELETE", f"/api/v1/watermarks/{_q(source_id)}")
+        if response.status_code == 404:
+            return False
+        self._ok(response, "delete_watermark")
+        return True
+
+    async def list_watermarks(self) -> list[Watermark]:
+        body = self._ok(await self._http.request("GET", "/api/v1/watermarks"), "list_watermarks")
+        return [Watermark.from_json(item) for item in body["watermarks"]]
+
+    async def health_check(self) -> bool:
+        """``True`` when the service answers ``/health`` with 200; never raises (one attempt)."""
+        try:
+            response = await self._http.request("GET", "/health", retry=False)
+        except CollectorError:
+            return False
+        return response.status_code == 200
+
+    # --- StateStore ------------------------------------------------------------------------
+
+    async def get(self, namespace: str, key: str) -> StoredValue | None:
+        check_names(namespace, key)
+        response = await self._http.request("GET", f"/api/v1/state/{namespace}/{_q(key)}")
+        if response.status_code == 404:
+            return None
+        body = self._ok(response, "get")
+        return StoredValue(body["value"], int(body["version"]), float(body["updated_at"]))
+
+    async def put(
+        self,
+        namespace: str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        if_version: int | None = None,
+    ) -> int:
+        check_names(namespace, key)
+        check_if_version(if_version)
+        body = {"value": dict(value), "if_version": if_version}
+        response = await self._http.request(
+            "PUT", f"/api/v1/state/{namespace}/{_q(key)}", json=body
+        )
+        if response.status_code == 409:
+            raise StateConflictError(str((response.body or {}).get("detail", "state conflict")))
+        return int(self._ok(response, "put")["version"])
+
+    async def delete(self, namespace: str, key: str) -> bool:
+        check_names(namespace, key)
+        response = await self._http.request("DELETE", f"/api/v1/state/{namespace}/{_q(key)}")
+        if response.status_code == 404:
+            return False
+        self._ok(response, "delete")
+        return True
+
+    async def list(self, namespace: str) -> dict[str, StoredValue]:
+        check_names(namespace)
+        body = self._ok(await self._http.request("GET", f"/api/v1/state/{namespace}"), "list")
+        return {
+            key: StoredValue(item["value"], int(item["version"]), float(item["updated_at"]))
+            for key, item in body["items"].items()
+        }
+
+    async def ping(self) -> None:
+        """Raise :class:`~collectorkit.StateStoreUnavailableError` unless ``/health`` answers."""
+        self._ok(await self._http.request("GET", "/health"), "health")
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    def _ok(self, response: ServiceResponse, operation: str) -> Any:
+        if 200 <= response.status_code < 300 and isinstance(response.body, dict):
+            return response.body
+        detail = response.body.get("detail") if isinstance(response.body, dict) else None
+        raise StateError(
+            f"storage service {operation} failed with HTTP {response.status_code}"
+            + (f": {detail}" if detail else "")
+        )

@@ -1,0 +1,204 @@
+"""The embedded default: state in a SQLite file, WAL mode, safe for several processes.
+
+Each write is one atomic statement (``INSERT … ON CONFLICT``/``UPDATE … WHERE version = ?`` with
+``RETURNING``), so compare-and-set holds across threads and processes; ``busy_timeout`` makes a
+writer wait for another process's lock instead of failing. Blocking sqlite3 calls run in a worker
+thread (``asyncio.to_thread``) so the event loop never stalls on disk.
+
+A sink that keeps events in the same file calls :func:`sqlite_put_state` inside its own
+transaction, so a batch and its checkpoint commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from collectorkit._clock import Clock, SystemClock
+from collectorkit._errors import StateError, StateStoreUnavailableError
+from collectorkit.state._values import (
+    check_if_version,
+    check_names,
+    conflict_error,
+    decode_value,
+    encode_value,
+)
+from collectorkit.typing import StoredValue
+
+__all__ = [
+    "SQLITE_STATE_SCHEMA",
+    "SQLiteStateStore",
+    "sqlite_create_state_table",
+    "sqlite_put_state",
+]
+
+T = TypeVar("T")
+
+SQLITE_STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collectorkit_state (
+    namespace  TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at REAL    NOT NULL,
+    PRIMARY KEY (namespace, key)
+) WITHOUT ROWID
+"""
+
+_UPSERT = (
+    "INSERT INTO collectorkit_state VALUES (?, ?, ?, 1, ?) ON CONFLICT (namespace, key) "
+    "DO UPDATE SET value = excluded.value, version = collectorkit_state.version + 1, "
+    "updated_at = excluded.updated_at RETURNING version"
+)
+_INSERT_NEW = (
+    "INSERT INTO collectorkit_state VALUES (?, ?, ?, 1, ?) "
+    "ON CONFLICT (namespace, key) DO NOTHING RETURNING version"
+)
+_UPDATE_IF = (
+    "UPDATE collectorkit_state SET value = ?, version = version + 1, updated_at = ? "
+    "WHERE namespace = ? AND key = ? AND version = ? RETURNING version"
+)
+_VERSION = "SELECT version FROM collectorkit_state WHERE namespace = ? AND key = ?"
+
+
+def sqlite_create_state_table(conn: sqlite3.Connection) -> None:
+    """Create the state table on ``conn`` if it does not exist (idempotent)."""
+    conn.execute(SQLITE_STATE_SCHEMA)
+
+
+def sqlite_put_state(
+    conn: sqlite3.Connection,
+    namespace: str,
+    key: str,
+    value: Mapping[str, Any],
+    *,
+    now: float,
+    if_version: int | None = None,
+) -> int:
+    """Write one state value on ``conn`` (in the caller's transaction) and return its version.
+
+    The table must exist (call :func:`sqlite_create_state_table` once). Raises
+    :class:`~collectorkit.StateConflictError` when ``if_version`` does not match.
+    """
+    check_names(namespace, key)
+    check_if_version(if_version)
+    text = encode_value(value)
+    if if_version is None:
+        row = conn.execute(_UPSERT, (namespace, key, text, now)).fetchone()
+    elif if_version == 0:
+        row = conn.execute(_INSERT_NEW, (namespace, key, text, now)).fetchone()
+    else:
+        row = conn.execute(_UPDATE_IF, (text, now, namespace, key, if_version)).fetchone()
+    if row is None:
+        actual = conn.execute(_VERSION, (namespace, key)).fetchone()
+        raise conflict_error(namespace, key, if_version, actual[0] if actual else 0)
+    return int(row[0])
+
+
+class SQLiteStateStore:
+    """State in a SQLite file (``":memory:"`` for a private in-memory database).
+
+    ``timeout`` is how long a write waits for another process holding the lock.
+    """
+
+    def __init__(
+        self, path: str | Path, *, timeout: float = 10.0, clock: Clock | None = None
+    ) -> None:
+        self._path = str(path)
+        self._timeout = timeout
+        self._clock: Clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStateStore({self._path!r})"
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                if self._path != ":memory:":
+                    Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                )
+                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute(SQLITE_STATE_SCHEMA)
+            except (sqlite3.Error, OSError) as exc:
+                raise StateStoreUnavailableError(
+                    f"cannot open SQLite state store {self._path!r}: {exc}"
+                ) from None
+            self._conn = conn
+        return self._conn
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            with self._lock:
+                conn = self._connect()
+                try:
+                    return work(conn)
+                except sqlite3.OperationalError as exc:
+                    raise StateStoreUnavailableError(
+                        f"SQLite state store {self._path!r}: {exc}"
+                    ) from None
+                except sqlite3.Error as exc:
+                    raise StateError(f"SQLite state store {self._path!r}: {exc}") from None
+
+        return await asyncio.to_thread(call)
+
+    async def get(self, namespace: str, key: str) -> StoredValue | None:
+        check_names(namespace, key)
+        sql = (
+            "SELECT value, version, updated_at FROM collectorkit_state WHERE namespace=? AND key=?"
+        )
+        row = await self._run(lambda c: c.execute(sql, (namespace, key)).fetchone())
+        return None if row is None else StoredValue(decode_value(row[0]), row[1], row[2])
+
+    async def put(
+        self,
+        namespace: str,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        if_version: int | None = None,
+    ) -> int:
+        now = self._clock.time()
+        return await self._run(
+            lambda c: sqlite_put_state(c, namespace, key, value, now=now, if_version=if_version)
+        )
+
+    async def delete(self, namespace: str, key: str) -> bool:
+        check_names(namespace, key)
+        sql = "DELETE FROM collectorkit_state WHERE namespace = ? AND key = ?"
+        return await self._run(lambda c: c.execute(sql, (namespace, key)).rowcount > 0)
+
+    async def list(self, namespace: str) -> dict[str, StoredValue]:
+        check_names(namespace)
+        sql = (
+            "SELECT key, value, version, updated_at FROM collectorkit_state "
+            "WHERE namespace = ? ORDER BY key"
+        )
+        rows = await self._run(lambda c: c.execute(sql, (namespace,)).fetchall())
+        return {k: StoredValue(decode_value(v), ver, at) for k, v, ver, at in rows}
+
+    async def ping(self) -> None:
+        """Open the file (creating the table) so a bad path fails now, with a clear error."""
+        await self._run(lambda c: c.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        def close() -> None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+        await asyncio.to_thread(close)

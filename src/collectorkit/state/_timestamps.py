@@ -1,0 +1,81 @@
+"""UTC timestamps for watermarks: parse friendly input once, format one way.
+
+Naive datetimes (``datetime.utcnow()``, as the storage-client guide writes them) are taken to be
+UTC. Timestamps handed back are aware UTC datetimes of type :class:`UTCDateTime`, which also
+subtracts from and to naive UTC datetimes, so ``datetime.utcnow() - watermark[...]`` works.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from collectorkit._errors import ConfigError
+
+__all__ = ["UTCDateTime", "age_seconds", "format_timestamp", "parse_timestamp"]
+
+
+class UTCDateTime(datetime):
+    """An aware UTC datetime that treats a naive operand of ``-`` as UTC."""
+
+    def __sub__(self, other: Any) -> Any:
+        if isinstance(other, datetime) and other.tzinfo is None:
+            other = other.replace(tzinfo=UTC)
+        return super().__sub__(other)
+
+    def __rsub__(self, other: Any) -> Any:
+        if isinstance(other, datetime) and other.tzinfo is None:
+            mine = datetime(*self.timetuple()[:6], self.microsecond, tzinfo=UTC)
+            return other.replace(tzinfo=UTC) - mine
+        return NotImplemented
+
+
+def _utc(value: datetime) -> UTCDateTime:
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return UTCDateTime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=UTC,
+    )
+
+
+def parse_timestamp(value: Any, *, field: str = "timestamp") -> UTCDateTime:
+    """A datetime, an ISO 8601 string (``Z`` allowed) or epoch seconds, as aware UTC.
+
+    Raises :class:`~collectorkit.ConfigError` naming ``field`` and the value otherwise.
+    """
+    if isinstance(value, datetime):
+        return _utc(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return _utc(datetime.fromtimestamp(value, UTC))
+        except (OverflowError, OSError, ValueError):
+            pass
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            return _utc(datetime.fromisoformat(text))
+        except ValueError:
+            pass
+    raise ConfigError(
+        f"not a timestamp: {value!r} (use ISO 8601 such as '2024-01-01T12:00:00Z')", path=field
+    )
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` suffix, microseconds only when present."""
+    utc = _utc(value)
+    spec = "seconds" if utc.microsecond == 0 else "microseconds"
+    return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def age_seconds(value: datetime, now: float) -> float:
+    """Seconds from ``value`` to the wall-clock time ``now`` (epoch seconds)."""
+    return now - _utc(value).timestamp()

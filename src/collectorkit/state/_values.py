@@ -1,0 +1,99 @@
+"""What every state store shares: name and value validation, JSON encoding, conflict errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+
+from collectorkit._errors import ConfigError, StateConflictError, StateError
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "check_if_version",
+    "check_names",
+    "conflict_error",
+    "decode_value",
+    "encode_value",
+    "redact_url",
+]
+
+MAX_KEY_LENGTH = 512
+_NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_names(namespace: str, key: str | None = None) -> None:
+    """Reject names that would not survive every back-end (and a URL path) unchanged.
+
+    A namespace is 1-128 characters of ``[A-Za-z0-9_.:-]``; a key is 1-512 characters with no
+    control characters (``/`` is allowed, shard keys use it).
+    """
+    if not isinstance(namespace, str) or not _NAMESPACE.fullmatch(namespace):
+        raise ConfigError(
+            f"invalid namespace {namespace!r}: use 1-128 characters of A-Z a-z 0-9 _ . : -",
+            path="namespace",
+        )
+    if key is None:
+        return
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH or _CONTROL.search(key):
+        raise ConfigError(
+            f"invalid key {key!r}: use 1-{MAX_KEY_LENGTH} characters without control characters",
+            path="key",
+        )
+
+
+def check_if_version(if_version: int | None) -> None:
+    if if_version is None:
+        return
+    if isinstance(if_version, bool) or not isinstance(if_version, int) or if_version < 0:
+        raise ConfigError(f"must be None or an integer >= 0, got {if_version!r}", path="if_version")
+
+
+def encode_value(value: Mapping[str, Any]) -> str:
+    """The value as compact JSON text; a clear error when it is not a JSON object."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"must be a mapping, got {type(value).__name__}", path="value")
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError as exc:
+        raise ConfigError(f"is not JSON-serialisable: {exc}", path="value") from None
+
+
+def decode_value(text: str | bytes) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise StateError(f"stored state is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise StateError(f"stored state is not a JSON object: {type(value).__name__}")
+    return value
+
+
+def conflict_error(
+    namespace: str, key: str, expected: int | None, actual: int | None
+) -> StateConflictError:
+    found = "no value" if not actual else f"version {actual}"
+    wanted = "no value" if expected == 0 else f"version {expected}"
+    return StateConflictError(
+        f"state conflict on {namespace}/{key}: expected {wanted}, found {found} "
+        "(another writer changed it; read it again and retry)"
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for errors, logs and reprs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
