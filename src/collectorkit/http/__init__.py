@@ -1,3 +1,109 @@
-"""collectorkit.http."""
+"""collectorkit.http: the resilient HTTP client every other layer stands on.
 
-__all__: list[str] = []
+Policies (:class:`RetryPolicy`, :class:`RateLimitPolicy`, :class:`CircuitBreakerPolicy`,
+:class:`TimeoutSettings`) are frozen, validated values that decide; :class:`APIClient` drives
+them in one async send loop over a narrow :class:`Transport` seam. Auth handlers are generator
+flows; secrets are redacted from every log line, error message and repr.
+"""
+
+from collectorkit.http._aiohttp_transport import AiohttpTransport
+from collectorkit.http._auth import (
+    APIKeyAuthHandler,
+    AuthContext,
+    AuthHandler,
+    BasicAuthHandler,
+    BearerTokenAuthHandler,
+    CustomAuthHandler,
+    NoAuth,
+)
+from collectorkit.http._breaker import (
+    BreakerState,
+    CircuitBreaker,
+    CircuitBreakerPolicy,
+    CircuitState,
+)
+from collectorkit.http._client import APIClient, BaseAPIClient, default_transport
+from collectorkit.http._config import (
+    APIClientConfig,
+    AuthConfig,
+    AuthLocation,
+    AuthType,
+    CircuitBreakerConfig,
+    RateLimitConfig,
+    RetryConfig,
+    create_api_key_auth,
+    create_basic_auth,
+    create_bearer_auth,
+    create_oauth2_auth,
+)
+from collectorkit.http._headers import Headers
+from collectorkit.http._httpx_transport import HttpxTransport
+from collectorkit.http._metrics import ClientMetrics
+from collectorkit.http._models import Request, Response
+from collectorkit.http._oauth2 import MemoryTokenCache, OAuth2ClientCredentialsHandler
+from collectorkit.http._ratelimit import RateLimitPolicy, TokenBucket
+from collectorkit.http._redact import (
+    CollectorLogger,
+    get_logger,
+    is_sensitive_name,
+    redact,
+    redact_url,
+    register_secret,
+)
+from collectorkit.http._retry import RetryDecision, RetryPolicy, RetryStrategy
+from collectorkit.http._server_hints import parse_retry_after, server_wait
+from collectorkit.http._timeouts import TimeoutSettings, parse_duration
+from collectorkit.http._transport import RawResponse, Transport
+
+__all__ = [
+    "APIClient",
+    "APIClientConfig",
+    "APIKeyAuthHandler",
+    "AiohttpTransport",
+    "AuthConfig",
+    "AuthContext",
+    "AuthHandler",
+    "AuthLocation",
+    "AuthType",
+    "BaseAPIClient",
+    "BasicAuthHandler",
+    "BearerTokenAuthHandler",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitBreakerConfig",
+    "CircuitBreakerPolicy",
+    "CircuitState",
+    "ClientMetrics",
+    "CollectorLogger",
+    "CustomAuthHandler",
+    "Headers",
+    "HttpxTransport",
+    "MemoryTokenCache",
+    "NoAuth",
+    "OAuth2ClientCredentialsHandler",
+    "RateLimitConfig",
+    "RateLimitPolicy",
+    "RawResponse",
+    "Request",
+    "Response",
+    "RetryConfig",
+    "RetryDecision",
+    "RetryPolicy",
+    "RetryStrategy",
+    "TimeoutSettings",
+    "TokenBucket",
+    "Transport",
+    "create_api_key_auth",
+    "create_basic_auth",
+    "create_bearer_auth",
+    "create_oauth2_auth",
+    "default_transport",
+    "get_logger",
+    "is_sensitive_name",
+    "parse_duration",
+    "parse_retry_after",
+    "redact",
+    "redact_url",
+    "register_secret",
+    "server_wait",
+]

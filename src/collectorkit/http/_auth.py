@@ -1,0 +1,212 @@
+"""Auth handlers as generator flows (httpx ``Auth.auth_flow``): ``response = yield request``.
+
+The cross-origin rule is written once, in :meth:`AuthHandler.flow`: a request to an origin the
+client does not trust (a redirect, an absolute ``next`` URL to another host) gets no credentials.
+Subclasses only decide how to add credentials (``on_request``) and whether a 401 is worth one
+retry after refreshing them (``on_auth_failure``).
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from collectorkit._clock import Clock
+from collectorkit._errors import ConfigError
+from collectorkit.http._models import Request, Response
+from collectorkit.http._redact import MASK, is_sensitive_name, register_secret
+
+__all__ = [
+    "APIKeyAuthHandler",
+    "AuthContext",
+    "AuthHandler",
+    "BasicAuthHandler",
+    "BearerTokenAuthHandler",
+    "CustomAuthHandler",
+    "NoAuth",
+    "strip_credentials",
+]
+
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def strip_credentials(request: Request) -> None:
+    """Remove every credential-bearing header: auth, cookies and sensitive-named headers."""
+    for name in list(request.headers):
+        if name.lower() in _CREDENTIAL_HEADERS or is_sensitive_name(name):
+            del request.headers[name]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    """What a client lends its auth handler: ``send`` (one request through the client's
+    transport, without auth or retries, e.g. for a token endpoint) and the client's clock."""
+
+    send: Callable[[Request], Awaitable[Response]]
+    clock: Clock
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+def _require_text(value: object, path: str) -> str:
+    if not isinstance(value, str) or not value:
+        shown = MASK if isinstance(value, str) else repr(value)
+        raise ConfigError(f"must be a non-empty string, got {shown}", path=path)
+    return value
+
+
+class AuthHandler:
+    """Base class for custom auth. Override :meth:`on_request` to add credentials (mutate
+    ``request.headers`` / ``request.params``) and :meth:`on_auth_failure` to refresh them and
+    return ``True`` to retry once. Either may be ``async``. For multi-step flows override
+    :meth:`auth_flow` itself."""
+
+    def attach(self, context: AuthContext) -> None:
+        """Called by the client that will use this handler; the default ignores it."""
+
+    def on_request(self, request: Request) -> Awaitable[None] | None:
+        """Add credentials to ``request``."""
+        return None
+
+    def on_auth_failure(self, response: Response) -> bool | Awaitable[bool]:
+        """A request got 401. Refresh credentials and return ``True`` to retry it once."""
+        return False
+
+    async def auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
+        """``response = yield request``: add credentials, send, on 401 maybe refresh and resend."""
+        await _maybe_await(self.on_request(request))
+        response = yield request
+        if response.status_code == 401 and await _maybe_await(self.on_auth_failure(response)):
+            await _maybe_await(self.on_request(request))
+            yield request
+
+    async def flow(self, request: Request, *, trusted: bool) -> AsyncGenerator[Request, Response]:
+        """The flow the client drives: :meth:`auth_flow` for trusted origins; for any other
+        origin the request goes out with every credential header stripped."""
+        if not trusted:
+            strip_credentials(request)
+            yield request
+            return
+        inner = self.auth_flow(request)
+        try:
+            outgoing = await inner.__anext__()
+            while True:
+                response = yield outgoing
+                outgoing = await inner.asend(response)
+        except StopAsyncIteration:
+            return
+        finally:
+            await inner.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class NoAuth(AuthHandler):
+    """No credentials."""
+
+
+class APIKeyAuthHandler(AuthHandler):
+    """An API key in a header (``header_name``, default ``X-API-Key``) or a query parameter
+    (``query_param``), optionally with a ``prefix`` (``"ApiKey"`` sends ``ApiKey <key>``)."""
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        header_name: str | None = None,
+        query_param: str | None = None,
+        prefix: str | None = None,
+    ) -> None:
+        self._key = _require_text(key, "APIKeyAuthHandler.key")
+        if header_name is not None and query_param is not None:
+            raise ConfigError(
+                f"give header_name ({header_name!r}) or query_param ({query_param!r}), not both",
+                path="APIKeyAuthHandler",
+            )
+        self.header_name = header_name if query_param is None and header_name else None
+        if query_param is None and header_name is None:
+            self.header_name = "X-API-Key"
+        self.query_param = query_param
+        self.prefix = prefix
+        register_secret(self._key)
+
+    @property
+    def _value(self) -> str:
+        return f"{self.prefix} {self._key}" if self.prefix else self._key
+
+    def on_request(self, request: Request) -> None:
+        if self.query_param is not None:
+            request.params[self.query_param] = self._value
+        else:
+            request.headers[self.header_name or "X-API-Key"] = self._value
+
+    def __repr__(self) -> str:
+        where = (
+            f"query_param={self.query_param!r}"
+            if self.query_param
+            else f"header_name={self.header_name!r}"
+        )
+        return f"APIKeyAuthHandler(key={MASK!r}, {where}, prefix={self.prefix!r})"
+
+
+class BearerTokenAuthHandler(AuthHandler):
+    """A static token sent as ``Authorization: Bearer <token>``."""
+
+    def __init__(self, token: str) -> None:
+        self._token = _require_text(token, "BearerTokenAuthHandler.token")
+        register_secret(self._token)
+
+    def on_request(self, request: Request) -> None:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+
+    def __repr__(self) -> str:
+        return f"BearerTokenAuthHandler(token={MASK!r})"
+
+
+class BasicAuthHandler(AuthHandler):
+    """HTTP Basic auth (RFC 7617, UTF-8)."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.username = _require_text(username, "BasicAuthHandler.username")
+        password = _require_text(password, "BasicAuthHandler.password")
+        raw = f"{self.username}:{password}".encode()
+        self._header = "Basic " + base64.b64encode(raw).decode("ascii")
+        register_secret(password)
+        register_secret(self._header.removeprefix("Basic "))
+
+    def on_request(self, request: Request) -> None:
+        request.headers["Authorization"] = self._header
+
+    def __repr__(self) -> str:
+        return f"BasicAuthHandler(username={self.username!r}, password={MASK!r})"
+
+
+class CustomAuthHandler(AuthHandler):
+    """Fixed headers and query parameters on every request (seed 004's ``AuthType.CUSTOM``).
+    Every value is treated as a secret."""
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> None:
+        self._headers = dict(headers or {})
+        self._params = dict(params or {})
+        for value in (*self._headers.values(), *self._params.values()):
+            register_secret(value)
+
+    def on_request(self, request: Request) -> None:
+        request.headers.update(self._headers)
+        request.params.update(self._params)
+
+    def __repr__(self) -> str:
+        return (
+            f"CustomAuthHandler(headers={sorted(self._headers)!r}, params={sorted(self._params)!r})"
+        )

@@ -1,0 +1,572 @@
+"""APIClient: the resilient client. One async send loop drives the sans-I/O policies.
+
+The send path, outermost first::
+
+    request() → _prepare_request hook → [per attempt: rate limit wait → breaker check →
+    redirects → auth flow (cross-origin rule) → transport] → retry decision → _handle_response
+
+Every wait (rate limit, server pause, backoff) is checked against the caller's ``deadline``
+(monotonic seconds on the client's clock): a wait, plus the time an attempt has been taking,
+that would not fit raises :class:`~collectorkit.CollectorTimeoutError` instead of sleeping past it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlencode, urljoin
+
+import orjson
+
+from collectorkit._clock import Clock, SystemClock
+from collectorkit._errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    ClientRequestError,
+    CollectorError,
+    CollectorTimeoutError,
+    HTTPError,
+    HTTPStatusError,
+    QuotaError,
+    RequestTimeoutError,
+    ServiceError,
+    TransportError,
+)
+from collectorkit.http._auth import AuthContext, AuthHandler
+from collectorkit.http._breaker import BreakerState, CircuitBreakerPolicy, CircuitState
+from collectorkit.http._config import APIClientConfig, AuthConfig, resolve_auth
+from collectorkit.http._metrics import ClientMetrics
+from collectorkit.http._models import Request, Response, origin_of
+from collectorkit.http._ratelimit import RateLimitPolicy, TokenBucket
+from collectorkit.http._redact import get_logger, redact_text, redact_url
+from collectorkit.http._retry import RetryPolicy, backoff_disabled
+from collectorkit.http._server_hints import quota_exhausted, reset_wait, server_wait
+from collectorkit.http._timeouts import DurationInput, TimeoutSettings
+from collectorkit.http._transport import Transport
+
+__all__ = ["APIClient", "BaseAPIClient", "default_transport"]
+
+_USER_AGENT = "collectorkit/0.1"
+_Origin = tuple[str, str, int]
+
+
+def default_transport(
+    *,
+    http2: bool = False,
+    max_connections: int = 100,
+    max_keepalive_connections: int = 20,
+    verify: bool = True,
+) -> Transport:
+    """The transport a client uses unless given one: aiohttp for HTTP/1.1 (measured faster on
+    JSON APIs, see ``bench/bench_http.py``), httpx2 when HTTP/2 is asked for."""
+    if http2:
+        from collectorkit.http._httpx_transport import HttpxTransport
+
+        return HttpxTransport(
+            http2=True,
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive_connections,
+            verify=verify,
+        )
+    from collectorkit.http._aiohttp_transport import AiohttpTransport
+
+    return AiohttpTransport(max_connections=max_connections, verify=verify)
+
+
+def _encode_body(json: Any, data: Any) -> tuple[bytes | None, str | None]:
+    if json is not None:
+        return orjson.dumps(json), "application/json"
+    if data is None:
+        return None, None
+    if isinstance(data, bytes):
+        return data, None
+    if isinstance(data, str):
+        return data.encode(), None
+    if isinstance(data, Mapping):
+        return urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
+    raise TypeError(f"data must be bytes, str or a mapping, got {type(data).__name__}")
+
+
+class APIClient:
+    """The resilient HTTP client: auth, rate limit, circuit breaker, retries, redirects,
+    metrics and redacted logs around a pluggable :class:`~collectorkit.http.Transport`.
+
+    Configure with seed 004's :class:`APIClientConfig`, with keyword arguments, or both (the
+    keywords win). Subclass hooks: ``_build_base_url``, ``_prepare_request``,
+    ``_handle_response``. Credentials only go to the base URL's origin and ``allowed_hosts``.
+    """
+
+    def __init__(
+        self,
+        config: APIClientConfig | None = None,
+        *,
+        base_url: str | None = None,
+        auth: AuthHandler | AuthConfig | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: RateLimitPolicy | None = None,
+        circuit_breaker: CircuitBreakerPolicy | None = None,
+        timeout: TimeoutSettings | DurationInput | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        allowed_hosts: Sequence[str] = (),
+        diagnostic_mode: bool = False,
+        name: str = "api",
+    ) -> None:
+        overrides: dict[str, Any] = {
+            k: v
+            for k, v in {
+                "base_url": base_url,
+                "auth": auth,
+                "retry": retry,
+                "rate_limit": rate_limit,
+                "circuit_breaker": circuit_breaker,
+            }.items()
+            if v is not None
+        }
+        if config is None:
+            config = APIClientConfig(name=name, **overrides)
+        elif overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
+        self.name = config.name
+        self.auth = resolve_auth(config.auth)
+        self.retry_policy = config.retry or RetryPolicy()
+        self.timeouts = self._timeouts(config, timeout)
+        self.clock: Clock = clock or SystemClock()
+        self.allowed_hosts = frozenset(h.lower() for h in (*config.allowed_hosts, *allowed_hosts))
+        self.metrics = ClientMetrics()
+        self._rate_policy = config.rate_limit
+        self._bucket = TokenBucket(config.rate_limit, now=self.clock.monotonic())
+        self._breaker = BreakerState(config.circuit_breaker) if config.circuit_breaker else None
+        self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
+        self._headers.update(config.default_headers)
+        self._headers.update(headers or {})
+        self._transport = transport
+        self._owns_transport = transport is None
+        self._base_url: str | None = None
+        self._attempt_estimate = 0.0
+        self._rand = random.Random()
+        self._log = get_logger(
+            "collectorkit.http",
+            diagnostic=diagnostic_mode or config.diagnostic_mode,
+            client=self.name,
+        )
+        self.auth.attach(AuthContext(send=self._send_token_request, clock=self.clock))
+
+    @staticmethod
+    def _timeouts(
+        config: APIClientConfig, timeout: TimeoutSettings | DurationInput | None
+    ) -> TimeoutSettings:
+        if timeout is not None:
+            return TimeoutSettings.coerce(timeout)
+        return TimeoutSettings(connect=config.connect_timeout, read=config.timeout)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = default_transport(
+                http2=self.config.http2,
+                max_connections=self.config.max_connections,
+                max_keepalive_connections=self.config.max_keepalive_connections,
+                verify=self.config.verify_ssl,
+            )
+        return self._transport
+
+    @property
+    def circuit_state(self) -> CircuitState:
+        return self._breaker.state if self._breaker else CircuitState.CLOSED
+
+    async def aclose(self) -> None:
+        """Close the connection pool (only a transport this client created)."""
+        if self._owns_transport and self._transport is not None:
+            transport, self._transport = self._transport, None
+            await transport.aclose()
+
+    close = aclose  # seed 004 spelling
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Self]:
+        """``async with client.session() as client:`` — closes the pool on exit."""
+        try:
+            yield self
+        finally:
+            await self.aclose()
+
+    def get_metrics(self) -> ClientMetrics:
+        return self.metrics
+
+    def reset_metrics(self) -> None:
+        self.metrics.reset()
+
+    async def health_check(self) -> bool:
+        """``True`` when the base URL answers with a status below 500."""
+        try:
+            await self.request("GET", "")
+        except HTTPStatusError as exc:
+            return (exc.status_code or 500) < 500
+        except CollectorError:
+            return False
+        return True
+
+    # --- subclass hooks --------------------------------------------------------------------------
+
+    async def _build_base_url(self) -> str:
+        """The base URL relative paths resolve against (default: the configured one)."""
+        return self.config.base_url or ""
+
+    async def _prepare_request(
+        self, method: str, path: str, **kwargs: Any
+    ) -> tuple[str, dict[str, str], dict[str, Any], Any, Any]:
+        """``(url, headers, params, json, data)`` for one call; override to add headers etc."""
+        if self._base_url is None:
+            self._base_url = await self._build_base_url()
+        url = path if "://" in path else _join(self._base_url, path)
+        headers = {**self._headers, **(kwargs.get("headers") or {})}
+        return (
+            url,
+            headers,
+            dict(kwargs.get("params") or {}),
+            kwargs.get("json"),
+            kwargs.get("data"),
+        )
+
+    async def _handle_response(self, response: Response, start_time: float) -> Response:
+        """Called with every successful response; override to extract metadata."""
+        return response
+
+    # --- the public verbs ------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+    ) -> Response:
+        """Send ``method url`` with every policy applied and return the final response.
+
+        ``url`` is a path under the base URL or an absolute URL. ``deadline`` (monotonic seconds
+        on the client's clock) bounds the whole call, waits included. Error statuses that retries
+        did not cure raise ``AuthenticationError`` (401/403), ``QuotaError`` (429),
+        ``ServiceError`` (5xx) or ``ClientRequestError`` (other 4xx).
+        """
+        self.metrics.total_requests += 1
+        start = self.clock.monotonic()
+        try:
+            prepared = await self._prepare_request(
+                method, url, params=params, json=json, data=data, headers=headers
+            )
+            full_url, all_headers, all_params, json_body, data_body = prepared
+            content, content_type = _encode_body(json_body, data_body)
+            request = Request(
+                method, full_url, headers=all_headers, params=all_params, content=content
+            )
+            if content_type and "content-type" not in request.headers:
+                request.headers["Content-Type"] = content_type
+            response = await self._send(request, deadline)
+            response = await self._handle_response(response, start)
+        except BaseException:
+            self.metrics.failed_requests += 1
+            raise
+        self.metrics.successful_requests += 1
+        return response
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("DELETE", url, **kwargs)
+
+    # --- the send loop ---------------------------------------------------------------------------
+
+    async def _send(self, request: Request, deadline: float | None) -> Response:
+        trusted = origin_of(self._base_url) if self._base_url else request.origin
+        attempt = 0
+        while True:
+            attempt += 1
+            await self._wait_for_turn(deadline)
+            self._check_breaker(request)
+            error: HTTPError | None = None
+            response: Response | None = None
+            try:
+                response = await self._send_following_redirects(request, trusted, deadline)
+            except TransportError as exc:
+                error = exc
+            kind = (
+                None
+                if error is None
+                else ("timeout" if isinstance(error, RequestTimeoutError) else "connection")
+            )
+            self._record_breaker(response, kind)
+            if response is not None:
+                self._observe_limits(response)
+            decision = self.retry_policy.decide(
+                attempt=attempt,
+                status_code=None if response is None else response.status_code,
+                headers=None if response is None else response.headers,
+                error=kind,
+                now=self.clock.time(),
+                rand=self._rand.random(),
+            )
+            if not decision.retry:
+                return self._final(request, response, error, attempt, deadline)
+            self.metrics.total_retries += 1
+            self._log.warning(
+                "retrying request",
+                method=request.method,
+                url=request.full_url,
+                attempt=attempt,
+                reason=decision.reason,
+                delay_s=round(decision.delay, 3),
+            )
+            await self._sleep_within(decision.delay, deadline, f"retry after {decision.reason}")
+
+    def _final(
+        self,
+        request: Request,
+        response: Response | None,
+        error: HTTPError | None,
+        attempts: int,
+        deadline: float | None,
+    ) -> Response:
+        if error is not None:
+            if deadline is not None and self.clock.monotonic() >= deadline:
+                raise CollectorTimeoutError(f"time budget ran out: {error}") from error
+            raise error
+        assert response is not None
+        if response.status_code < 400:
+            return response
+        raise self._status_error(request, response, attempts)
+
+    def _status_error(self, request: Request, response: Response, attempts: int) -> HTTPStatusError:
+        status = response.status_code
+        cls: type[HTTPStatusError]
+        if status in (401, 403):
+            cls = AuthenticationError
+        elif status == 429:
+            cls = QuotaError
+        elif status >= 500:
+            cls = ServiceError
+        else:
+            cls = ClientRequestError
+        snippet = redact_text(response.text[:200].strip())
+        message = (
+            f"{request.method} {redact_url(response.url or request.full_url)} failed with status "
+            f"{status} after {attempts} attempt(s)" + (f": {snippet}" if snippet else "")
+        )
+        return cls(message, request=request.redacted(), response=response)
+
+    async def _wait_for_turn(self, deadline: float | None) -> None:
+        """Wait for a token from the bucket and for any server-requested pause to end."""
+        wait = self._bucket.reserve(self.clock.monotonic())
+        while wait > 0:
+            self.metrics.rate_limit_waits += 1
+            try:
+                await self._sleep_within(wait, deadline, "rate limit wait")
+            except CollectorTimeoutError:
+                self._bucket.refund(self.clock.monotonic())
+                raise
+            wait = self._bucket.paused_for(self.clock.monotonic())
+
+    async def _sleep_within(self, delay: float, deadline: float | None, what: str) -> None:
+        if deadline is not None:
+            remaining = deadline - self.clock.monotonic()
+            if delay + self._attempt_estimate > remaining:
+                raise CollectorTimeoutError(
+                    f"{what} of {delay:.2f}s plus an attempt (~{self._attempt_estimate:.2f}s) "
+                    f"does not fit in the {max(remaining, 0):.2f}s left of the time budget"
+                )
+        if delay > 0:
+            await self.clock.sleep(delay)
+
+    def _check_breaker(self, request: Request) -> None:
+        if self._breaker is None:
+            return
+        wait = self._breaker.check(self.clock.monotonic())
+        if wait is not None:
+            raise CircuitOpenError(
+                f"circuit of client {self.name!r} is open; {request.method} "
+                f"{redact_url(request.url)} not sent; retry in {wait:.1f}s",
+                retry_after=wait,
+            )
+
+    def _record_breaker(self, response: Response | None, error: str | None) -> None:
+        breaker = self._breaker
+        if breaker is None:
+            return
+        now = self.clock.monotonic()
+        status = None if response is None else response.status_code
+        if breaker.policy.is_failure(status_code=status, error=error):
+            if breaker.record_failure(now):
+                self.metrics.circuit_breaker_opens += 1
+                self._log.warning(
+                    "circuit opened", recovery_timeout_s=breaker.policy.recovery_timeout
+                )
+        elif error is not None:
+            breaker.record_neutral(now)
+        else:
+            breaker.record_success(now)
+
+    def _observe_limits(self, response: Response) -> None:
+        """Count what the response says and pause the whole client when the server asks."""
+        status = response.status_code
+        if status == 429:
+            self.metrics.rate_limit_hits += 1
+        elif status in (401, 403):
+            self.metrics.auth_errors += 1
+        elif status >= 500:
+            self.metrics.service_errors += 1
+        respect = (
+            self._rate_policy.respect_server_limits
+            if self._rate_policy
+            else self.retry_policy.respect_retry_after
+        )
+        if not respect or backoff_disabled():
+            return
+        headers = response.headers
+        if status in (429, 503):
+            wait = server_wait(headers, self.clock.time())
+        elif quota_exhausted(headers):
+            wait = reset_wait(headers, self.clock.time())
+        else:
+            return
+        if wait:
+            self._bucket.pause_until(self.clock.monotonic() + wait)
+            self._log.info(
+                "pausing client for the server's rate limit", status=status, pause_s=round(wait, 3)
+            )
+
+    async def _send_following_redirects(
+        self, request: Request, trusted: _Origin, deadline: float | None
+    ) -> Response:
+        current = request
+        for _ in range(11):
+            is_trusted = current.origin == trusted or current.origin[1] in self.allowed_hosts
+            response = await self._authenticated(
+                current.copy(), trusted=is_trusted, deadline=deadline
+            )
+            if not (self.config.follow_redirects and response.is_redirect):
+                return response
+            current = _redirected(current, response)
+        raise TransportError(
+            f"too many redirects from {redact_url(request.url)}", request=request.redacted()
+        )
+
+    async def _authenticated(
+        self, request: Request, *, trusted: bool, deadline: float | None
+    ) -> Response:
+        flow = self.auth.flow(request, trusted=trusted)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                response = await self._transmit(outgoing, deadline)
+                try:
+                    outgoing = await flow.asend(response)
+                except StopAsyncIteration:
+                    return response
+        finally:
+            await flow.aclose()
+
+    async def _transmit(self, request: Request, deadline: float | None) -> Response:
+        timeouts = self.timeouts
+        if deadline is not None:
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                raise CollectorTimeoutError(
+                    f"time budget ran out before {request.method} {redact_url(request.url)}"
+                )
+            timeouts = timeouts.capped(remaining)
+        url = request.full_url
+        started, perf = self.clock.monotonic(), time.perf_counter()
+        try:
+            raw = await self.transport.send(
+                request.method, url, request.headers.pairs(), request.content, timeouts
+            )
+        except RequestTimeoutError:
+            self.metrics.timeouts += 1
+            raise
+        finally:
+            took = self.clock.monotonic() - started
+            self._attempt_estimate = (
+                took if not self._attempt_estimate else 0.8 * self._attempt_estimate + 0.2 * took
+            )
+        elapsed_ms = (time.perf_counter() - perf) * 1000.0
+        self.metrics.observe_response_time(elapsed_ms)
+        response = Response(
+            raw.status_code,
+            headers=raw.headers,
+            content=raw.content,
+            url=url,
+            elapsed_ms=elapsed_ms,
+            request=request,
+        )
+        self._log.debug(
+            "response",
+            method=request.method,
+            url=url,
+            status=raw.status_code,
+            elapsed_ms=round(elapsed_ms, 2),
+        )
+        return response
+
+    async def _send_token_request(self, request: Request) -> Response:
+        return await self._transmit(request, None)
+
+
+def _join(base: str, path: str) -> str:
+    if not base:
+        return path
+    if not path:
+        return base
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _redirected(request: Request, response: Response) -> Request:
+    location = urljoin(request.url, response.headers["location"])
+    status = response.status_code
+    method = request.method
+    if status == 303 or (status in (301, 302) and method == "POST"):
+        new = request.copy(url=location, method="GET" if method != "HEAD" else method)
+        new.content = None
+        for name in ("content-type", "content-length"):
+            new.headers.pop(name, None)
+    else:
+        new = request.copy(url=location)
+    new.params = {}  # the Location is the full target, query included
+    return new
+
+
+class BaseAPIClient(APIClient):
+    """Seed 004's name for :class:`APIClient`: subclass it and override ``_build_base_url``."""

@@ -1,0 +1,76 @@
+"""A case-insensitive header mapping, shared by requests and responses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import TypeAlias
+
+from collectorkit.http._redact import redact
+
+__all__ = ["Headers", "HeadersInput"]
+
+HeadersInput: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | None"
+
+
+class Headers(MutableMapping[str, str]):
+    """Header names compare case-insensitively and keep the spelling they were first set with.
+
+    A name given more than once (as raw pairs from the wire) keeps its values joined by ``", "``,
+    as RFC 9110 allows for list-valued fields.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, headers: HeadersInput = None) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        if headers is None:
+            return
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        items = self._items
+        for name, value in pairs:
+            key = name.lower()
+            old = items.get(key)
+            items[key] = (name, value) if old is None else (old[0], f"{old[1]}, {value}")
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._items[name.lower()] = (name, value)
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name.lower()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return {k: v for k, (_, v) in self._items.items()} == {
+            str(k).lower(): v for k, v in other.items()
+        }
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        item = self._items.get(name.lower())
+        return default if item is None else item[1]
+
+    def copy(self) -> Headers:
+        new = Headers()
+        new._items = dict(self._items)
+        return new
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The headers as ``(name, value)`` pairs, for a transport."""
+        return list(self._items.values())
+
+    def __repr__(self) -> str:
+        return f"Headers({redact(dict(self._items.values()))!r})"

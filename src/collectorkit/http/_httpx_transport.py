@@ -1,0 +1,81 @@
+"""The httpx2 transport: connection pooling, and HTTP/2 when ``h2`` is installed and asked for.
+
+The only module that imports httpx2; its exceptions become ours here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+
+import httpx2
+
+from collectorkit._errors import RequestTimeoutError, TransportError
+from collectorkit.http._redact import get_logger, redact_text, redact_url
+from collectorkit.http._timeouts import TimeoutSettings
+from collectorkit.http._transport import RawResponse
+
+__all__ = ["HttpxTransport"]
+
+_log = get_logger("collectorkit.http")
+
+
+def h2_available() -> bool:
+    return importlib.util.find_spec("h2") is not None
+
+
+class HttpxTransport:
+    """A pooled ``httpx2.AsyncClient``. ``http2=True`` negotiates HTTP/2 over TLS when the ``h2``
+    package is installed; without it the transport logs at INFO and speaks HTTP/1.1."""
+
+    def __init__(
+        self,
+        *,
+        http2: bool = False,
+        max_connections: int = 100,
+        max_keepalive_connections: int = 20,
+        verify: bool = True,
+    ) -> None:
+        if http2 and not h2_available():
+            _log.info("h2 is not installed; using HTTP/1.1 (pip install 'collectorkit[http2]')")
+            http2 = False
+        self.http2 = http2
+        self._client = httpx2.AsyncClient(
+            http2=http2,
+            verify=verify,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx2.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_keepalive_connections,
+            ),
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeouts: TimeoutSettings,
+    ) -> RawResponse:
+        timeout = httpx2.Timeout(
+            connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
+        )
+        try:
+            response = await self._client.request(
+                method, url, headers=list(headers), content=content, timeout=timeout
+            )
+        except httpx2.TimeoutException as exc:
+            raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
+        except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
+            raise TransportError(_message("failed", method, url, exc)) from None
+        return RawResponse(response.status_code, response.headers.multi_items(), response.content)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _message(what: str, method: str, url: str, exc: BaseException) -> str:
+    detail = redact_text(str(exc)) or type(exc).__name__
+    return f"{method} {redact_url(url)} {what}: {type(exc).__name__}: {detail}"

@@ -1,0 +1,215 @@
+"""OAuth2 client credentials: tokens fetched through the client's own transport, cached with a
+wall-clock expiry, refreshed before they expire, refreshed once on 401, one refresh shared by
+every concurrent request."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+import orjson
+
+from collectorkit._clock import SystemClock
+from collectorkit._errors import AuthenticationError, ConfigError, ServiceError
+from collectorkit.http._auth import AuthContext, AuthHandler, _require_text
+from collectorkit.http._models import Request, Response
+from collectorkit.http._redact import MASK, redact_text, redact_url, register_secret
+from collectorkit.typing import TokenCache
+
+__all__ = ["MemoryTokenCache", "OAuth2ClientCredentialsHandler"]
+
+AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+DEFAULT_EXPIRES_IN = 3600.0
+
+
+class MemoryTokenCache:
+    """A :class:`~collectorkit.typing.TokenCache` in process memory."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    async def get_token(self, key: str) -> tuple[str, float] | None:
+        return self._tokens.get(key)
+
+    async def set_token(self, key: str, token: str, expires_at: float) -> None:
+        self._tokens[key] = (token, expires_at)
+
+
+class OAuth2ClientCredentialsHandler(AuthHandler):
+    """The client-credentials grant (RFC 6749 §4.4).
+
+    The client secret goes as HTTP Basic (``auth_method="client_secret_basic"``, the default) or
+    in the form (``"client_secret_post"``). Tokens are reused until ``refresh_skew`` seconds before
+    their wall-clock expiry (``expires_in``, default one hour when the server omits it) and kept
+    in ``token_cache`` (any :class:`~collectorkit.typing.TokenCache`, e.g. one backed by a state
+    store, so a token survives restarts). A 401 refreshes once and retries; concurrent requests
+    that fail with the same stale token share that one refresh.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        scope: str | Sequence[str] | None = None,
+        audience: str | None = None,
+        auth_method: AuthMethod = "client_secret_basic",
+        token_cache: TokenCache | None = None,
+        refresh_skew: float = 30.0,
+        extra_params: Mapping[str, str] | None = None,
+    ) -> None:
+        self.token_url = _require_text(token_url, "OAuth2ClientCredentialsHandler.token_url")
+        if "://" not in token_url:
+            raise ConfigError(
+                f"must be an absolute URL, got {redact_url(token_url)!r}",
+                path="OAuth2ClientCredentialsHandler.token_url",
+            )
+        self.client_id = _require_text(client_id, "OAuth2ClientCredentialsHandler.client_id")
+        self._secret = _require_text(client_secret, "OAuth2ClientCredentialsHandler.client_secret")
+        if auth_method not in ("client_secret_basic", "client_secret_post"):
+            raise ConfigError(
+                f"must be 'client_secret_basic' or 'client_secret_post', got {auth_method!r}",
+                path="OAuth2ClientCredentialsHandler.auth_method",
+            )
+        self.scope = scope if scope is None or isinstance(scope, str) else " ".join(scope)
+        self.audience = audience
+        self.auth_method = auth_method
+        self.token_cache = token_cache if token_cache is not None else MemoryTokenCache()
+        self.refresh_skew = float(refresh_skew)
+        self.extra_params = dict(extra_params or {})
+        self.cache_key = (
+            f"oauth2:{self.token_url}:{self.client_id}:{self.scope or ''}:{audience or ''}"
+        )
+        self.fetches = 0
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        self._context: AuthContext | None = None
+        register_secret(self._secret)
+
+    def attach(self, context: AuthContext) -> None:
+        if self._context is None:
+            self._context = context
+
+    def _now(self) -> float:
+        return (self._context.clock if self._context else SystemClock()).time()
+
+    def _fresh(self, token: str | None, expires_at: float) -> bool:
+        return token is not None and self._now() < expires_at - self.refresh_skew
+
+    async def token(self, *, stale: str | None = None) -> str:
+        """A valid access token. ``stale`` is a token the server just refused: if the current
+        one is different, another request already refreshed and it is returned as is."""
+        token = self._token
+        if token is not None and token != stale and self._fresh(token, self._expires_at):
+            return token
+        async with self._lock:
+            if (
+                self._token is not None
+                and self._token != stale
+                and self._fresh(self._token, self._expires_at)
+            ):
+                return self._token
+            if stale is None:
+                cached = await self.token_cache.get_token(self.cache_key)
+                if cached is not None and self._fresh(*cached):
+                    self._token, self._expires_at = cached
+                    register_secret(cached[0])
+                    return cached[0]
+            return await self._fetch()
+
+    async def _fetch(self) -> str:
+        if self._context is None:
+            raise ConfigError(
+                "OAuth2ClientCredentialsHandler is not attached to a client", path="auth"
+            )
+        self.fetches += 1
+        response = await self._context.send(self._token_request())
+        token, expires_in = self._parse(response)
+        register_secret(token)
+        self._token, self._expires_at = token, self._now() + expires_in
+        await self.token_cache.set_token(self.cache_key, token, self._expires_at)
+        return token
+
+    def _token_request(self) -> Request:
+        form: dict[str, str] = {"grant_type": "client_credentials", **self.extra_params}
+        if self.scope:
+            form["scope"] = self.scope
+        if self.audience:
+            form["audience"] = self.audience
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Accept": "application/json",
+        }
+        if self.auth_method == "client_secret_post":
+            form |= {"client_id": self.client_id, "client_secret": self._secret}
+        else:
+            raw = f"{quote(self.client_id, safe='')}:{quote(self._secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode("ascii")
+        return Request("POST", self.token_url, headers=headers, content=urlencode(form).encode())
+
+    def _parse(self, response: Response) -> tuple[str, float]:
+        where = redact_url(self.token_url)
+        if response.status_code >= 500:
+            raise ServiceError(
+                f"token endpoint {where} failed with {response.status_code}", response=response
+            )
+        data = _json_object(response)
+        if response.status_code >= 400 or not isinstance(data.get("access_token"), str):
+            reason = redact_text(
+                str(data.get("error_description") or data.get("error") or "no access_token")
+            )
+            raise AuthenticationError(
+                f"token endpoint {where} refused client {self.client_id!r} "
+                f"(status {response.status_code}): {reason}",
+                response=response,
+            )
+        expires_in = data.get("expires_in", DEFAULT_EXPIRES_IN)
+        try:
+            lifetime = max(0.0, float(expires_in))
+        except (TypeError, ValueError):
+            lifetime = DEFAULT_EXPIRES_IN
+        return data["access_token"], lifetime
+
+    def on_request(self, request: Request) -> Any:
+        return self._authorize(request)
+
+    async def _authorize(self, request: Request, *, stale: str | None = None) -> str:
+        token = await self.token(stale=stale)
+        request.headers["Authorization"] = f"Bearer {token}"
+        return token
+
+    async def on_auth_failure(self, response: Response) -> bool:
+        await self.token(stale=self._token)
+        return True
+
+    async def auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
+        token = await self._authorize(request)
+        response = yield request
+        if response.status_code == 401:
+            await self._authorize(request, stale=token)
+            yield request
+
+    async def invalidate(self) -> None:
+        """Forget the current token; the next request fetches a new one."""
+        async with self._lock:
+            self._token, self._expires_at = None, 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"OAuth2ClientCredentialsHandler(token_url={redact_url(self.token_url)!r}, "
+            f"client_id={self.client_id!r}, client_secret={MASK!r}, scope={self.scope!r}, "
+            f"audience={self.audience!r}, auth_method={self.auth_method!r})"
+        )
+
+
+def _json_object(response: Response) -> dict[str, Any]:
+    try:
+        data = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,80 @@
+"""What a server says about when to come back: Retry-After and the rate-limit header families.
+
+Pure functions of the headers and the wall-clock ``now`` (epoch seconds); they never read a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+__all__ = ["parse_retry_after", "quota_exhausted", "reset_wait", "server_wait"]
+
+_RESET_HEADERS = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
+_REMAINING_HEADERS = ("x-ratelimit-remaining", "ratelimit-remaining", "x-rate-limit-remaining")
+# Values above this are epoch timestamps, below are deltas (1e9 s is September 2001).
+_EPOCH_THRESHOLD = 1e9
+_EPOCH_MS_THRESHOLD = 1e12
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number == number and number >= 0 else None  # NaN check
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP date."""
+    if value is None:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive result means "-0000"
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _epoch_or_delta(value: float, now: float) -> float:
+    if value >= _EPOCH_MS_THRESHOLD:
+        value /= 1000.0
+    if value >= _EPOCH_THRESHOLD:
+        return max(0.0, value - now)
+    return value
+
+
+def reset_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds until the quota window resets, from ``X-RateLimit-Reset`` and its spellings
+    (epoch seconds, epoch milliseconds or a delta) or CrowdStrike's ``X-RateLimit-RetryAfter``
+    (epoch seconds)."""
+    crowdstrike = _number(headers.get("x-ratelimit-retryafter"))
+    if crowdstrike is not None:
+        return _epoch_or_delta(crowdstrike, now)
+    for name in _RESET_HEADERS:
+        value = _number(headers.get(name))
+        if value is not None:
+            return _epoch_or_delta(value, now)
+    return None
+
+
+def server_wait(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds the server asked us to wait: ``Retry-After`` first, then the reset headers."""
+    wait = parse_retry_after(headers.get("retry-after"), now)
+    return wait if wait is not None else reset_wait(headers, now)
+
+
+def quota_exhausted(headers: Mapping[str, str]) -> bool:
+    """Whether a ``*-RateLimit-Remaining`` header says no request is left in this window."""
+    for name in _REMAINING_HEADERS:
+        value = _number(headers.get(name))
+        if value is not None:
+            return value < 1
+    return False

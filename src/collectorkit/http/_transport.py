@@ -1,0 +1,41 @@
+"""The narrow seam between the client and an HTTP library.
+
+A transport sends one request (method, URL, headers, body, timeouts) and returns status, headers
+and body bytes. It follows no redirects, applies no auth and retries nothing: all of that lives
+above the seam, identical for every transport. A transport translates its library's exceptions to
+:class:`~collectorkit.TransportError` / :class:`~collectorkit.RequestTimeoutError` in the one
+module that imports the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
+
+from collectorkit.http._timeouts import TimeoutSettings
+
+__all__ = ["RawResponse", "Transport"]
+
+
+class RawResponse(NamedTuple):
+    """What a transport hands back: the status, the header pairs as received, the body."""
+
+    status_code: int
+    headers: Sequence[tuple[str, str]]
+    content: bytes
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends one request. Must be safe to call concurrently from one event loop."""
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeouts: TimeoutSettings,
+    ) -> RawResponse: ...
+
+    async def aclose(self) -> None: ...
