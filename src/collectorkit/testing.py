@@ -5,6 +5,27 @@ Our own tests use these; so can yours.
 
 from __future__ import annotations
 
-from collectorkit._clock import FakeClock
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-__all__ = ["FakeClock"]
+from collectorkit._clock import FakeClock
+from collectorkit.http._mock_transport import MockTransport
+from collectorkit.http._retry import backoff_disabled, set_backoff_disabled
+
+__all__ = ["FakeClock", "MockTransport", "no_backoff", "set_testing"]
+
+
+def set_testing(*, no_backoff: bool) -> None:
+    """``no_backoff=True``: every retry wait and server-requested pause becomes zero."""
+    set_backoff_disabled(no_backoff)
+
+
+@contextmanager
+def no_backoff() -> Iterator[None]:
+    """Retries happen at once inside this block (restores the previous setting after)."""
+    previous = backoff_disabled()
+    set_backoff_disabled(True)
+    try:
+        yield
+    finally:
+        set_backoff_disabled(previous)

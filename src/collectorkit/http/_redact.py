@@ -21,7 +21,6 @@ import structlog
 
 __all__ = [
     "CollectorLogger",
-    "MASK",
     "get_logger",
     "is_sensitive_name",
     "redact",
