@@ -22,7 +22,7 @@ from collectorkit._errors import (
 )
 from collectorkit.state._service_transport import ServiceResponse, ServiceTransport
 from collectorkit.state._timestamps import format_timestamp
-from collectorkit.state._values import check_if_version, check_names, redact_url
+from collectorkit.state._values import check_if_version, check_names, encode_value, redact_url
 from collectorkit.state._watermarks import WATERMARK_NAMESPACE, Watermark
 from collectorkit.typing import StoredValue
 
@@ -144,9 +144,10 @@ class StorageServiceClient:
     ) -> int:
         check_names(namespace, key)
         check_if_version(if_version)
-        body = {"value": dict(value), "if_version": if_version}
+        condition = "null" if if_version is None else str(if_version)
+        body = f'{{"value":{encode_value(value)},"if_version":{condition}}}'
         response = await self._http.request(
-            "PUT", f"/api/v1/state/{namespace}/{_q(key)}", json=body
+            "PUT", f"/api/v1/state/{namespace}/{_q(key)}", content=body.encode()
         )
         if response.status_code == 409:
             raise StateConflictError(str((response.body or {}).get("detail", "state conflict")))

@@ -68,8 +68,17 @@ class ServiceTransport:
         return self._base_url
 
     async def request(
-        self, method: str, path: str, *, json: Any = None, retry: bool = True
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        retry: bool = True,
     ) -> ServiceResponse:
+        """Send ``json`` (or already-encoded JSON ``content``) and return the response."""
+        if json is not None:
+            content = orjson.dumps(json)
         attempts = 1 + (self._retries if retry else 0)
         reason = ""
         for attempt in range(attempts):
@@ -79,8 +88,8 @@ class ServiceTransport:
                 response = await self._client.request(
                     method,
                     path,
-                    content=None if json is None else orjson.dumps(json),
-                    headers={"Content-Type": "application/json"} if json is not None else None,
+                    content=content,
+                    headers={"Content-Type": "application/json"} if content is not None else None,
                 )
             except httpx2.TransportError as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

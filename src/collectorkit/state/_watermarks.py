@@ -180,6 +180,25 @@ class WatermarkManager:
         ``timestamp`` is the newest delivered record's time (datetime, ISO string or epoch
         seconds; naive means UTC) and is required unless ``status="failed"``.
         """
+        record, _ = await self.record_run(
+            source_id,
+            timestamp,
+            status,
+            records_collected=records_collected,
+            error_message=error_message,
+        )
+        return record
+
+    async def record_run(
+        self,
+        source_id: str,
+        timestamp: Any = None,
+        status: str = "success",
+        *,
+        records_collected: int = 0,
+        error_message: str | None = None,
+    ) -> tuple[Watermark, bool]:
+        """Like :meth:`update_watermark`, also saying whether the watermark was created."""
         for _ in range(self._max_attempts):
             stored = await self._store.get(WATERMARK_NAMESPACE, source_id)
             previous = None if stored is None else Watermark.from_json(stored.value)
@@ -199,7 +218,7 @@ class WatermarkManager:
                 )
             except StateConflictError:
                 continue
-            return record
+            return record, stored is None
         raise StateConflictError(
             f"watermark {source_id!r}: gave up after {self._max_attempts} conflicting updates"
         )

@@ -1,0 +1,145 @@
+"""Running the storage service: ``serve`` (blocking, for the CLI) and ``run_storage_service``.
+
+A service that listens on anything but loopback requires a bearer token: watermarks steer what a
+fleet collects, and an open write endpoint on the network would let anyone move them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+
+from collectorkit._clock import Clock
+from collectorkit._errors import ConfigError
+from collectorkit._sync import run_sync
+from collectorkit.service._app import create_app
+from collectorkit.state import open_state_store
+from collectorkit.state._values import redact_url
+from collectorkit.typing import StateStore
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "check_bind",
+    "run_storage_service",
+    "serve",
+    "serve_async",
+]
+
+logger = logging.getLogger("collectorkit.service")
+
+DEFAULT_STORE_URL = "sqlite:///./collectorkit-storage.db"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Raise :class:`~collectorkit.ConfigError` for a non-loopback ``host`` without a token."""
+    if not token and not _is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on {host!r} without a bearer token: pass a token "
+            "(or set STORAGE_SERVICE_TOKEN), or bind to 127.0.0.1",
+            path="token",
+        )
+
+
+def _server(
+    store: StateStore,
+    host: str,
+    port: int,
+    token: str | None,
+    max_body_bytes: int,
+    clock: Clock | None,
+) -> uvicorn.Server:
+    app = create_app(store, token, max_body_bytes=max_body_bytes, clock=clock)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", ws="none"
+    )
+    return uvicorn.Server(config)
+
+
+async def serve_async(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    store_url: str | None = None,
+    token: str | None = None,
+    *,
+    max_body_bytes: int = 64 * 1024,
+) -> None:
+    """Open the store, serve until SIGINT/SIGTERM, close the store.
+
+    ``store_url`` defaults to :data:`DEFAULT_STORE_URL` (a SQLite file in the working
+    directory); ``token`` defaults to ``STORAGE_SERVICE_TOKEN``. The store must be reachable:
+    the service refuses to start on an unreachable one rather than silently use memory.
+    """
+    token = token or os.environ.get("STORAGE_SERVICE_TOKEN") or None
+    check_bind(host, token)
+    store = await open_state_store(store_url or DEFAULT_STORE_URL)
+    logger.info(
+        "storage service on http://%s:%s backed by %s (auth %s)",
+        host,
+        port,
+        redact_url(store_url or DEFAULT_STORE_URL),
+        "on" if token else "off",
+    )
+    try:
+        await _server(store, host, port, token, max_body_bytes, None).serve()
+    finally:
+        await store.close()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    store_url: str | None = None,
+    token: str | None = None,
+    *,
+    max_body_bytes: int = 64 * 1024,
+) -> None:
+    """Blocking :func:`serve_async`: the entry point of ``collectorkit serve-storage``."""
+    run_sync(
+        serve_async(host, port, store_url, token, max_body_bytes=max_body_bytes),
+        async_name="collectorkit.service.serve_async",
+    )
+
+
+@asynccontextmanager
+async def run_storage_service(
+    store: StateStore,
+    *,
+    token: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    max_body_bytes: int = 64 * 1024,
+    clock: Clock | None = None,
+) -> AsyncIterator[str]:
+    """Serve ``store`` in the background of the running loop; yields the base URL.
+
+    Port 0 picks a free port. For tests, benchmarks and embedding; the caller owns ``store``.
+    """
+    check_bind(host, token)
+    server = _server(store, host, port, token, max_body_bytes, clock)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("storage service stopped during startup")
+        await asyncio.sleep(0.005)
+    sockname = server.servers[0].sockets[0].getsockname()
+    try:
+        yield f"http://{host}:{sockname[1]}"
+    finally:
+        server.should_exit = True
+        await task
