@@ -18,14 +18,43 @@ __all__ = ["PROCESSORS", "build_pipeline", "build_processor", "register_processo
 
 ProcessorFactory = Callable[..., Any]
 
+
+def _rename(**mapping: str) -> FieldMapProcessor:
+    """``- rename: {old: new}``."""
+    return FieldMapProcessor(mapping, name="rename")
+
+
+def _drop(fields: Sequence[str] | str) -> FieldMapProcessor:
+    """``- drop: [a, b.c]``."""
+    return FieldMapProcessor(drop=[fields] if isinstance(fields, str) else fields, name="drop")
+
+
+def _json_schema(**schema: Any) -> JSONValidationProcessor:
+    """``- json_schema: {type: object, required: [id]}`` (or ``{schema: {...}}``)."""
+    if set(schema) == {"schema"} and isinstance(schema["schema"], Mapping):
+        schema = dict(schema["schema"])
+    return JSONValidationProcessor("json_schema", schema=schema)
+
+
+def _validate(required: Sequence[str] | str = (), **options: Any) -> JSONValidationProcessor:
+    """``- validate: {required: [id], schema: {...}}`` or ``- validate: [id, created_at]``."""
+    if "required_fields" in options:
+        required = options.pop("required_fields")
+    return JSONValidationProcessor(options.pop("name", "validate"), required, **options)
+
+
 PROCESSORS: dict[str, ProcessorFactory] = {
     "dedup": DedupProcessor,
+    "drop": _drop,
     "enrich": EnrichProcessor,
     "filter": FilterProcessor,
+    "json_schema": _json_schema,
     "map": FieldMapProcessor,
     "mask": MaskProcessor,
+    "rename": _rename,
+    "timestamp": TimestampProcessor,
     "timestamps": TimestampProcessor,
-    "validate": JSONValidationProcessor,
+    "validate": _validate,
 }
 
 
@@ -45,6 +74,8 @@ def _split(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
     if isinstance(spec, str):
         return spec, {}
     if isinstance(spec, Mapping):
+        if "name" in spec and set(spec) <= {"name", "options"}:
+            spec = {str(spec["name"]): spec.get("options")}
         if "type" in spec:
             options = {k: v for k, v in spec.items() if k != "type"}
             return str(spec["type"]), options

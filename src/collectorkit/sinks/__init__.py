@@ -1,3 +1,50 @@
-"""collectorkit.sinks."""
+"""collectorkit.sinks: storage back-ends (seed 003's storage layer), all idempotent on the key.
 
-__all__: list[str] = []
+Every sink has ``connect``/``disconnect``/``store``/``query``/``delete``; ``SQLiteSink``,
+``PostgresSink`` and ``RedisStreamSink`` also commit a batch together with the collector
+checkpoint (``store_with_checkpoint``).
+"""
+
+from collectorkit.sinks._base import BaseSink, as_envelopes, match_criteria
+from collectorkit.sinks._jsonfile import JSONFileSink
+from collectorkit.sinks._jsonl import JSONLSink
+from collectorkit.sinks._postgres import PostgresSink
+from collectorkit.sinks._redis import RedisStreamSink
+from collectorkit.sinks._registry import SINKS, build_sink, register_sink, sink_types
+from collectorkit.sinks._simple import (
+    DeadLetterSink,
+    FanoutSink,
+    MemorySink,
+    StdoutSink,
+    dead_letter_envelope,
+)
+from collectorkit.sinks._sqlite import SQLiteSink
+from collectorkit.sinks._webhook import WebhookSink
+from collectorkit.typing import QueryCriteria, StoreResult
+
+StorageLocation = StoreResult
+"""The seed's name for what ``store`` returns."""
+
+__all__ = [
+    "SINKS",
+    "BaseSink",
+    "DeadLetterSink",
+    "FanoutSink",
+    "JSONFileSink",
+    "JSONLSink",
+    "MemorySink",
+    "PostgresSink",
+    "QueryCriteria",
+    "RedisStreamSink",
+    "SQLiteSink",
+    "StdoutSink",
+    "StorageLocation",
+    "StoreResult",
+    "WebhookSink",
+    "as_envelopes",
+    "build_sink",
+    "dead_letter_envelope",
+    "match_criteria",
+    "register_sink",
+    "sink_types",
+]

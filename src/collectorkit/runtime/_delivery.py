@@ -1,0 +1,327 @@
+"""The checkpoint loop: source pages → pipeline → every sink acknowledges → then the state.
+
+For each page: its records run through the pipeline; records that fail go to the dead-letter
+sink with the reason; the rest are stored in every sink (idempotent on the record key); only
+when all of them acknowledged is the page's state saved — in the same transaction as the
+records when the checkpoint goes to a :class:`~collectorkit.typing.TransactionalSink`
+(SQLite, PostgreSQL, Redis), else to the state store. A crash at any point therefore re-fetches
+at most the page that was not checkpointed, and the sinks write none of it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from collectorkit._errors import CollectorError, ConfigError, SinkError
+from collectorkit._records import Envelope, Record, record_key
+from collectorkit.pipeline import (
+    DeadLetter,
+    ErrorHandler,
+    ErrorInfo,
+    ErrorType,
+    EventEmitter,
+    EventType,
+    Pipeline,
+    PipelineOutcome,
+    SystemEvent,
+)
+from collectorkit.sinks import DeadLetterSink
+from collectorkit.typing import Checkpoint, Sink, StateStore, StoreResult, TransactionalSink
+
+__all__ = ["DEFAULT_CHECKPOINT_NAMESPACE", "DeliveryReport", "PageLike", "deliver"]
+
+DEFAULT_CHECKPOINT_NAMESPACE = "collector_state"
+_MAX_KEPT_LETTERS = 100
+_log = logging.getLogger("collectorkit.delivery")
+
+
+class PageLike(Protocol):
+    """What ``deliver`` needs of a page: its records and the state to save after them."""
+
+    @property
+    def events(self) -> list[Record]: ...
+
+    @property
+    def state(self) -> Any: ...
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    """What a delivery did. ``stored`` counts records newly written to the first sink;
+    ``duplicates`` those it already held (re-fetched after a crash, or repeated by the API)."""
+
+    source: str
+    pages: int = 0
+    records: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dropped: int = 0
+    dead_letters: int = 0
+    checkpoints: int = 0
+    stopped: bool = False
+    last_state: Mapping[str, Any] | None = None
+    dead: list[DeadLetter] = field(default_factory=list)
+    """The last (at most 100) dead letters, for reporting."""
+    elapsed: float = 0.0
+
+    @property
+    def records_per_second(self) -> float:
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def _state_dict(state: Any) -> Mapping[str, Any] | None:
+    if state is None:
+        return None
+    if isinstance(state, Mapping):
+        return state
+    to_dict = getattr(state, "to_dict", None)
+    if callable(to_dict):
+        value = to_dict()
+        if isinstance(value, Mapping):
+            return value
+    raise ConfigError(f"page state {type(state).__name__} has no to_dict() returning a dict")
+
+
+@dataclass(slots=True, kw_only=True)
+class _Loop:
+    source: str
+    key_fields: tuple[str, ...]
+    pipeline: Pipeline
+    sinks: tuple[Sink, ...]
+    dead_letter: DeadLetterSink | None
+    state_store: StateStore | None
+    checkpoint_sink: TransactionalSink | None
+    namespace: str
+    key: str
+    emitter: EventEmitter | None
+    errors: ErrorHandler | None
+    on_delivered: Callable[[list[Record]], Any] | None
+    report: DeliveryReport
+
+    async def page(self, page: PageLike) -> None:
+        records = page.events
+        state = _state_dict(page.state)
+        outcome = await self.pipeline.run(records, source=self.source)
+        envelopes = [
+            Envelope(self.source, record_key(self.source, r, self.key_fields), r)
+            for r in outcome.records
+        ]
+        await self._announce_processing(outcome, len(records))
+        try:
+            result = await self._store(envelopes, outcome.dead, state)
+        except BaseException as exc:
+            self.pipeline.rollback()
+            if isinstance(exc, Exception):
+                await self._failed(exc, len(envelopes))
+            raise
+        self.pipeline.commit()
+        self._count(outcome, len(records), result, state)
+        await self._announce_storage(result, len(envelopes))
+        if self.on_delivered is not None and outcome.records:
+            done = self.on_delivered(outcome.records)
+            if inspect.isawaitable(done):
+                await done
+
+    async def _store(
+        self, envelopes: list[Envelope], dead: list[DeadLetter], state: Mapping[str, Any] | None
+    ) -> StoreResult | None:
+        # Dead letters first: a bad record is never lost, even if the sinks then fail.
+        if dead:
+            if self.dead_letter is None:
+                for letter in dead:
+                    _log.error(
+                        "no dead-letter sink: %s record rejected by %s: %s",
+                        self.source,
+                        letter.processor,
+                        letter.reason,
+                    )
+            else:
+                await self.dead_letter.put(dead)
+        plain = [s for s in self.sinks if s is not self.checkpoint_sink]
+        results: list[StoreResult] = []
+        if envelopes and plain:
+            results = list(await asyncio.gather(*(s.store(envelopes) for s in plain)))
+        checkpoint = None if state is None else Checkpoint(self.namespace, self.key, state)
+        if self.checkpoint_sink is not None and checkpoint is not None:
+            tx = await self.checkpoint_sink.store_with_checkpoint(envelopes, checkpoint)
+            results.insert(self.sinks.index(self.checkpoint_sink), tx)
+        elif self.checkpoint_sink is not None and envelopes:
+            tx = await self.checkpoint_sink.store(envelopes)
+            results.insert(self.sinks.index(self.checkpoint_sink), tx)
+        elif checkpoint is not None and self.state_store is not None:
+            await self.state_store.put(checkpoint.namespace, checkpoint.key, checkpoint.state)
+        return results[0] if results else None
+
+    def _count(
+        self,
+        outcome: PipelineOutcome,
+        received: int,
+        result: StoreResult | None,
+        state: Mapping[str, Any] | None,
+    ) -> None:
+        r = self.report
+        r.pages += 1
+        r.records += received
+        r.dropped += outcome.dropped
+        r.dead_letters += len(outcome.dead)
+        if outcome.dead:
+            r.dead.extend(outcome.dead)
+            del r.dead[:-_MAX_KEPT_LETTERS]
+        if result is not None:
+            r.stored += result.written
+            r.duplicates += result.duplicates
+        if state is not None and (self.checkpoint_sink or self.state_store):
+            r.checkpoints += 1
+            r.last_state = state
+
+    async def _emit(self, event_type: EventType, data: Mapping[str, Any]) -> None:
+        if self.emitter is not None and self.emitter.has_listeners(event_type):
+            await self.emitter.emit(
+                SystemEvent(event_type=event_type, source=self.source, data=data)
+            )
+
+    async def _announce_processing(self, outcome: PipelineOutcome, received: int) -> None:
+        data = {
+            "received": received,
+            "passed": len(outcome.records),
+            "dropped": outcome.dropped,
+            "dead_letters": len(outcome.dead),
+            "processing_time": outcome.processing_time,
+        }
+        await self._emit(EventType.PROCESSING_COMPLETE, data)
+        if outcome.dead:
+            reasons = [f"{d.processor}: {d.reason}" for d in outcome.dead[:10]]
+            await self._emit(EventType.PROCESSING_FAILED, {**data, "reasons": reasons})
+            if self.errors is not None:
+                await self.errors.handle_error(
+                    ErrorInfo(
+                        error_type=ErrorType.PROCESSING,
+                        layer_name="processing",
+                        operation="pipeline",
+                        message=f"{len(outcome.dead)} record(s) sent to dead-letter",
+                        details={"source": self.source, "reasons": reasons},
+                        is_critical=False,
+                    )
+                )
+
+    async def _announce_storage(self, result: StoreResult | None, count: int) -> None:
+        data = {
+            "records": count,
+            "written": result.written if result else 0,
+            "duplicates": result.duplicates if result else 0,
+            "checkpoint": self.report.checkpoints,
+        }
+        await self._emit(EventType.STORAGE_COMPLETE, data)
+
+    async def _failed(self, exc: Exception, count: int) -> None:
+        message = str(exc) or type(exc).__name__
+        await self._emit(EventType.STORAGE_FAILED, {"records": count, "error": message})
+        if self.errors is not None:
+            await self.errors.handle_error(
+                ErrorInfo(
+                    error_type=ErrorType.STORAGE,
+                    layer_name="storage",
+                    operation="store",
+                    message=message,
+                    details={"source": self.source, "records": count},
+                    is_critical=True,
+                )
+            )
+
+
+def _pick_checkpoint_sink(
+    sinks: Sequence[Sink], checkpoint_sink: TransactionalSink | None
+) -> TransactionalSink | None:
+    if checkpoint_sink is None:
+        return None
+    if not any(s is checkpoint_sink for s in sinks):
+        raise ConfigError("checkpoint_sink must be one of sinks", path="checkpoint_sink")
+    if not callable(getattr(checkpoint_sink, "store_with_checkpoint", None)):
+        raise ConfigError(
+            f"sink {getattr(checkpoint_sink, 'name', '?')!r} cannot commit a checkpoint",
+            path="checkpoint_sink",
+        )
+    return checkpoint_sink
+
+
+async def deliver(
+    pages: AsyncIterable[PageLike],
+    *,
+    source: str,
+    sinks: Sequence[Sink],
+    key_fields: Sequence[str] | str = ("id",),
+    pipeline: Pipeline | None = None,
+    dead_letter: DeadLetterSink | Sink | None = None,
+    state_store: StateStore | None = None,
+    checkpoint_sink: TransactionalSink | None = None,
+    checkpoint_namespace: str = DEFAULT_CHECKPOINT_NAMESPACE,
+    checkpoint_key: str | None = None,
+    emitter: EventEmitter | None = None,
+    error_handler: ErrorHandler | None = None,
+    on_delivered: Callable[[list[Record]], Awaitable[None] | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> DeliveryReport:
+    """Deliver every page of ``pages`` and checkpoint after each one.
+
+    ``pages`` yields objects with ``.events`` (records) and ``.state`` (a mapping or an object
+    with ``to_dict()``; ``None``: nothing to save), e.g. ``CollectorClient.iter_pages()``.
+    The state is saved at ``(checkpoint_namespace, checkpoint_key or source)`` of
+    ``checkpoint_sink`` — one of ``sinks``, committing records and state in one transaction —
+    or else of ``state_store``. ``key_fields`` build each record's idempotency key (see
+    :func:`~collectorkit.record_key`). ``on_delivered`` gets the records of each page after it
+    was checkpointed; ``should_stop`` is asked after each page (graceful shutdown).
+
+    A sink or state failure raises (a :class:`SinkError`/``StateError``; the report so far is
+    its ``partial_result``) with the failed page not checkpointed; the pipeline's stateful
+    processors forget that page so that its retry is not taken for duplicates.
+    """
+    if not sinks:
+        raise ConfigError("deliver() needs at least one sink", path="sinks")
+    if isinstance(key_fields, str):
+        key_fields = (key_fields,)
+    if dead_letter is not None and not isinstance(dead_letter, DeadLetterSink):
+        dead_letter = DeadLetterSink(dead_letter)
+    report = DeliveryReport(source=source)
+    loop = _Loop(
+        source=source,
+        key_fields=tuple(key_fields),
+        pipeline=pipeline if pipeline is not None else Pipeline(),
+        sinks=tuple(sinks),
+        dead_letter=dead_letter,
+        state_store=state_store,
+        checkpoint_sink=_pick_checkpoint_sink(sinks, checkpoint_sink),
+        namespace=checkpoint_namespace,
+        key=checkpoint_key or source,
+        emitter=emitter,
+        errors=error_handler,
+        on_delivered=on_delivered,
+        report=report,
+    )
+    start = time.perf_counter()
+    iterator = aiter(pages)
+    try:
+        async for page in iterator:
+            await loop.page(page)
+            if should_stop is not None and should_stop():
+                report.stopped = True
+                break
+    except CollectorError as exc:
+        if exc.partial_result is None:
+            exc.partial_result = report
+        raise
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        error = SinkError(f"delivery of {source!r} failed: {type(exc).__name__}: {exc}")
+        error.partial_result = report
+        raise error from exc
+    finally:
+        report.elapsed = time.perf_counter() - start
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            await closer()
+    return report

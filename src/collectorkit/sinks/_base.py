@@ -1,0 +1,204 @@
+"""What the built-in sinks share: input normalisation, lifecycle, in-memory query matching."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import orjson
+
+from collectorkit._errors import ConfigError
+from collectorkit._records import Envelope, record_key
+from collectorkit.typing import QueryCriteria, StoreResult
+
+__all__ = [
+    "BaseSink",
+    "SinkInput",
+    "as_envelopes",
+    "dump_json",
+    "json_default",
+    "match_criteria",
+    "result_for",
+    "unique_envelopes",
+]
+
+SinkInput = Sequence[Envelope] | Envelope | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""What ``store`` accepts: envelopes, or bare records (keyed by a content hash)."""
+
+_MISSING = object()
+
+
+def dump_json(value: Any, *, option: int = 0) -> bytes:
+    """JSON bytes; values JSON cannot hold (bytes, sets, …) become strings, never an error."""
+    return orjson.dumps(value, default=json_default, option=option)
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def as_envelopes(data: SinkInput, source: str) -> list[Envelope]:
+    """Normalise ``store`` input: envelopes pass through; records get ``record_key(source, r)``."""
+    if isinstance(data, Envelope):
+        return [data]
+    if isinstance(data, Mapping):
+        return [Envelope(source, record_key(source, data), data)]
+    out: list[Envelope] = []
+    for item in data:
+        if isinstance(item, Envelope):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(Envelope(source, record_key(source, item), item))
+        else:
+            raise ConfigError(f"cannot store {type(item).__name__}: expected an Envelope or dict")
+    return out
+
+
+def result_for(
+    sink: BaseSink, location: str, batch: Sequence[Envelope], written: int
+) -> StoreResult:
+    """The :class:`StoreResult` of storing ``batch`` at ``location``."""
+    return StoreResult(
+        location=location,
+        written=written,
+        duplicates=len(batch) - written,
+        location_id=batch[0].key if len(batch) == 1 else "",
+        backend_id=sink.name,
+        created_at=datetime.now(UTC),
+    )
+
+
+def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is _MISSING or value is None:
+        return (2, "")
+    if isinstance(value, bool | int | float):
+        return (0, value)
+    return (1, str(value))
+
+
+def match_criteria(envelopes: Iterable[Envelope], criteria: QueryCriteria) -> list[Envelope]:
+    """Apply ``criteria`` (source, field equality, sort, offset, limit) in memory."""
+    found = [
+        e
+        for e in envelopes
+        if (criteria.source is None or e.source == criteria.source)
+        and all(_lookup(e.data, f) == v for f, v in criteria.filters.items())
+    ]
+    if criteria.sort_by:
+        field = criteria.sort_by
+        found.sort(key=lambda e: _sort_key(_lookup(e.data, field)), reverse=criteria.descending)
+    end = None if criteria.limit is None else criteria.offset + criteria.limit
+    return found[criteria.offset : end]
+
+
+class BaseSink:
+    """Shared behaviour: ``name``, ``async with``, the seed's ``get_backend_id``, friendly input.
+
+    Subclasses implement ``_open``, ``_close``, ``_store`` (a non-empty list of envelopes, already
+    deduplicated by key within the batch), ``query`` and ``delete``.
+    """
+
+    name: str = "sink"
+    default_source: str = "default"
+
+    def __init__(self, *, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+        self._connected = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def get_backend_id(self) -> str:
+        return self.name
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def connect(self) -> None:
+        """Open files, pools and tables (idempotent). ``store`` also connects on first use."""
+        if not self._connected:
+            await self._open()
+            self._connected = True
+
+    async def disconnect(self) -> None:
+        """Release everything ``connect`` opened (idempotent)."""
+        if self._connected:
+            self._connected = False
+            await self._close()
+
+    async def close(self) -> None:
+        await self.disconnect()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.disconnect()
+
+    async def store(self, batch: SinkInput) -> StoreResult:
+        """Store records; idempotent on ``Envelope.key`` (a key already held is not rewritten)."""
+        given = as_envelopes(batch, self.default_source)
+        envelopes = unique_envelopes(given)
+        await self.connect()
+        if not envelopes:
+            return StoreResult(location=self.location, written=0, backend_id=self.name)
+        result = await self._store(envelopes)
+        if len(given) != len(envelopes):
+            result = replace(result, duplicates=result.duplicates + len(given) - len(envelopes))
+        return result
+
+    @property
+    def location(self) -> str:
+        return self.name
+
+    async def _open(self) -> None:
+        return None
+
+    async def _close(self) -> None:
+        return None
+
+    async def _store(self, batch: list[Envelope]) -> StoreResult:
+        raise NotImplementedError
+
+    async def query(self, criteria: QueryCriteria | None = None) -> list[Envelope]:
+        raise NotImplementedError
+
+    async def delete(self, location_id: str) -> bool:
+        raise NotImplementedError
+
+
+def unique_envelopes(batch: list[Envelope]) -> list[Envelope]:
+    """Drop repeated keys within one batch (first wins), cheaply when there are none."""
+    if len({e.key for e in batch}) == len(batch):
+        return batch
+    seen: set[str] = set()
+    out: list[Envelope] = []
+    for e in batch:
+        if e.key not in seen:
+            seen.add(e.key)
+            out.append(e)
+    return out

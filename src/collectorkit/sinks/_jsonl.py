@@ -1,0 +1,305 @@
+"""JSON Lines files, rotated by date and size, exactly-once across crashes.
+
+Each line is ``{"key", "source", "data"}``. A small SQLite index next to the files keeps, per
+file, the *committed* byte offset, and the keys already written. A batch is appended to its file
+and then its keys and the new offset commit in one index transaction. On start, every file is
+truncated back to its committed offset, so a batch half-written by a killed process disappears
+(and is written again, once, when the page is re-fetched); a key in the index is never written
+again. One writer process per set of files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import string
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, TypeVar
+
+import orjson
+
+from collectorkit._clock import Clock, SystemClock
+from collectorkit._errors import ConfigError, SinkError
+from collectorkit._records import Envelope
+from collectorkit.sinks._base import BaseSink, dump_json, match_criteria, result_for
+from collectorkit.typing import QueryCriteria, StoreResult
+
+__all__ = ["JSONLSink"]
+
+T = TypeVar("T")
+_PLACEHOLDERS = {"source", "date"}
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, base TEXT NOT NULL, "
+    "segment INTEGER NOT NULL, committed INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, path TEXT NOT NULL) WITHOUT ROWID",
+)
+_CHUNK = 500
+
+
+def _placeholders(template: str) -> set[str]:
+    try:
+        return {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        raise ConfigError(f"invalid path template {template!r}: {exc}", path="path") from None
+
+
+def _safe(part: str) -> str:
+    """A source name made safe as one path component."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in part).strip(".")
+    return cleaned or "_"
+
+
+def _segment_path(base: str, segment: int) -> str:
+    if segment == 0:
+        return base
+    root, ext = os.path.splitext(base)
+    return f"{root}.{segment}{ext}"
+
+
+class JSONLSink(BaseSink):
+    """Appends records to JSON Lines files at ``path``.
+
+    ``path`` may use ``{source}`` and ``{date}`` (UTC ``YYYY-MM-DD`` of the write), e.g.
+    ``out/{source}/{date}.jsonl``: a new file each day. ``max_bytes`` starts a new segment
+    (``name.1.jsonl``, ``name.2.jsonl``…) once a file reaches that size. ``fsync=True`` makes a
+    batch durable against power loss, not only against a crash of the process. The index lives at
+    ``index_path`` (default: ``.collectorkit-jsonl.db`` in the fixed part of ``path``).
+    """
+
+    name = "jsonl"
+
+    def __init__(
+        self,
+        path: str | Path = "events.jsonl",
+        *,
+        max_bytes: int | None = None,
+        index_path: str | Path | None = None,
+        fsync: bool = False,
+        clock: Clock | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.template = str(path)
+        unknown = _placeholders(self.template) - _PLACEHOLDERS
+        if unknown:
+            raise ConfigError(
+                f"unknown placeholder(s) {sorted(unknown)} in {self.template!r}; "
+                "known: {date}, {source}",
+                path="path",
+            )
+        if max_bytes is not None and max_bytes < 1:
+            raise ConfigError(
+                f"must be a positive number of bytes, got {max_bytes!r}", path="max_bytes"
+            )
+        self.max_bytes = max_bytes
+        self.fsync = fsync
+        self._clock: Clock = clock or SystemClock()
+        fixed = self.template.split("{", 1)[0]
+        default_index = (
+            Path(fixed).parent / ".collectorkit-jsonl.db"
+            if "{" in self.template
+            else Path(self.template + ".index.db")
+        )
+        self.index_path = str(index_path or default_index)
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._files: dict[str, IO[bytes]] = {}
+        self._current: dict[str, tuple[str, int]] = {}  # base -> (path, committed offset)
+
+    @property
+    def location(self) -> str:
+        return self.template
+
+    # --- index plumbing -----------------------------------------------------------------------
+
+    def _db_sync(self) -> sqlite3.Connection:
+        if self._db is None:
+            Path(self.index_path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.index_path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = " + ("FULL" if self.fsync else "NORMAL"))
+            for ddl in _SCHEMA:
+                db.execute(ddl)
+            self._db = db
+            self._recover(db)
+        return self._db
+
+    def _recover(self, db: sqlite3.Connection) -> None:
+        """Cut every file back to its committed offset (drops what a crash left half-written)."""
+        for path, committed in db.execute("SELECT path, committed FROM files").fetchall():
+            try:
+                if os.path.getsize(path) > committed:
+                    os.truncate(path, committed)
+            except FileNotFoundError:
+                continue
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            with self._lock:
+                db = self._db_sync()
+                try:
+                    return work(db)
+                except sqlite3.Error as exc:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise SinkError(f"JSONL index {self.index_path!r}: {exc}") from None
+
+        try:
+            return await asyncio.to_thread(call)
+        except OSError as exc:
+            raise SinkError(f"JSONL sink {self.template!r}: {exc}") from None
+
+    async def _open(self) -> None:
+        await self._run(lambda db: None)
+
+    async def _close(self) -> None:
+        def close() -> None:
+            with self._lock:
+                for f in self._files.values():
+                    f.close()
+                self._files.clear()
+                self._current.clear()
+                if self._db is not None:
+                    self._db.close()
+                    self._db = None
+
+        await asyncio.to_thread(close)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _base_for(self, source: str, date: str) -> str:
+        return self.template.format(source=_safe(source), date=date)
+
+    def _target(self, db: sqlite3.Connection, base: str) -> tuple[str, int]:
+        """The file the next batch for ``base`` goes to, and its committed offset."""
+        current = self._current.get(base)
+        if current is None:
+            row = db.execute(
+                "SELECT path, committed FROM files WHERE base = ? ORDER BY segment DESC LIMIT 1",
+                (base,),
+            ).fetchone()
+            current = (row[0], row[1]) if row else self._register(db, base, 0)
+        if self.max_bytes is not None and current[1] >= self.max_bytes:
+            segment = db.execute("SELECT segment FROM files WHERE path = ?", (current[0],))
+            current = self._register(db, base, segment.fetchone()[0] + 1)
+        self._current[base] = current
+        return current
+
+    def _register(self, db: sqlite3.Connection, base: str, segment: int) -> tuple[str, int]:
+        # Registered (and committed) before the first write, so that a crash during that write
+        # is cut back on restart. Content that was there before us counts as committed.
+        path = _segment_path(base, segment)
+        committed = os.path.getsize(path) if os.path.exists(path) else 0
+        db.execute(
+            "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?)", (path, base, segment, committed)
+        )
+        if path in self._files:
+            self._files.pop(path).close()
+        return path, committed
+
+    def _handle(self, path: str) -> IO[bytes]:
+        f = self._files.get(path)
+        if f is None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            f = self._files[path] = open(path, "ab")  # noqa: SIM115 - kept open across batches
+        return f
+
+    def _known(self, db: sqlite3.Connection, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(f"SELECT key FROM keys WHERE key IN ({marks})", chunk)  # noqa: S608
+            found.update(r[0] for r in rows)
+        return found
+
+    def _write(self, db: sqlite3.Connection, batch: list[Envelope], date: str) -> int:
+        known = self._known(db, [e.key for e in batch])
+        groups: defaultdict[str, list[Envelope]] = defaultdict(list)
+        for e in batch:
+            if e.key not in known:
+                groups[self._base_for(e.source, date)].append(e)
+        if not groups:
+            return 0
+        commits: list[tuple[str, str, int, list[Envelope]]] = []
+        for base, envelopes in groups.items():
+            path, committed = self._target(db, base)
+            f = self._handle(path)
+            if f.tell() != committed:  # a failed write left bytes behind: cut them
+                f.truncate(committed)
+            f.write(b"".join(_line(e) for e in envelopes))
+            f.flush()
+            if self.fsync:
+                os.fsync(f.fileno())
+            commits.append((base, path, f.tell(), envelopes))
+        db.execute("BEGIN IMMEDIATE")
+        for _, path, offset, envelopes in commits:
+            db.executemany("INSERT INTO keys VALUES (?, ?)", [(e.key, path) for e in envelopes])
+            db.execute("UPDATE files SET committed = ? WHERE path = ?", (offset, path))
+        db.execute("COMMIT")
+        for base, path, offset, _ in commits:
+            self._current[base] = (path, offset)
+        return sum(len(c[3]) for c in commits)
+
+    async def _store(self, batch: list[Envelope]) -> StoreResult:
+        date = datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%d")
+        written = await self._run(lambda db: self._write(db, batch, date))
+        return result_for(self, self.template, batch, written)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _read_all(self, db: sqlite3.Connection) -> list[Envelope]:
+        return list(self._iter(db))
+
+    def _iter(self, db: sqlite3.Connection) -> Iterator[Envelope]:
+        files = db.execute("SELECT path, committed FROM files ORDER BY rowid").fetchall()
+        for path, committed in files:
+            try:
+                with open(path, "rb") as f:
+                    content = f.read(committed)
+            except FileNotFoundError:
+                continue
+            for line in content.splitlines():
+                if line:
+                    obj = orjson.loads(line)
+                    yield Envelope(obj["source"], obj["key"], obj["data"])
+
+    async def query(self, criteria: QueryCriteria | None = None) -> list[Envelope]:
+        """Reads the committed part of every file (a scan: fine for audits, not for hot paths)."""
+        envelopes = await self._run(self._read_all)
+        return match_criteria(envelopes, criteria or QueryCriteria())
+
+    async def delete(self, location_id: str) -> bool:
+        """Removes the record with key ``location_id`` by rewriting its file."""
+        return await self._run(lambda db: self._delete(db, location_id))
+
+    def _delete(self, db: sqlite3.Connection, key: str) -> bool:
+        row = db.execute("SELECT path FROM keys WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return False
+        path = row[0]
+        if path in self._files:
+            self._files.pop(path).close()
+        committed = db.execute("SELECT committed FROM files WHERE path = ?", (path,)).fetchone()[0]
+        with open(path, "rb") as f:
+            lines = f.read(committed).splitlines(keepends=True)
+        kept = b"".join(x for x in lines if x.strip() and orjson.loads(x).get("key") != key)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(kept)
+        os.replace(tmp, path)
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("DELETE FROM keys WHERE key = ?", (key,))
+        db.execute("UPDATE files SET committed = ? WHERE path = ?", (len(kept), path))
+        db.execute("COMMIT")
+        self._current = {b: c for b, c in self._current.items() if c[0] != path}
+        return True
+
+
+def _line(e: Envelope) -> bytes:
+    return dump_json({"key": e.key, "source": e.source, "data": e.data}) + b"\n"

@@ -1,0 +1,79 @@
+"""Sinks by the type names the YAML config uses (``sinks: [{type: sqlite, path: …}]``)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from collectorkit._errors import ConfigError
+from collectorkit.sinks._jsonfile import JSONFileSink
+from collectorkit.sinks._jsonl import JSONLSink
+from collectorkit.sinks._postgres import PostgresSink
+from collectorkit.sinks._redis import RedisStreamSink
+from collectorkit.sinks._simple import DeadLetterSink, FanoutSink, MemorySink, StdoutSink
+from collectorkit.sinks._sqlite import SQLiteSink
+from collectorkit.sinks._webhook import WebhookSink
+from collectorkit.typing import Sink
+
+__all__ = ["SINKS", "build_sink", "register_sink", "sink_types"]
+
+SinkFactory = Callable[..., Sink]
+
+
+def _fanout(sinks: list[Any], **options: Any) -> FanoutSink:
+    return FanoutSink([build_sink(s, path=f"sinks[{i}]") for i, s in enumerate(sinks)], **options)
+
+
+def _dead_letter(sink: Any = None, **options: Any) -> DeadLetterSink:
+    return DeadLetterSink(None if sink is None else build_sink(sink, path="sink"), **options)
+
+
+SINKS: dict[str, SinkFactory] = {
+    "dead_letter": _dead_letter,
+    "fanout": _fanout,
+    "http": WebhookSink,
+    "json_files": JSONFileSink,
+    "jsonl": JSONLSink,
+    "memory": MemorySink,
+    "postgres": PostgresSink,
+    "redis": RedisStreamSink,
+    "sqlite": SQLiteSink,
+    "stdout": StdoutSink,
+    "webhook": WebhookSink,
+}
+
+
+def sink_types() -> list[str]:
+    """Every sink ``type`` name, sorted."""
+    return sorted(SINKS)
+
+
+def register_sink(name: str, factory: SinkFactory) -> None:
+    """Make ``factory(**options)`` available to configs as ``type: name``."""
+    SINKS[name] = factory
+
+
+def build_sink(spec: Mapping[str, Any], *, path: str = "sinks[0]") -> Sink:
+    """A sink from its config form ``{type: name, **options}``; errors name ``path``."""
+    if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
+        raise ConfigError(f"expected {{type: <sink type>, ...options}}, got {spec!r}", path=path)
+    name = spec["type"]
+    factory = SINKS.get(name)
+    if factory is None:
+        close = difflib.get_close_matches(name, SINKS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"unknown sink type {name!r}{hint}; known: {', '.join(sink_types())}",
+            path=f"{path}.type",
+        )
+    options = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        return factory(**options)
+    except ConfigError as exc:
+        where = f"{path}.{exc.path}" if exc.path else path
+        raise ConfigError(exc.reason, path=where) from None
+    except TypeError as exc:
+        raise ConfigError(
+            f"bad options {sorted(options)} for sink {name!r}: {exc}", path=path
+        ) from None

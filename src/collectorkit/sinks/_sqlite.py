@@ -1,0 +1,210 @@
+"""The embedded default sink: records in a SQLite table, committed with the collector state.
+
+``store_with_checkpoint`` inserts a batch and writes the checkpoint into the same file's
+``collectorkit_state`` table (the schema of :class:`~collectorkit.state.SQLiteStateStore`, which
+reads it) in ONE transaction: after a crash either both are there or neither is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from collectorkit._errors import ConfigError, SinkError
+from collectorkit._records import Envelope
+from collectorkit.sinks._base import (
+    BaseSink,
+    as_envelopes,
+    dump_json,
+    result_for,
+    unique_envelopes,
+)
+from collectorkit.state._sqlite import SQLITE_STATE_SCHEMA, sqlite_put_state
+from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
+
+__all__ = ["SQLiteSink"]
+
+T = TypeVar("T")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+_FIELD = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
+_SYNC_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _json_path(field: str) -> str:
+    if not _FIELD.fullmatch(field):
+        raise ConfigError(f"invalid field name {field!r}: letters, digits, _ . - only")
+    return "$." + ".".join(f'"{part}"' for part in field.split("."))
+
+
+class SQLiteSink(BaseSink):
+    """Records in table ``table`` of the SQLite file at ``path`` (one row per key).
+
+    WAL mode; ``synchronous="NORMAL"`` (the default) survives a crash of the process, ``"FULL"``
+    also a power loss. Several processes may write the same file (``timeout`` is how long one
+    waits for another's lock). Blocking calls run in a worker thread.
+    """
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str | Path = "collectorkit.db",
+        *,
+        table: str = "events",
+        synchronous: str = "NORMAL",
+        timeout: float = 10.0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if not _NAME.fullmatch(table) or table == "collectorkit_state":
+            raise ConfigError(f"invalid table name {table!r}", path="table")
+        if synchronous.upper() not in _SYNC_MODES:
+            raise ConfigError(
+                f"expected one of {', '.join(_SYNC_MODES)}; got {synchronous!r}",
+                path="synchronous",
+            )
+        self.path = str(path)
+        self.table = table
+        self._synchronous = synchronous.upper()
+        self._timeout = timeout
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        # table names are validated above: the f-strings below interpolate no user data
+        self._insert = (
+            f"INSERT INTO {table} (key, source, data, stored_at) VALUES (?, ?, ?, ?) "  # noqa: S608
+            "ON CONFLICT (key) DO NOTHING"
+        )
+
+    @property
+    def location(self) -> str:
+        return f"sqlite://{self.path}#{self.table}"
+
+    def _open_sync(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.table} (seq INTEGER PRIMARY KEY, "
+            "key TEXT NOT NULL UNIQUE, source TEXT NOT NULL, data TEXT NOT NULL, "
+            "stored_at REAL NOT NULL)"
+        )
+        conn.execute(SQLITE_STATE_SCHEMA)
+        self._conn = conn
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            with self._lock:
+                if self._conn is None:
+                    self._open_sync()
+                assert self._conn is not None
+                try:
+                    return work(self._conn)
+                except sqlite3.Error as exc:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise SinkError(f"SQLite sink {self.path!r}: {exc}") from None
+
+        try:
+            return await asyncio.to_thread(call)
+        except (OSError, sqlite3.Error) as exc:
+            raise SinkError(f"cannot open SQLite sink {self.path!r}: {exc}") from None
+
+    async def _open(self) -> None:
+        await self._run(lambda c: None)
+
+    async def _close(self) -> None:
+        def close() -> None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+        await asyncio.to_thread(close)
+
+    def _insert_rows(self, conn: sqlite3.Connection, batch: list[Envelope]) -> int:
+        now = time.time()
+        rows = [(e.key, e.source, dump_json(e.data).decode(), now) for e in batch]
+        before = conn.total_changes
+        conn.executemany(self._insert, rows)
+        return conn.total_changes - before
+
+    def _transaction(
+        self, batch: list[Envelope], checkpoint: Checkpoint | None
+    ) -> Callable[[sqlite3.Connection], int]:
+        def work(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                written = self._insert_rows(conn, batch) if batch else 0
+                if checkpoint is not None:
+                    sqlite_put_state(
+                        conn,
+                        checkpoint.namespace,
+                        checkpoint.key,
+                        checkpoint.state,
+                        now=time.time(),
+                    )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return written
+
+        return work
+
+    async def _store(self, batch: list[Envelope]) -> StoreResult:
+        written = await self._run(self._transaction(batch, None))
+        return result_for(self, self.location, batch, written)
+
+    async def store_with_checkpoint(
+        self, batch: Sequence[Envelope], checkpoint: Checkpoint
+    ) -> StoreResult:
+        """Store ``batch`` and save ``checkpoint`` in one transaction (both or neither)."""
+        envelopes = unique_envelopes(as_envelopes(batch, self.default_source))
+        await self.connect()
+        written = await self._run(self._transaction(envelopes, checkpoint))
+        result = result_for(self, self.location, envelopes, written)
+        return replace(result, duplicates=len(batch) - written)
+
+    async def query(self, criteria: QueryCriteria | None = None) -> list[Envelope]:
+        criteria = criteria or QueryCriteria()
+        sql = f"SELECT key, source, data FROM {self.table} WHERE 1=1"  # noqa: S608
+        params: list[Any] = []
+        if criteria.source is not None:
+            sql += " AND source = ?"
+            params.append(criteria.source)
+        for field, value in criteria.filters.items():
+            sql += " AND json_extract(data, ?) = ?"
+            params += [_json_path(field), value]
+        if criteria.sort_by:
+            sql += " ORDER BY json_extract(data, ?) " + ("DESC" if criteria.descending else "ASC")
+            params.append(_json_path(criteria.sort_by))
+        else:
+            sql += " ORDER BY seq"
+        sql += " LIMIT ? OFFSET ?"
+        params += [-1 if criteria.limit is None else criteria.limit, criteria.offset]
+        rows = await self._run(lambda c: c.execute(sql, params).fetchall())
+        return [Envelope(s, k, orjson.loads(d)) for k, s, d in rows]
+
+    async def delete(self, location_id: str) -> bool:
+        sql = f"DELETE FROM {self.table} WHERE key = ?"  # noqa: S608
+        return await self._run(lambda c: c.execute(sql, (location_id,)).rowcount > 0)
+
+    async def count(self) -> int:
+        """How many records the table holds."""
+        sql = f"SELECT count(*) FROM {self.table}"  # noqa: S608
+        row = await self._run(lambda c: c.execute(sql).fetchone())
+        return int(row[0])
