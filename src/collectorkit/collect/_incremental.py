@@ -1,0 +1,227 @@
+"""Incremental collection: time windows, the watermark and boundary dedup (sans-I/O).
+
+Nothing here reads the clock: the collector passes ``now`` in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+
+from collectorkit._errors import ConfigError
+from collectorkit._records import Record
+from collectorkit.collect._paths import JSONPath, compile_path
+from collectorkit.collect._spec import RequestSpec
+from collectorkit.collect._state import CollectorState
+from collectorkit.collect._time import (
+    format_instant,
+    parse_duration,
+    parse_instant,
+    validate_time_format,
+)
+
+__all__ = ["IncrementalConfig", "Window"]
+
+START_PLACEHOLDER = "{start}"
+END_PLACEHOLDER = "{end}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncrementalConfig:
+    """Collect only what is new since the last run, in bounded time windows.
+
+    The first run starts at ``now - initial_lookback`` (default 7 days); later runs at the
+    watermark minus ``overlap``. A window ends at ``now - end_lag`` (records still being ingested
+    are left for the next run), and at most ``max_window`` after its start, so a long gap is
+    walked in windows that each finish within the time budget. The window goes into the request
+    as ``start_param``/``end_param`` (query, or JSON body where dots nest), and replaces any
+    request value that is exactly ``"{start}"`` or ``"{end}"`` (Cortex XDR filter lists).
+
+    ``time_format``: ``iso8601``, ``epoch_s``, ``epoch_ms`` or a strftime pattern. Record
+    timestamps (``timestamp_field``, JMESPath) are parsed as instants: ISO 8601 with any offset,
+    or epoch seconds/milliseconds (``timestamp_unit``) — never compared as strings.
+
+    ``ordered=True`` says records arrive oldest first within a window, so the watermark may
+    follow each delivered page; with ``False`` (newest-first APIs such as Slack) it moves only
+    when a window completes. Records at the watermark (and in the overlap) are remembered by
+    ``id_field`` and instant, at most ``max_boundary_ids`` of them, so the overlap does not
+    deliver them twice; a record re-delivered with a newer instant is new.
+    """
+
+    timestamp_field: str
+    id_field: str | None = "id"
+    start_param: str | None = None
+    end_param: str | None = None
+    param_location: Literal["query", "body"] = "query"
+    time_format: str = "iso8601"
+    timestamp_unit: Literal["auto", "s", "ms"] = "auto"
+    initial_lookback: Any = 7 * 86400.0
+    overlap: Any = 0.0
+    end_lag: Any = 0.0
+    max_window: Any = None
+    max_boundary_ids: int = 10_000
+    ordered: bool = True
+    _paths: dict[str, JSONPath | None] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        where = "incremental"
+        self._paths["timestamp"] = compile_path(
+            self.timestamp_field, field=f"{where}.timestamp_field"
+        )
+        self._paths["id"] = compile_path(self.id_field, field=f"{where}.id_field")
+        validate_time_format(self.time_format, field=f"{where}.time_format")
+        for name in ("initial_lookback", "overlap", "end_lag"):
+            seconds = parse_duration(getattr(self, name), field=f"{where}.{name}")
+            object.__setattr__(self, name, seconds)
+        if self.max_window is not None:
+            seconds = parse_duration(self.max_window, field=f"{where}.max_window")
+            if seconds <= 0:
+                raise ConfigError(
+                    f"must be > 0, got {self.max_window!r}", path=f"{where}.max_window"
+                )
+            object.__setattr__(self, "max_window", seconds)
+        if self.param_location not in ("query", "body"):
+            raise ConfigError(
+                f"expected query or body, got {self.param_location!r}",
+                path=f"{where}.param_location",
+            )
+        if self.timestamp_unit not in ("auto", "s", "ms"):
+            raise ConfigError(
+                f"expected auto, s or ms, got {self.timestamp_unit!r}",
+                path=f"{where}.timestamp_unit",
+            )
+        if isinstance(self.max_boundary_ids, bool) or not isinstance(self.max_boundary_ids, int):
+            raise ConfigError(
+                f"expected an integer, got {self.max_boundary_ids!r}",
+                path=f"{where}.max_boundary_ids",
+            )
+
+    # --- windows -------------------------------------------------------------------------------
+
+    def plan_window(self, state: CollectorState, now: datetime) -> Window | None:
+        """The window to walk next, or ``None`` when there is nothing new to ask for yet."""
+        if state.window_start is not None and state.window_end is not None:
+            return Window(state.window_start, state.window_end)
+        progress = state.watermark or now - timedelta(seconds=self.initial_lookback)
+        start = progress - timedelta(seconds=self.overlap) if state.watermark else progress
+        end = (now - timedelta(seconds=self.end_lag)).replace(microsecond=0)
+        if self.max_window is not None:
+            end = min(end, progress + timedelta(seconds=self.max_window))
+        return Window(start, end) if end > progress else None
+
+    def apply_window(self, request: RequestSpec, window: Window) -> RequestSpec:
+        start = format_instant(window.start, self.time_format)
+        end = format_instant(window.end, self.time_format)
+        mapping = {START_PLACEHOLDER: start, END_PLACEHOLDER: end}
+        request = request.replace(
+            params=_substitute(request.params, mapping), json=_substitute(request.json, mapping)
+        )
+        for name, value in ((self.start_param, start), (self.end_param, end)):
+            if name is None:
+                continue
+            if self.param_location == "body":
+                request = request.with_body_value(name, value)
+            else:
+                request = request.with_param(name, value)
+        return request
+
+    def close_window(self, state: CollectorState) -> CollectorState:
+        """``state`` after its window was walked to the end: everything up to its end is in."""
+        candidates = [t for t in (state.watermark, state.window_end) if t is not None]
+        if state.boundary_ids:
+            newest = max(state.boundary_ids.values())
+            candidates.append(datetime.fromtimestamp(newest, tz=UTC))
+        watermark = max(candidates) if candidates else None
+        closed = state.reset_position().replace(
+            window_start=None, window_end=None, watermark=watermark
+        )
+        return closed.replace(boundary_ids=self._prune(closed.boundary_ids, watermark))
+
+    def restart_window(self, state: CollectorState) -> CollectorState:
+        """``state`` for a walk that lost its position (expired cursor): restart from the
+        watermark (minus overlap) up to the current window's end."""
+        restart = state.reset_position()
+        if state.watermark is None:
+            return restart
+        start = state.watermark - timedelta(seconds=self.overlap)
+        if state.window_start is not None:
+            start = max(start, state.window_start)
+        return restart.replace(window_start=start)
+
+    # --- records -------------------------------------------------------------------------------
+
+    def instant_of(self, record: Record) -> datetime | None:
+        path = self._paths["timestamp"]
+        value = path.search(record) if path is not None else None
+        return parse_instant(value, numeric_unit=self.timestamp_unit)
+
+    def id_of(self, record: Record) -> str:
+        path = self._paths["id"]
+        value = path.search(record) if path is not None else None
+        if value is None:
+            canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+            return "sha256:" + hashlib.sha256(canonical).hexdigest()[:32]
+        return str(value)
+
+    def is_duplicate(self, state: CollectorState, record: Record) -> bool:
+        """True when ``record`` (same id, same instant) was already delivered at the boundary."""
+        if not state.boundary_ids:
+            return False
+        instant = self.instant_of(record)
+        if instant is None:
+            return False
+        seen = state.boundary_ids.get(self.id_of(record))
+        return seen is not None and seen == instant.timestamp()
+
+    def delivered(self, state: CollectorState, records: Iterable[Record]) -> CollectorState:
+        """``state`` after ``records`` were delivered: watermark and boundary ids advanced."""
+        watermark = state.watermark
+        fresh: list[tuple[str, float]] = []
+        for record in records:
+            instant = self.instant_of(record)
+            if instant is None:
+                continue
+            if self.ordered and (watermark is None or instant > watermark):
+                watermark = instant
+            fresh.append((self.id_of(record), instant.timestamp()))
+        if not fresh:
+            return state
+        boundary = dict(state.boundary_ids)
+        boundary.update(fresh)
+        floor = watermark if self.ordered else state.window_start or watermark
+        return state.replace(watermark=watermark, boundary_ids=self._prune(boundary, floor))
+
+    def _prune(self, boundary: Mapping[str, float], watermark: datetime | None) -> dict[str, float]:
+        if watermark is not None:
+            floor = watermark.timestamp() - self.overlap
+            kept = {k: v for k, v in boundary.items() if v >= floor}
+        else:
+            kept = dict(boundary)
+        if len(kept) > self.max_boundary_ids:
+            newest = sorted(kept.items(), key=lambda kv: kv[1])[-self.max_boundary_ids :]
+            kept = dict(newest) if self.max_boundary_ids > 0 else {}
+        return kept
+
+
+def _substitute(value: Any, mapping: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    if isinstance(value, Mapping):
+        return {k: _substitute(v, mapping) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, mapping) for v in value]
+    return value

@@ -1,0 +1,234 @@
+"""The sans-I/O paginator: where the next request goes, and whether there is one.
+
+It never sends anything: :meth:`Paginator.prepare` turns a position into a request and
+:meth:`Paginator.advance` turns a response into the next position or a stop reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+from collectorkit.collect._pagination import PaginationConfig
+from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
+from collectorkit.collect._state import CollectorState
+
+__all__ = ["Advance", "StandardPaginator", "next_link_from_headers"]
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+(?:=(?:\"[^\"]*\"|[^;,]*))?)*)")
+_REL = re.compile(r";\s*rel\s*=\s*(?:\"([^\"]*)\"|([^;,\s]+))", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """The paginator's decision: the state after this page and, when it was the last, why."""
+
+    state: CollectorState
+    stop_reason: StopReason | None = None
+
+
+class StandardPaginator:
+    """Implements every :class:`PaginationConfig` mode (the :class:`~collectorkit.typing.Paginator`
+    protocol)."""
+
+    __slots__ = ("config",)
+
+    def __init__(self, config: PaginationConfig) -> None:
+        self.config = config
+
+    # --- the request ---------------------------------------------------------------------------
+
+    def prepare(self, request: RequestSpec, state: CollectorState) -> RequestSpec:
+        """``request`` as it must be sent for the position in ``state``."""
+        cfg = self.config
+        if cfg.mode == "cursor":
+            request = self._size(request)
+            return self._cursor(request, state.cursor) if state.cursor is not None else request
+        if cfg.mode == "page":
+            page = state.page if state.page is not None else cfg.start_page
+            return self._size(self._put(request, cfg.page_param, page))
+        if cfg.mode == "offset":
+            offset = state.offset or 0
+            request = self._size(self._put(request, cfg.offset_param, offset))
+            if cfg.offset_end_param and cfg.page_size is not None:
+                request = self._put(request, cfg.offset_end_param, offset + cfg.page_size)
+            return request
+        if cfg.mode == "link":
+            if state.next_link is not None:
+                return request.replace(url=state.next_link, params={})
+            return self._size(request)
+        return request
+
+    def position_key(self, request: RequestSpec, state: CollectorState) -> str | None:
+        """What must not repeat within one walk (the cursor or link sent), if anything."""
+        if self.config.mode == "cursor":
+            return state.cursor
+        if self.config.mode == "link":
+            return state.next_link
+        return None
+
+    def _size(self, request: RequestSpec) -> RequestSpec:
+        cfg = self.config
+        if cfg.page_size_param and cfg.page_size is not None:
+            return self._put(request, cfg.page_size_param, cfg.page_size)
+        return request
+
+    def _put(self, request: RequestSpec, name: str, value: Any) -> RequestSpec:
+        if self.config.param_location == "body":
+            return request.with_body_value(name, value)
+        return request.with_param(name, value)
+
+    def _cursor(self, request: RequestSpec, cursor: str) -> RequestSpec:
+        cfg = self.config
+        if cfg.cursor_location == "header":
+            return request.replace(headers={**request.headers, cfg.cursor_param: cursor})
+        if cfg.cursor_location == "body":
+            base = None if cfg.cursor_only_body else request.json
+            return request.replace(
+                json=RequestSpec(url="", json=base).with_body_value(cfg.cursor_param, cursor).json
+            )
+        return request.with_param(cfg.cursor_param, cursor)
+
+    # --- the response --------------------------------------------------------------------------
+
+    def advance(self, state: CollectorState, response: PageResponse) -> Advance:
+        """The position after ``response`` (all its records consumed), or the stop reason."""
+        mode = self.config.mode
+        if mode == "cursor":
+            return self._advance_token(state, response, self._next_cursor(response), "cursor")
+        if mode == "link":
+            return self._advance_token(state, response, self._next_link(response), "next_link")
+        if mode == "page":
+            return self._advance_page(state, response)
+        if mode == "offset":
+            return self._advance_offset(state, response)
+        return Advance(state.reset_position().replace(has_more=False), StopReason.SINGLE_PAGE)
+
+    def partial(self, state: CollectorState, consumed: int) -> CollectorState:
+        """The position of the page ``state`` points at, with its first ``consumed`` records taken.
+
+        Offsets absorb the count (``offset + consumed``); other modes re-request the same page
+        and skip that many records.
+        """
+        if self.config.mode == "offset":
+            return state.replace(offset=(state.offset or 0) + state.skip + consumed, skip=0)
+        return state.replace(skip=state.skip + consumed)
+
+    def _advance_token(
+        self, state: CollectorState, response: PageResponse, token: str | None, field: str
+    ) -> Advance:
+        count = response.record_count
+        if count == 0 and self.config.stop_on_empty_page:
+            reason = StopReason.EMPTY_PAGE
+        elif self._flag(response, "has_more_path") is False:
+            reason = StopReason.HAS_MORE_FALSE
+        elif token is None:
+            reason = StopReason.NO_NEXT
+        else:
+            return Advance(state.replace(skip=0, has_more=True, **{field: token}))
+        # Feeds (Okta, 1Password) hand out the token to poll next time even on their last page;
+        # without one, the next run re-reads this page and skips what was taken.
+        end = state.replace(skip=0, **{field: token}) if token else state.replace(skip=count)
+        return Advance(end.replace(has_more=False), reason)
+
+    def _advance_page(self, state: CollectorState, response: PageResponse) -> Advance:
+        cfg = self.config
+        page = state.page if state.page is not None else cfg.start_page
+        count = response.record_count
+        total_pages = _as_int(self._value(response, "total_pages_path"))
+        reason = self._end_reason(response)
+        if reason is None and total_pages is not None and page - cfg.start_page + 1 >= total_pages:
+            reason = StopReason.TOTAL_REACHED
+        if reason is None:
+            return Advance(state.replace(page=page + 1, skip=0, has_more=True))
+        if cfg.page_size is not None and count >= cfg.page_size:
+            return Advance(state.replace(page=page + 1, skip=0, has_more=False), reason)
+        # a short or empty last page: the next run re-reads it and skips what was taken
+        return Advance(state.replace(page=page, skip=count, has_more=False), reason)
+
+    def _advance_offset(self, state: CollectorState, response: PageResponse) -> Advance:
+        offset = (state.offset or 0) + response.record_count
+        total = _as_int(self._value(response, "total_path"))
+        reason = self._end_reason(response)
+        if reason is None and total is not None and offset >= total:
+            reason = StopReason.TOTAL_REACHED
+        return Advance(state.replace(offset=offset, skip=0, has_more=reason is None), reason)
+
+    def _end_reason(self, response: PageResponse) -> StopReason | None:
+        cfg = self.config
+        if response.record_count == 0 and cfg.stop_on_empty_page:
+            return StopReason.EMPTY_PAGE
+        if self._flag(response, "has_more_path") is False:
+            return StopReason.HAS_MORE_FALSE
+        short = cfg.page_size is not None and response.record_count < cfg.page_size
+        if short and cfg.stop_on_short_page:
+            return StopReason.SHORT_PAGE
+        return None
+
+    def _value(self, response: PageResponse, name: str) -> Any:
+        path = self.config.path(name)
+        return path.search(response.body) if path is not None else None
+
+    def _flag(self, response: PageResponse, name: str) -> bool | None:
+        value = self._value(response, name)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return value.strip().lower() not in {"", "false", "0", "no"}
+        return bool(value)
+
+    def _next_cursor(self, response: PageResponse) -> str | None:
+        value = self._value(response, "next_cursor_path")
+        if value is None or value == "" or isinstance(value, bool | dict | list):
+            return None
+        return str(value)
+
+    def _next_link(self, response: PageResponse) -> str | None:
+        if self.config.link_path is not None:
+            value = self._value(response, "link_path")
+            link = value if isinstance(value, str) and value else None
+        else:
+            link = next_link_from_headers(response.headers)
+        return urljoin(response.url, link) if link else None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def next_link_from_headers(headers: Any) -> str | None:
+    """The ``rel="next"`` target of the RFC 8288 ``Link`` header(s), if any.
+
+    Accepts several ``Link`` headers (Okta sends one per rel) or one comma-joined header.
+    """
+    for value in _header_values(headers, "link"):
+        for match in _LINK.finditer(value):
+            for rel in _REL.finditer(match.group(2)):
+                rels = (rel.group(1) or rel.group(2) or "").lower().split()
+                if "next" in rels:
+                    return match.group(1).strip()
+    return None
+
+
+def _header_values(headers: Any, name: str) -> list[str]:
+    for getter in ("get_list", "getall", "get_all"):
+        method = getattr(headers, getter, None)
+        if method is not None:
+            try:
+                return [str(v) for v in method(name, [])]
+            except TypeError:
+                return [str(v) for v in method(name)]
+    if isinstance(headers, Mapping):
+        for key, value in headers.items():
+            if str(key).lower() == name:
+                return list(value) if isinstance(value, list | tuple) else [str(value)]
+    return []

@@ -1,0 +1,144 @@
+"""What to ask for: :class:`CollectorRequest` (endpoint, records path, pagination, windows)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from collectorkit._errors import ConfigError, ResponseDecodeError
+from collectorkit._records import Record
+from collectorkit.collect._incremental import IncrementalConfig
+from collectorkit.collect._pagination import PaginationConfig
+from collectorkit.collect._paths import JSONPath, compile_path
+from collectorkit.collect._spec import RequestSpec
+
+__all__ = ["CollectorRequest", "Shard"]
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shard:
+    """One slice of a fanned-out collection (a region, a device) with its own state."""
+
+    state_key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CollectorRequest:
+    """The request a collector repeats, page after page.
+
+    ``endpoint`` is a path under the blueprint's ``base_url`` (or an absolute URL).
+    ``data_path`` (JMESPath) selects the record list in the body; without it the body itself
+    is the list. A ``data_path`` that finds nothing means an empty page. ``shards`` — dicts
+    ``{"params": …, "state_key": …}`` (optionally ``json``/``headers``) merged over the base
+    request — are what the ``concurrent`` strategy fans out over, each resuming on its own.
+    ``state_key`` names this feed's state in a context (``collector_client[name][state_key]``).
+    """
+
+    endpoint: str
+    method: str = "GET"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    data_path: str | None = None
+    pagination: PaginationConfig = field(default_factory=PaginationConfig)
+    state_key: str = "default"
+    shards: Sequence[Shard | Mapping[str, Any]] = ()
+    incremental: IncrementalConfig | None = None
+    _data: JSONPath | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        where = "request"
+        if not isinstance(self.endpoint, str) or not self.endpoint:
+            raise ConfigError(
+                f"expected a path or URL, got {self.endpoint!r}", path=f"{where}.endpoint"
+            )
+        method = str(self.method).upper()
+        if method not in _METHODS:
+            raise ConfigError(
+                f"expected one of {', '.join(_METHODS)}, got {self.method!r}",
+                path=f"{where}.method",
+            )
+        object.__setattr__(self, "method", method)
+        if not isinstance(self.pagination, PaginationConfig):
+            raise ConfigError(
+                f"expected a PaginationConfig, got {type(self.pagination).__name__}",
+                path=f"{where}.pagination",
+            )
+        if self.incremental is not None and not isinstance(self.incremental, IncrementalConfig):
+            raise ConfigError(
+                f"expected an IncrementalConfig, got {type(self.incremental).__name__}",
+                path=f"{where}.incremental",
+            )
+        object.__setattr__(self, "_data", compile_path(self.data_path, field=f"{where}.data_path"))
+        object.__setattr__(self, "shards", tuple(_shards(self.shards, where)))
+
+    def replace(self, **changes: Any) -> CollectorRequest:
+        return dataclasses.replace(self, **changes)
+
+    def spec(self, shard: Shard | None = None) -> RequestSpec:
+        """The first-page request (before pagination and windows), with ``shard`` merged in."""
+        spec = RequestSpec(
+            method=self.method,
+            url=self.endpoint,
+            params=dict(self.params),
+            json=self.json,
+            headers=dict(self.headers),
+        )
+        if shard is None:
+            return spec
+        json = spec.json
+        if isinstance(shard.json, Mapping):
+            json = {**(json if isinstance(json, Mapping) else {}), **shard.json}
+        elif shard.json is not None:
+            json = shard.json
+        return spec.replace(
+            params={**spec.params, **shard.params},
+            json=json,
+            headers={**spec.headers, **shard.headers},
+        )
+
+    def records_of(self, body: Any) -> list[Record]:
+        """The records in a response body (a list of JSON objects)."""
+        found = self._data.search(body) if self._data is not None else body
+        if found is None:
+            return []
+        if not isinstance(found, list):
+            where = f"data_path {self.data_path!r}" if self.data_path else "the response body"
+            raise ResponseDecodeError(
+                f"{where} is a {type(found).__name__}, expected a list of records"
+            )
+        return found
+
+
+def _shards(shards: Sequence[Shard | Mapping[str, Any]], where: str) -> list[Shard]:
+    out: list[Shard] = []
+    for index, item in enumerate(shards):
+        path = f"{where}.shards[{index}]"
+        if isinstance(item, Shard):
+            shard = item
+        elif isinstance(item, Mapping):
+            unknown = set(item) - {"params", "json", "headers", "state_key"}
+            if unknown:
+                raise ConfigError(f"unknown keys {sorted(unknown)}", path=path)
+            key = item.get("state_key")
+            if not isinstance(key, str) or not key:
+                raise ConfigError(f"each shard needs a state_key, got {key!r}", path=path)
+            shard = Shard(
+                state_key=key,
+                params=dict(item.get("params") or {}),
+                json=item.get("json"),
+                headers=dict(item.get("headers") or {}),
+            )
+        else:
+            raise ConfigError(f"expected a dict or Shard, got {item!r}", path=path)
+        if any(s.state_key == shard.state_key for s in out):
+            raise ConfigError(f"duplicate state_key {shard.state_key!r}", path=path)
+        out.append(shard)
+    return out

@@ -1,0 +1,88 @@
+"""One HTTP request the collector is about to send, and what came back, as plain values."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["PageResponse", "RequestSpec", "StopReason", "set_in_body"]
+
+
+class StopReason(StrEnum):
+    """Why a collection (or one shard of it) stopped."""
+
+    NO_NEXT = "no_next"
+    """The response carried no next cursor or link."""
+    HAS_MORE_FALSE = "has_more_false"
+    """The response said there is no more (``has_more_path`` was false)."""
+    EMPTY_PAGE = "empty_page"
+    SHORT_PAGE = "short_page"
+    """Fewer records than ``page_size`` came back (page and offset modes)."""
+    TOTAL_REACHED = "total_reached"
+    SINGLE_PAGE = "single_page"
+    """Pagination mode ``none``: the one response was the whole result."""
+    CAUGHT_UP = "caught_up"
+    """Incremental collection: no new time window to ask for yet."""
+    LIMIT_REACHED = "limit_reached"
+    TIME_BUDGET = "time_budget"
+    """The execution time budget would not cover another request."""
+    MAX_PAGES = "max_pages"
+
+    @property
+    def exhausted(self) -> bool:
+        """True when the API has nothing more right now (the run is complete)."""
+        return self not in _INCOMPLETE
+
+
+_INCOMPLETE = {StopReason.LIMIT_REACHED, StopReason.TIME_BUDGET, StopReason.MAX_PAGES}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestSpec:
+    """Method, URL (a path under ``base_url`` or an absolute URL), query, JSON body, headers."""
+
+    method: str = "GET"
+    url: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    json: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> RequestSpec:
+        return dataclasses.replace(self, **changes)
+
+    def with_param(self, name: str, value: Any) -> RequestSpec:
+        return self.replace(params={**self.params, name: value})
+
+    def with_body_value(self, path: str, value: Any) -> RequestSpec:
+        return self.replace(json=set_in_body(self.json, path, value))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PageResponse:
+    """What a paginator needs to know about one response."""
+
+    request: RequestSpec
+    url: str
+    """The URL that was actually requested (relative next links resolve against it)."""
+    body: Any
+    headers: Any
+    record_count: int
+
+
+def set_in_body(body: Any, path: str, value: Any) -> dict[str, Any]:
+    """A copy of the JSON object ``body`` with ``value`` at the dotted ``path`` (nests)."""
+    out: dict[str, Any] = copy.deepcopy(dict(body)) if isinstance(body, Mapping) else {}
+    node = out
+    *parents, leaf = path.split(".")
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+    return out

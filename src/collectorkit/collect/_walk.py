@@ -1,0 +1,253 @@
+"""The one page loop: walk a feed (or one shard) window by window, page by page.
+
+Every strategy, ``collect_events`` and ``iter_pages`` are built on :class:`FeedWalker`.
+Decisions are taken by the sans-I/O paginator and incremental config; this module only sends,
+measures time and hands out pages with the state to save after each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from collectorkit._clock import Clock
+from collectorkit._errors import CollectorTimeoutError, HTTPStatusError, PaginationError
+from collectorkit._records import Record
+from collectorkit.collect._budget import Budget, Quota
+from collectorkit.collect._incremental import IncrementalConfig, Window
+from collectorkit.collect._metrics import ExecutionMetrics
+from collectorkit.collect._paginator import StandardPaginator
+from collectorkit.collect._request import CollectorRequest, Shard
+from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
+from collectorkit.collect._state import CollectorState
+
+__all__ = ["FeedWalker", "Send", "WalkedPage"]
+
+Send = Callable[[RequestSpec, float | None], Awaitable[Any]]
+"""Sends one request with a deadline (monotonic) and returns the response."""
+
+logger = logging.getLogger("collectorkit.collect")
+
+
+@dataclass(frozen=True, slots=True)
+class WalkedPage:
+    events: list[Record]
+    state: CollectorState
+    stop_reason: StopReason | None
+    partial: Callable[[int], CollectorState] | None
+
+
+class FeedWalker:
+    """Walks one feed from ``state``; ``state`` always holds the last state handed out."""
+
+    def __init__(
+        self,
+        *,
+        request: CollectorRequest,
+        shard: Shard | None,
+        state: CollectorState,
+        send: Send,
+        clock: Clock,
+        budget: Budget,
+        quota: Quota,
+        metrics: ExecutionMetrics,
+    ) -> None:
+        self.request = request
+        self.shard = shard
+        self.state = state
+        self.stop_reason: StopReason | None = None
+        self._send = send
+        self._clock = clock
+        self._budget = budget
+        self._quota = quota
+        self._metrics = metrics
+        self._paginator = StandardPaginator(request.pagination)
+        self._inc: IncrementalConfig | None = request.incremental
+        self._base = request.spec(shard)
+
+    async def pages(self) -> AsyncIterator[WalkedPage]:
+        """Pages until the feed ends, the limit or the budget is reached (``stop_reason``)."""
+        pages_done = 0
+        while True:
+            if self._inc is not None:
+                window = self._inc.plan_window(self.state, self._now())
+                if window is None:
+                    self.stop_reason = StopReason.CAUGHT_UP
+                    return
+                self.state = self.state.replace(window_start=window.start, window_end=window.end)
+            async for page in self._walk_window(pages_done):
+                pages_done += 1
+                self.state = page.state
+                yield page
+            if self.stop_reason is not None:
+                return
+
+    async def _walk_window(self, pages_done: int) -> AsyncIterator[WalkedPage]:
+        seen: set[str] = set()
+        may_expire = self.request.pagination.mode in ("cursor", "link") and self.state.has_position
+        max_pages = self.request.pagination.max_pages
+        state = self.state
+        while True:
+            reason = self._stop_before_request(pages_done, max_pages)
+            if reason is not None:
+                self.stop_reason = reason
+                return
+            spec = self._paginator.prepare(self._windowed(state), state)
+            key = self._paginator.position_key(spec, state)
+            if key is not None:
+                if key in seen:
+                    raise PaginationError(
+                        f"the API returned the same {self.request.pagination.mode} twice "
+                        f"({key[:80]!r}); stopping instead of looping"
+                    )
+                seen.add(key)
+            try:
+                response = await self._timed_send(spec)
+            except CollectorTimeoutError:
+                self.stop_reason = StopReason.TIME_BUDGET
+                return
+            except HTTPStatusError as exc:
+                if not (may_expire and self._expired(exc)):
+                    raise
+                state = self._fall_back(state, exc)
+                may_expire = False
+                continue
+            may_expire = False
+            page = self._page(state, spec, response)
+            pages_done += 1
+            state = page.state
+            if page.stop_reason is not None:
+                self.stop_reason = page.stop_reason
+            yield page
+            if page.stop_reason is not None or (
+                self._inc is not None and state.window_start is None
+            ):
+                return
+
+    def _stop_before_request(self, pages_done: int, max_pages: int | None) -> StopReason | None:
+        if self._quota.exhausted:
+            return StopReason.LIMIT_REACHED
+        if max_pages is not None and pages_done >= max_pages:
+            return StopReason.MAX_PAGES
+        if not self._budget.allows_request():
+            return StopReason.TIME_BUDGET
+        return None
+
+    def _windowed(self, state: CollectorState) -> RequestSpec:
+        if self._inc is None or state.window_start is None or state.window_end is None:
+            return self._base
+        return self._inc.apply_window(self._base, Window(state.window_start, state.window_end))
+
+    async def _timed_send(self, spec: RequestSpec) -> Any:
+        started = self._clock.monotonic()
+        try:
+            return await self._send(spec, self._budget.request_deadline)
+        finally:
+            self._budget.observe(self._clock.monotonic() - started)
+
+    def _expired(self, exc: HTTPStatusError) -> bool:
+        return exc.status_code in self.request.pagination.expired_cursor_statuses
+
+    def _fall_back(self, state: CollectorState, exc: HTTPStatusError) -> CollectorState:
+        if self._inc is None:
+            raise PaginationError(
+                f"the saved {self.request.pagination.mode} was rejected (status "
+                f"{exc.status_code}) and there is no incremental watermark to fall back to; "
+                "configure request.incremental or clear the state",
+                partial_result=None,
+            ) from exc
+        logger.info(
+            "saved %s rejected with status %s: restarting from the watermark",
+            self.request.pagination.mode,
+            exc.status_code,
+        )
+        self._metrics.cursor_resets += 1
+        return self._inc.restart_window(state)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.time(), tz=UTC)
+
+    # --- one response --------------------------------------------------------------------------
+
+    def _page(self, state: CollectorState, spec: RequestSpec, response: Any) -> WalkedPage:
+        body = response.json()
+        records = self.request.records_of(body)
+        self._metrics.success += 1
+        self._metrics.pages += 1
+        events, ends, consumed = self._take(state, records)
+        self._quota.take(len(events))
+        self._metrics.records += len(events)
+        if consumed < len(records):
+            new_state = self._partial(state, ends, events, len(events))
+            stop: StopReason | None = StopReason.LIMIT_REACHED
+        else:
+            view = PageResponse(
+                request=spec,
+                url=str(response.url),
+                body=body,
+                headers=response.headers,
+                record_count=len(records),
+            )
+            advance = self._paginator.advance(state, view)
+            new_state, stop = advance.state, advance.stop_reason
+            if self._inc is not None:
+                new_state = self._inc.delivered(new_state, events)
+                new_state, stop = self._maybe_close_window(new_state, stop)
+            if stop is None and self._quota.exhausted:
+                stop = StopReason.LIMIT_REACHED
+        return WalkedPage(events, new_state, stop, self._partial_factory(state, ends, events))
+
+    def _take(
+        self, state: CollectorState, records: list[Record]
+    ) -> tuple[list[Record], list[int], int]:
+        """The records to hand out (from ``state.skip``, deduplicated, within the quota), the
+        raw index just after each, and how far into ``records`` the page was consumed."""
+        start = state.skip
+        room = self._quota.remaining
+        if self._inc is None:
+            stop = len(records) if room is None else min(len(records), start + max(room, 0))
+            stop = max(stop, start)
+            return records[start:stop], list(range(start + 1, stop + 1)), stop
+        events: list[Record] = []
+        ends: list[int] = []
+        for index in range(start, len(records)):
+            if room is not None and len(events) >= room:
+                return events, ends, ends[-1] if ends else start
+            record = records[index]
+            if self._inc.is_duplicate(state, record):
+                continue
+            events.append(record)
+            ends.append(index + 1)
+        return events, ends, max(len(records), start)
+
+    def _maybe_close_window(
+        self, state: CollectorState, stop: StopReason | None
+    ) -> tuple[CollectorState, StopReason | None]:
+        """Close the window when its walk ended; go on to the next one unless caught up."""
+        if stop is None or not stop.exhausted or self._inc is None:
+            return state, stop
+        closed = self._inc.close_window(state)
+        if self._inc.plan_window(closed, self._now()) is None:
+            return closed, stop
+        return closed, None
+
+    def _partial(
+        self, state: CollectorState, ends: list[int], events: list[Record], count: int
+    ) -> CollectorState:
+        start = state.skip
+        raw = ends[count - 1] if count else start
+        partial = self._paginator.partial(state, raw - start).replace(has_more=True)
+        if self._inc is not None:
+            partial = self._inc.delivered(partial, events[:count])
+        return partial
+
+    def _partial_factory(
+        self, state: CollectorState, ends: list[int], events: list[Record]
+    ) -> Callable[[int], CollectorState]:
+        def partial(count: int) -> CollectorState:
+            return self._partial(state, ends, events, count)
+
+        return partial
