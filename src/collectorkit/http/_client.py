@@ -473,7 +473,7 @@ class APIClient:
     ) -> Response:
         current = request
         for _ in range(11):
-            is_trusted = current.origin == trusted or current.origin[1] in self.allowed_hosts
+            is_trusted = self._trusts(current.origin, trusted)
             response = await self._authenticated(
                 current.copy(), trusted=is_trusted, deadline=deadline
             )
@@ -482,6 +482,16 @@ class APIClient:
             current = _redirected(current, response)
         raise TransportError(
             f"too many redirects from {redact_url(request.url)}", request=request.redacted()
+        )
+
+    def _trusts(self, origin: _Origin, trusted: _Origin) -> bool:
+        """Credentials go to the client's own origin, and to hosts in ``allowed_hosts`` (a bare
+        host name allows every port, ``host:port`` one port)."""
+        _, host, port = origin
+        return (
+            origin == trusted
+            or host in self.allowed_hosts
+            or f"{host}:{port}" in self.allowed_hosts
         )
 
     async def _authenticated(
