@@ -19,6 +19,7 @@ __all__ = [
     "Clock",
     "DataSource",
     "Envelope",
+    "Paginator",
     "Processor",
     "QueryCriteria",
     "Record",
@@ -151,6 +152,30 @@ class TransactionalSink(Sink, Protocol):
     async def store_with_checkpoint(
         self, batch: Sequence[Envelope], checkpoint: Checkpoint
     ) -> StoreResult: ...
+
+
+# --- collect -------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Paginator(Protocol):
+    """Decides paging without I/O (``collectorkit.collect.StandardPaginator`` is the built-in one).
+
+    ``request`` is a ``collectorkit.collect.RequestSpec``, ``state`` a ``CollectorState`` and
+    ``response`` a ``PageResponse``. ``prepare`` returns the request for the position in
+    ``state``; ``advance`` returns an ``Advance`` (the state after the page, and a stop reason
+    when it was the last); ``partial`` returns the position with the first ``consumed`` records
+    of the current page taken (a limit reached mid-page); ``position_key`` names what must not
+    repeat within one walk (the cursor or link sent), or ``None``.
+    """
+
+    def prepare(self, request: Any, state: Any) -> Any: ...
+
+    def advance(self, state: Any, response: Any) -> Any: ...
+
+    def partial(self, state: Any, consumed: int) -> Any: ...
+
+    def position_key(self, request: Any, state: Any) -> str | None: ...
 
 
 # --- pipeline ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collectorkit.collect._incremental import IncrementalConfig
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._paths import JSONPath, compile_path
 from collectorkit.collect._spec import RequestSpec
+from collectorkit.typing import Paginator
 
 __all__ = ["CollectorRequest", "Shard"]
 
@@ -39,6 +40,8 @@ class CollectorRequest:
     ``{"params": …, "state_key": …}`` (optionally ``json``/``headers``) merged over the base
     request — are what the ``concurrent`` strategy fans out over, each resuming on its own.
     ``state_key`` names this feed's state in a context (``collector_client[name][state_key]``).
+    ``paginator`` replaces the built-in one for paging dialects ``pagination`` cannot describe
+    (any :class:`~collectorkit.typing.Paginator`).
     """
 
     endpoint: str
@@ -51,6 +54,7 @@ class CollectorRequest:
     state_key: str = "default"
     shards: Sequence[Shard | Mapping[str, Any]] = ()
     incremental: IncrementalConfig | None = None
+    paginator: Paginator | None = None
     _data: JSONPath | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ from collectorkit.collect._paginator import StandardPaginator
 from collectorkit.collect._request import CollectorRequest, Shard
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
+from collectorkit.typing import Paginator
 
 __all__ = ["FeedWalker", "Send", "WalkedPage"]
 
@@ -64,7 +65,7 @@ class FeedWalker:
         self._budget = budget
         self._quota = quota
         self._metrics = metrics
-        self._paginator = StandardPaginator(request.pagination)
+        self._paginator: Paginator = request.paginator or StandardPaginator(request.pagination)
         self._inc: IncrementalConfig | None = request.incremental
         self._base = request.spec(shard)
 
@@ -239,7 +240,8 @@ class FeedWalker:
     ) -> CollectorState:
         start = state.skip
         raw = ends[count - 1] if count else start
-        partial = self._paginator.partial(state, raw - start).replace(has_more=True)
+        position: CollectorState = self._paginator.partial(state, raw - start)
+        partial = position.replace(has_more=True)
         if self._inc is not None:
             partial = self._inc.delivered(partial, events[:count])
         return partial
