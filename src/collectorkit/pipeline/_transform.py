@@ -23,9 +23,28 @@ def compile_expression(expression: str, *, path: str = "expression") -> Any:
     if not isinstance(expression, str) or not expression.strip():
         raise ConfigError(f"expected a JMESPath expression, got {expression!r}", path=path)
     try:
-        return jmespath.compile(expression)
+        compiled = jmespath.compile(expression)
     except JMESPathError as exc:
         raise ConfigError(f"invalid JMESPath expression {expression!r}: {exc}", path=path) from None
+    unknown = sorted(_functions(compiled.parsed) - _KNOWN_FUNCTIONS)
+    if unknown:
+        raise ConfigError(
+            f"JMESPath expression {expression!r} calls unknown function(s) {unknown}", path=path
+        )
+    return compiled
+
+
+_KNOWN_FUNCTIONS = frozenset(jmespath.functions.Functions.FUNCTION_TABLE)
+_EVAL_ERRORS = (JMESPathError, TypeError, ValueError)
+
+
+def _functions(node: Any) -> set[str]:
+    if not isinstance(node, dict):
+        return set()
+    found = {node["value"]} if node.get("type") == "function_expression" else set()
+    for child in node.get("children", ()):
+        found |= _functions(child)
+    return found
 
 
 class FieldMapProcessor(BaseProcessor):
@@ -59,7 +78,7 @@ class FieldMapProcessor(BaseProcessor):
         for target, expr in self._compute.items():
             try:
                 out = set_path(out, target, expr.search(record))
-            except JMESPathError as exc:
+            except _EVAL_ERRORS as exc:
                 raise ProcessingError(f"compute {target!r}: {exc}") from None
         for source, target in self.rename.items():
             out, value = pop_path(out, source)
@@ -94,7 +113,7 @@ class FilterProcessor(BaseProcessor):
     def __call__(self, record: Record) -> Record | None:
         try:
             result = self._compiled.search(record)
-        except JMESPathError as exc:
+        except _EVAL_ERRORS as exc:
             raise ProcessingError(f"filter {self.expression!r}: {exc}") from None
         truthy = result not in (None, False, "", [], {})
         return record if truthy is self.keep else None
