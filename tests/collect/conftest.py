@@ -53,6 +53,7 @@ class FakeAPI:
             "/link-body": self.link_body,
             "/link-header": self.link_header,
             "/single": self.single,
+            "/after-id": self.after_id,
         }
         for path, handler in routes.items():
             server.expect_request(path).respond_with_handler(self._wrap(handler))
@@ -93,6 +94,10 @@ class FakeAPI:
         start = int(cursor[1:]) if cursor else 0
         size = int(args.get("limit", 10))
         rows = self._window(args.get("since"), args.get("until"))
+        if args.get("region"):
+            rows = [r for r in rows if r.get("region") == args["region"]]
+        if args.get("order") == "desc":
+            rows = rows[::-1]
         chunk = rows[start : start + size]
         nxt = f"c{start + size}" if start + size < len(rows) else ""
         return _json({"data": {"events": chunk}, "meta": {"next_cursor": nxt}})
@@ -150,7 +155,9 @@ class FakeAPI:
         rows = self._window(since, until)
         low, high = data.get("search_from", 0), data.get("search_to", 100)
         chunk = rows[low : min(high, low + 100)]
-        return _json({"reply": {"total_count": len(rows), "result_count": len(chunk), "alerts": chunk}})
+        return _json(
+            {"reply": {"total_count": len(rows), "result_count": len(chunk), "alerts": chunk}}
+        )
 
     # OTX: {"results": [], "next": "http://…?page=2"} (absolute) — here relative on purpose
     def link_body(self, request: Request) -> Response:
@@ -176,6 +183,13 @@ class FakeAPI:
         response.headers.add("Link", f'<{nxt}>; rel="next"')
         return response
 
+    # a list body whose cursor is the last record's id: next_cursor_path "[-1].id"
+    def after_id(self, request: Request) -> Response:
+        after = request.args.get("after")
+        size = int(request.args.get("limit", 10))
+        rows = [r for r in self.records if after is None or r["id"] > after]
+        return _json(rows[:size])
+
     def single(self, request: Request) -> Response:
         return _json(self.records)
 
@@ -196,3 +210,29 @@ def api(httpserver: HTTPServer) -> Iterator[FakeAPI]:
 def clock() -> FakeClock:
     # wall clock one day after T0, so a 7-day lookback covers the test records
     return FakeClock(start=(T0 + timedelta(days=1)).timestamp())
+
+
+def blueprint(
+    api: FakeAPI,
+    clock: FakeClock,
+    endpoint: str,
+    pagination: Any = None,
+    *,
+    request: dict[str, Any] | None = None,
+    **options: Any,
+) -> Any:
+    """A blueprint against ``api`` on the fake clock (retries sleep on it: no real waiting)."""
+    from collectorkit import CollectorBlueprint, CollectorRequest, PaginationConfig
+
+    req = CollectorRequest(
+        endpoint=endpoint,
+        pagination=pagination or PaginationConfig(),
+        **(request or {}),
+    )
+    return CollectorBlueprint(
+        name="TestCollector", base_url=api.base_url, request=req, clock=clock, **options
+    )
+
+
+def ids(events: list[dict[str, Any]]) -> list[str]:
+    return [e["id"] for e in events]
