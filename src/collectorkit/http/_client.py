@@ -43,7 +43,14 @@ from collectorkit.http._config import APIClientConfig, AuthConfig, resolve_auth
 from collectorkit.http._metrics import ClientMetrics
 from collectorkit.http._models import Request, Response, origin_of
 from collectorkit.http._ratelimit import RateLimitPolicy, TokenBucket
-from collectorkit.http._redact import get_logger, redact_text, redact_url
+from collectorkit.http._redact import (
+    MASK,
+    get_logger,
+    is_sensitive_name,
+    redact_text,
+    redact_url,
+    register_secret,
+)
 from collectorkit.http._retry import RetryPolicy, backoff_disabled
 from collectorkit.http._server_hints import quota_exhausted, reset_wait, server_wait
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
@@ -147,6 +154,9 @@ class APIClient:
         self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
         self._headers.update(config.default_headers)
         self._headers.update(headers or {})
+        for header, value in self._headers.items():
+            if is_sensitive_name(header):
+                register_secret(value)
         self._transport = transport
         self._owns_transport = transport is None
         self._base_url: str | None = None
@@ -381,7 +391,7 @@ class APIClient:
             cls = ServiceError
         else:
             cls = ClientRequestError
-        snippet = redact_text(response.text[:200].strip())
+        snippet = _mask_request_secrets(redact_text(response.text[:200].strip()), request)
         message = (
             f"{request.method} {redact_url(response.url or request.full_url)} failed with status "
             f"{status} after {attempts} attempt(s)" + (f": {snippet}" if snippet else "")
@@ -444,8 +454,6 @@ class APIClient:
         status = response.status_code
         if status == 429:
             self.metrics.rate_limit_hits += 1
-        elif status in (401, 403):
-            self.metrics.auth_errors += 1
         elif status >= 500:
             self.metrics.service_errors += 1
         respect = (
@@ -502,6 +510,8 @@ class APIClient:
             outgoing = await flow.__anext__()
             while True:
                 response = await self._transmit(outgoing, deadline)
+                if response.status_code in (401, 403):
+                    self.metrics.auth_errors += 1
                 try:
                     outgoing = await flow.asend(response)
                 except StopAsyncIteration:
@@ -553,6 +563,16 @@ class APIClient:
 
     async def _send_token_request(self, request: Request) -> Response:
         return await self._transmit(request, None)
+
+
+def _mask_request_secrets(text: str, request: Request) -> str:
+    """``text`` (e.g. an echoed body) with the values of the request's sensitive headers and
+    parameters masked, registered as secrets or not."""
+    pairs = [*request.headers.items(), *request.params.items()]
+    for name, value in pairs:
+        if isinstance(value, str) and len(value) >= 4 and is_sensitive_name(name):
+            text = text.replace(value, MASK)
+    return text
 
 
 def _join(base: str, path: str) -> str:
