@@ -148,16 +148,22 @@ class Pipeline:
 
     # --- a batch ----------------------------------------------------------------------------
 
-    async def run(self, records: Iterable[Record], *, source: str = "") -> PipelineOutcome:
+    async def run(self, records: Iterable[Any], *, source: str = "") -> PipelineOutcome:
         """Run the pipeline over a batch; never raises for a bad record."""
         start = time.perf_counter()
         outcome = PipelineOutcome()
         if self._all_sync:
             for record in records:
-                self._one_sync(record, outcome, source)
+                if isinstance(record, dict):
+                    self._one_sync(record, outcome, source)
+                else:
+                    self._not_an_object(record, outcome, source)
         else:
             for record in records:
-                await self._one_async(record, outcome, source)
+                if isinstance(record, dict):
+                    await self._one_async(record, outcome, source)
+                else:
+                    self._not_an_object(record, outcome, source)
         outcome.processing_time = time.perf_counter() - start
         return outcome
 
@@ -196,6 +202,11 @@ class Pipeline:
             outcome.dead.append(self._letter(exc, record, index, source))
             return
         outcome.records.append(value)
+
+    def _not_an_object(self, record: Any, outcome: PipelineOutcome, source: str) -> None:
+        reason = f"expected a JSON object, got {type(record).__name__}"
+        letter = DeadLetter(reason=reason, payload=record, processor=self.name, source=source)
+        outcome.dead.append(letter)
 
     def _letter(self, exc: Exception, record: Record, index: int, source: str) -> DeadLetter:
         reason = f"{type(exc).__name__}: {exc}"

@@ -28,7 +28,7 @@ from collectorkit.sinks._base import (
     result_for,
     unique_envelopes,
 )
-from collectorkit.state._sqlite import SQLITE_STATE_SCHEMA, sqlite_put_state
+from collectorkit.state import sqlite_create_state_table, sqlite_put_state
 from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
 
 __all__ = ["SQLiteSink"]
@@ -102,7 +102,7 @@ class SQLiteSink(BaseSink):
             "key TEXT NOT NULL UNIQUE, source TEXT NOT NULL, data TEXT NOT NULL, "
             "stored_at REAL NOT NULL)"
         )
-        conn.execute(SQLITE_STATE_SCHEMA)
+        sqlite_create_state_table(conn)
         self._conn = conn
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
