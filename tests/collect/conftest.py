@@ -90,6 +90,8 @@ class FakeAPI:
         args = request.args
         cursor = args.get("cursor")
         if cursor in self.expired_cursors:
+            # the fake's cursors are positions: once rejected, the same text names a new walk
+            self.expired_cursors.discard(cursor)
             return _json({"ok": False, "error": "invalid_cursor"}, status=400)
         start = int(cursor[1:]) if cursor else 0
         size = int(args.get("limit", 10))

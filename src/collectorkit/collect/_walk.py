@@ -115,6 +115,7 @@ class FeedWalker:
                     raise
                 state = self._fall_back(state, exc)
                 may_expire = False
+                seen.clear()
                 continue
             may_expire = False
             page = self._page(state, spec, response)
