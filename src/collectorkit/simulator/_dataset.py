@@ -99,7 +99,7 @@ class Dataset:
         times = sorted(
             self._rng.randrange(start_ms, max(end_ms, start_ms + 1)) for _ in range(count)
         )
-        pairs = [(t, t + self._rng.randrange(0, 1500)) for t in times]
+        pairs = [(t, min(t + self._rng.randrange(0, 1500), end_ms)) for t in times]
         pairs.sort(key=lambda p: p[1])
         for event_ms, inserted_ms in pairs:
             self._make(event_ms, inserted_ms)

@@ -167,7 +167,7 @@ class VendorAPI:
         self.dataset = dataset
         self.rng = rng
         self.tokens: dict[str, float] = {}  # OAuth access token -> expiry (epoch s)
-        self._window = (0.0, 0)  # (minute start, requests in it)
+        self._minute = (0.0, 0)  # (minute start, requests in it)
         self.grown = 0
         self.started: float | None = None
 
@@ -255,15 +255,15 @@ class VendorAPI:
     # -- per-minute budget ----------------------------------------------------------------
     def count_request(self, now: float) -> None:
         start = now - now % 60
-        w_start, n = self._window
-        self._window = (start, n + 1 if w_start == start else 1)
+        w_start, n = self._minute
+        self._minute = (start, n + 1 if w_start == start else 1)
 
     def window_limit(self) -> int:
         return self.profile.rate_limit_per_minute or self.rate_limit_header_default
 
     def window_remaining(self) -> int:
         """Requests left this minute; never 0 unless a real budget is configured."""
-        left = self.window_limit() - self._window[1]
+        left = self.window_limit() - self._minute[1]
         return max(0 if self.profile.rate_limit_per_minute else 1, left)
 
     def window_reset(self, now: float) -> float:
@@ -271,7 +271,7 @@ class VendorAPI:
 
     def over_budget(self) -> bool:
         limit = self.profile.rate_limit_per_minute
-        return limit is not None and self._window[1] > limit
+        return limit is not None and self._minute[1] > limit
 
     # -- growth ---------------------------------------------------------------------------
     def catch_up(self, now: float) -> None:

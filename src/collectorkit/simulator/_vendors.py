@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collectorkit.simulator._engine import VendorAPI
 from collectorkit.simulator._vendor_generic import GenericAPI
+from collectorkit.simulator._vendor_github import GitHubAPI
+from collectorkit.simulator._vendor_graph import GraphAPI
+from collectorkit.simulator._vendor_okta import OktaAPI
+from collectorkit.simulator._vendor_onepassword import OnePasswordAPI
+from collectorkit.simulator._vendor_slack import SlackAPI
+from collectorkit.simulator._vendor_xdr import XDRAPI
 
 __all__ = ["VENDORS"]
 
 VENDORS: dict[str, type[VendorAPI]] = {
     "generic": GenericAPI,
+    "github": GitHubAPI,
+    "graph": GraphAPI,
+    "okta": OktaAPI,
+    "onepassword": OnePasswordAPI,
+    "slack": SlackAPI,
+    "xdr": XDRAPI,
 }
