@@ -1,0 +1,214 @@
+"""One source as the scheduler runs it: collect → deliver (checkpointed) → new-alert callbacks.
+
+:class:`CollectorJob` resumes from the state the checkpoint loop saved, hands the collector's
+pages to :func:`~collectorkit.runtime._delivery.deliver`, and — after each page is stored and
+checkpointed — passes the records not seen before (seed 002's processed ids, bounded and saved in
+the state store) to the callbacks. It stops between pages when the daemon shuts down, and keeps
+the per-source figures of ``/status`` and ``/metrics`` current.
+
+:class:`DevModeJob` is seed 002's development mode: dummy credentials, the loop runs on schedule,
+no request is sent, and every run says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from collectorkit._records import Record
+from collectorkit.collect import CollectorClient, CollectorState
+from collectorkit.pipeline import Pipeline
+from collectorkit.runtime._dedup import PersistentProcessedIds
+from collectorkit.runtime._delivery import DEFAULT_CHECKPOINT_NAMESPACE, DeliveryReport, deliver
+from collectorkit.runtime._hooks import AlertCallback
+from collectorkit.runtime._metrics import SourceStats
+from collectorkit.runtime._schedule import Schedule
+from collectorkit.runtime._scheduler import RunContext, RunOutcome, error_kind
+from collectorkit.state import WatermarkManager
+from collectorkit.typing import Sink, StateStore, TransactionalSink
+
+__all__ = ["CollectorJob", "DevModeJob", "lookup"]
+
+
+def lookup(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+@dataclass(kw_only=True, eq=False)
+class CollectorJob:
+    """An HTTP collector source, delivered with the checkpoint protocol.
+
+    The client is kept between runs (connection pool, rate limiter and breaker state carry
+    over); close it with :meth:`aclose`. ``id_field`` names the record id used for the processed
+    ids and callbacks (default: the first of ``key_fields``).
+    """
+
+    name: str
+    schedule: Schedule
+    client: CollectorClient
+    sinks: Sequence[Sink]
+    state_store: StateStore
+    checkpoint_sink: TransactionalSink | None = None
+    pipeline: Pipeline | None = None
+    dead_letter: Sink | None = None
+    key_fields: Sequence[str] = ("id",)
+    limit: int | None = None
+    concurrency: int = 1
+    processed: PersistentProcessedIds | None = None
+    callbacks: Sequence[AlertCallback] = ()
+    id_field: str | None = None
+    log: Any = None
+    _loaded: bool = field(default=False, repr=False)
+
+    async def load_state(self) -> CollectorState | None:
+        stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
+        return CollectorState.from_dict(stored.value) if stored is not None else None
+
+    async def run(self, ctx: RunContext) -> RunOutcome:
+        if self.processed is not None and not self._loaded:
+            await self.processed.load()
+            self._loaded = True
+        stats = ctx.stats
+        stream = self.client.iter_pages(
+            limit=self.limit, resume_state=await self.load_state(), concurrency=self.concurrency
+        )
+        live_pages = 0
+
+        async def delivered(records: list[Record]) -> None:
+            nonlocal live_pages
+            live_pages += 1
+            stats.page(ctx.clock.time(), len(records))
+            await self._new_alerts(stats, records)
+
+        try:
+            report = await deliver(
+                stream,
+                source=self.name,
+                sinks=self.sinks,
+                key_fields=tuple(self.key_fields),
+                pipeline=self.pipeline,
+                dead_letter=self.dead_letter,
+                state_store=self.state_store,
+                checkpoint_sink=self.checkpoint_sink,
+                on_delivered=delivered,
+                should_stop=ctx.stopping.is_set,
+            )
+        except Exception as exc:
+            self._absorb(stats, stream)
+            await self._record_run(stats, stream, "failed", error=exc)
+            raise
+        stats.pages += max(0, report.pages - live_pages)
+        self._absorb(stats, stream)
+        await self._record_run(
+            stats, stream, "partial" if report.stopped else "success", report=report
+        )
+        reason = "shutdown" if report.stopped else _reason(stream.stop_reason)
+        return RunOutcome(
+            records=report.records,
+            pages=report.pages,
+            stop_reason=reason,
+            interrupted=report.stopped,
+        )
+
+    async def _new_alerts(self, stats: SourceStats, records: list[Record]) -> None:
+        id_field = self.id_field or (self.key_fields[0] if self.key_fields else None)
+        fresh = records
+        if self.processed is not None and id_field:
+            ids = [lookup(r, id_field) for r in records]
+            new = set(self.processed.new(str(i) for i in ids if i is not None))
+            fresh = []
+            for record, rid in zip(records, ids, strict=True):
+                if rid is None or str(rid) in new:
+                    fresh.append(record)
+                    new.discard(str(rid))
+            stats.duplicates_skipped += len(records) - len(fresh)
+        stats.new_alerts += len(fresh)
+        if fresh:
+            for callback in self.callbacks:
+                try:
+                    await callback(self.name, fresh)
+                except Exception as exc:  # stored already; a callback never undoes delivery
+                    stats.callbacks_failed += 1
+                    stats.error(stats.last_run_started or 0.0, "callback", str(exc))
+                    if self.log is not None:
+                        self.log.error(
+                            "callback failed", source=self.name, callback=callback.label, error=exc
+                        )
+        if self.processed is not None and id_field:
+            self.processed.update(str(i) for r in fresh if (i := lookup(r, id_field)) is not None)
+            await self.processed.save()
+
+    def _absorb(self, stats: SourceStats, stream: Any) -> None:
+        metrics = getattr(stream, "metrics", None)
+        if metrics is not None:
+            stats.http_429 += int(getattr(metrics, "quota_error", 0))
+            stats.retries += int(getattr(metrics, "retry_error", 0))
+        api = getattr(self.client, "_api", None)
+        state = getattr(api, "circuit_state", None)
+        if state is not None:
+            stats.breaker_state = str(getattr(state, "value", state))
+        watermark = getattr(getattr(stream, "state", None), "watermark", None)
+        if isinstance(watermark, datetime):
+            stats.watermark = watermark.timestamp()
+
+    async def _record_run(
+        self,
+        stats: SourceStats,
+        stream: Any,
+        status: str,
+        *,
+        report: DeliveryReport | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Seed 001's watermark record; a failure to write it is logged, never fatal."""
+        manager = WatermarkManager(self.state_store)
+        watermark = getattr(getattr(stream, "state", None), "watermark", None)
+        try:
+            await manager.update_watermark(
+                self.name,
+                watermark if watermark is not None else stats.last_run_started,
+                status,
+                records_collected=report.records if report else 0,
+                error_message=None if error is None else f"{error_kind(error)}: {error}",
+            )
+        except Exception as exc:
+            if self.log is not None:
+                self.log.warning("could not record the watermark", source=self.name, error=exc)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _reason(stop_reason: Any) -> str | None:
+    if stop_reason is None:
+        return None
+    return str(getattr(stop_reason, "value", stop_reason))
+
+
+@dataclass(kw_only=True, eq=False)
+class DevModeJob:
+    """Seed 002's development mode: runs on schedule, sends nothing, says so every time."""
+
+    name: str
+    schedule: Schedule
+    log: Any = None
+
+    async def run(self, ctx: RunContext) -> RunOutcome:
+        ctx.stats.dev_mode = True
+        if self.log is not None:
+            self.log.info(
+                "development mode: dummy credentials, not calling the API",
+                source=self.name,
+                next_in=self.schedule.describe(),
+            )
+        return RunOutcome(stop_reason="dev_mode")
+
+    async def aclose(self) -> None:
+        return None
