@@ -1,3 +1,35 @@
-"""collectorkit.sources."""
+"""collectorkit.sources: where records come from.
 
-__all__: list[str] = []
+Every source implements :class:`~collectorkit.typing.DataSource` (``connect``, ``disconnect``,
+``collect``, ``collect_stream``, ``source_id``): the HTTP collector
+(:class:`HTTPCollectorSource`) and the streaming feeds — :class:`SSESource`,
+:class:`WebSocketSource`, :class:`LongPollSource` — which reconnect with
+:class:`ReconnectPolicy` backoff and resume from :attr:`~StreamingSource.last_event_id`.
+"""
+
+from collectorkit.sources._backoff import ReconnectPolicy
+from collectorkit.sources._http import HTTPCollectorSource
+from collectorkit.sources._longpoll import LongPollSource
+from collectorkit.sources._seed import CollectedData, IDataSource, MockDataSource, as_records
+from collectorkit.sources._sse import SSESource, records_from_text
+from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
+from collectorkit.sources._stream import FatalSourceError, StreamEvent, StreamingSource
+from collectorkit.sources._websocket import WebSocketSource
+
+__all__ = [
+    "CollectedData",
+    "FatalSourceError",
+    "HTTPCollectorSource",
+    "IDataSource",
+    "LongPollSource",
+    "MockDataSource",
+    "ReconnectPolicy",
+    "SSEParser",
+    "SSESource",
+    "ServerSentEvent",
+    "StreamEvent",
+    "StreamingSource",
+    "WebSocketSource",
+    "as_records",
+    "records_from_text",
+]

@@ -1,0 +1,142 @@
+"""A long-polling endpoint as a data source: repeated GETs that the server holds until data arrives.
+
+Each request sends the cursor from the previous response (``cursor_param``, read from
+``cursor_path``) and how long the server may hold it (``timeout_param`` = ``poll_timeout``). The
+records are at ``data_path``. The cursor is the resume token: the last record of a response carries
+the new cursor, the others the cursor the response was requested with, so a checkpoint inside a
+response re-polls it (sinks drop the repeats by key) instead of skipping its tail. Records are
+also deduplicated by ``id_field`` across polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx2
+import orjson
+
+from collectorkit._errors import SourceError
+from collectorkit._records import Record
+from collectorkit.http import redact_url
+from collectorkit.sources._stream import FatalSourceError, StreamEvent, StreamingSource
+
+__all__ = ["LongPollSource"]
+
+_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+def _lookup(value: Any, dotted: str | None) -> Any:
+    for part in dotted.split(".") if dotted else ():
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+class LongPollSource(StreamingSource):
+    """Records from repeated GETs of ``url`` (batching and bounds: :class:`StreamingSource`).
+
+    An empty response (the server's hold timed out) polls again after ``idle_delay``. A response
+    without a new cursor keeps the old one. Errors back off per ``reconnect``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        source_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        data_path: str | None = "events",
+        cursor_param: str = "cursor",
+        cursor_path: str | None = "next_cursor",
+        timeout_param: str | None = "timeout",
+        poll_timeout: float = 30.0,
+        id_field: str | None = "id",
+        idle_delay: float = 1.0,
+        verify: bool = True,
+        client: httpx2.AsyncClient | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(source_id=source_id or url, **options)
+        self.url = url
+        self._headers = dict(headers or {})
+        self._params = dict(params or {})
+        self.data_path = data_path
+        self.cursor_param = cursor_param
+        self.cursor_path = cursor_path
+        self.timeout_param = timeout_param
+        self.poll_timeout = poll_timeout
+        self.id_field = id_field
+        self.idle_delay = idle_delay
+        self._verify = verify
+        self._client = client
+        self._owns_client = client is None
+
+    def __repr__(self) -> str:
+        return f"LongPollSource(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
+
+    async def _open(self) -> None:
+        if self._client is None:
+            # the read timeout must outlast the server's hold
+            timeout = httpx2.Timeout(self.poll_timeout + 30.0, connect=10.0)
+            self._client = httpx2.AsyncClient(timeout=timeout, verify=self._verify)
+            self._owns_client = True
+
+    async def _close(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _query(self, cursor: str | None) -> dict[str, Any]:
+        params = dict(self._params)
+        if cursor:
+            params[self.cursor_param] = cursor
+        if self.timeout_param:
+            params[self.timeout_param] = f"{self.poll_timeout:g}"
+        return params
+
+    async def _read(self, resume_token: str | None) -> AsyncIterator[StreamEvent]:
+        cursor = resume_token
+        while True:
+            body = await self._poll(cursor)
+            records = _lookup(body, self.data_path)
+            if not isinstance(records, list):
+                raise FatalSourceError(
+                    f"{self.source_id}: no list of records at {self.data_path!r} in the response"
+                )
+            new_cursor = _lookup(body, self.cursor_path)
+            next_cursor = str(new_cursor) if new_cursor not in (None, "") else cursor
+            for i, record in enumerate(records):
+                last = i == len(records) - 1
+                item = record if isinstance(record, dict) else {"data": record}
+                yield StreamEvent(
+                    [item],
+                    event_id=self._record_id(item),
+                    token=next_cursor if last else cursor,
+                )
+            cursor = next_cursor
+            if not records:
+                # the server answered at once with nothing: do not hammer it
+                await self.clock.sleep(self.idle_delay)
+
+    def _record_id(self, record: Record) -> str | None:
+        value = _lookup(record, self.id_field)
+        return None if value is None else str(value)
+
+    async def _poll(self, cursor: str | None) -> Any:
+        if self._client is None:
+            raise SourceError(f"{self.source_id}: not connected")
+        where = f"{self.source_id}: GET {redact_url(self.url)}"
+        try:
+            response = await self._client.get(
+                self.url, params=self._query(cursor), headers=self._headers
+            )
+        except httpx2.HTTPError as exc:
+            raise SourceError(f"{where}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            error = SourceError if response.status_code in _RETRYABLE_STATUS else FatalSourceError
+            raise error(f"{where} answered {response.status_code}")
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise SourceError(f"{where}: the response is not JSON: {exc}") from exc

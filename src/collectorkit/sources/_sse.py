@@ -1,0 +1,135 @@
+"""A Server-Sent Events feed as a data source (``text/event-stream`` over HTTP GET).
+
+Reconnects with backoff (honouring the server's ``retry:``) and resumes with the
+``Last-Event-ID`` header. Each event's ``data`` is parsed as JSON: an object is one record, an
+array is several; anything else becomes ``{"data": <text>}`` so that nothing is dropped silently.
+This module is the one place httpx2 exceptions are translated for SSE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx2
+import orjson
+
+from collectorkit._errors import SourceError
+from collectorkit._records import Record
+from collectorkit.http import redact_url
+from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
+from collectorkit.sources._stream import FatalSourceError, StreamEvent, StreamingSource
+
+__all__ = ["SSESource", "records_from_text"]
+
+_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+def records_from_text(text: str, *, data_path: str | None = None) -> list[Record]:
+    """Records in a message: a JSON object, an array of objects, or ``{"data": text}``."""
+    try:
+        value: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return [{"data": text}]
+    for part in (data_path or "").split(".") if data_path else ():
+        value = value.get(part) if isinstance(value, dict) else None
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list):
+        return [v if isinstance(v, dict) else {"data": v} for v in value]
+    return [] if value is None else [{"data": value}]
+
+
+class SSESource(StreamingSource):
+    """Events from ``url`` (see :class:`StreamingSource` for batching, bounds and checkpoints).
+
+    ``event_types`` keeps only those event names (default: all). ``idle_timeout`` is how long a
+    silent connection (no event, no heartbeat comment) is trusted before reconnecting. Pass your
+    own ``client`` to share a connection pool; it is then not closed by :meth:`disconnect`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        source_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        event_types: set[str] | None = None,
+        data_path: str | None = None,
+        idle_timeout: float = 90.0,
+        connect_timeout: float = 10.0,
+        verify: bool = True,
+        client: httpx2.AsyncClient | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(source_id=source_id or url, **options)
+        self.url = url
+        self._headers = dict(headers or {})
+        self._params = dict(params or {})
+        self.event_types = event_types
+        self.data_path = data_path
+        self._timeout = httpx2.Timeout(idle_timeout, connect=connect_timeout)
+        self._verify = verify
+        self._client = client
+        self._owns_client = client is None
+
+    def __repr__(self) -> str:
+        return f"SSESource(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
+
+    async def _open(self) -> None:
+        if self._client is None:
+            self._client = httpx2.AsyncClient(timeout=self._timeout, verify=self._verify)
+            self._owns_client = True
+
+    async def _close(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _request_headers(self, resume_token: str | None) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._headers}
+        if resume_token:
+            headers["Last-Event-ID"] = resume_token
+        return headers
+
+    async def _read(self, resume_token: str | None) -> AsyncIterator[StreamEvent]:
+        if self._client is None:
+            raise SourceError(f"{self.source_id}: not connected")
+        parser = SSEParser(last_event_id=resume_token or "")
+        try:
+            async with self._client.stream(
+                "GET", self.url, params=self._params, headers=self._request_headers(resume_token)
+            ) as response:
+                self._check(response)
+                async for chunk in response.aiter_bytes():
+                    for sse in parser.feed(chunk):
+                        event = self._event(sse, parser)
+                        if event is not None:
+                            yield event
+        except httpx2.HTTPError as exc:
+            raise SourceError(
+                f"{self.source_id}: {type(exc).__name__} reading {redact_url(self.url)}: {exc}"
+            ) from exc
+
+    def _check(self, response: httpx2.Response) -> None:
+        where = f"{self.source_id}: GET {redact_url(self.url)}"
+        if response.status_code != 200:
+            error = SourceError if response.status_code in _RETRYABLE_STATUS else FatalSourceError
+            raise error(f"{where} answered {response.status_code}")
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            raise FatalSourceError(
+                f"{where} is not an event stream (content-type {content_type!r})"
+            )
+
+    def _event(self, sse: ServerSentEvent, parser: SSEParser) -> StreamEvent | None:
+        delay = parser.reconnection_ms / 1000 if parser.reconnection_ms is not None else None
+        if self.event_types is not None and sse.event not in self.event_types:
+            return StreamEvent([], event_id=None, token=sse.id or None, server_delay=delay)
+        return StreamEvent(
+            records_from_text(sse.data, data_path=self.data_path),
+            event_id=sse.id if sse.has_id and sse.id else None,
+            token=sse.id or None,
+            server_delay=delay,
+        )

@@ -1,0 +1,131 @@
+"""A WebSocket feed as a data source (the ``websockets`` library).
+
+Each text (or UTF-8 binary) message is JSON: an object is one record, an array several, a
+``data_path`` picks the records out of an envelope. The event id is read from each record's
+``id_field``; the id of the last record handed out is the resume token. On reconnect the token is
+offered the ways servers accept one: a header (``resume_header``, default ``Last-Event-ID``), a
+query parameter (``resume_param``) and/or a first message (``resume_message(token)``). A
+``subscribe_message`` is sent on every connect. This module is the one place ``websockets``
+exceptions are translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from collectorkit._errors import SourceError
+from collectorkit._records import Record
+from collectorkit.http import redact_url
+from collectorkit.sources._sse import records_from_text
+from collectorkit.sources._stream import FatalSourceError, StreamEvent, StreamingSource
+
+__all__ = ["WebSocketSource"]
+
+_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+Message = Mapping[str, Any] | str
+
+
+def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+class WebSocketSource(StreamingSource):
+    """Messages from a ``ws://`` or ``wss://`` ``url`` (batching: :class:`StreamingSource`)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        source_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        id_field: str = "id",
+        data_path: str | None = None,
+        subscribe_message: Message | None = None,
+        resume_header: str | None = "Last-Event-ID",
+        resume_param: str | None = None,
+        resume_message: Callable[[str], Message | None] | None = None,
+        open_timeout: float = 10.0,
+        ping_interval: float | None = 20.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(source_id=source_id or url, **options)
+        self.url = url
+        self._headers = dict(headers or {})
+        self.id_field = id_field
+        self.data_path = data_path
+        self.subscribe_message = subscribe_message
+        self.resume_header = resume_header
+        self.resume_param = resume_param
+        self.resume_message = resume_message
+        self._open_timeout = open_timeout
+        self._ping_interval = ping_interval
+
+    def __repr__(self) -> str:
+        return f"WebSocketSource(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
+
+    def _target(self, token: str | None) -> tuple[str, dict[str, str]]:
+        headers = dict(self._headers)
+        url = self.url
+        if token and self.resume_header:
+            headers[self.resume_header] = token
+        if token and self.resume_param:
+            parts = urlsplit(url)
+            query = [(k, v) for k, v in parse_qsl(parts.query) if k != self.resume_param]
+            url = urlunsplit(parts._replace(query=urlencode([*query, (self.resume_param, token)])))
+        return url, headers
+
+    async def _read(self, resume_token: str | None) -> AsyncIterator[StreamEvent]:
+        url, headers = self._target(resume_token)
+        try:
+            async with connect(
+                url,
+                additional_headers=headers,
+                open_timeout=self._open_timeout,
+                ping_interval=self._ping_interval,
+                proxy=None,
+            ) as ws:
+                await self._greet(ws, resume_token)
+                async for message in ws:
+                    text = (
+                        message.decode("utf-8", "replace")
+                        if isinstance(message, bytes)
+                        else message
+                    )
+                    for record in records_from_text(text, data_path=self.data_path):
+                        yield self._event(record)
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            error = SourceError if status in _RETRYABLE_STATUS else FatalSourceError
+            raise error(
+                f"{self.source_id}: {redact_url(url)} refused the upgrade: {status}"
+            ) from exc
+        except (WebSocketException, OSError, TimeoutError) as exc:
+            raise SourceError(
+                f"{self.source_id}: {type(exc).__name__} on {redact_url(url)}: {exc}"
+            ) from exc
+
+    async def _greet(self, ws: ClientConnection, token: str | None) -> None:
+        if self.subscribe_message is not None:
+            await ws.send(self._encode(self.subscribe_message))
+        if token and self.resume_message is not None:
+            message = self.resume_message(token)
+            if message is not None:
+                await ws.send(self._encode(message))
+
+    @staticmethod
+    def _encode(message: Message) -> str:
+        return message if isinstance(message, str) else orjson.dumps(dict(message)).decode()
+
+    def _event(self, record: Record) -> StreamEvent:
+        event_id = _lookup(record, self.id_field)
+        token = None if event_id is None else str(event_id)
+        return StreamEvent([record], event_id=token, token=token)
