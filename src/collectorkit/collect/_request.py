@@ -70,16 +70,11 @@ class CollectorRequest:
                 path=f"{where}.method",
             )
         object.__setattr__(self, "method", method)
-        if not isinstance(self.pagination, PaginationConfig):
-            raise ConfigError(
-                f"expected a PaginationConfig, got {type(self.pagination).__name__}",
-                path=f"{where}.pagination",
-            )
-        if self.incremental is not None and not isinstance(self.incremental, IncrementalConfig):
-            raise ConfigError(
-                f"expected an IncrementalConfig, got {type(self.incremental).__name__}",
-                path=f"{where}.incremental",
-            )
+        pagination = _coerce(self.pagination, PaginationConfig, f"{where}.pagination")
+        object.__setattr__(self, "pagination", pagination)
+        if self.incremental is not None:
+            incremental = _coerce(self.incremental, IncrementalConfig, f"{where}.incremental")
+            object.__setattr__(self, "incremental", incremental)
         object.__setattr__(self, "_data", compile_path(self.data_path, field=f"{where}.data_path"))
         object.__setattr__(self, "shards", tuple(_shards(self.shards, where)))
 
@@ -119,6 +114,22 @@ class CollectorRequest:
                 f"{where} is a {type(found).__name__}, expected a list of records"
             )
         return found
+
+
+def _coerce(value: Any, kind: type[Any], path: str) -> Any:
+    """``value`` as ``kind``; a mapping (from YAML) is passed as keyword arguments."""
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return kind(**value)
+        except TypeError as exc:
+            raise ConfigError(str(exc).replace("__init__() ", ""), path=path) from None
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.reason, path=f"{path}.{(exc.path or '').split('.', 1)[-1]}"
+            ) from None
+    raise ConfigError(f"expected a {kind.__name__} or a mapping, got {value!r}", path=path)
 
 
 def _shards(shards: Sequence[Shard | Mapping[str, Any]], where: str) -> list[Shard]:
