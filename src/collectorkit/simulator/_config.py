@@ -121,6 +121,8 @@ class FaultSpec:
     at: int = 100
 
     def __post_init__(self) -> None:
+        if self.requests is not None:
+            object.__setattr__(self, "requests", _parse_requests(self.requests, "fault.requests"))
         self.validate("fault")
 
     def validate(self, path: str) -> None:

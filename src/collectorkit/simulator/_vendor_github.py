@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import random
 import re
 import string
@@ -107,8 +108,8 @@ class GitHubAPI(VendorAPI):
     def throttle_reply(self, ctx: RequestContext, spec: Any) -> Reply:
         status = spec.status if spec and spec.status in (403, 429) else 429
         reply = self.error(status, "rate_limited", "API rate limit exceeded for user ID 1000.")
-        delay = spec.retry_after if spec else self.window_reset(ctx.now) - ctx.now
-        reply.headers += self._rate(ctx, 0, int(ctx.now + delay) + 1)
+        reset = math.ceil(ctx.now + spec.retry_after) if spec else int(self.window_reset(ctx.now))
+        reply.headers += self._rate(ctx, 0, reset)
         reply.headers += self.retry_headers(ctx, spec)
         return reply
 

@@ -12,6 +12,7 @@ next links and cannot be combined with ``since`` (400). ``limit`` 0-1000, defaul
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import uuid
@@ -170,9 +171,7 @@ class OktaAPI(VendorAPI):
             "E0000047",
             "API call exceeded rate limit due to too many requests.",
         )
-        reset = (
-            int(ctx.now + (spec.retry_after if spec else self.window_reset(ctx.now) - ctx.now)) + 1
-        )
+        reset = math.ceil(ctx.now + spec.retry_after) if spec else int(self.window_reset(ctx.now))
         reply.headers += [
             ("X-Rate-Limit-Limit", str(self.window_limit())),
             ("X-Rate-Limit-Remaining", "0"),
