@@ -14,10 +14,11 @@ from collectorkit.pipeline._events import (
     EventType,
     SystemEvent,
 )
-from collectorkit.pipeline._mask import DEFAULT_SENSITIVE_NAMES, MaskProcessor
+from collectorkit.pipeline._mask import DEFAULT_SENSITIVE_NAMES as DEFAULT_SENSITIVE_NAMES
+from collectorkit.pipeline._mask import MaskProcessor
 from collectorkit.pipeline._pipeline import DeadLetter, Pipeline, PipelineOutcome
+from collectorkit.pipeline._registry import PROCESSORS as PROCESSORS
 from collectorkit.pipeline._registry import (
-    PROCESSORS,
     build_pipeline,
     build_processor,
     register_processor,
@@ -27,8 +28,6 @@ from collectorkit.pipeline._transform import EnrichProcessor, FieldMapProcessor,
 from collectorkit.pipeline._validate import JSONValidationProcessor
 
 __all__ = [
-    "DEFAULT_SENSITIVE_NAMES",
-    "PROCESSORS",
     "BaseProcessor",
     "DeadLetter",
     "DedupProcessor",

@@ -20,7 +20,7 @@ __all__ = [
     "SystemEvent",
 ]
 
-_log = logging.getLogger("collectorkit.events")
+_log = logging.getLogger(__name__)
 
 
 class EventType(StrEnum):

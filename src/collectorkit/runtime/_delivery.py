@@ -38,7 +38,7 @@ __all__ = ["DEFAULT_CHECKPOINT_NAMESPACE", "DeliveryReport", "PageLike", "delive
 
 DEFAULT_CHECKPOINT_NAMESPACE = "collector_state"
 _MAX_KEPT_LETTERS = 100
-_log = logging.getLogger("collectorkit.delivery")
+_log = logging.getLogger(__name__)
 
 
 class PageLike(Protocol):

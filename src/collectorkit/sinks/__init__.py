@@ -10,7 +10,8 @@ from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
 from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
-from collectorkit.sinks._registry import SINKS, build_sink, register_sink, sink_types
+from collectorkit.sinks._registry import SINKS as SINKS
+from collectorkit.sinks._registry import build_sink, register_sink, sink_types
 from collectorkit.sinks._simple import (
     DeadLetterSink,
     FanoutSink,
@@ -26,7 +27,6 @@ StorageLocation = StoreResult
 """The seed's name for what ``store`` returns."""
 
 __all__ = [
-    "SINKS",
     "BaseSink",
     "DeadLetterSink",
     "FanoutSink",

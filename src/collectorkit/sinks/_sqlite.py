@@ -57,7 +57,7 @@ class SQLiteSink(BaseSink):
 
     def __init__(
         self,
-        path: str | Path = "collectorkit.db",
+        path: str | Path = "./collectorkit.db",
         *,
         table: str = "events",
         synchronous: str = "NORMAL",
