@@ -11,8 +11,24 @@ from contextlib import contextmanager
 from collectorkit._clock import FakeClock
 from collectorkit.http._mock_transport import MockTransport
 from collectorkit.http._retry import backoff_disabled, set_backoff_disabled
+from collectorkit.pipeline import MockErrorHandler, MockEventEmitter, MockProcessor
+from collectorkit.sinks import MemorySink, MockStorageBackend
 
-__all__ = ["FakeClock", "MockTransport", "no_backoff", "set_testing"]
+__all__ = [
+    "CapturingSink",
+    "FakeClock",
+    "MemorySink",
+    "MockErrorHandler",
+    "MockEventEmitter",
+    "MockProcessor",
+    "MockStorageBackend",
+    "MockTransport",
+    "no_backoff",
+    "set_testing",
+]
+
+CapturingSink = MemorySink
+"""A sink that keeps what it was given (``.records`` by key, ``.data`` in order)."""
 
 
 def set_testing(*, no_backoff: bool) -> None:

@@ -16,6 +16,7 @@ from collectorkit.pipeline._events import (
 )
 from collectorkit.pipeline._mask import DEFAULT_SENSITIVE_NAMES as DEFAULT_SENSITIVE_NAMES
 from collectorkit.pipeline._mask import MaskProcessor
+from collectorkit.pipeline._mocks import MockErrorHandler, MockEventEmitter, MockProcessor
 from collectorkit.pipeline._pipeline import DeadLetter, Pipeline, PipelineOutcome
 from collectorkit.pipeline._registry import PROCESSORS as PROCESSORS
 from collectorkit.pipeline._registry import (
@@ -41,6 +42,9 @@ __all__ = [
     "FilterProcessor",
     "JSONValidationProcessor",
     "MaskProcessor",
+    "MockErrorHandler",
+    "MockEventEmitter",
+    "MockProcessor",
     "Pipeline",
     "PipelineOutcome",
     "ProcessingResult",

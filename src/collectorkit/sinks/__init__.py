@@ -16,6 +16,7 @@ from collectorkit.sinks._simple import (
     DeadLetterSink,
     FanoutSink,
     MemorySink,
+    MockStorageBackend,
     StdoutSink,
     dead_letter_envelope,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "JSONFileSink",
     "JSONLSink",
     "MemorySink",
+    "MockStorageBackend",
     "PostgresSink",
     "QueryCriteria",
     "RedisStreamSink",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -44,18 +45,27 @@ def json_default(value: Any) -> Any:
     return str(value)
 
 
+def _key(source: str, record: Mapping[str, Any]) -> str:
+    try:
+        return record_key(source, record)
+    except TypeError:  # values JSON cannot hold (bytes, …): hash what we would store
+        canonical = dump_json(record, option=orjson.OPT_SORT_KEYS)
+        return f"{source}:sha256:{hashlib.sha256(canonical).hexdigest()[:32]}"
+
+
 def as_envelopes(data: SinkInput, source: str) -> list[Envelope]:
-    """Normalise ``store`` input: envelopes pass through; records get ``record_key(source, r)``."""
+    """Normalise ``store`` input: envelopes pass through; records get ``record_key(source, r)``
+    (a content hash)."""
     if isinstance(data, Envelope):
         return [data]
     if isinstance(data, Mapping):
-        return [Envelope(source, record_key(source, data), data)]
+        return [Envelope(source, _key(source, data), data)]
     out: list[Envelope] = []
     for item in data:
         if isinstance(item, Envelope):
             out.append(item)
         elif isinstance(item, Mapping):
-            out.append(Envelope(source, record_key(source, item), item))
+            out.append(Envelope(source, _key(source, item), item))
         else:
             raise ConfigError(f"cannot store {type(item).__name__}: expected an Envelope or dict")
     return out

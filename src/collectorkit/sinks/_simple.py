@@ -15,7 +15,14 @@ from collectorkit.pipeline import DeadLetter
 from collectorkit.sinks._base import BaseSink, dump_json, match_criteria, result_for
 from collectorkit.typing import QueryCriteria, Sink, StoreResult
 
-__all__ = ["DeadLetterSink", "FanoutSink", "MemorySink", "StdoutSink", "dead_letter_envelope"]
+__all__ = [
+    "DeadLetterSink",
+    "FanoutSink",
+    "MemorySink",
+    "MockStorageBackend",
+    "StdoutSink",
+    "dead_letter_envelope",
+]
 
 
 class MemorySink(BaseSink):
@@ -187,3 +194,10 @@ class DeadLetterSink(BaseSink):
 
     async def delete(self, location_id: str) -> bool:
         return await self.sink.delete(location_id)
+
+
+class MockStorageBackend(MemorySink):
+    """The seed's mock storage backend: a :class:`MemorySink` named by ``backend_id``."""
+
+    def __init__(self, backend_id: str = "mock_storage") -> None:
+        super().__init__(name=backend_id)
