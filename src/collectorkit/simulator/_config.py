@@ -371,13 +371,16 @@ class SimulatorConfig:
             raise ConfigError(
                 f"cannot read simulator config: {exc.strerror}", path=str(p)
             ) from None
-        try:
-            if p.suffix in (".yaml", ".yml"):
-                import yaml
+        if p.suffix in (".yaml", ".yml"):
+            import yaml
 
+            try:
                 data = yaml.safe_load(text)
-            else:
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"not valid YAML: {exc}", path=str(p)) from None
+        else:
+            try:
                 data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"not valid JSON/YAML: {exc}", path=str(p)) from None
+            except ValueError as exc:
+                raise ConfigError(f"not valid JSON: {exc}", path=str(p)) from None
         return cls.from_dict(data)

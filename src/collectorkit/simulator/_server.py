@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -21,6 +23,23 @@ from collectorkit.simulator._ledger import Ledger, Stats
 from collectorkit.simulator._reset import ResettableH11Protocol
 
 __all__ = ["SimulatorServer", "build_config", "run_simulator"]
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn, minus re-raising SIGINT/SIGTERM after a graceful stop: the command exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 def _uvicorn_config(app: Any, host: str, port: int, log_level: str) -> uvicorn.Config:
@@ -221,4 +240,4 @@ def run_simulator(
     logging.getLogger("collectorkit.simulator").info(
         "simulator on http://%s:%d with profiles %s", host, port, ", ".join(sim.profiles)
     )
-    uvicorn.Server(_uvicorn_config(app, host, port, log_level)).run()
+    _QuietServer(_uvicorn_config(app, host, port, log_level)).run()
