@@ -165,7 +165,8 @@ BROKEN: list[tuple[str, Any, str]] = [
         "option of another pagination mode",
         _set("request.pagination", {"mode": "page", "cursor_param": "c"}),
         "sources[0].request.pagination.cursor_param: unknown setting (allowed: page_size, "
-        "page_size_param, location, body_path, mode, page_param, start_page)",
+        "page_size_param, param_location, max_pages, stop_on_empty_page, stop_on_short_page, "
+        "mode, page_param, start_page, total_pages_path)",
     ),
     (
         "cursor without its path",
@@ -273,8 +274,7 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "state url",
         _set("/state", "mysql://db"),
-        "state: 'mysql://db' is not a state store URL (one of sqlite://, postgresql://, "
-        "postgres://, redis://, rediss://, http://, https://, memory://)",
+        "state: 'mysql://db' is not a state store URL (one of {schemes})",
     ),
     (
         "status off loopback without token",
@@ -319,10 +319,15 @@ BROKEN: list[tuple[str, Any, str]] = [
     ("change", "expected"), [b[1:] for b in BROKEN], ids=[b[0] for b in BROKEN]
 )
 def test_broken_config_has_one_exact_message(change: Any, expected: str) -> None:
-    from collectorkit.runtime._config_registry import known_processor_names, known_sink_types
+    from collectorkit.runtime._config_registry import (
+        known_processor_names,
+        known_sink_types,
+        known_state_schemes,
+    )
 
     expected = expected.replace("{sinks}", ", ".join(known_sink_types()))
     expected = expected.replace("{processors}", ", ".join(known_processor_names()))
+    expected = expected.replace("{schemes}", ", ".join(s + "://" for s in known_state_schemes()))
     with pytest.raises(ConfigValidationError) as info:
         load_config(_broken(change), env={})
     assert str(info.value) == expected

@@ -93,19 +93,10 @@ def register_secrets(values: Iterable[str]) -> None:
         register(value)
 
 
-def _check_pipelines(config: Config) -> list[ConfigIssue]:
-    """Let the pipeline layer check each step's options now, before anything runs."""
-    build = getattr(importlib.import_module("collectorkit.pipeline"), "build_processor", None)
-    if build is None:
-        return []
-    issues: list[ConfigIssue] = []
-    for i, source in enumerate(config.sources):
-        for j, step in enumerate(source.pipeline):
-            path = f"sources[{i}].pipeline[{j}]"
-            try:
-                build(step.model_dump(), path=path)
-            except ConfigError as exc:
-                issues.append((exc.path or path, exc.reason))
+def _check_buildable(config: Config) -> list[ConfigIssue]:
+    """Let each layer check what it will be given (options of processors, sinks, paging ...)."""
+    build = importlib.import_module("collectorkit.runtime._build")
+    issues: list[ConfigIssue] = build.check_config(config)
     return issues
 
 
@@ -148,7 +139,8 @@ def load_config(
         found = translate_errors(exc.errors(), data, Config, secrets)
         issues += [issue for issue in found if issue[0] not in bad_refs]
         raise ConfigValidationError(issues, origin=origin) from None
-    issues += _check_pipelines(config)
+    if not issues:  # an unresolved reference would only cause follow-up errors here
+        issues = _check_buildable(config)
     if issues:
         raise ConfigValidationError(issues, origin=origin)
     register_secrets([*secrets, *config.secret_values()])

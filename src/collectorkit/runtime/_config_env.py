@@ -93,18 +93,26 @@ def _request(page_size: int) -> dict[str, Any]:
     return {
         "endpoint": XDR_ALERTS_ENDPOINT,
         "method": "POST",
-        "json": {"request_data": {"sort": {"field": "creation_time", "keyword": "asc"}}},
+        "json": {
+            "request_data": {
+                "filters": [{"field": "creation_time", "operator": "gte", "value": "{start}"}],
+                "sort": {"field": "creation_time", "keyword": "asc"},
+            }
+        },
         "data_path": "reply.alerts",
         "pagination": {
             "mode": "offset",
-            "offset_param": "search_from",
-            "end_param": "search_to",
+            "offset_param": "request_data.search_from",
+            "offset_end_param": "request_data.search_to",
             "page_size": page_size,
-            "location": "body",
-            "body_path": "request_data",
+            "param_location": "body",
             "total_path": "reply.total_count",
         },
-        "incremental": {"timestamp_field": "creation_time", "timestamp_format": "epoch_ms"},
+        "incremental": {
+            "timestamp_field": "creation_time",
+            "id_field": "alert_id",
+            "time_format": "epoch_ms",
+        },
     }
 
 
@@ -152,8 +160,9 @@ def config_from_env(
         "sinks": [
             {
                 "type": "json_files",
-                "path": env.get("XDR_ALERTS_DIR") or "alerts",
+                "directory": env.get("XDR_ALERTS_DIR") or "alerts",
                 "filename": "alert_{id}_{timestamp}.json",
+                "id_field": "alert_id",
             }
         ],
         "sources": [source],

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from collectorkit.runtime._config_registry import known_sink_types
+from collectorkit.runtime._config_registry import known_sink_types, known_state_schemes
 from collectorkit.runtime._config_request import StrictModel
 from collectorkit.runtime._config_source import (
     CircuitBreakerConfig,
@@ -20,7 +20,6 @@ from collectorkit.runtime._config_source import (
 from collectorkit.runtime._config_types import Duration, Secret, is_secret_name
 
 __all__ = [
-    "DEFAULT_STATE_URL",
     "Config",
     "DefaultsConfig",
     "SinkConfig",
@@ -28,7 +27,6 @@ __all__ = [
 ]
 
 DEFAULT_STATE_URL = "sqlite:///./collectorkit.db"
-_STATE_SCHEMES = ("sqlite", "postgresql", "postgres", "redis", "rediss", "http", "https", "memory")
 _LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
 
@@ -142,10 +140,11 @@ class Config(StrictModel):
     @classmethod
     def _state_url(cls, value: str) -> str:
         scheme = value.partition("://")[0].lower() if "://" in value else ""
-        if scheme not in _STATE_SCHEMES:
+        known = known_state_schemes()
+        if scheme not in known:
+            shown = value if "@" not in value else "<a URL>"  # never echo credentials
             raise ValueError(
-                f"{value!r} is not a state store URL (one of "
-                f"{', '.join(s + '://' for s in _STATE_SCHEMES)})"
+                f"{shown!r} is not a state store URL (one of {', '.join(s + '://' for s in known)})"
             )
         return value
 

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "known_processor_names",
     "known_sink_types",
+    "known_state_schemes",
     "register_processor_name",
     "register_sink_type",
 ]
@@ -85,3 +86,14 @@ def known_processor_names() -> list[str]:
         "collectorkit.pipeline", ("processor_names", "PROCESSORS", "PROCESSOR_REGISTRY")
     )
     return sorted((layer or set(_DEFAULT_PROCESSORS)) | _extra_processors)
+
+
+_DEFAULT_SCHEMES = frozenset(
+    {"sqlite", "postgresql", "postgres", "redis", "rediss", "http", "https", "memory"}
+)
+
+
+def known_state_schemes() -> list[str]:
+    """Every URL scheme the ``state`` setting accepts, sorted."""
+    layer = _from_layer("collectorkit.state", ("STATE_STORE_SCHEMES",))
+    return sorted(layer or _DEFAULT_SCHEMES)

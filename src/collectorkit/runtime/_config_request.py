@@ -61,14 +61,16 @@ class APIKeyAuthConfig(StrictModel):
 
     type: Literal["api_key"]
     key: Secret
-    header_name: str | None = "X-API-Key"
+    header_name: str | None = None
     query_param: str | None = None
-    prefix: str = ""
+    prefix: str | None = None
     key_id: str | None = None
     key_id_header: str | None = None
 
     @model_validator(mode="after")
     def _one_location(self) -> APIKeyAuthConfig:
+        if self.header_name is not None and self.query_param is not None:
+            raise ValueError("give header_name or query_param, not both")
         if self.key_id is not None and self.key_id_header is None:
             raise ValueError("key_id needs key_id_header (the header that carries it)")
         return self
@@ -87,8 +89,10 @@ class OAuth2AuthConfig(StrictModel):
     token_url: str
     client_id: str
     client_secret: Secret
-    scope: str | None = None
+    scope: str | list[str] | None = None
     audience: str | None = None
+    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    extra_params: dict[str, str] = Field(default_factory=dict)
 
 
 AuthConfig = Annotated[
@@ -101,38 +105,45 @@ AuthConfig = Annotated[
 
 
 class _PageSize(StrictModel):
-    """``location: body`` sends the paging parameters in the JSON body (under ``body_path``)."""
+    """Common paging options. ``param_location: body`` sends page/offset/size in the JSON body
+    (a dotted parameter name nests: ``request_data.search_from``)."""
 
     page_size: int | None = Field(default=None, ge=1)
     page_size_param: str | None = None
-    location: Literal["query", "body"] = "query"
-    body_path: str | None = None
+    param_location: Literal["query", "body"] = "query"
+    max_pages: int | None = Field(default=None, ge=1)
+    stop_on_empty_page: bool = True
+    stop_on_short_page: bool = True
 
 
 class CursorPaginationConfig(_PageSize):
-    """The response carries the next cursor at ``next_cursor_path``; sent as ``cursor_param``."""
+    """The response carries the next cursor at ``next_cursor_path``; sent as ``cursor_param``
+    in the query, the body or a header (``cursor_location``). ``expired_cursor_statuses`` on a
+    resumed cursor fall back to the incremental watermark."""
 
     mode: Literal["cursor"]
     cursor_param: str = "cursor"
     next_cursor_path: str
+    cursor_location: Literal["query", "body", "header"] = "query"
+    cursor_only_body: bool = False
     has_more_path: str | None = None
+    expired_cursor_statuses: list[int] = Field(default=[400, 404, 410])
 
 
 class PageNumberPaginationConfig(_PageSize):
     mode: Literal["page"]
     page_param: str = "page"
     start_page: int = Field(default=1, ge=0)
+    total_pages_path: str | None = None
 
 
 class OffsetPaginationConfig(_PageSize):
-    """``offset_param`` moves by the page size; ``total_path`` (optional) says when to stop.
-
-    ``end_param`` is sent as ``offset + page_size`` for APIs that take a range (XDR ``search_to``).
-    """
+    """``offset_param`` advances by the records received; ``total_path`` says when to stop;
+    ``offset_end_param`` is sent as ``offset + page_size`` (Cortex XDR ``search_to``)."""
 
     mode: Literal["offset"]
     offset_param: str = "offset"
-    end_param: str | None = None
+    offset_end_param: str | None = None
     total_path: str | None = None
 
 
@@ -141,6 +152,7 @@ class LinkPaginationConfig(_PageSize):
 
     mode: Literal["link"]
     link_path: str | None = None
+    expired_cursor_statuses: list[int] = Field(default=[400, 404, 410])
 
 
 class NoPaginationConfig(StrictModel):
@@ -163,16 +175,25 @@ PaginationConfig = Annotated[
 class IncrementalConfig(StrictModel):
     """Collect a time window: from the stored watermark (minus ``overlap``) up to now.
 
-    On the first run the window starts ``initial_lookback`` ago. ``start_param``/``end_param`` are
-    the request parameters that carry the window; ``timestamp_format`` how they are written.
+    On the first run the window starts ``initial_lookback`` ago. ``start_param``/``end_param``
+    carry the window (query or JSON body, ``param_location``), written as ``time_format``
+    (``iso8601``, ``epoch_s``, ``epoch_ms`` or a strftime pattern). ``ordered: false`` for APIs
+    that return newest first. See :class:`collectorkit.collect.IncrementalConfig`.
     """
 
     timestamp_field: str
+    id_field: str | None = "id"
     start_param: str | None = None
     end_param: str | None = None
+    param_location: Literal["query", "body"] = "query"
+    time_format: str = "iso8601"
+    timestamp_unit: Literal["auto", "s", "ms"] = "auto"
     initial_lookback: Duration = 7 * 86400.0
     overlap: Duration = 0.0
-    timestamp_format: Literal["iso8601", "epoch", "epoch_ms"] = "iso8601"
+    end_lag: Duration = 0.0
+    max_window: Duration | None = None
+    max_boundary_ids: int = Field(default=10_000, ge=1)
+    ordered: bool = True
 
 
 class ShardConfig(StrictModel):
@@ -180,6 +201,8 @@ class ShardConfig(StrictModel):
 
     state_key: str = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    headers: dict[str, str] = Field(default_factory=dict)
 
 
 class RequestConfig(StrictModel):

@@ -17,7 +17,6 @@ from collectorkit.runtime._config_request import (
 from collectorkit.runtime._config_types import CronExpression, Duration, parse_duration
 
 __all__ = [
-    "DEV_TOKEN",
     "CircuitBreakerConfig",
     "ProcessorStep",
     "RateLimitConfig",
@@ -34,28 +33,40 @@ DEV_TOKEN = "dev-dummy-token"  # noqa: S105 - the documented placeholder, not a 
 
 
 class RetryConfig(StrictModel):
-    """Exponential backoff with jitter: ``initial_delay * multiplier**n``, up to ``max_delay``."""
+    """Retries of one request (``max_attempts`` counts the first). The wait grows by ``strategy``
+    from ``initial_delay`` up to ``max_delay``; ``jitter`` spreads it ±25 %. A server's
+    ``Retry-After`` wins when ``respect_retry_after``. See :class:`collectorkit.RetryPolicy`."""
 
-    max_attempts: int = Field(default=5, ge=1)
+    max_attempts: int = Field(default=4, ge=1)
+    strategy: Literal["exponential", "linear", "fixed"] = "exponential"
     initial_delay: Duration = 1.0
     multiplier: float = Field(default=2.0, ge=1.0)
     max_delay: Duration = 60.0
-    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+    jitter: bool = True
     retryable_status_codes: list[int] = Field(default=[408, 429, 500, 502, 503, 504])
+    retry_on_timeout: bool = True
+    retry_on_connection_error: bool = True
+    respect_retry_after: bool = True
 
 
 class RateLimitConfig(StrictModel):
-    """A token bucket: ``rate_per_second`` sustained, ``burst`` at once."""
+    """A token bucket: ``rate_per_second`` sustained, ``burst`` at once (default: the rate,
+    rounded up); ``respect_server_limits`` pauses on 429 / exhausted ``X-RateLimit-*``."""
 
     rate_per_second: float = Field(gt=0)
-    burst: int = Field(default=1, ge=1)
+    burst: int | None = Field(default=None, ge=1)
+    respect_server_limits: bool = True
 
 
 class CircuitBreakerConfig(StrictModel):
-    """Open after ``failure_threshold`` failures in a row; try again after ``recovery_timeout``."""
+    """Open after ``failure_threshold`` failures in a row; after ``recovery_timeout`` let
+    ``success_threshold`` trial requests through."""
 
     failure_threshold: int = Field(default=5, ge=1)
     recovery_timeout: Duration = 60.0
+    success_threshold: int = Field(default=2, ge=1)
+    failure_status_codes: list[int] = Field(default=[500, 502, 503, 504])
+    count_timeouts_as_failures: bool = True
 
 
 class TimeoutConfig(StrictModel):

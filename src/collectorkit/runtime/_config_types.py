@@ -21,7 +21,6 @@ from pydantic import (
 )
 
 __all__ = [
-    "SECRET_NAME_PATTERN",
     "CronExpression",
     "Duration",
     "NonNegativeDuration",
