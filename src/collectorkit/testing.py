@@ -13,11 +13,13 @@ from collectorkit.http._mock_transport import MockTransport
 from collectorkit.http._retry import backoff_disabled, set_backoff_disabled
 from collectorkit.pipeline import MockErrorHandler, MockEventEmitter, MockProcessor
 from collectorkit.sinks import MemorySink, MockStorageBackend
+from collectorkit.sources import MockDataSource
 
 __all__ = [
     "CapturingSink",
     "FakeClock",
     "MemorySink",
+    "MockDataSource",
     "MockErrorHandler",
     "MockEventEmitter",
     "MockProcessor",
