@@ -71,3 +71,64 @@ def test_seed000_template_runs_as_a_script_against_its_demo_api() -> None:
     )
     assert "run 1: Fetched 1000 events." in done.stdout
     assert "total: 2500 events" in done.stdout
+
+
+# --- seed 003: processing pipeline, storage backends, events, error handling --------------------
+
+
+async def test_seed003_mocks_validation_events_and_errors(tmp_path: Path) -> None:
+    example = load_example("seed003_pipeline_and_storage")
+    path = await example.test_pipeline()
+    assert path.startswith("memory://test_storage/")
+
+    good = b'{"sensor_id": "s1", "value": 2, "timestamp": 1}'
+    assert await example.processing_pipeline(tmp_path / "p.db", good) == [
+        {"sensor_id": "s1", "value": 2, "timestamp": 1}
+    ]
+    assert await example.processing_pipeline(tmp_path / "q.db", b'{"sensor_id": "s1"}') is None
+
+    seen = await example.event_driven_pipeline()
+    assert [s.split(":")[0] for s in seen] == ["collection", "storage"]
+
+    blocker = tmp_path / "blocked"
+    blocker.write_text("x")
+    handler = await example.error_handling_pipeline(blocker)
+    (error,) = handler.errors
+    assert (error.error_type.value, error.layer_name, error.is_critical) == (
+        "storage",
+        "storage",
+        True,
+    )
+
+
+async def test_seed003_collection_into_sqlite_is_exactly_once_across_runs(tmp_path: Path) -> None:
+    example = load_example("seed003_pipeline_and_storage")
+    alerts = example.demo_alerts(45)
+    server = example.start_demo_api(alerts)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        first = await example.collect_into_sqlite(url, tmp_path)
+        alerts += [{"id": "late", "created_at": 1_800_000_000, "user": {"email": "z@x"}}]
+        second = await example.collect_into_sqlite(url, tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    malformed = sum(1 for a in alerts if "created_at" not in a)
+    assert first["report"].dead_letters == malformed == 2
+    assert first["total"] == 45 - malformed
+    assert second["total"] == 46 - malformed
+    assert second["report"].duplicates == 0
+    dead = (tmp_path / "dead_letters.jsonl").read_text().splitlines()
+    assert len(dead) == malformed
+
+
+def test_seed003_example_runs_as_a_script() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "seed003_pipeline_and_storage.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "Validation failed: Missing required fields: ['value', 'timestamp']" in done.stdout
+    assert "total_in_sqlite=43" in done.stdout
