@@ -20,6 +20,7 @@ from collectorkit.simulator import (
     SimulatorServer,
     build_config,
     create_app,
+    parse_faults,
 )
 
 ANCHOR = 1_790_000_000.0
@@ -145,6 +146,25 @@ def test_from_dict_and_from_file(tmp_path: Path) -> None:
         SimulatorConfig.from_file(yml)
     with pytest.raises(ConfigError, match="cannot read"):
         SimulatorConfig.from_file(tmp_path / "missing.json")
+
+
+def test_fault_shorthand_of_the_command_line() -> None:
+    specs = parse_faults("429, 5xx:0.2, reset/10, 502/3, ties, slow")
+    assert [(f.kind, f.probability, f.every, f.status) for f in specs] == [
+        ("rate_limit", 0.1, None, None),
+        ("server_error", 0.2, None, None),
+        ("reset", None, 10, None),
+        ("server_error", None, 3, 502),
+        ("boundary_ties", None, None, None),
+        ("slow", 0.1, None, None),
+    ]
+    assert parse_faults('[{"kind": "update", "count": 2}]')[0].count == 2
+    with pytest.raises(ConfigError, match=r"faults\[1\]: 'x\?' is not"):
+        parse_faults("429,x?")
+    with pytest.raises(ConfigError, match=r"faults\[0\]\.kind: 'bogus'"):
+        parse_faults("bogus")
+    with pytest.raises(ConfigError, match=r"faults\[0\]\.probability"):
+        parse_faults("429:1.5")
 
 
 def test_build_config_from_simple_arguments() -> None:

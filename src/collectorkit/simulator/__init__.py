@@ -24,6 +24,7 @@ from collectorkit.simulator._config import (
     ProfileConfig,
     SimulatorConfig,
     default_profiles,
+    parse_faults,
 )
 from collectorkit.simulator._ledger import Ledger, LedgerComparison, Stats
 from collectorkit.simulator._server import SimulatorServer, build_config, run_simulator
@@ -42,5 +43,6 @@ __all__ = [
     "build_config",
     "create_app",
     "default_profiles",
+    "parse_faults",
     "run_simulator",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "ProfileConfig",
     "SimulatorConfig",
     "default_profiles",
+    "parse_faults",
 ]
 
 PROFILE_KINDS = ("xdr", "okta", "graph", "github", "generic", "slack", "onepassword")
@@ -272,6 +273,74 @@ class ProfileConfig:
             object.__setattr__(obj, "name", obj.kind)
         obj.validate(path)
         return obj
+
+
+_ALIASES = {
+    "429": "rate_limit",
+    "throttle": "rate_limit",
+    "5xx": "server_error",
+    "500": "server_error",
+    "502": "server_error",
+    "503": "server_error",
+    "504": "server_error",
+    "401": "token_expiry",
+    "expiry": "token_expiry",
+    "410": "expired_cursor",
+    "cursor": "expired_cursor",
+    "late": "late_arrival",
+    "dup": "duplicates",
+    "dups": "duplicates",
+    "ties": "boundary_ties",
+    "drift": "offset_drift",
+    "endless": "never_ending",
+}
+
+
+def parse_faults(text: str, *, default_probability: float = 0.1) -> tuple[FaultSpec, ...]:
+    """Faults from the command line's shorthand, or from JSON.
+
+    ``"429,5xx:0.2,reset/10,slow"``: each item is a kind or alias (``429``, ``5xx``/``503``,
+    ``reset``, ``slow``, ``malformed``, ``401``/``expiry``, ``410``/``cursor``, ``late``,
+    ``dup``, ``ties``, ``update``, ``drift``, ``endless``), optionally ``:probability`` or
+    ``/n`` (every n-th request); bare kinds fire with ``default_probability``. A status alias
+    (``502``) sets the status. Text starting with ``[`` or ``{`` is read as JSON fault objects.
+    """
+    stripped = text.strip()
+    if stripped.startswith(("[", "{")):
+        try:
+            doc = json.loads(stripped)
+        except ValueError as exc:
+            raise ConfigError(f"not valid JSON: {exc}", path="faults") from None
+        items = doc if isinstance(doc, list) else [doc]
+        return tuple(FaultSpec.from_dict(f, path=f"faults[{i}]") for i, f in enumerate(items))
+    specs = []
+    for i, item in enumerate(p.strip() for p in stripped.split(",") if p.strip()):
+        m = re.fullmatch(r"([a-z0-9_]+)(?::([0-9.]+)|/(\d+))?", item.lower())
+        if not m:
+            raise _fail(f"faults[{i}]", f"{item!r} is not 'kind', 'kind:probability' or 'kind/n'")
+        name, prob, every = m[1], m[2], m[3]
+        kind = _ALIASES.get(name, name)
+        status = int(name) if name.isdigit() and name.startswith("5") else None
+        try:
+            probability = float(prob) if prob else None
+        except ValueError:
+            raise _fail(f"faults[{i}]", f"{prob!r} is not a probability") from None
+        if kind == "boundary_ties":
+            specs.append(FaultSpec(kind=kind))
+            continue
+        if probability is None and every is None:
+            probability = default_probability
+        spec = FaultSpec.from_dict(
+            {
+                "kind": kind,
+                "probability": probability,
+                "every": int(every) if every else None,
+                "status": status,
+            },
+            path=f"faults[{i}]",
+        )
+        specs.append(spec)
+    return tuple(specs)
 
 
 def default_profiles(records: int = 250) -> tuple[ProfileConfig, ...]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import socket
@@ -18,7 +17,12 @@ import uvicorn
 
 from collectorkit._errors import ConfigError
 from collectorkit.simulator._app import Simulator, create_app
-from collectorkit.simulator._config import FaultSpec, ProfileConfig, SimulatorConfig
+from collectorkit.simulator._config import (
+    FaultSpec,
+    ProfileConfig,
+    SimulatorConfig,
+    parse_faults,
+)
 from collectorkit.simulator._ledger import Ledger, Stats
 from collectorkit.simulator._reset import ResettableH11Protocol
 
@@ -185,16 +189,12 @@ def build_config(
     """A :class:`SimulatorConfig` from simple values (what a command line has).
 
     ``profiles``: kinds or names (``["okta", "xdr"]``), dicts or :class:`ProfileConfig`;
-    default all kinds. ``faults``: dicts, :class:`FaultSpec` or a JSON string of a list.
+    default all kinds. ``faults``: dicts, :class:`FaultSpec`, or a string: JSON, or the
+    shorthand ``"429,5xx:0.2,reset/10"`` (see :func:`parse_faults`).
     ``records``: one count for every profile or ``{"okta": 1000}``.
     """
     if isinstance(faults, str):
-        try:
-            faults = json.loads(faults)
-        except ValueError as exc:
-            raise ConfigError(f"not valid JSON: {exc}", path="faults") from None
-        if isinstance(faults, dict):
-            faults = [faults]
+        faults = parse_faults(faults)
     specs: list[FaultSpec] = []
     for i, f in enumerate(faults or ()):
         if isinstance(f, FaultSpec):
