@@ -189,7 +189,7 @@ BROKEN: list[tuple[str, Any, str]] = [
         "sources[0].reqest: unknown setting; did you mean 'request'? (allowed: name, type, "
         "base_url, auth, enabled, dev_mode, interval, cron, jitter, request, stream, retry, "
         "rate_limit, circuit_breaker, timeout, key_fields, limit, strategy, concurrency, "
-        "verify_tls, allowed_hosts, pipeline)",
+        "verify_tls, allowed_hosts, pipeline, callbacks, processed_ids)",
     ),
     (
         "interval words",

@@ -159,3 +159,22 @@ def test_layer_checks_run_at_load_and_name_the_yaml_path() -> None:
     ]
     assert "'oauth2' is not supported by sse sources" in str(info.value)
     assert "s3cret-value" not in str(info.value)
+
+
+def test_callbacks_are_checked_at_load() -> None:
+    source = {
+        "name": "a",
+        "base_url": "https://a.test",
+        "request": {"endpoint": "/e"},
+        "callbacks": [{"python": "nope.mod:f"}, {"command": "echo new"}, {"webhook": "ftp://x"}],
+        "processed_ids": {"capacity": 500},
+    }
+    with pytest.raises(ConfigValidationError) as info:
+        load_config({"sources": [source]}, env={})
+    assert [path for path, _ in info.value.issues] == [
+        "sources[0].callbacks[0].python",
+        "sources[0].callbacks[2].webhook",
+    ]
+    source["callbacks"] = [{"command": "echo new"}, "json:dumps"]
+    config = load_config({"sources": [source]}, env={})
+    assert config.sources[0].processed_ids.capacity == 500

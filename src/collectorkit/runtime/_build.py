@@ -8,6 +8,7 @@ before anything runs, with errors placed at the YAML path.
 from __future__ import annotations
 
 import base64
+import importlib
 from typing import Any
 
 from collectorkit._clock import Clock
@@ -279,6 +280,21 @@ def _relocate(path: str | None, prefix: str) -> str:
     return ".".join(p for p in (prefix, place, rest) if p)
 
 
+def _check_callbacks(source: SourceConfig, prefix: str) -> list[ConfigIssue]:
+    hooks = importlib.import_module("collectorkit.runtime._hooks")
+    build = getattr(hooks, "callback_from_spec", None)
+    issues: list[ConfigIssue] = []
+    if build is None:
+        return issues
+    for j, spec in enumerate(source.callbacks):
+        path = f"{prefix}.callbacks[{j}]"
+        try:
+            build(spec, path=path)
+        except ConfigError as exc:
+            issues.append((exc.path or path, exc.reason))
+    return issues
+
+
 def check_config(config: Config) -> list[ConfigIssue]:
     """Every problem the layers find when building ``config`` (nothing is connected)."""
     issues: list[ConfigIssue] = []
@@ -292,6 +308,7 @@ def check_config(config: Config) -> list[ConfigIssue]:
             build_pipeline_for(source, index=i)
         except ConfigError as exc:
             issues.append((exc.path or prefix, exc.reason))
+        issues += _check_callbacks(source, prefix)
     for i, sink in enumerate(config.sinks):
         try:
             build_sink({"type": sink.type, **sink.options}, path=f"sinks[{i}]")

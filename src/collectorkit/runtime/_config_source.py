@@ -18,6 +18,7 @@ from collectorkit.runtime._config_types import CronExpression, Duration, parse_d
 
 __all__ = [
     "CircuitBreakerConfig",
+    "ProcessedIdsConfig",
     "ProcessorStep",
     "RateLimitConfig",
     "ReconnectConfig",
@@ -120,6 +121,13 @@ class StreamConfig(StrictModel):
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
 
 
+class ProcessedIdsConfig(StrictModel):
+    """Seed 002's memory of processed record ids: the newest ``capacity`` are kept (and saved
+    with the state, so a restart does not hand the same alert to the callbacks twice)."""
+
+    capacity: int = Field(default=10_000, ge=1)
+
+
 class ProcessorStep(StrictModel):
     """One pipeline step, written in YAML as ``- name: {options}``, ``- name: value`` or ``- name``.
 
@@ -202,6 +210,9 @@ class SourceConfig(StrictModel):
     verify_tls: bool = True
     allowed_hosts: list[str] = Field(default_factory=list)
     pipeline: list[ProcessorStep] = Field(default_factory=list)
+    callbacks: list[str | dict[str, Any]] = Field(default_factory=list)
+    """Run for each new record: ``{python: pkg.mod:func}``, ``{command: ...}``, ``{webhook: …}``."""
+    processed_ids: ProcessedIdsConfig = Field(default_factory=ProcessedIdsConfig)
 
     @field_validator("base_url")
     @classmethod
