@@ -195,7 +195,14 @@ class Processor(Protocol):
 
 @runtime_checkable
 class DataSource(Protocol):
-    """Anything that yields records: the HTTP collector, SSE and WebSocket feeds, long polls."""
+    """Anything that yields records: the HTTP collector, SSE and WebSocket feeds, long polls.
+
+    ``connect`` prepares (idempotent) and ``disconnect`` releases; ``collect`` returns one
+    collection's records; ``collect_stream`` yields batches as they arrive and ends when the
+    source is bounded (a limit, a stop event, the API exhausted). A source that can resume keeps
+    a checkpoint of what it has handed out (``state`` / ``last_event_id`` on ours): save it only
+    after the sinks acknowledged the batch, and pass it back when starting again.
+    """
 
     @property
     def source_id(self) -> str: ...

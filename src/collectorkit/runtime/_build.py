@@ -76,6 +76,7 @@ _PLACES = {
     "incremental": "request.incremental",
     "blueprint": "",
     "auth": "auth",
+    "type": "type",
 }
 
 
@@ -160,6 +161,12 @@ def build_blueprint(
     source: SourceConfig, *, clock: Clock | None = None, transport: Any = None
 ) -> CollectorBlueprint:
     """The collector blueprint of an ``http`` source."""
+    if source.type != "http":
+        raise ConfigError(
+            f"source {source.name!r} is a {source.type} stream, not an http collector; "
+            "build it with build_source()",
+            path="type",
+        )
     return CollectorBlueprint(
         name=source.name,
         base_url=source.base_url,

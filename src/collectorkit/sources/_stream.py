@@ -227,6 +227,7 @@ class StreamingSource(ABC):
                     raise SourceError(
                         f"{self._source_id}: gave up after {attempt - 1} reconnects: {reason}"
                     )
+                reason = reason.removeprefix(f"{self._source_id}: ")
                 _log.info("stream_reconnect", source=self._source_id, delay=delay, reason=reason)
                 self.reconnects += 1
                 await self.clock.sleep(delay)
