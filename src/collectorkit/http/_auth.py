@@ -1,7 +1,8 @@
 """Auth handlers as generator flows (httpx ``Auth.auth_flow``): ``response = yield request``.
 
-The cross-origin rule is written once, in :meth:`AuthHandler.flow`: a request to an origin the
-client does not trust (a redirect, an absolute ``next`` URL to another host) gets no credentials.
+The cross-origin rule is written once, in :meth:`AuthHandler.authenticate`: a request to an
+origin the client does not trust (a redirect, an absolute ``next`` URL to another host) gets no
+credentials.
 Subclasses only decide how to add credentials (``on_request``) and whether a 401 is worth one
 retry after refreshing them (``on_auth_failure``).
 """
@@ -50,7 +51,26 @@ class AuthContext:
 
 
 async def _maybe_await(value: Any) -> Any:
+    if value is None or value is True or value is False:  # the common, synchronous answers
+        return value
     return await value if inspect.isawaitable(value) else value
+
+
+Send = Callable[[Request], Awaitable[Response]]
+
+
+async def _drive(flow: AsyncGenerator[Request, Response], send: Send) -> Response:
+    """Run an ``auth_flow`` generator to its end; the last response is the answer."""
+    try:
+        response = await send(await flow.__anext__())
+        while True:
+            try:
+                outgoing = await flow.asend(response)
+            except StopAsyncIteration:
+                return response
+            response = await send(outgoing)
+    finally:
+        await flow.aclose()
 
 
 def _require_text(value: object, path: str) -> str:
@@ -85,23 +105,25 @@ class AuthHandler:
             await _maybe_await(self.on_request(request))
             yield request
 
-    async def flow(self, request: Request, *, trusted: bool) -> AsyncGenerator[Request, Response]:
-        """The flow the client drives: :meth:`auth_flow` for trusted origins; for any other
-        origin the request goes out with every credential header stripped."""
+    async def authenticate(self, request: Request, *, trusted: bool, send: Send) -> Response:
+        """Send ``request`` through ``send`` with credentials — the flow the client drives.
+
+        The cross-origin rule lives here, once: a request to an origin the client does not
+        trust goes out with every credential header stripped and no handler code runs. For
+        trusted origins :meth:`auth_flow` is driven (``response = yield request``); handlers
+        that only override the ``on_*`` hooks take the same steps without a generator.
+        """
         if not trusted:
             strip_credentials(request)
-            yield request
-            return
-        inner = self.auth_flow(request)
-        try:
-            outgoing = await inner.__anext__()
-            while True:
-                response = yield outgoing
-                outgoing = await inner.asend(response)
-        except StopAsyncIteration:
-            return
-        finally:
-            await inner.aclose()
+            return await send(request)
+        if type(self).auth_flow is AuthHandler.auth_flow:
+            await _maybe_await(self.on_request(request))
+            response = await send(request)
+            if response.status_code == 401 and await _maybe_await(self.on_auth_failure(response)):
+                await _maybe_await(self.on_request(request))
+                response = await send(request)
+            return response
+        return await _drive(self.auth_flow(request), send)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

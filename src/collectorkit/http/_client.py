@@ -13,9 +13,10 @@ that would not fit raises :class:`~collectorkit.CollectorTimeoutError` instead o
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -304,20 +305,25 @@ class APIClient:
         self.metrics.successful_requests += 1
         return response
 
-    async def get(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("GET", url, **kwargs)
+    def get(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        """``await client.get(url, ...)``: :meth:`request` with ``GET``."""
+        return self.request("GET", url, **kwargs)
 
-    async def post(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("POST", url, **kwargs)
+    def post(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        """``await client.post(url, ...)``: :meth:`request` with ``POST``."""
+        return self.request("POST", url, **kwargs)
 
-    async def put(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("PUT", url, **kwargs)
+    def put(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        """``await client.put(url, ...)``: :meth:`request` with ``PUT``."""
+        return self.request("PUT", url, **kwargs)
 
-    async def patch(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("PATCH", url, **kwargs)
+    def patch(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        """``await client.patch(url, ...)``: :meth:`request` with ``PATCH``."""
+        return self.request("PATCH", url, **kwargs)
 
-    async def delete(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("DELETE", url, **kwargs)
+    def delete(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        """``await client.delete(url, ...)``: :meth:`request` with ``DELETE``."""
+        return self.request("DELETE", url, **kwargs)
 
     # --- the send loop ---------------------------------------------------------------------------
 
@@ -326,12 +332,13 @@ class APIClient:
         attempt = 0
         while True:
             attempt += 1
-            await self._wait_for_turn(deadline)
+            if self._bucket.reserve(self.clock.monotonic()) > 0:
+                await self._wait_for_turn(deadline)
             self._check_breaker(request)
             error: HTTPError | None = None
             response: Response | None = None
             try:
-                response = await self._send_following_redirects(request, trusted, deadline)
+                response = await self._exchange(request, trusted, deadline)
             except TransportError as exc:
                 error = exc
             kind = (
@@ -342,6 +349,8 @@ class APIClient:
             self._record_breaker(response, kind)
             if response is not None:
                 self._observe_limits(response)
+                if response.status_code not in self.retry_policy.retryable_status_codes:
+                    return self._final(request, response, None, attempt, deadline)
             decision = self.retry_policy.decide(
                 attempt=attempt,
                 status_code=None if response is None else response.status_code,
@@ -399,8 +408,9 @@ class APIClient:
         return cls(message, request=request.redacted(), response=response)
 
     async def _wait_for_turn(self, deadline: float | None) -> None:
-        """Wait for a token from the bucket and for any server-requested pause to end."""
-        wait = self._bucket.reserve(self.clock.monotonic())
+        """Wait for the token just reserved, and for any server-requested pause to end."""
+        wait = self._bucket.paused_for(self.clock.monotonic())
+        wait = max(wait, self._bucket.wait_for_reserved(self.clock.monotonic()))
         while wait > 0:
             self.metrics.rate_limit_waits += 1
             try:
@@ -476,18 +486,33 @@ class APIClient:
                 "pausing client for the server's rate limit", status=status, pause_s=round(wait, 3)
             )
 
-    async def _send_following_redirects(
+    def _exchange(
         self, request: Request, trusted: _Origin, deadline: float | None
+    ) -> Coroutine[Any, Any, Response]:
+        """One attempt: the auth flow, then redirects (each hop judged for credentials)."""
+        send = functools.partial(self._transmit, deadline=deadline)
+        first = self.auth.authenticate(
+            request.copy(), trusted=self._trusts(request.origin, trusted), send=send
+        )
+        if not self.config.follow_redirects:
+            return first
+        return self._follow(request, first, trusted, send)
+
+    async def _follow(
+        self,
+        request: Request,
+        first: Coroutine[Any, Any, Response],
+        trusted: _Origin,
+        send: Callable[[Request], Awaitable[Response]],
     ) -> Response:
+        response = await first
         current = request
-        for _ in range(11):
-            is_trusted = self._trusts(current.origin, trusted)
-            response = await self._authenticated(
-                current.copy(), trusted=is_trusted, deadline=deadline
-            )
-            if not (self.config.follow_redirects and response.is_redirect):
+        for _ in range(10):
+            if not response.is_redirect:
                 return response
             current = _redirected(current, response)
+            trust = self._trusts(current.origin, trusted)
+            response = await self.auth.authenticate(current.copy(), trusted=trust, send=send)
         raise TransportError(
             f"too many redirects from {redact_url(request.url)}", request=request.redacted()
         )
@@ -501,23 +526,6 @@ class APIClient:
             or host in self.allowed_hosts
             or f"{host}:{port}" in self.allowed_hosts
         )
-
-    async def _authenticated(
-        self, request: Request, *, trusted: bool, deadline: float | None
-    ) -> Response:
-        flow = self.auth.flow(request, trusted=trusted)
-        try:
-            outgoing = await flow.__anext__()
-            while True:
-                response = await self._transmit(outgoing, deadline)
-                if response.status_code in (401, 403):
-                    self.metrics.auth_errors += 1
-                try:
-                    outgoing = await flow.asend(response)
-                except StopAsyncIteration:
-                    return response
-        finally:
-            await flow.aclose()
 
     async def _transmit(self, request: Request, deadline: float | None) -> Response:
         timeouts = self.timeouts
@@ -544,6 +552,8 @@ class APIClient:
             )
         elapsed_ms = (time.perf_counter() - perf) * 1000.0
         self.metrics.observe_response_time(elapsed_ms)
+        if raw.status_code in (401, 403):
+            self.metrics.auth_errors += 1
         response = Response(
             raw.status_code,
             headers=raw.headers,
@@ -552,13 +562,14 @@ class APIClient:
             elapsed_ms=elapsed_ms,
             request=request,
         )
-        self._log.debug(
-            "response",
-            method=request.method,
-            url=url,
-            status=raw.status_code,
-            elapsed_ms=round(elapsed_ms, 2),
-        )
+        if self._log.diagnostic:
+            self._log.debug(
+                "response",
+                method=request.method,
+                url=url,
+                status=raw.status_code,
+                elapsed_ms=round(elapsed_ms, 2),
+            )
         return response
 
     async def _send_token_request(self, request: Request) -> Response:

@@ -12,6 +12,9 @@ __all__ = ["Headers", "HeadersInput"]
 HeadersInput: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]] | None"
 
 
+_SEQUENCES = (list, tuple)
+
+
 class Headers(MutableMapping[str, str]):
     """Header names compare case-insensitively and keep the spelling they were first set with.
 
@@ -25,8 +28,16 @@ class Headers(MutableMapping[str, str]):
         self._items: dict[str, tuple[str, str]] = {}
         if headers is None:
             return
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
-        items = self._items
+        if isinstance(headers, dict) or (
+            not isinstance(headers, _SEQUENCES) and isinstance(headers, Mapping)
+        ):
+            self._items = {name.lower(): (name, value) for name, value in headers.items()}
+            return
+        pairs = headers if isinstance(headers, _SEQUENCES) else list(headers)
+        self._items = items = {name.lower(): (name, value) for name, value in pairs}
+        if len(items) == len(pairs):
+            return
+        items.clear()  # a name repeats: join its values in order
         for name, value in pairs:
             key = name.lower()
             old = items.get(key)

@@ -6,6 +6,7 @@ bytes. The JSON body of a response is parsed with orjson, once, on first use.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -23,6 +24,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def origin_of(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` of an absolute URL, with the default port filled in."""
+    start = url.find("://")
+    end = url.find("/", start + 3) if start >= 0 else -1
+    for mark in "?#":
+        cut = url.find(mark, start + 3)
+        if cut >= 0 and (end < 0 or cut < end):
+            end = cut
+    return _origin(url if end < 0 else url[:end])
+
+
+@functools.lru_cache(maxsize=256)
+def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
@@ -81,13 +93,13 @@ class Request:
         return origin_of(self.url)
 
     def copy(self, *, url: str | None = None, method: str | None = None) -> Request:
-        return Request(
-            method or self.method,
-            self.url if url is None else url,
-            headers=self.headers.copy(),
-            params=self.params,
-            content=self.content,
-        )
+        new = Request.__new__(Request)
+        new.method = method.upper() if method else self.method
+        new.url = self.url if url is None else url
+        new.headers = self.headers.copy()
+        new.params = dict(self.params)
+        new.content = self.content
+        return new
 
     def redacted(self) -> Request:
         """A copy safe to log or attach to an error: secrets by name and by value masked."""

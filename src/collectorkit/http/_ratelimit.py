@@ -112,6 +112,13 @@ class TokenBucket:
         wait = 0.0 if self._tokens >= 0 else -self._tokens / policy.rate_per_second
         return max(wait, pause)
 
+    def wait_for_reserved(self, now: float) -> float:
+        """Seconds until the tokens already reserved are covered (0.0 when they are)."""
+        if self.policy is None:
+            return 0.0
+        self._refill(now)
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.policy.rate_per_second
+
     def refund(self, now: float) -> None:
         """Give back a reserved token that was not used (the request was abandoned)."""
         if self.policy is not None:

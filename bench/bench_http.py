@@ -1,0 +1,262 @@
+"""Benchmark of the HTTP layer, measured side by side in one run.
+
+1. requests/s of ``APIClient`` with every policy enabled (bearer auth, retry, token bucket,
+   circuit breaker, redirects, metrics) vs a bare aiohttp + orjson loop over the same local
+   server (goal: ratio >= 0.90), for both transports, plus bare httpx vs bare aiohttp;
+2. client CPU per page for a ~250 KB JSON page: APIClient vs a bare aiohttp + orjson loop.
+
+The server runs in a separate process so that it does not share the client's event loop.
+Rounds alternate between the contenders and the best round counts, to damp noise from
+other processes. Run: ``python bench/bench_http.py`` (about a minute).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+import httpx2
+import orjson
+
+from collectorkit import (
+    AiohttpTransport,
+    APIClient,
+    BearerTokenAuthHandler,
+    CircuitBreakerPolicy,
+    HttpxTransport,
+    RateLimitPolicy,
+    RetryPolicy,
+    TimeoutSettings,
+)
+
+SMALL_REQUESTS = 1500
+CONCURRENCY = 16
+PAGES = 60
+ROUNDS = 5
+TOKEN = "bench-token-123456"
+
+
+def _page() -> bytes:
+    events = [
+        {
+            "id": f"evt-{i:06d}",
+            "created_at": "2024-05-01T12:00:00Z",
+            "severity": ["low", "medium", "high"][i % 3],
+            "source": {"ip": f"10.0.{i % 256}.{i % 200}", "host": f"host-{i % 97}.corp.example"},
+            "message": "user login succeeded after multi-factor challenge " * 2,
+            "tags": ["auth", "sso", f"t{i % 13}"],
+        }
+        for i in range(930)
+    ]
+    return orjson.dumps({"data": {"events": events}, "meta": {"next_cursor": "c-2"}})
+
+
+def _serve(port: int) -> None:
+    from aiohttp import web
+
+    small = orjson.dumps({"data": {"events": [{"id": 1, "msg": "ok"}]}, "meta": {}})
+    page = _page()
+
+    async def handle_small(_: web.Request) -> web.Response:
+        return web.Response(body=small, content_type="application/json")
+
+    async def handle_page(_: web.Request) -> web.Response:
+        return web.Response(body=page, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/small", handle_small)
+    app.router.add_get("/page", handle_page)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("bench server did not start")
+
+
+Fetch = Callable[[str], Awaitable[object]]
+
+
+async def _run(fetch: Fetch, url: str, total: int, concurrency: int) -> tuple[float, float]:
+    """Requests per second, and client CPU microseconds per request, for ``total`` GETs with
+    ``concurrency`` workers."""
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await fetch(url)
+
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed, cpu_used = time.perf_counter() - start, time.process_time() - cpu
+    return total / elapsed, cpu_used / total * 1e6
+
+
+def _full_client(base: str, transport: object) -> APIClient:
+    return APIClient(
+        base_url=base,
+        auth=BearerTokenAuthHandler(TOKEN),
+        retry=RetryPolicy(max_attempts=3),
+        rate_limit=RateLimitPolicy(rate_per_second=1_000_000, burst=1000),
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=5),
+        timeout=TimeoutSettings(connect=5, read=30),
+        transport=transport,  # type: ignore[arg-type]
+        name="bench",
+    )
+
+
+async def _contenders(base: str) -> tuple[dict[str, Fetch], list[Callable[[], Awaitable[None]]]]:
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+    httpx_client = httpx2.AsyncClient(
+        limits=httpx2.Limits(max_connections=100, max_keepalive_connections=20)
+    )
+    aiohttp_transport, httpx_transport = AiohttpTransport(), HttpxTransport()
+    via_aiohttp = _full_client(base, aiohttp_transport)
+    via_httpx = _full_client(base, httpx_transport)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
+
+    async def bare_aiohttp(url: str) -> object:
+        async with session.get(url, headers=headers) as response:
+            return orjson.loads(await response.read())
+
+    async def bare_httpx(url: str) -> object:
+        return orjson.loads((await httpx_client.get(url, headers=headers)).content)
+
+    async def apiclient_aiohttp(url: str) -> object:
+        return (await via_aiohttp.get(url)).json()
+
+    async def apiclient_httpx(url: str) -> object:
+        return (await via_httpx.get(url)).json()
+
+    fetchers: dict[str, Fetch] = {
+        "bare aiohttp+orjson": bare_aiohttp,
+        "APIClient (aiohttp)": apiclient_aiohttp,
+        "bare httpx2+orjson": bare_httpx,
+        "APIClient (httpx2)": apiclient_httpx,
+    }
+    closers = [session.close, httpx_client.aclose, aiohttp_transport.aclose, httpx_transport.aclose]
+    return fetchers, closers
+
+
+async def _throughput(
+    base: str, fetchers: dict[str, Fetch]
+) -> tuple[dict[str, float], dict[str, float], list[float]]:
+    """Best requests/s and lowest CPU us/request per contender, and the per-round ratio of
+    APIClient (aiohttp) to bare aiohttp (rounds alternate, so both see the same load)."""
+    best: dict[str, float] = dict.fromkeys(fetchers, 0.0)
+    cpu: dict[str, float] = dict.fromkeys(fetchers, float("inf"))
+    ratios: list[float] = []
+    url = f"{base}/small"
+    for fetch in fetchers.values():  # warm-up: open the pools
+        await _run(fetch, url, 100, CONCURRENCY)
+    for _ in range(ROUNDS):
+        this_round: dict[str, float] = {}
+        for name, fetch in fetchers.items():
+            rps, us = await _run(fetch, url, SMALL_REQUESTS, CONCURRENCY)
+            this_round[name] = rps
+            best[name] = max(best[name], rps)
+            cpu[name] = min(cpu[name], us)
+        ratios.append(this_round["APIClient (aiohttp)"] / this_round["bare aiohttp+orjson"])
+    return best, cpu, ratios
+
+
+async def _cpu_per_page(base: str, fetchers: dict[str, Fetch]) -> dict[str, float]:
+    url = f"{base}/page"
+    chosen = {
+        k: fetchers[k] for k in ("bare aiohttp+orjson", "APIClient (aiohttp)", "APIClient (httpx2)")
+    }
+    samples: dict[str, list[float]] = {name: [] for name in chosen}
+    for fetch in chosen.values():
+        await fetch(url)
+    for _ in range(ROUNDS):
+        for name, fetch in chosen.items():
+            start = time.process_time()
+            for _ in range(PAGES):
+                await fetch(url)
+            samples[name].append((time.process_time() - start) / PAGES * 1000)
+    return {name: min(values) for name, values in samples.items()}
+
+
+async def _main(base: str) -> None:
+    fetchers, closers = await _contenders(base)
+    try:
+        rps, cpu_small, ratios = await _throughput(base, fetchers)
+        cpu = await _cpu_per_page(base, fetchers)
+    finally:
+        for close in closers:
+            await close()
+    _report(rps, cpu_small, ratios, cpu)
+
+
+def _report(
+    rps: dict[str, float], cpu_small: dict[str, float], ratios: list[float], cpu: dict[str, float]
+) -> None:
+    page_kb = len(_page()) / 1024
+    print(
+        f"\nsmall JSON GETs, {CONCURRENCY} concurrent, "
+        f"{ROUNDS} alternating rounds x {SMALL_REQUESTS}:"
+    )
+    print(f"  {'':24} {'best req/s':>10} {'CPU us/req':>11}")
+    for name, value in rps.items():
+        print(f"  {name:<24} {value:10.0f} {cpu_small[name]:11.1f}")
+    best_ratio = rps["APIClient (aiohttp)"] / rps["bare aiohttp+orjson"]
+    cpu_ratio = cpu_small["bare aiohttp+orjson"] / cpu_small["APIClient (aiohttp)"]
+    print(
+        f"  req/s ratio APIClient(all policies) / bare, aiohttp: best {best_ratio:.2f}, "
+        f"median of rounds {statistics.median(ratios):.2f}  (goal >= 0.90)"
+    )
+    print(f"  CPU-bound ratio (bare CPU/req / APIClient CPU/req), aiohttp:  {cpu_ratio:.2f}")
+    print(
+        f"  req/s ratio APIClient(all policies) / bare, httpx2:  "
+        f"{rps['APIClient (httpx2)'] / rps['bare httpx2+orjson']:.2f}"
+    )
+    print(
+        f"  transport: APIClient on aiohttp / on httpx2 (req/s):  "
+        f"{rps['APIClient (aiohttp)'] / rps['APIClient (httpx2)']:.2f}"
+    )
+    print(f"\nclient CPU ms per {page_kb:.0f} KB JSON page (best of {ROUNDS} x {PAGES}):")
+    for name, value in cpu.items():
+        print(f"  {name:<24} {value:7.2f}")
+    overhead = cpu["APIClient (aiohttp)"] / cpu["bare aiohttp+orjson"]
+    print(f"  ratio APIClient(aiohttp) / bare aiohttp+orjson: {overhead:.2f}  (1.00 = no overhead)")
+    print(
+        f"  ratio APIClient(httpx2) / APIClient(aiohttp):   "
+        f"{cpu['APIClient (httpx2)'] / cpu['APIClient (aiohttp)']:.2f}"
+    )
+
+
+def main() -> int:
+    port = _free_port()
+    server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port,), daemon=True)
+    server.start()
+    try:
+        _wait_for(port)
+        asyncio.run(_main(f"http://127.0.0.1:{port}"))
+    finally:
+        server.terminate()
+        server.join(5)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
