@@ -141,12 +141,16 @@ class StreamingSource(ABC):
     async def disconnect(self) -> None:
         """Stop reading and close the connection. Records not yet handed out are dropped; they
         come again on the next connect, which resumes from :attr:`last_event_id`."""
-        tasks, self._tasks, self._queue = self._tasks, [], None
+        tasks, self._tasks, queue, self._queue = self._tasks, [], self._queue, None
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if queue is not None:
+            # wake a consumer still waiting for the next batch (another task shut us down)
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(_END)
         await self._close()
 
     async def __aenter__(self) -> StreamingSource:
