@@ -411,3 +411,57 @@ def test_duration_spellings(text: Any, seconds: float) -> None:
 @given(st.integers(min_value=0, max_value=10**8))
 def test_format_duration_round_trips(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
+
+
+_PAGINATION = st.one_of(
+    st.just({"mode": "none"}),
+    st.builds(
+        lambda path, size: {"mode": "cursor", "next_cursor_path": path, "page_size": size},
+        st.sampled_from(["meta.next", "next_cursor", "links.after"]),
+        st.integers(1, 500),
+    ),
+    st.builds(lambda start: {"mode": "page", "start_page": start}, st.integers(0, 3)),
+    st.builds(
+        lambda loc: {"mode": "offset", "param_location": loc, "page_size": 100},
+        st.sampled_from(["query", "body"]),
+    ),
+    st.just({"mode": "link"}),
+)
+_AUTH = st.one_of(
+    st.just({"type": "none"}),
+    st.builds(lambda t: {"type": "bearer", "token": t}, st.text("abcdef0123", min_size=4)),
+    st.builds(
+        lambda k, q: {"type": "api_key", "key": k, **({"query_param": "key"} if q else {})},
+        st.text("XYZ789", min_size=4),
+        st.booleans(),
+    ),
+    st.just({"type": "basic", "username": "u", "password": "pw-secret"}),
+)
+_DURATION = st.one_of(
+    st.integers(1, 10**6).map(format_duration), st.integers(1, 10**5), st.just("1h30m")
+)
+
+
+@given(
+    pagination=_PAGINATION,
+    auth=_AUTH,
+    interval=_DURATION,
+    retry=st.fixed_dictionaries({}, optional={"max_attempts": st.integers(1, 9)}),
+    with_rate=st.booleans(),
+)
+def test_any_valid_config_round_trips(
+    pagination: dict[str, Any],
+    auth: dict[str, Any],
+    interval: Any,
+    retry: dict[str, Any],
+    with_rate: bool,
+) -> None:
+    data = good()
+    source = data["sources"][0]
+    source.update(auth=auth, interval=interval, retry=retry)
+    source["request"]["pagination"] = pagination
+    if with_rate:
+        source["rate_limit"] = {"rate_per_second": 2.5}
+    config = load_config(data, env={})
+    assert config.sources[0].interval == parse_duration(interval)
+    assert load_config(config.to_dict(reveal_secrets=True), env={}) == config
