@@ -376,6 +376,17 @@ def test_yaml_syntax_error_names_line_and_column(tmp_path: Path) -> None:
     assert str(info.value).startswith(f"{path}:4:1: invalid YAML: ")
 
 
+def test_indentation_error_gets_a_hint(tmp_path: Path) -> None:
+    path = tmp_path / "indent.yaml"
+    path.write_text("sources:\n  - name: a\n   base_url: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}:3:4: invalid YAML: expected <block end>, but found '<block mapping start>' "
+        "(check the indentation of this line and the one above)"
+    )
+
+
 def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "dup.yaml"
     path.write_text("state: memory://\nstate: sqlite:///x.db\n", encoding="utf-8")

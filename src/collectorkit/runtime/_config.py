@@ -72,6 +72,8 @@ def parse_config_text(text: str, *, origin: str = "<config>") -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
         problem = (exc.problem or exc.context or "invalid YAML").translate(_SHOW)
+        if "block" in problem or "indentation" in problem:
+            problem += " (check the indentation of this line and the one above)"
         raise ConfigError(f"invalid YAML: {problem}", path=where) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=origin) from None
