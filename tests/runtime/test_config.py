@@ -88,6 +88,15 @@ def test_resolved_secrets_are_masked_in_logs() -> None:
     assert redact_text("sent zz-91bd-77 upstream") == "sent *** upstream"
 
 
+def test_passwords_in_urls_and_secret_headers_are_secrets() -> None:
+    data = good()
+    data["state"] = "postgresql://u:pg-pass-1@db/x"
+    data["sinks"] = [{"type": "postgres", "url": "postgresql://u:pg-pass-2@db/x"}]
+    data["sources"][0]["request"]["headers"] = {"X-Api-Key": "hk-1234", "Accept": "json"}
+    config = load_config(data, env={})
+    assert sorted(config.secret_values()) == ["hk-1234", "pg-pass-1", "pg-pass-2"]
+
+
 def test_round_trip_gives_an_equal_config() -> None:
     config = load_config(parse_config_text(DESIGN_EXAMPLE), env=ENV)
     again = load_config(config.to_dict(reveal_secrets=True), env={})

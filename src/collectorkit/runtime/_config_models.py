@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -181,12 +182,26 @@ class Config(StrictModel):
         return found
 
 
+def _url_password(text: str) -> str | None:
+    if "://" not in text or "@" not in text:
+        return None
+    try:
+        return urlsplit(text).password
+    except ValueError:
+        return None
+
+
 def _collect_secrets(value: Any, found: list[str]) -> None:
     if isinstance(value, SecretStr):
         found.append(value.get_secret_value())
+    elif isinstance(value, str):
+        password = _url_password(value)  # postgresql://user:password@host/db
+        if password:
+            found.append(password)
     elif isinstance(value, StrictModel):
         for name in type(value).model_fields:
             _collect_secrets(getattr(value, name), found)
+        _collect_secrets(dict(value.model_extra or {}), found)
     elif isinstance(value, list | tuple):
         for item in value:
             _collect_secrets(item, found)
