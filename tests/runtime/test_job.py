@@ -3,6 +3,7 @@ state checkpointed, processed ids and callbacks for new records only."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sqlite3
@@ -76,7 +77,7 @@ async def store(tmp_path: Path) -> AsyncIterator[StateStore]:
 
 
 def _stored_ids(db: Path) -> list[str]:
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         rows = conn.execute("SELECT data FROM events").fetchall()
     return [json.loads(r[0])["id"] for r in rows]
 

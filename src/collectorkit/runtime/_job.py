@@ -12,6 +12,7 @@ no request is sent, and every run says so.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -170,10 +171,12 @@ class CollectorJob:
         """Seed 001's watermark record; a failure to write it is logged, never fatal."""
         manager = WatermarkManager(self.state_store)
         watermark = getattr(getattr(stream, "state", None), "watermark", None)
+        if watermark is None and status != "failed":
+            watermark = time.time()  # no record timestamps: the run itself is the mark
         try:
             await manager.update_watermark(
                 self.name,
-                watermark if watermark is not None else stats.last_run_started,
+                watermark,
                 status,
                 records_collected=report.records if report else 0,
                 error_message=None if error is None else f"{error_kind(error)}: {error}",

@@ -17,7 +17,12 @@ import structlog
 
 __all__ = ["configure_logging", "mask_event", "register_secrets"]
 
-_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def register_secrets(*values: str | None) -> None:
@@ -49,7 +54,7 @@ def configure_logging(
 
     ``json=None`` picks JSON lines when ``stream`` (default stderr) is not a TTY and a coloured
     console format when it is. ``level`` is ``debug`` (the ``--debug`` flag), ``info`` or
-    ``warning``.
+    ``warning`` or ``error``.
     """
     out = stream or sys.stderr
     as_json = not out.isatty() if json is None else json

@@ -1,0 +1,277 @@
+"""From a validated :class:`Config` to running parts: state store, sinks, jobs — and back.
+
+:class:`Runtime` owns everything one command opens (the state store, the connected sinks, one
+job per source) and closes it in the right order: jobs (their HTTP clients), sinks, then the
+store. The commands ``run`` and ``once`` share it; the daemon gets its ``aclose`` as the last
+shutdown hook, after the processed ids were saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from collectorkit._errors import ConfigError
+from collectorkit.runtime._daemon import Daemon, DaemonSettings
+from collectorkit.runtime._dedup import PersistentProcessedIds
+from collectorkit.runtime._hooks import AlertCallback, callback_from_spec
+from collectorkit.runtime._job import CollectorJob, DevModeJob
+from collectorkit.runtime._logging import configure_logging
+from collectorkit.runtime._schedule import Schedule
+from collectorkit.runtime._status import StatusSettings
+from collectorkit.typing import Sink, StateStore, TransactionalSink
+
+if TYPE_CHECKING:
+    from collectorkit.runtime._config_models import Config, SinkConfig
+    from collectorkit.runtime._config_source import SourceConfig
+
+__all__ = [
+    "Runtime",
+    "apply_overrides",
+    "build_runtime",
+    "run_daemon",
+    "run_daemon_sync",
+    "schedule_for",
+    "serve_storage_sync",
+    "simulate_sync",
+]
+
+Job = CollectorJob | DevModeJob
+
+
+def _log(name: str = "collectorkit.runtime") -> Any:
+    from collectorkit.http._redact import get_logger
+
+    return get_logger(name)
+
+
+def apply_overrides(config: Config, *, interval: str | None = None) -> Config:
+    """``--interval`` applied to every source of a configuration file."""
+    if interval is None:
+        return config
+    from collectorkit.runtime._config_types import parse_duration
+
+    try:
+        seconds = parse_duration(interval)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path="--interval") from None
+    if seconds <= 0:
+        raise ConfigError(f"{interval!r} must be > 0 seconds", path="--interval")
+    sources = [s.model_copy(update={"interval": seconds, "cron": None}) for s in config.sources]
+    return config.model_copy(update={"sources": sources})
+
+
+def schedule_for(source: SourceConfig) -> Schedule:
+    """The schedule of a source: its interval or cron; jitter 10 % of the interval unless set."""
+    jitter = source.jitter if "jitter" in source.model_fields_set else None
+    if source.cron is not None:
+        return Schedule(cron=str(source.cron), jitter=jitter or 0.0)
+    return Schedule(interval=source.schedule_seconds, jitter=jitter)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///").partition("?")[0]).resolve()
+
+
+def _checkpoint_sink(
+    state_url: str, specs: Sequence[SinkConfig], sinks: Sequence[Sink]
+) -> TransactionalSink | None:
+    """The sink whose database *is* the state store: records and state commit together."""
+    state_db = _sqlite_path(state_url)
+    for spec, sink in zip(specs, sinks, strict=True):
+        if not callable(getattr(sink, "store_with_checkpoint", None)):
+            continue
+        if spec.type == "sqlite" and state_db is not None:
+            path = Path(str(spec.options.get("path", "collectorkit.db"))).resolve()
+            if path == state_db:
+                return sink  # type: ignore[return-value]
+        if spec.type == "postgres" and spec.options.get("dsn") == state_url:
+            return sink  # type: ignore[return-value]
+    return None
+
+
+def _callbacks(source: SourceConfig, index: int) -> list[AlertCallback]:
+    specs = getattr(source, "callbacks", None) or []
+    return [
+        callback_from_spec(
+            spec.model_dump() if hasattr(spec, "model_dump") else spec,
+            path=f"sources[{index}].callbacks[{i}]",
+        )
+        for i, spec in enumerate(specs)
+    ]
+
+
+def _processed_capacity(source: SourceConfig) -> int:
+    dedup = getattr(source, "processed_ids", None) or getattr(source, "dedup", None)
+    capacity = getattr(dedup, "capacity", None)
+    if capacity is None and isinstance(dedup, dict):
+        capacity = dedup.get("capacity")
+    return int(capacity) if capacity else 10_000
+
+
+@dataclass(eq=False)
+class Runtime:
+    """Everything a command opened for one configuration."""
+
+    config: Config
+    store: StateStore
+    sinks: list[Sink]
+    jobs: list[Job] = field(default_factory=list)
+    checkpoint_sink: TransactionalSink | None = None
+
+    @property
+    def dev_mode(self) -> list[str]:
+        return [j.name for j in self.jobs if isinstance(j, DevModeJob)]
+
+    async def aclose(self) -> None:
+        for job in self.jobs:
+            with contextlib.suppress(Exception):
+                await job.aclose()
+        for sink in self.sinks:
+            with contextlib.suppress(Exception):
+                await sink.disconnect()
+        await self.store.close()
+
+    async def save(self) -> None:
+        for job in self.jobs:
+            if isinstance(job, CollectorJob) and job.processed is not None:
+                await job.processed.save()
+
+
+async def build_runtime(
+    config: Config,
+    *,
+    only: str | None = None,
+    log: Any = None,
+    blueprint_hook: Callable[[Any], Any] | None = None,
+) -> Runtime:
+    """Open the store, connect the sinks, build one job per enabled source (``only``: one)."""
+    from collectorkit.collect import CollectorClient
+    from collectorkit.runtime._build import build_blueprint, build_pipeline_for
+    from collectorkit.sinks import build_sink
+    from collectorkit.state import open_state_store
+
+    if only is not None:
+        config.source(only)  # KeyError listing the names
+    store = await open_state_store(config.state)
+    runtime = Runtime(config=config, store=store, sinks=[])
+    try:
+        for i, spec in enumerate(config.sinks):
+            sink = build_sink({"type": spec.type, **spec.options}, path=f"sinks[{i}]")
+            await sink.connect()
+            runtime.sinks.append(sink)
+        runtime.checkpoint_sink = _checkpoint_sink(config.state, config.sinks, runtime.sinks)
+        for i, source in enumerate(config.sources):
+            if (only is not None and source.name != only) or not source.enabled:
+                continue
+            schedule = schedule_for(source)
+            if source.is_dev_mode:
+                runtime.jobs.append(DevModeJob(name=source.name, schedule=schedule, log=log))
+                continue
+            blueprint = build_blueprint(source)
+            if blueprint_hook is not None:
+                blueprint = blueprint_hook(blueprint)
+            runtime.jobs.append(
+                CollectorJob(
+                    name=source.name,
+                    schedule=schedule,
+                    client=CollectorClient(blueprint),
+                    sinks=runtime.sinks,
+                    state_store=store,
+                    checkpoint_sink=runtime.checkpoint_sink,
+                    pipeline=build_pipeline_for(source),
+                    key_fields=tuple(source.key_fields),
+                    limit=source.limit,
+                    concurrency=source.concurrency if source.strategy == "concurrent" else 1,
+                    processed=PersistentProcessedIds(
+                        store, source.name, capacity=_processed_capacity(source)
+                    ),
+                    callbacks=_callbacks(source, i),
+                    log=log,
+                )
+            )
+    except BaseException:
+        await runtime.aclose()
+        raise
+    return runtime
+
+
+async def run_daemon(
+    config: Config,
+    *,
+    status_port: int | None = None,
+    grace: float | None = None,
+    on_ready: Callable[[Daemon], Any] | None = None,
+) -> int:
+    """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code."""
+    log = _log("collectorkit.daemon")
+    runtime = await build_runtime(config, log=log)
+    status = None
+    if config.status.enabled:
+        token = config.status.token.get_secret_value() if config.status.token else None
+        port = config.status.port if status_port is None else status_port
+        status = StatusSettings(host=config.status.host, port=port, token=token)
+    settings = DaemonSettings(
+        grace=config.shutdown_grace if grace is None else grace, status=status
+    )
+    daemon = Daemon(
+        runtime.jobs,
+        settings=settings,
+        shutdown_hooks=[runtime.save, runtime.aclose],
+        log=log,
+    )
+    for name in runtime.dev_mode:
+        daemon.metrics.source(name).dev_mode = True
+        log.warning(
+            "development mode: dummy credentials; the loop runs but the API is not called",
+            source=name,
+        )
+    log.info(
+        "daemon starting",
+        sources=[j.name for j in runtime.jobs],
+        state=config.state,
+        sinks=[s.type for s in config.sinks],
+    )
+    if on_ready is not None:
+        asyncio.get_running_loop().call_soon(on_ready, daemon)
+    return await daemon.run()
+
+
+def run_daemon_sync(
+    config: Config,
+    *,
+    debug: bool = False,
+    status_port: int | None = None,
+    grace: float | None = None,
+) -> int:
+    configure_logging(level="debug" if debug else config.log_level)
+    if not config.sources or not any(s.enabled for s in config.sources):
+        _log().warning("no enabled source (XDR_POLL_ENABLED=false?); nothing to do")
+        return 0
+    return asyncio.run(run_daemon(config, status_port=status_port, grace=grace))
+
+
+def serve_storage_sync(*, host: str, port: int, state: str, token: str | None) -> None:
+    """``collectorkit serve-storage``: the state engineer's service in the foreground."""
+    from collectorkit.service import serve
+
+    configure_logging()
+    serve(host, port, state, token)
+
+
+def simulate_sync(
+    *, host: str, port: int, seed: int, faults: str | None, records: int | None = None
+) -> None:
+    """``collectorkit simulate``: the simulator in the foreground until Ctrl-C."""
+    from collectorkit.simulator import run_simulator
+
+    configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        run_simulator(host, port, seed=seed, faults=faults, records=records)
