@@ -132,3 +132,119 @@ def test_seed003_example_runs_as_a_script() -> None:
     )
     assert "Validation failed: Missing required fields: ['value', 'timestamp']" in done.stdout
     assert "total_in_sqlite=43" in done.stdout
+
+
+# --- seed 004: the generic API client (simple REST, OAuth2 flow, rate limiting) -----------------
+
+
+def _run_example(name: str, env: dict[str, str] | None = None) -> str:
+    import os
+
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_seed004_examples_run_as_scripts_against_their_demo_api() -> None:
+    assert "3 users: ['Ada', 'Grace', 'Linus']" in _run_example("simple_rest")
+    oauth = _run_example("oauth_flow")
+    assert "fetched 2 orders x 5 concurrent calls" in oauth
+    assert "token fetches: 1" in oauth
+    assert "demo-secret-456" not in oauth
+    limited = _run_example("rate_limited", {"REQUESTS": "20"})
+    assert "successful: 20/20" in limited
+
+
+def test_seed004_simple_rest_against_a_local_server(httpserver) -> None:
+    from werkzeug import Request, Response
+
+    created: list[bytes] = []
+
+    def create(request: Request) -> Response:
+        created.append(request.get_data())
+        return Response('{"id": 9, "name": "Linus"}', status=201, mimetype="application/json")
+
+    key = {"X-API-Key": "sk-test-777"}
+    httpserver.expect_request("/users", method="POST", headers=key).respond_with_handler(create)
+    httpserver.expect_request("/users", method="GET", headers=key).respond_with_json(
+        [{"id": 1, "name": "Ada"}, {"id": 9, "name": "Linus"}]
+    )
+    out = _run_example(
+        "simple_rest",
+        {"API_BASE_URL": httpserver.url_for("/").rstrip("/"), "API_KEY": "sk-test-777"},
+    )
+    assert "created user 9; 2 users: ['Ada', 'Linus']" in out
+    assert "requests: 2, successful: 2" in out
+    assert created == [b'{"name":"Linus"}']
+
+
+def test_seed004_oauth_flow_fetches_one_token_for_concurrent_calls(httpserver) -> None:
+    import base64
+    from urllib.parse import parse_qs
+
+    from werkzeug import Request, Response
+
+    forms: list[dict[str, list[str]]] = []
+    basic = "Basic " + base64.b64encode(b"cid-1:csecret-2").decode()
+
+    def token(request: Request) -> Response:
+        forms.append(parse_qs(request.get_data(as_text=True)))
+        if request.headers.get("Authorization") != basic:
+            return Response('{"error": "invalid_client"}', status=401)
+        body = '{"access_token": "tok-abc-1", "expires_in": 600}'
+        return Response(body, mimetype="application/json")
+
+    httpserver.expect_request("/oauth/token", method="POST").respond_with_handler(token)
+    httpserver.expect_request(
+        "/orders", headers={"Authorization": "Bearer tok-abc-1"}
+    ).respond_with_json([{"id": "A"}, {"id": "B"}, {"id": "C"}])
+    base = httpserver.url_for("/").rstrip("/")
+    out = _run_example(
+        "oauth_flow",
+        {
+            "API_BASE_URL": base,
+            "TOKEN_URL": f"{base}/oauth/token",
+            "CLIENT_ID": "cid-1",
+            "CLIENT_SECRET": "csecret-2",
+        },
+    )
+    assert "fetched 3 orders x 5 concurrent calls" in out
+    assert "token fetches: 1" in out
+    assert "csecret-2" not in out
+    assert len(forms) == 1
+    assert forms[0]["grant_type"] == ["client_credentials"]
+    assert forms[0]["scope"] == ["orders:read"]
+
+
+def test_seed004_rate_limited_paces_and_honours_retry_after(httpserver) -> None:
+    import time
+
+    from werkzeug import Request, Response
+
+    arrivals: list[float] = []
+
+    def events(request: Request) -> Response:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 16:  # the first request after the burst of 15 gets a 429
+            return Response("slow down", status=429, headers={"Retry-After": "1"})
+        return Response('{"events": []}', mimetype="application/json")
+
+    httpserver.expect_request("/events").respond_with_handler(events)
+    out = _run_example(
+        "rate_limited", {"API_BASE_URL": httpserver.url_for("/").rstrip("/"), "REQUESTS": "20"}
+    )
+    assert "successful: 20/20" in out
+    assert "429s from the server: 1, retries: 1" in out
+    assert len(arrivals) == 21
+    # the burst went out at once, then the bucket paced the rest ...
+    assert arrivals[14] - arrivals[0] < 0.5
+    # ... and the 429 paused the whole client for a second: nothing arrived right after it
+    after = [t - arrivals[15] for t in arrivals[16:]]
+    assert min(after) >= 0.9
