@@ -189,6 +189,31 @@ class Dataset:
         end = len(keys) if hi is None else bisect.bisect_right(keys, (hi, "\U0010ffff"))
         return ordered[start:end]
 
+    def feed_page(
+        self, pos: int, limit: int, pred: Callable[[StoredRecord], bool], *, back: int = 0
+    ) -> tuple[list[StoredRecord], bool]:
+        """Up to ``limit`` matching records after ``seq`` ``pos``, in persistence order.
+
+        ``back`` matching records at or before ``pos`` are put in front (the duplicates fault).
+        Also says whether more matching records follow. Costs what the page costs, not the feed.
+        """
+        i = bisect.bisect_right(self._feed, pos, key=lambda e: e[0])
+        before: list[StoredRecord] = []
+        j = i - 1
+        while back and j >= 0 and len(before) < back:
+            s, rec = self._feed[j]
+            if rec.seq == s and pred(rec):
+                before.append(rec)
+            j -= 1
+        page: list[StoredRecord] = []
+        for s, rec in self._feed[i:] if limit else ():
+            if rec.seq == s and pred(rec):
+                if len(page) == limit:
+                    return before[::-1] + page, True
+                page.append(rec)
+        more = not limit and any(rec.seq == s and pred(rec) for s, rec in self._feed[i:])
+        return before[::-1] + page, more
+
     def feed_after(self, seq: int) -> list[StoredRecord]:
         """Records in persistence order whose current ``seq`` is greater than ``seq``."""
         i = bisect.bisect_right(self._feed, seq, key=lambda e: e[0])

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import math
 import random
 import re
-import string
 from typing import Any
 
 from collectorkit.simulator._dataset import StoredRecord
 from collectorkit.simulator._engine import Endpoint, Reply, RequestContext, VendorAPI, VendorError
+from collectorkit.simulator._ids import url_id
 from collectorkit.simulator._timefmt import parse_time_ms
 
 __all__ = ["GitHubAPI"]
@@ -38,7 +39,6 @@ _ACTIONS = (
     "protected_branch.update",
 )
 _ACTORS = ("alice", "bob", "carol", "github-actions[bot]")
-_ALPHABET = string.ascii_letters + string.digits + "-_"
 _CREATED = re.compile(r"^created:(>=|>|<=|<)?(.+)$")
 
 
@@ -58,7 +58,7 @@ class GitHubAPI(VendorAPI):
     def make_fields(rng: random.Random, index: int) -> dict[str, Any]:
         action = rng.choice(_ACTIONS)
         out: dict[str, Any] = {
-            "_document_id": "".join(rng.choice(_ALPHABET) for _ in range(18)) + f"{index:04x}",
+            "_document_id": url_id(rng, 18) + f"{index:04x}",
             "action": action,
             "actor": rng.choice(_ACTORS),
             "actor_id": 1000 + rng.randrange(50),
@@ -191,25 +191,24 @@ class GitHubAPI(VendorAPI):
                 self.error(422, "per_page", "per_page and page must be integers")
             ) from None
         lo, hi, eq = self._phrase(q.get("phrase", ""))
-        rows = [
-            r
-            for r in self.dataset.between("event", lo, hi)
-            if all(r.fields.get(k) == v for k, v in eq.items())
-        ]
-        if order == "desc":
-            rows.reverse()
-        keys = [(r.event_ms, r.id) for r in rows]
-
-        def after_index(key: tuple[int, str]) -> int:
-            return next(
-                (i for i, k in enumerate(keys) if (k > key if order == "asc" else k < key)),
-                len(keys),
-            )
-
+        all_keys, ordered = self.dataset.view("event")
+        a = 0 if lo is None else bisect.bisect_left(all_keys, (lo, ""))
+        b = len(all_keys) if hi is None else bisect.bisect_right(all_keys, (hi, "\U0010ffff"))
+        rows, keys = ordered[a:b], all_keys[a:b]
+        if eq:
+            kept = [
+                i for i, r in enumerate(rows) if all(r.fields.get(k) == v for k, v in eq.items())
+            ]
+            rows, keys = [rows[i] for i in kept], [keys[i] for i in kept]
+        n, asc = len(rows), order == "asc"
+        if not asc:
+            rows = rows[::-1]
         if q.get("after"):
-            start = after_index(self._decode(q["after"]))
+            key = self._decode(q["after"])
+            start = bisect.bisect_right(keys, key) if asc else n - bisect.bisect_left(keys, key)
         elif q.get("before"):
-            end = next((i for i, k in enumerate(keys) if k == self._decode(q["before"])), 0)
+            key = self._decode(q["before"])
+            end = bisect.bisect_left(keys, key) if asc else n - bisect.bisect_right(keys, key)
             start = max(0, end - per_page)
         else:
             start = (page_no - 1) * per_page

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import random
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from collectorkit.simulator._dataset import StoredRecord, ViewKey
 from collectorkit.simulator._engine import Endpoint, Reply, RequestContext, VendorAPI, VendorError
+from collectorkit.simulator._ids import uuid4
 from collectorkit.simulator._timefmt import iso, parse_time_ms
 from collectorkit.simulator._vendor_generic import int_param
 
@@ -85,7 +85,7 @@ class GraphAPI(VendorAPI):
             "serviceSource": service,
             "detectionSource": "antivirus",
             "productName": "Microsoft Defender",
-            "detectorId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "detectorId": uuid4(rng),
             "tenantId": TENANT,
             "title": title,
             "description": title + ".",

@@ -15,13 +15,13 @@ from __future__ import annotations
 import math
 import random
 import re
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 from collectorkit.simulator._dataset import StoredRecord
 from collectorkit.simulator._engine import Endpoint, Reply, RequestContext, VendorAPI, VendorError
+from collectorkit.simulator._ids import uuid4
 from collectorkit.simulator._timefmt import iso, parse_time_ms
 from collectorkit.simulator._vendor_generic import int_param
 
@@ -64,7 +64,7 @@ class OktaAPI(VendorAPI):
         user = rng.choice(_USERS)
         ip = f"198.51.100.{rng.randrange(1, 255)}"
         return {
-            "uuid": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "uuid": uuid4(rng),
             "eventType": event_type,
             "version": "0",
             "severity": severity,
@@ -314,23 +314,20 @@ class OktaAPI(VendorAPI):
         limit: int,
         match: Callable[[StoredRecord], bool],
     ) -> tuple[list[StoredRecord], str]:
+        """Persistence order from the cursor's position; the cursor keeps ``since``."""
         if cursor is None:
-            lo = since if since is not None else ctx.now_ms - 7 * _DAY_MS
-            rows = [r for r in self.dataset.feed_after(0) if r.inserted_ms >= lo and match(r)]
-            pos = 0
+            pos, lo = 0, since if since is not None else ctx.now_ms - 7 * _DAY_MS
         else:
-            pos = int(cursor["s"])
-            rows = [r for r in self.dataset.feed_after(0) if match(r)]
-        idx = next((i for i, r in enumerate(rows) if r.seq > pos), len(rows))
-        start = ctx.duplicate_start(idx)
-        page = rows[start : start + limit] if limit else []
-        if page:
-            last = page[-1].seq
-        elif cursor is not None:
-            last = pos
-        else:  # nothing served yet: start right before the first match (or at the end)
-            last = rows[idx].seq - 1 if idx < len(rows) else self.dataset.last_seq
-        return page, ctx.encode_cursor({"m": "poll", "s": max(last, pos)})
+            pos, lo = int(cursor["s"]), int(cursor["a"])
+        dup = ctx.fault("duplicates")
+        back = dup.count if dup is not None and cursor is not None else 0
+
+        def pred(rec: StoredRecord) -> bool:
+            return rec.inserted_ms >= lo and match(rec)
+
+        page, _ = self.dataset.feed_page(pos, limit, pred, back=back)
+        last = max(page[-1].seq, pos) if page else pos
+        return page, ctx.encode_cursor({"m": "poll", "s": last, "a": lo})
 
     def _bounded(
         self,

@@ -15,11 +15,11 @@ from typing import Any
 
 from collectorkit.simulator._dataset import StoredRecord
 from collectorkit.simulator._engine import Endpoint, Reply, RequestContext, VendorAPI, VendorError
+from collectorkit.simulator._ids import base32_id
 from collectorkit.simulator._timefmt import iso, parse_time_ms
 
 __all__ = ["OnePasswordAPI"]
 
-_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _OUTCOMES = (
     ("success", "credentials_ok"),
     ("credentials_failed", "password_secret_bad"),
@@ -35,7 +35,7 @@ _PLACES = (
 
 
 def _uuid(rng: random.Random) -> str:
-    return "".join(rng.choice(_B32) for _ in range(26))
+    return base32_id(rng, 26)
 
 
 class OnePasswordAPI(VendorAPI):
@@ -150,15 +150,15 @@ class OnePasswordAPI(VendorAPI):
         else:
             limit, lo, hi = self._reset(ctx, doc)
             pos = 0
-        rows = [
-            r
-            for r in self.dataset.feed_after(0)
-            if (lo is None or r.event_ms >= lo) and (hi is None or r.event_ms <= hi)
-        ]
-        idx = next((i for i, r in enumerate(rows) if r.seq > pos), len(rows))
-        page = rows[ctx.duplicate_start(idx) : idx + limit]
+
+        def pred(rec: StoredRecord) -> bool:
+            return (lo is None or rec.event_ms >= lo) and (hi is None or rec.event_ms <= hi)
+
+        dup = ctx.fault("duplicates")
+        back = dup.count if dup is not None and pos else 0
+        page, more = self.dataset.feed_page(pos, limit, pred, back=back)
         new_pos = page[-1].seq if page else pos
-        more = idx + limit < len(rows) or ctx.never_ending
+        more = more or ctx.never_ending
         cursor = ctx.encode_cursor({"s": max(new_pos, pos), "l": limit, "a": lo, "b": hi})
         body = {"cursor": cursor, "has_more": more, "items": [self.render(r) for r in page]}
         return Reply(200, body, served=page)

@@ -10,11 +10,11 @@ Errors are ``{"ok": false, "error": "..."}``; throttling is 429 + ``Retry-After`
 from __future__ import annotations
 
 import random
-import uuid
 from typing import Any
 
 from collectorkit.simulator._dataset import StoredRecord
 from collectorkit.simulator._engine import Endpoint, Reply, RequestContext, VendorAPI, VendorError
+from collectorkit.simulator._ids import uuid4
 
 __all__ = ["SlackAPI"]
 
@@ -35,7 +35,7 @@ class SlackAPI(VendorAPI):
         entity = rng.choice(_ENTITIES)
         uid = f"W{rng.randrange(10**8):08d}"
         return {
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "id": uuid4(rng),
             "action": rng.choice(_ACTIONS),
             "actor": {
                 "type": "user",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -253,7 +254,8 @@ class XDRAPI(VendorAPI):
                     key=lambda r: (_SEVERITY_RANK[r.fields["severity"]], r.event_ms, r.id),
                     reverse=keyword == "desc",
                 )
-            rows = sorted(rows, key=lambda r: (r.event_ms, r.id))
+            if any((a.event_ms, a.id) > (b.event_ms, b.id) for a, b in itertools.pairwise(rows)):
+                rows = sorted(rows, key=lambda r: (r.event_ms, r.id))  # not from the event view
             return rows[::-1] if keyword == "desc" else rows
 
         return order
