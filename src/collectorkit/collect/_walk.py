@@ -204,15 +204,17 @@ class FeedWalker:
 
     def _take(
         self, state: CollectorState, records: list[Record]
-    ) -> tuple[list[Record], list[int], int]:
+    ) -> tuple[list[Record], list[int] | None, int]:
         """The records to hand out (from ``state.skip``, deduplicated, within the quota), the
-        raw index just after each, and how far into ``records`` the page was consumed."""
+        raw index just after each (``None``: consecutive from ``skip``), and how far into
+        ``records`` the page was consumed."""
         start = state.skip
         room = self._quota.remaining
         if self._inc is None:
             stop = len(records) if room is None else min(len(records), start + max(room, 0))
             stop = max(stop, start)
-            return records[start:stop], list(range(start + 1, stop + 1)), stop
+            whole = start == 0 and stop == len(records)
+            return (records if whole else records[start:stop]), None, stop
         events: list[Record] = []
         ends: list[int] = []
         for index in range(start, len(records)):
@@ -237,10 +239,10 @@ class FeedWalker:
         return closed, None
 
     def _partial(
-        self, state: CollectorState, ends: list[int], events: list[Record], count: int
+        self, state: CollectorState, ends: list[int] | None, events: list[Record], count: int
     ) -> CollectorState:
         start = state.skip
-        raw = ends[count - 1] if count else start
+        raw = ends[count - 1] if ends is not None and count else start + count
         position: CollectorState = self._paginator.partial(state, raw - start)
         partial = position.replace(has_more=True)
         if self._inc is not None:
@@ -248,7 +250,7 @@ class FeedWalker:
         return partial
 
     def _partial_factory(
-        self, state: CollectorState, ends: list[int], events: list[Record]
+        self, state: CollectorState, ends: list[int] | None, events: list[Record]
     ) -> Callable[[int], CollectorState]:
         def partial(count: int) -> CollectorState:
             return self._partial(state, ends, events, count)
