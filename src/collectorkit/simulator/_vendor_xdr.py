@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -231,7 +230,11 @@ class XDRAPI(VendorAPI):
                         if (olo is None or r.time(other) >= olo)
                         and (ohi is None or r.time(other) <= ohi)
                     ]
-            return [r for r in rows if all(p(r) for p in preds)]
+            if preds:
+                rows = [r for r in rows if all(p(r) for p in preds)]
+            if key != "event":  # the event view is already in (creation_time, id) order
+                rows = sorted(rows, key=lambda r: (r.event_ms, r.id))
+            return rows
 
         return select
 
@@ -254,8 +257,6 @@ class XDRAPI(VendorAPI):
                     key=lambda r: (_SEVERITY_RANK[r.fields["severity"]], r.event_ms, r.id),
                     reverse=keyword == "desc",
                 )
-            if any((a.event_ms, a.id) > (b.event_ms, b.id) for a, b in itertools.pairwise(rows)):
-                rows = sorted(rows, key=lambda r: (r.event_ms, r.id))  # not from the event view
             return rows[::-1] if keyword == "desc" else rows
 
         return order
