@@ -232,3 +232,75 @@ async def test_sync_inside_a_running_loop_points_at_the_async_call(api: FakeAPI,
     client = CollectorClient(blueprint(api, clock, "/cursor", CURSOR, request=REQUEST))
     with pytest.raises(SyncInAsyncError, match=r"await CollectorClient.collect_events"):
         client.collect_events_sync()
+
+
+async def test_diagnostic_mode_logs_each_page_without_secrets(api: FakeAPI, clock) -> None:
+    from structlog.testing import capture_logs
+
+    from collectorkit import APIKeyAuthHandler
+
+    api.records = make_records(15)
+    auth = APIKeyAuthHandler(key="sk-very-secret-123", header_name="X-API-Key")
+    bp = blueprint(
+        api, clock, "/cursor", CURSOR, request=REQUEST, auth_handler=auth, diagnostic_mode=True
+    )
+    with capture_logs() as logs:
+        async with CollectorClient(bp) as client:
+            await client.collect_events()
+    pages = [e for e in logs if e["event"] == "page"]
+    assert [p["records"] for p in pages] == [10, 5]
+    assert pages[-1]["stop_reason"] == "no_next"
+    assert all(p["collector"] == "TestCollector" for p in pages)
+    assert "sk-very-secret-123" not in repr(logs)
+    quiet = blueprint(api, clock, "/cursor", CURSOR, request=REQUEST)
+    with capture_logs() as logs:
+        async with CollectorClient(quiet) as client:
+            await client.collect_events()
+    assert not [e for e in logs if e["event"] == "page"]
+
+
+async def test_concurrency_bounds_the_shards_in_flight() -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    from collectorkit import CollectorBlueprint, CollectorRequest
+
+    in_flight = peak = 0
+
+    async def handle(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        page = int(request.query.get("cursor", 0))
+        nxt = str(page + 1) if page < 2 else None
+        body = {"items": [{"id": f"{request.query['shard']}-{page}"}], "next": nxt}
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_get("/items", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        shards = [{"params": {"shard": f"s{i}"}, "state_key": f"s{i}"} for i in range(5)]
+        request = CollectorRequest(
+            endpoint="/items",
+            data_path="items",
+            pagination=PaginationConfig(mode="cursor", next_cursor_path="next"),
+            shards=shards,
+        )
+        bp = CollectorBlueprint(
+            name="fan", base_url=f"http://127.0.0.1:{port}", request=request, concurrency=2
+        )
+        async with CollectorClient(bp) as client:
+            result = await client.collect_events(strategy="concurrent")
+    finally:
+        await runner.cleanup()
+    assert len(result.events) == 15
+    assert peak == 2
+    assert set(result.state.shards) == {f"s{i}" for i in range(5)}

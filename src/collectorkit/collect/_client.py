@@ -19,7 +19,7 @@ from collectorkit.collect._state import CollectorState
 from collectorkit.collect._strategies import CollectionStrategy, CollectorExecutor, resolve_strategy
 from collectorkit.collect._stream import PageStream
 from collectorkit.collect._walk import FeedWalker
-from collectorkit.http import APIClient
+from collectorkit.http import APIClient, get_logger
 
 __all__ = ["CollectorClient"]
 
@@ -46,6 +46,9 @@ class CollectorClient:
         self.clock: Clock = blueprint.clock or SystemClock()
         self._api = api_client
         self._owns_api = api_client is None
+        self.logger = get_logger(
+            "collectorkit.collect", diagnostic=blueprint.diagnostic_mode, collector=blueprint.name
+        )
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -147,6 +150,7 @@ class CollectorClient:
                 budget=budget,
                 quota=quota,
                 metrics=metrics,
+                logger=self.logger,
             )
             for shard in shards
         ]
@@ -208,6 +212,12 @@ class CollectorClient:
         finally:
             await stream.aclose()
         result = self._result(stream, events, executor, started)
+        self.logger.debug(
+            "collection finished",
+            records=result.metrics.records,
+            pages=result.pages,
+            stop_reason=result.stop_reason and result.stop_reason.value,
+        )
         strict = self.blueprint.raise_on_timeout if raise_on_timeout is None else raise_on_timeout
         if strict and result.stop_reason is StopReason.TIME_BUDGET:
             raise CollectorTimeoutError(

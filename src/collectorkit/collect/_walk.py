@@ -7,7 +7,6 @@ measures time and hands out pages with the state to save after each.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,14 +22,13 @@ from collectorkit.collect._paginator import StandardPaginator
 from collectorkit.collect._request import CollectorRequest, Shard
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
+from collectorkit.http import CollectorLogger, get_logger
 from collectorkit.typing import Paginator
 
 __all__ = ["FeedWalker", "Send", "WalkedPage"]
 
 Send = Callable[[RequestSpec, float | None], Awaitable[Any]]
 """Sends one request with a deadline (monotonic) and returns the response."""
-
-logger = logging.getLogger("collectorkit.collect")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +53,7 @@ class FeedWalker:
         budget: Budget,
         quota: Quota,
         metrics: ExecutionMetrics,
+        logger: CollectorLogger | None = None,
     ) -> None:
         self.request = request
         self.shard = shard
@@ -65,6 +64,9 @@ class FeedWalker:
         self._budget = budget
         self._quota = quota
         self._metrics = metrics
+        self._log = logger or get_logger("collectorkit.collect")
+        if shard is not None:
+            self._log = self._log.bind(shard=shard.state_key)
         self._paginator: Paginator = request.paginator or StandardPaginator(request.pagination)
         self._inc: IncrementalConfig | None = request.incremental
         self._base = request.spec(shard)
@@ -161,10 +163,10 @@ class FeedWalker:
                 "configure request.incremental or clear the state",
                 partial_result=None,
             ) from exc
-        logger.info(
-            "saved %s rejected with status %s: restarting from the watermark",
-            self.request.pagination.mode,
-            exc.status_code,
+        self._log.info(
+            "saved position rejected; restarting from the watermark",
+            mode=self.request.pagination.mode,
+            status=exc.status_code,
         )
         self._metrics.cursor_resets += 1
         return self._inc.restart_window(state)
@@ -200,6 +202,9 @@ class FeedWalker:
                 new_state, stop = self._maybe_close_window(new_state, stop)
             if stop is None and self._quota.exhausted:
                 stop = StopReason.LIMIT_REACHED
+        self._log.debug(
+            "page", records=len(events), received=len(records), stop_reason=stop and stop.value
+        )
         return WalkedPage(events, new_state, stop, self._partial_factory(state, ends, events))
 
     def _take(
