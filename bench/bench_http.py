@@ -38,7 +38,7 @@ from collectorkit import (
 SMALL_REQUESTS = 1500
 CONCURRENCY = 16
 PAGES = 60
-ROUNDS = 5
+ROUNDS = 7
 TOKEN = "bench-token-123456"
 
 
@@ -145,39 +145,54 @@ async def _contenders(base: str) -> tuple[dict[str, Fetch], list[Callable[[], Aw
     async def apiclient_aiohttp(url: str) -> object:
         return (await via_aiohttp.get(url)).json()
 
+    plain_transport = AiohttpTransport()
+    plain = APIClient(base_url=base, retry=RetryPolicy.disabled(), transport=plain_transport)
+
+    async def apiclient_plain(url: str) -> object:
+        return (await plain.get(url)).json()
+
     async def apiclient_httpx(url: str) -> object:
         return (await via_httpx.get(url)).json()
 
     fetchers: dict[str, Fetch] = {
         "bare aiohttp+orjson": bare_aiohttp,
         "APIClient (aiohttp)": apiclient_aiohttp,
+        "APIClient, no policies": apiclient_plain,
         "bare httpx2+orjson": bare_httpx,
         "APIClient (httpx2)": apiclient_httpx,
     }
-    closers = [session.close, httpx_client.aclose, aiohttp_transport.aclose, httpx_transport.aclose]
+    closers = [
+        session.close,
+        httpx_client.aclose,
+        aiohttp_transport.aclose,
+        httpx_transport.aclose,
+        plain_transport.aclose,
+    ]
     return fetchers, closers
 
 
-async def _throughput(
-    base: str, fetchers: dict[str, Fetch]
-) -> tuple[dict[str, float], dict[str, float], list[float]]:
-    """Best requests/s and lowest CPU us/request per contender, and the per-round ratio of
-    APIClient (aiohttp) to bare aiohttp (rounds alternate, so both see the same load)."""
-    best: dict[str, float] = dict.fromkeys(fetchers, 0.0)
-    cpu: dict[str, float] = dict.fromkeys(fetchers, float("inf"))
-    ratios: list[float] = []
+Round = dict[str, tuple[float, float]]  # contender -> (requests/s, CPU us/request)
+
+
+async def _throughput(base: str, fetchers: dict[str, Fetch]) -> list[Round]:
+    """Each round runs every contender once, in turn, so paired ratios see the same load."""
     url = f"{base}/small"
     for fetch in fetchers.values():  # warm-up: open the pools
         await _run(fetch, url, 100, CONCURRENCY)
+    rounds: list[Round] = []
     for _ in range(ROUNDS):
-        this_round: dict[str, float] = {}
+        this_round: Round = {}
         for name, fetch in fetchers.items():
-            rps, us = await _run(fetch, url, SMALL_REQUESTS, CONCURRENCY)
-            this_round[name] = rps
-            best[name] = max(best[name], rps)
-            cpu[name] = min(cpu[name], us)
-        ratios.append(this_round["APIClient (aiohttp)"] / this_round["bare aiohttp+orjson"])
-    return best, cpu, ratios
+            this_round[name] = await _run(fetch, url, SMALL_REQUESTS, CONCURRENCY)
+        rounds.append(this_round)
+    return rounds
+
+
+def _paired(rounds: list[Round], top: str, bottom: str) -> tuple[float, float]:
+    """Median over rounds of top/bottom requests/s, and of bottom/top CPU per request."""
+    rps = statistics.median(r[top][0] / r[bottom][0] for r in rounds)
+    cpu = statistics.median(r[bottom][1] / r[top][1] for r in rounds)
+    return rps, cpu
 
 
 async def _cpu_per_page(base: str, fetchers: dict[str, Fetch]) -> dict[str, float]:
@@ -200,40 +215,44 @@ async def _cpu_per_page(base: str, fetchers: dict[str, Fetch]) -> dict[str, floa
 async def _main(base: str) -> None:
     fetchers, closers = await _contenders(base)
     try:
-        rps, cpu_small, ratios = await _throughput(base, fetchers)
+        rounds = await _throughput(base, fetchers)
         cpu = await _cpu_per_page(base, fetchers)
     finally:
         for close in closers:
             await close()
-    _report(rps, cpu_small, ratios, cpu)
+    _report(rounds, cpu)
 
 
-def _report(
-    rps: dict[str, float], cpu_small: dict[str, float], ratios: list[float], cpu: dict[str, float]
-) -> None:
-    page_kb = len(_page()) / 1024
+def _report(rounds: list[Round], cpu: dict[str, float]) -> None:
     print(
         f"\nsmall JSON GETs, {CONCURRENCY} concurrent, "
-        f"{ROUNDS} alternating rounds x {SMALL_REQUESTS}:"
+        f"{ROUNDS} alternating rounds x {SMALL_REQUESTS} (medians):"
     )
-    print(f"  {'':24} {'best req/s':>10} {'CPU us/req':>11}")
-    for name, value in rps.items():
-        print(f"  {name:<24} {value:10.0f} {cpu_small[name]:11.1f}")
-    best_ratio = rps["APIClient (aiohttp)"] / rps["bare aiohttp+orjson"]
-    cpu_ratio = cpu_small["bare aiohttp+orjson"] / cpu_small["APIClient (aiohttp)"]
-    print(
-        f"  req/s ratio APIClient(all policies) / bare, aiohttp: best {best_ratio:.2f}, "
-        f"median of rounds {statistics.median(ratios):.2f}  (goal >= 0.90)"
-    )
-    print(f"  CPU-bound ratio (bare CPU/req / APIClient CPU/req), aiohttp:  {cpu_ratio:.2f}")
-    print(
-        f"  req/s ratio APIClient(all policies) / bare, httpx2:  "
-        f"{rps['APIClient (httpx2)'] / rps['bare httpx2+orjson']:.2f}"
-    )
-    print(
-        f"  transport: APIClient on aiohttp / on httpx2 (req/s):  "
-        f"{rps['APIClient (aiohttp)'] / rps['APIClient (httpx2)']:.2f}"
-    )
+    print(f"  {'':24} {'req/s':>8} {'CPU us/req':>11}")
+    for name in rounds[0]:
+        rps = statistics.median(r[name][0] for r in rounds)
+        us = statistics.median(r[name][1] for r in rounds)
+        print(f"  {name:<24} {rps:8.0f} {us:11.1f}")
+    print("  paired ratios (median of rounds)                     req/s   CPU-bound")
+    pairs = [
+        (
+            "APIClient all policies / bare aiohttp+orjson",
+            "APIClient (aiohttp)",
+            "bare aiohttp+orjson",
+        ),
+        (
+            "APIClient all policies / APIClient no policies",
+            "APIClient (aiohttp)",
+            "APIClient, no policies",
+        ),
+        ("APIClient all policies / bare, on httpx2", "APIClient (httpx2)", "bare httpx2+orjson"),
+        ("APIClient on aiohttp / APIClient on httpx2", "APIClient (aiohttp)", "APIClient (httpx2)"),
+    ]
+    for label, top, bottom in pairs:
+        rps, cpu_ratio = _paired(rounds, top, bottom)
+        print(f"  {label:<52} {rps:5.2f}   {cpu_ratio:5.2f}")
+    print("  (goal for the first two: >= 0.90)")
+    page_kb = len(_page()) / 1024
     print(f"\nclient CPU ms per {page_kb:.0f} KB JSON page (best of {ROUNDS} x {PAGES}):")
     for name, value in cpu.items():
         print(f"  {name:<24} {value:7.2f}")
