@@ -194,6 +194,33 @@ async def test_iter_pages_ends_with_a_reason_when_there_is_no_last_page(
     assert not stream.complete
 
 
+async def test_the_last_page_of_a_complete_walk_says_why(api: FakeAPI, clock) -> None:
+    api.records = make_records(15)
+    bp = blueprint(api, clock, "/cursor", CURSOR, request=REQUEST)
+    async with CollectorClient(bp) as client:
+        stream = client.iter_pages()
+        pages = [page async for page in stream]
+    assert [p.stop_reason for p in pages] == [None, StopReason.NO_NEXT]
+    assert stream.complete
+
+
+async def test_iter_pages_with_a_budget_spent_before_the_first_request(api: FakeAPI, clock) -> None:
+    from collectorkit import TimeoutSettings
+
+    api.records = make_records(15)
+    bp = blueprint(
+        api, clock, "/cursor", CURSOR, request=REQUEST, timeout=TimeoutSettings(execution=0.5)
+    )
+    resume = CollectorState(cursor="c10")
+    async with CollectorClient(bp) as client:
+        stream = client.iter_pages(resume_state=resume)
+        pages = [page async for page in stream]
+    assert pages == []
+    assert stream.stop_reason is StopReason.TIME_BUDGET
+    assert stream.state == resume
+    assert api.requests == []
+
+
 def test_sync_and_async_give_identical_results(api: FakeAPI, clock) -> None:
     import asyncio
 

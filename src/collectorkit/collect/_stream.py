@@ -175,10 +175,16 @@ class PageStream:
             number=self._number,
             events=walked.events,
             state=state,
-            stop_reason=walked.stop_reason if walked.stop_reason in _PRIORITY else None,
+            stop_reason=self._page_stop(walked.stop_reason),
             shard=key,
             _partial=compose,
         )
+
+    def _page_stop(self, reason: StopReason | None) -> StopReason | None:
+        """A page's stop reason, when that page ends the run: one shard's end does not."""
+        if not self._sharded or reason in _PRIORITY:
+            return reason
+        return None
 
     def _compose(
         self, key: str | None, shard_state: CollectorState, base: CollectorState | None = None
