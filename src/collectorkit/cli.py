@@ -93,6 +93,14 @@ def run(
         Optional[float],  # noqa: UP045
         typer.Option(help="Seconds in-flight pages get to finish after SIGINT/SIGTERM."),
     ] = None,
+    callback: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--callback",
+            help="On new alerts: python:pkg.mod:func, command:<shell cmd> (JSON on stdin) "
+            "or webhook:<url>. Repeatable.",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Run the daemon: every source on its schedule until SIGINT/SIGTERM."""
@@ -114,7 +122,9 @@ def run(
             if base_url is not None or auth_token is not None:
                 _fail("--base-url and --auth-token apply without a configuration file only")
             cfg = apply_overrides(_load(config), interval=interval)
-        code = run_daemon_sync(cfg, debug=debug, status_port=status_port, grace=grace)
+        code = run_daemon_sync(
+            cfg, debug=debug, status_port=status_port, grace=grace, callbacks=callback or ()
+        )
     except ConfigError as exc:
         _fail(str(exc))
     raise typer.Exit(code)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from collectorkit._errors import ConfigError
 from collectorkit.runtime._daemon import Daemon, DaemonSettings
 from collectorkit.runtime._dedup import PersistentProcessedIds
 from collectorkit.runtime._hooks import AlertCallback, callback_from_spec
-from collectorkit.runtime._job import CollectorJob, DevModeJob
+from collectorkit.runtime._job import CollectorJob, DevModeJob, StreamJob
 from collectorkit.runtime._logging import configure_logging
 from collectorkit.runtime._schedule import Schedule
 from collectorkit.runtime._status import StatusSettings
@@ -33,6 +34,7 @@ __all__ = [
     "Runtime",
     "apply_overrides",
     "build_runtime",
+    "parse_callback_option",
     "run_daemon",
     "run_daemon_sync",
     "schedule_for",
@@ -40,7 +42,7 @@ __all__ = [
     "simulate_sync",
 ]
 
-Job = CollectorJob | DevModeJob
+Job = CollectorJob | DevModeJob | StreamJob
 
 
 def _log(name: str = "collectorkit.runtime") -> Any:
@@ -141,8 +143,15 @@ class Runtime:
 
     async def save(self) -> None:
         for job in self.jobs:
-            if isinstance(job, CollectorJob) and job.processed is not None:
+            if isinstance(job, CollectorJob | StreamJob) and job.processed is not None:
                 await job.processed.save()
+
+
+def _stream_factory(build: Callable[..., Any], source: SourceConfig) -> Callable[[str | None], Any]:
+    def make(last_event_id: str | None) -> Any:
+        return build(source, last_event_id=last_event_id)
+
+    return make
 
 
 async def build_runtime(
@@ -150,11 +159,16 @@ async def build_runtime(
     *,
     only: str | None = None,
     log: Any = None,
-    blueprint_hook: Callable[[Any], Any] | None = None,
+    diagnostic: bool = False,
+    extra_callbacks: Sequence[AlertCallback] = (),
 ) -> Runtime:
-    """Open the store, connect the sinks, build one job per enabled source (``only``: one)."""
+    """Open the store, connect the sinks, build one job per enabled source (``only``: one).
+
+    ``diagnostic`` turns on the HTTP clients' request/response debug logs (``--debug``);
+    ``extra_callbacks`` are added to every source's own (``--callback``).
+    """
     from collectorkit.collect import CollectorClient
-    from collectorkit.runtime._build import build_blueprint, build_pipeline_for
+    from collectorkit.runtime._build import build_blueprint, build_pipeline_for, build_source
     from collectorkit.sinks import build_sink
     from collectorkit.state import open_state_store
 
@@ -175,26 +189,34 @@ async def build_runtime(
             if source.is_dev_mode:
                 runtime.jobs.append(DevModeJob(name=source.name, schedule=schedule, log=log))
                 continue
+            common: dict[str, Any] = {
+                "name": source.name,
+                "schedule": schedule,
+                "sinks": runtime.sinks,
+                "state_store": store,
+                "checkpoint_sink": runtime.checkpoint_sink,
+                "pipeline": build_pipeline_for(source, index=i),
+                "key_fields": tuple(source.key_fields),
+                "processed": PersistentProcessedIds(
+                    store, source.name, capacity=_processed_capacity(source)
+                ),
+                "callbacks": [*_callbacks(source, i), *extra_callbacks],
+                "log": log,
+            }
+            if source.type != "http":
+                runtime.jobs.append(
+                    StreamJob(make_source=_stream_factory(build_source, source), **common)
+                )
+                continue
             blueprint = build_blueprint(source)
-            if blueprint_hook is not None:
-                blueprint = blueprint_hook(blueprint)
+            if diagnostic:
+                blueprint = dataclasses.replace(blueprint, diagnostic_mode=True)
             runtime.jobs.append(
                 CollectorJob(
-                    name=source.name,
-                    schedule=schedule,
                     client=CollectorClient(blueprint),
-                    sinks=runtime.sinks,
-                    state_store=store,
-                    checkpoint_sink=runtime.checkpoint_sink,
-                    pipeline=build_pipeline_for(source),
-                    key_fields=tuple(source.key_fields),
                     limit=source.limit,
                     concurrency=source.concurrency if source.strategy == "concurrent" else 1,
-                    processed=PersistentProcessedIds(
-                        store, source.name, capacity=_processed_capacity(source)
-                    ),
-                    callbacks=_callbacks(source, i),
-                    log=log,
+                    **common,
                 )
             )
     except BaseException:
@@ -208,11 +230,17 @@ async def run_daemon(
     *,
     status_port: int | None = None,
     grace: float | None = None,
-    on_ready: Callable[[Daemon], Any] | None = None,
+    debug: bool = False,
+    callbacks: Sequence[AlertCallback] = (),
 ) -> int:
     """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code."""
     log = _log("collectorkit.daemon")
-    runtime = await build_runtime(config, log=log)
+    runtime = await build_runtime(
+        config,
+        log=log,
+        diagnostic=debug or config.log_level == "debug",
+        extra_callbacks=callbacks,
+    )
     status = None
     if config.status.enabled:
         token = config.status.token.get_secret_value() if config.status.token else None
@@ -239,8 +267,6 @@ async def run_daemon(
         state=config.state,
         sinks=[s.type for s in config.sinks],
     )
-    if on_ready is not None:
-        asyncio.get_running_loop().call_soon(on_ready, daemon)
     return await daemon.run()
 
 
@@ -250,12 +276,28 @@ def run_daemon_sync(
     debug: bool = False,
     status_port: int | None = None,
     grace: float | None = None,
+    callbacks: Sequence[str] = (),
 ) -> int:
+    """Configure logging, then :func:`run_daemon`; ``callbacks`` as ``kind:value`` strings."""
     configure_logging(level="debug" if debug else config.log_level)
+    hooks = [parse_callback_option(text) for text in callbacks]
     if not config.sources or not any(s.enabled for s in config.sources):
         _log().warning("no enabled source (XDR_POLL_ENABLED=false?); nothing to do")
         return 0
-    return asyncio.run(run_daemon(config, status_port=status_port, grace=grace))
+    return asyncio.run(
+        run_daemon(config, status_port=status_port, grace=grace, debug=debug, callbacks=hooks)
+    )
+
+
+def parse_callback_option(text: str) -> AlertCallback:
+    """``--callback python:pkg.mod:func`` / ``command:./notify.sh`` / ``webhook:https://…``."""
+    kind, sep, value = text.partition(":")
+    if not sep or kind not in ("python", "command", "webhook"):
+        raise ConfigError(
+            f"{text!r} is not python:<module:function>, command:<shell command> or webhook:<url>",
+            path="--callback",
+        )
+    return callback_from_spec({kind: value}, path="--callback")
 
 
 def serve_storage_sync(*, host: str, port: int, state: str, token: str | None) -> None:

@@ -13,7 +13,7 @@ no request is sent, and every run says so.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,9 +28,9 @@ from collectorkit.runtime._metrics import SourceStats
 from collectorkit.runtime._schedule import Schedule
 from collectorkit.runtime._scheduler import RunContext, RunOutcome, error_kind
 from collectorkit.state import WatermarkManager
-from collectorkit.typing import Sink, StateStore, TransactionalSink
+from collectorkit.typing import DataSource, Sink, StateStore, TransactionalSink
 
-__all__ = ["CollectorJob", "DevModeJob", "lookup"]
+__all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob", "lookup"]
 
 
 def lookup(record: Mapping[str, Any], dotted: str) -> Any:
@@ -40,6 +40,55 @@ def lookup(record: Mapping[str, Any], dotted: str) -> Any:
             return None
         value = value.get(part)
     return value
+
+
+@dataclass(kw_only=True, eq=False)
+class NewAlerts:
+    """Seed 002's alert handling after delivery: skip ids already processed, call the
+    callbacks with the rest, remember their ids (bounded, saved in the state store)."""
+
+    source: str
+    processed: PersistentProcessedIds | None = None
+    callbacks: Sequence[AlertCallback] = ()
+    id_field: str | None = None
+    log: Any = None
+    _loaded: bool = field(default=False, repr=False)
+
+    async def load(self) -> None:
+        if self.processed is not None and not self._loaded:
+            await self.processed.load()
+            self._loaded = True
+
+    async def handle(self, stats: SourceStats, records: list[Record]) -> None:
+        id_field = self.id_field
+        fresh = records
+        if self.processed is not None and id_field:
+            ids = [lookup(r, id_field) for r in records]
+            new = set(self.processed.new(str(i) for i in ids if i is not None))
+            fresh = []
+            for record, rid in zip(records, ids, strict=True):
+                if rid is None or str(rid) in new:
+                    fresh.append(record)
+                    new.discard(str(rid))
+            stats.duplicates_skipped += len(records) - len(fresh)
+        stats.new_alerts += len(fresh)
+        if fresh:
+            await self._call(stats, fresh)
+        if self.processed is not None and id_field:
+            self.processed.update(str(i) for r in fresh if (i := lookup(r, id_field)) is not None)
+            await self.processed.save()
+
+    async def _call(self, stats: SourceStats, fresh: list[Record]) -> None:
+        for callback in self.callbacks:
+            try:
+                await callback(self.source, fresh)
+            except Exception as exc:  # stored already; a callback never undoes delivery
+                stats.callbacks_failed += 1
+                stats.error(stats.last_run_started or 0.0, "callback", str(exc))
+                if self.log is not None:
+                    self.log.error(
+                        "callback failed", source=self.source, callback=callback.label, error=exc
+                    )
 
 
 @dataclass(kw_only=True, eq=False)
@@ -66,16 +115,23 @@ class CollectorJob:
     callbacks: Sequence[AlertCallback] = ()
     id_field: str | None = None
     log: Any = None
-    _loaded: bool = field(default=False, repr=False)
+    alerts: NewAlerts = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.alerts = NewAlerts(
+            source=self.name,
+            processed=self.processed,
+            callbacks=self.callbacks,
+            id_field=self.id_field or (self.key_fields[0] if self.key_fields else None),
+            log=self.log,
+        )
 
     async def load_state(self) -> CollectorState | None:
         stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
         return CollectorState.from_dict(stored.value) if stored is not None else None
 
     async def run(self, ctx: RunContext) -> RunOutcome:
-        if self.processed is not None and not self._loaded:
-            await self.processed.load()
-            self._loaded = True
+        await self.alerts.load()
         stats = ctx.stats
         stream = self.client.iter_pages(
             limit=self.limit, resume_state=await self.load_state(), concurrency=self.concurrency
@@ -86,7 +142,7 @@ class CollectorJob:
             nonlocal live_pages
             live_pages += 1
             stats.page(ctx.clock.time(), len(records))
-            await self._new_alerts(stats, records)
+            await self.alerts.handle(stats, records)
 
         try:
             report = await deliver(
@@ -117,34 +173,6 @@ class CollectorJob:
             stop_reason=reason,
             interrupted=report.stopped,
         )
-
-    async def _new_alerts(self, stats: SourceStats, records: list[Record]) -> None:
-        id_field = self.id_field or (self.key_fields[0] if self.key_fields else None)
-        fresh = records
-        if self.processed is not None and id_field:
-            ids = [lookup(r, id_field) for r in records]
-            new = set(self.processed.new(str(i) for i in ids if i is not None))
-            fresh = []
-            for record, rid in zip(records, ids, strict=True):
-                if rid is None or str(rid) in new:
-                    fresh.append(record)
-                    new.discard(str(rid))
-            stats.duplicates_skipped += len(records) - len(fresh)
-        stats.new_alerts += len(fresh)
-        if fresh:
-            for callback in self.callbacks:
-                try:
-                    await callback(self.name, fresh)
-                except Exception as exc:  # stored already; a callback never undoes delivery
-                    stats.callbacks_failed += 1
-                    stats.error(stats.last_run_started or 0.0, "callback", str(exc))
-                    if self.log is not None:
-                        self.log.error(
-                            "callback failed", source=self.name, callback=callback.label, error=exc
-                        )
-        if self.processed is not None and id_field:
-            self.processed.update(str(i) for r in fresh if (i := lookup(r, id_field)) is not None)
-            await self.processed.save()
 
     def _absorb(self, stats: SourceStats, stream: Any) -> None:
         metrics = getattr(stream, "metrics", None)
@@ -212,6 +240,85 @@ class DevModeJob:
                 next_in=self.schedule.describe(),
             )
         return RunOutcome(stop_reason="dev_mode")
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    events: list[Record]
+    state: dict[str, Any]
+
+
+@dataclass(kw_only=True, eq=False)
+class StreamJob:
+    """A streaming source (SSE, WebSocket, long poll): one run lasts as long as the stream.
+
+    Each batch is delivered and checkpointed with the stream's resume token
+    (``{"last_event_id": …}``); the next connection resumes from the saved token. The schedule's
+    interval is the pause before reconnecting after a stream ends.
+    """
+
+    name: str
+    schedule: Schedule
+    make_source: Callable[[str | None], DataSource]
+    sinks: Sequence[Sink]
+    state_store: StateStore
+    checkpoint_sink: TransactionalSink | None = None
+    pipeline: Pipeline | None = None
+    dead_letter: Sink | None = None
+    key_fields: Sequence[str] = ("id",)
+    processed: PersistentProcessedIds | None = None
+    callbacks: Sequence[AlertCallback] = ()
+    id_field: str | None = None
+    log: Any = None
+    alerts: NewAlerts = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.alerts = NewAlerts(
+            source=self.name,
+            processed=self.processed,
+            callbacks=self.callbacks,
+            id_field=self.id_field or (self.key_fields[0] if self.key_fields else None),
+            log=self.log,
+        )
+
+    async def run(self, ctx: RunContext) -> RunOutcome:
+        stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
+        token = stored.value.get("last_event_id") if stored is not None else None
+        source = self.make_source(str(token) if token is not None else None)
+        await self.alerts.load()
+
+        async def batches() -> AsyncIterator[_Batch]:
+            async for batch in source.collect_stream():
+                yield _Batch(batch, dict(getattr(source, "state", {}) or {}))
+
+        async def delivered(records: list[Record]) -> None:
+            ctx.stats.page(ctx.clock.time(), len(records))
+            await self.alerts.handle(ctx.stats, records)
+
+        try:
+            report = await deliver(
+                batches(),
+                source=self.name,
+                sinks=self.sinks,
+                key_fields=tuple(self.key_fields),
+                pipeline=self.pipeline,
+                dead_letter=self.dead_letter,
+                state_store=self.state_store,
+                checkpoint_sink=self.checkpoint_sink,
+                on_delivered=delivered,
+                should_stop=ctx.stopping.is_set,
+            )
+        finally:
+            await source.disconnect()
+        return RunOutcome(
+            records=report.records,
+            pages=report.pages,
+            stop_reason="shutdown" if report.stopped else "stream_ended",
+            interrupted=report.stopped,
+        )
 
     async def aclose(self) -> None:
         return None

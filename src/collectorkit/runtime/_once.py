@@ -170,13 +170,19 @@ def _short(exc: BaseException) -> str:
 
 
 async def run_once(
-    config: Config, *, source: str | None = None, console: Console | None = None
+    config: Config,
+    *,
+    source: str | None = None,
+    console: Console | None = None,
+    debug: bool = False,
 ) -> list[OnceResult]:
     """Build the runtime, run every (or one) source once, save, close."""
     from collectorkit.http._redact import get_logger
     from collectorkit.runtime._app import build_runtime
 
-    runtime = await build_runtime(config, only=source, log=get_logger("collectorkit.once"))
+    runtime = await build_runtime(
+        config, only=source, log=get_logger("collectorkit.once"), diagnostic=debug
+    )
     metrics = RuntimeMetrics(started_at=time.time(), mode="once")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -203,7 +209,7 @@ def run_once_sync(config: Config, *, source: str | None = None, debug: bool = Fa
     console = Console()
     configure_logging(level="debug" if debug else "warning")
     try:
-        results = asyncio.run(run_once(config, source=source, console=console))
+        results = asyncio.run(run_once(config, source=source, console=console, debug=debug))
     except KeyError as exc:
         console.print(f"[red]error:[/] {exc.args[0]}", highlight=False)
         return 2
