@@ -58,7 +58,8 @@ def test_xdr_poller_from_the_environment_writes_alert_files_and_calls_back(
     sim: SimulatorServer, tmp_path: Path
 ) -> None:
     alerts, calls = tmp_path / "alerts", tmp_path / "calls.jsonl"
-    hook = f"{sys.executable} -c \"import sys; open({str(calls)!r}, 'a').write(sys.stdin.read() + chr(10))\""
+    script = f"import sys; open({str(calls)!r}, 'a').write(sys.stdin.read() + chr(10))"
+    hook = f'{sys.executable} -c "{script}"'
     env = {
         "XDR_BASE_URL": sim.url("xdr"),
         "XDR_AUTH_TOKEN": sim.credentials("xdr")["api_key"],
@@ -85,7 +86,8 @@ def test_xdr_poller_from_the_environment_writes_alert_files_and_calls_back(
     finally:
         assert _stop(proc) == 0, log.read_text()
     name = files()[0].name
-    assert name.startswith("alert_389") and name.endswith(".json")
+    assert name.startswith("alert_389")
+    assert name.endswith(".json")
     assert json.loads(files()[0].read_text())["alert_id"] in name
     assert sorted(called()) == sorted(sim.ledger.served_ids("xdr"))
     assert sim.credentials("xdr")["api_key"] not in log.read_text()
