@@ -135,6 +135,20 @@ def test_server_error_burst_by_schedule(sim: SimulatorServer, client: httpx.Clie
     ]
 
 
+def test_server_error_with_retry_after(sim: SimulatorServer, client: httpx.Client) -> None:
+    sim.add_faults(
+        FaultSpec(
+            kind="server_error", target="graph.*", retry_after=7, retry_after_format="seconds"
+        )
+    )
+    r = client.post(
+        sim.credentials("graph")["token_url"], data={"grant_type": "client_credentials"}
+    )
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "7"
+    assert r.json()["error"]["code"] == "serviceNotAvailable"
+
+
 def test_server_error_burst_length(sim: SimulatorServer, client: httpx.Client) -> None:
     sim.add_faults(
         FaultSpec(kind="server_error", target="generic", requests=[2], burst=3, max_times=3)

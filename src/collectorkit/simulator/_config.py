@@ -101,7 +101,8 @@ class FaultSpec:
     Parameters used by some kinds: ``status`` (server_error: 500/502/503/504, default 503;
     rate_limit: 429 or 403 for GitHub; expired_cursor: vendor default), ``retry_after`` seconds and
     ``retry_after_format`` (``seconds``, ``http-date`` or ``none``; default: the vendor's
-    dialect), ``delay`` (slow), ``count`` (records inserted/updated/duplicated/tied),
+    dialect; on server_error a ``Retry-After`` is sent only when the format is given),
+    ``delay`` (slow), ``count`` (records inserted/updated/duplicated/tied),
     ``late_by`` (late_arrival: how old the new records' event time is), ``at`` (boundary_ties:
     index, in ascending time order, of the page boundary the tie straddles).
     """

@@ -377,7 +377,10 @@ class EndpointApp:
             return api.throttle_reply(ctx, spec)
         spec = ctx.fault("server_error")
         if spec is not None:
-            return api.server_error_reply(spec.status or 503)
+            reply = api.server_error_reply(spec.status or 503)
+            if spec.retry_after_format is not None:  # e.g. Graph's 503 + Retry-After
+                reply.headers += api.retry_headers(ctx, spec)
+            return reply
         spec = ctx.fault("expired_cursor")
         if spec is not None:
             return api.expired_cursor_reply(spec.status)
