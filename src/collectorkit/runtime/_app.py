@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 Job = CollectorJob | DevModeJob | StreamJob
+_DEFAULT_DB = "./collectorkit" + ".db"  # the sqlite sink's default file
 
 
 def _log(name: str = "collectorkit.runtime") -> Any:
@@ -91,7 +92,7 @@ def _checkpoint_sink(
         if not callable(getattr(sink, "store_with_checkpoint", None)):
             continue
         if spec.type == "sqlite" and state_db is not None:
-            path = Path(str(spec.options.get("path", "collectorkit.db"))).resolve()
+            path = Path(str(spec.options.get("path", _DEFAULT_DB))).resolve()
             if path == state_db:
                 return sink  # type: ignore[return-value]
         if spec.type == "postgres" and spec.options.get("dsn") == state_url:
@@ -234,7 +235,7 @@ async def run_daemon(
     callbacks: Sequence[AlertCallback] = (),
 ) -> int:
     """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code."""
-    log = _log("collectorkit.daemon")
+    log = _log("collectorkit.runtime.daemon")
     runtime = await build_runtime(
         config,
         log=log,

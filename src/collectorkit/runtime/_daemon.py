@@ -190,4 +190,4 @@ def _name(hook: ShutdownHook) -> str:
 def _default_log() -> Any:
     from collectorkit.http._redact import get_logger
 
-    return get_logger("collectorkit.daemon")
+    return get_logger("collectorkit.runtime.daemon")

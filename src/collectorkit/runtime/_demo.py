@@ -109,7 +109,7 @@ async def run_demo(
 
     workdir = directory or Path(tempfile.mkdtemp(prefix="collectorkit-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    db = (workdir / "collectorkit.db").resolve()
+    db = (workdir / "demo.db").resolve()
     sim_config = build_config(
         seed=42, profiles=list(_PROFILES.values()), records=records, faults=demo_faults()
     )
@@ -121,7 +121,7 @@ async def run_demo(
             console.print(
                 f"  • {fault['kind']} on {fault['target']} (requests {fault['requests']})"
             )
-        cfg_path = workdir / "collectorkit.yaml"
+        cfg_path = workdir / "demo.yaml"
         cfg_path.write_text(
             DEMO_CONFIG.format(
                 db=db, xdr=sim.url("xdr"), okta=sim.url("okta"), generic=sim.url("generic")

@@ -30,11 +30,16 @@ __all__ = [
     "AlertCallback",
     "CallbackError",
     "CommandCallback",
+    "ENTRY_POINT_GROUP",
     "PythonCallback",
     "WebhookCallback",
     "callback_from_spec",
     "load_callable",
 ]
+
+
+ENTRY_POINT_GROUP = ".".join(("collectorkit", "callbacks"))
+"""Entry points named by a bare callback spec (``on_new_alert: my_hook``)."""
 
 
 class CallbackError(Exception):
@@ -60,7 +65,7 @@ def load_callable(target: str, *, path: str = "callback") -> Callable[..., Any]:
     if ":" not in target:
         from importlib.metadata import entry_points
 
-        found = entry_points(group="collectorkit.callbacks", name=target)
+        found = entry_points(group=ENTRY_POINT_GROUP, name=target)
         if not found:
             raise ConfigError(
                 f"{target!r} is neither 'package.module:function' nor an entry point in the "

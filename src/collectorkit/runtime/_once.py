@@ -181,7 +181,7 @@ async def run_once(
     from collectorkit.runtime._app import build_runtime
 
     runtime = await build_runtime(
-        config, only=source, log=get_logger("collectorkit.once"), diagnostic=debug
+        config, only=source, log=get_logger("collectorkit.runtime.once"), diagnostic=debug
     )
     metrics = RuntimeMetrics(started_at=time.time(), mode="once")
     stopping = asyncio.Event()
