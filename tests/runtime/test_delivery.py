@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from collectorkit import ConfigError, SinkError
+from collectorkit import ConfigError, SinkError, record_key
 from collectorkit.pipeline import (
     DedupProcessor,
     ErrorHandler,
@@ -19,7 +21,7 @@ from collectorkit.pipeline import (
     Pipeline,
     SystemEvent,
 )
-from collectorkit.runtime._delivery import DeliveryReport, deliver
+from collectorkit.runtime._delivery import DeliveryReport, _key_function, deliver
 from collectorkit.sinks import DeadLetterSink, JSONLSink, MemorySink, SQLiteSink
 from collectorkit.state import MemoryStateStore, SQLiteStateStore
 from collectorkit.typing import QueryCriteria
@@ -123,7 +125,7 @@ async def test_a_failing_sink_stops_before_the_checkpoint() -> None:
     assert isinstance(report, DeliveryReport)
     assert (report.pages, report.checkpoints) == (1, 1)
     assert pages.closed
-    assert pages.served == 2
+    assert pages.served == 3  # page 3 was read ahead, never stored nor checkpointed
     assert events[0].data["error"] == "disk full"
     assert errors.errors[0].is_critical
     assert errors.errors[0].layer_name == "storage"
@@ -197,19 +199,25 @@ async def test_retry_after_failure_is_not_taken_for_duplicates() -> None:
     assert (report.stored, report.dropped) == (0, 5)
 
 
-async def test_stop_after_the_current_page_and_hand_on_delivered_records() -> None:
+@pytest.mark.parametrize("read_ahead", [True, False])
+async def test_stop_after_the_current_page_and_hand_on_delivered_records(read_ahead: bool) -> None:
     delivered: list[list[dict[str, Any]]] = []
     pages = _pages(5)
+    store = MemoryStateStore()
     report = await deliver(
         pages,
         source="x",
         sinks=[MemorySink()],
-        state_store=MemoryStateStore(),
+        state_store=store,
         on_delivered=delivered.append,
         should_stop=lambda: len(delivered) == 2,
+        read_ahead=read_ahead,
     )
     assert report.stopped
-    assert (report.pages, report.checkpoints, pages.served) == (2, 2, 2)
+    assert (report.pages, report.checkpoints, pages.served) == (2, 2, 2 + read_ahead)
+    saved = await store.get("collector_state", "x")
+    assert saved is not None
+    assert dict(saved.value) == {"page": 2}
     assert pages.closed
     assert [r["id"] for r in delivered[1]] == [5, 6, 7, 8, 9]
 
@@ -245,6 +253,14 @@ async def test_jsonl_with_a_separate_state_store(tmp_path: Path) -> None:
         assert saved is not None
     finally:
         await store.close()
+
+
+@given(st.one_of(st.integers(), st.text(), st.floats(allow_nan=False), st.booleans(), st.none()))
+def test_the_key_shortcut_equals_record_key(value: object) -> None:
+    record = {"id": value, "other": 1}
+    assert _key_function("src", ("id",))(record) == record_key("src", record, ["id"])
+    nested = {"a": {"b": value}}
+    assert _key_function("src", ("a.b",))(nested) == record_key("src", nested, ["a.b"])
 
 
 async def test_bad_arguments() -> None:

@@ -152,6 +152,12 @@ class Pipeline:
         """Run the pipeline over a batch; never raises for a bad record."""
         start = time.perf_counter()
         outcome = PipelineOutcome()
+        if not self._steps:
+            batch = records if isinstance(records, list) else list(records)
+            if all(type(r) is dict for r in batch):  # nothing to do: hand the batch on as is
+                outcome.records = batch
+                outcome.processing_time = time.perf_counter() - start
+                return outcome
         if self._all_sync:
             for record in records:
                 if isinstance(record, dict):
@@ -176,7 +182,7 @@ class Pipeline:
                 if value is None:
                     outcome.dropped += 1
                     return
-                if not isinstance(value, Mapping):
+                if type(value) is not dict and not isinstance(value, Mapping):
                     raise ProcessingError(
                         f"returned {type(value).__name__}, expected a dict or None"
                     )
@@ -194,7 +200,7 @@ class Pipeline:
                 if value is None:
                     outcome.dropped += 1
                     return
-                if not isinstance(value, Mapping):
+                if type(value) is not dict and not isinstance(value, Mapping):
                     raise ProcessingError(
                         f"returned {type(value).__name__}, expected a dict or None"
                     )

@@ -11,10 +11,11 @@ at most the page that was not checkpointed, and the sinks write none of it twice
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -103,15 +104,17 @@ class _Loop:
     errors: ErrorHandler | None
     on_delivered: Callable[[list[Record]], Any] | None
     report: DeliveryReport
+    key_of: Callable[[Record], str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_of = _key_function(self.source, self.key_fields)
 
     async def page(self, page: PageLike) -> None:
         records = page.events
         state = _state_dict(page.state)
         outcome = await self.pipeline.run(records, source=self.source)
-        envelopes = [
-            Envelope(self.source, record_key(self.source, r, self.key_fields), r)
-            for r in outcome.records
-        ]
+        key = self.key_of
+        envelopes = [Envelope(self.source, key(r), r) for r in outcome.records]
         await self._announce_processing(outcome, len(records))
         try:
             result = await self._store(envelopes, outcome.dead, state)
@@ -235,6 +238,56 @@ class _Loop:
             )
 
 
+def _key_function(source: str, key_fields: tuple[str, ...]) -> Callable[[Record], str]:
+    """``record_key`` for this source; one top-level field takes a shortcut with the same result."""
+    if len(key_fields) == 1 and "." not in key_fields[0]:
+        name = key_fields[0]
+        prefix = source + ":"
+
+        def one_field(record: Record) -> str:
+            value = record.get(name)
+            if value is None:
+                return record_key(source, record, key_fields)
+            return prefix + (value if type(value) is str else str(value))
+
+        return one_field
+    return lambda record: record_key(source, record, key_fields)
+
+
+_END: Any = object()
+
+
+async def _next_page(iterator: AsyncIterator[PageLike]) -> Any:
+    try:
+        return await anext(iterator)
+    except StopAsyncIteration:
+        return _END
+
+
+class _ReadAhead:
+    """Keeps the fetch of the next page running while the current page is delivered."""
+
+    def __init__(self, iterator: AsyncIterator[PageLike], *, enabled: bool) -> None:
+        self._iterator = iterator
+        self._enabled = enabled
+        self._task: asyncio.Task[Any] | None = None
+
+    async def next(self) -> Any:
+        task, self._task = self._task, None
+        page = await task if task is not None else await _next_page(self._iterator)
+        if self._enabled and page is not _END:
+            self._task = asyncio.ensure_future(_next_page(self._iterator))
+        return page
+
+    async def cancel(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
 def _pick_checkpoint_sink(
     sinks: Sequence[Sink], checkpoint_sink: TransactionalSink | None
 ) -> TransactionalSink | None:
@@ -266,6 +319,7 @@ async def deliver(
     error_handler: ErrorHandler | None = None,
     on_delivered: Callable[[list[Record]], Awaitable[None] | None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    read_ahead: bool = True,
 ) -> DeliveryReport:
     """Deliver every page of ``pages`` and checkpoint after each one.
 
@@ -276,6 +330,10 @@ async def deliver(
     or else of ``state_store``. ``key_fields`` build each record's idempotency key (see
     :func:`~collectorkit.record_key`). ``on_delivered`` gets the records of each page after it
     was checkpointed; ``should_stop`` is asked after each page (graceful shutdown).
+
+    With ``read_ahead`` the next page is fetched while the current one is being stored (at most
+    one page ahead): the sinks' disk or network time overlaps the API's. A page read ahead is
+    never checkpointed before it is delivered, so stopping or crashing only re-fetches it.
 
     A sink or state failure raises (a :class:`SinkError`/``StateError``; the report so far is
     its ``partial_result``) with the failed page not checkpointed; the pipeline's stateful
@@ -305,8 +363,9 @@ async def deliver(
     )
     start = time.perf_counter()
     iterator = aiter(pages)
+    ahead = _ReadAhead(iterator, enabled=read_ahead)
     try:
-        async for page in iterator:
+        while (page := await ahead.next()) is not _END:
             await loop.page(page)
             if should_stop is not None and should_stop():
                 report.stopped = True
@@ -321,6 +380,7 @@ async def deliver(
         raise error from exc
     finally:
         report.elapsed = time.perf_counter() - start
+        await ahead.cancel()
         closer = getattr(iterator, "aclose", None)
         if closer is not None:
             await closer()

@@ -11,6 +11,7 @@ again. One writer process per set of files.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import string
@@ -19,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 import orjson
 
@@ -38,7 +39,7 @@ _SCHEMA = (
     "segment INTEGER NOT NULL, committed INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, path TEXT NOT NULL) WITHOUT ROWID",
 )
-_CHUNK = 500
+_CHUNK = 4000  # rows per statement: 2 parameters each, SQLite allows 32766
 
 
 def _placeholders(template: str) -> set[str]:
@@ -209,42 +210,53 @@ class JSONLSink(BaseSink):
             f = self._files[path] = open(path, "ab")  # noqa: SIM115 - kept open across batches
         return f
 
-    def _known(self, db: sqlite3.Connection, keys: list[str]) -> set[str]:
-        found: set[str] = set()
-        for i in range(0, len(keys), _CHUNK):
-            chunk = keys[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(f"SELECT key FROM keys WHERE key IN ({marks})", chunk)  # noqa: S608
-            found.update(r[0] for r in rows)
-        return found
+    def _claim(self, db: sqlite3.Connection, path: str, envelopes: list[Envelope]) -> set[str]:
+        """Insert the keys (inside the caller's transaction); return those that were new."""
+        fresh: set[str] = set()
+        for i in range(0, len(envelopes), _CHUNK):
+            chunk = envelopes[i : i + _CHUNK]
+            params: list[Any] = [None] * (2 * len(chunk))
+            params[::2] = [e.key for e in chunk]
+            params[1::2] = [path] * len(chunk)
+            sql = _claim_sql(len(chunk))
+            fresh.update(row[0] for row in db.execute(sql, params))
+        return fresh
 
     def _write(self, db: sqlite3.Connection, batch: list[Envelope], date: str) -> int:
-        known = self._known(db, [e.key for e in batch])
         groups: defaultdict[str, list[Envelope]] = defaultdict(list)
+        bases: dict[str, str] = {}
         for e in batch:
-            if e.key not in known:
-                groups[self._base_for(e.source, date)].append(e)
-        if not groups:
-            return 0
-        commits: list[tuple[str, str, int, list[Envelope]]] = []
-        for base, envelopes in groups.items():
-            path, committed = self._target(db, base)
-            f = self._handle(path)
-            if f.tell() != committed:  # a failed write left bytes behind: cut them
-                f.truncate(committed)
-            f.write(b"".join(_line(e) for e in envelopes))
-            f.flush()
-            if self.fsync:
-                os.fsync(f.fileno())
-            commits.append((base, path, f.tell(), envelopes))
+            base = bases.get(e.source)
+            if base is None:
+                base = bases[e.source] = self._base_for(e.source, date)
+            groups[base].append(e)
+        # Files are registered (committed) before anything is written to them.
+        targets = {base: self._target(db, base) for base in groups}
+        written = 0
         db.execute("BEGIN IMMEDIATE")
-        for _, path, offset, envelopes in commits:
-            db.executemany("INSERT INTO keys VALUES (?, ?)", [(e.key, path) for e in envelopes])
-            db.execute("UPDATE files SET committed = ? WHERE path = ?", (offset, path))
-        db.execute("COMMIT")
-        for base, path, offset, _ in commits:
-            self._current[base] = (path, offset)
-        return sum(len(c[3]) for c in commits)
+        try:
+            offsets: dict[str, tuple[str, int]] = {}
+            for base, envelopes in groups.items():
+                path, committed = targets[base]
+                fresh = self._claim(db, path, envelopes)
+                if not fresh:
+                    continue
+                f = self._handle(path)
+                if f.tell() != committed:  # an earlier failed write left bytes behind
+                    f.truncate(committed)
+                f.write(b"".join(_line(e) for e in envelopes if e.key in fresh))
+                f.flush()
+                if self.fsync:
+                    os.fsync(f.fileno())
+                offsets[base] = (path, f.tell())
+                db.execute("UPDATE files SET committed = ? WHERE path = ?", (f.tell(), path))
+                written += len(fresh)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._current.update(offsets)
+        return written
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
         date = datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%d")
@@ -299,6 +311,12 @@ class JSONLSink(BaseSink):
         db.execute("COMMIT")
         self._current = {b: c for b, c in self._current.items() if c[0] != path}
         return True
+
+
+@functools.lru_cache(maxsize=8)
+def _claim_sql(rows: int) -> str:
+    values = ",".join(["(?, ?)"] * rows)
+    return f"INSERT OR IGNORE INTO keys VALUES {values} RETURNING key"  # noqa: S608
 
 
 def _line(e: Envelope) -> bytes:
