@@ -30,7 +30,6 @@ __all__ = [
     "AlertCallback",
     "CallbackError",
     "CommandCallback",
-    "ENTRY_POINT_GROUP",
     "PythonCallback",
     "WebhookCallback",
     "callback_from_spec",
