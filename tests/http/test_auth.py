@@ -125,7 +125,7 @@ def test_auth_config_without_its_credentials_says_what_is_missing() -> None:
         AuthConfig(type=AuthType.BASIC, username="u").to_handler()
     with pytest.raises(ConfigError, match="client_id, client_secret"):
         AuthConfig(type=AuthType.OAUTH2, token_url="https://a/token").to_handler()
-    with pytest.raises(ConfigError, match="not both"):
+    with pytest.raises(ConfigError, match="give one location"):
         APIKeyAuthHandler(KEY, header_name="X", query_param="y")
     with pytest.raises(ConfigError, match=r"BearerTokenAuthHandler\.token"):
         BearerTokenAuthHandler(token="")

@@ -22,7 +22,7 @@ from collectorkit.http._breaker import (
     CircuitBreakerPolicy,
     CircuitState,
 )
-from collectorkit.http._client import APIClient, BaseAPIClient, default_transport
+from collectorkit.http._client import APIClient, BaseAPIClient
 from collectorkit.http._config import (
     APIClientConfig,
     AuthConfig,
@@ -51,9 +51,11 @@ from collectorkit.http._redact import (
     register_secret,
 )
 from collectorkit.http._retry import RetryDecision, RetryPolicy, RetryStrategy
+from collectorkit.http._retry_handler import RetryHandler, create_retry_handler
 from collectorkit.http._server_hints import parse_retry_after, server_wait
 from collectorkit.http._timeouts import TimeoutSettings, parse_duration
 from collectorkit.http._transport import RawResponse, Transport
+from collectorkit.http._wire import default_transport
 
 __all__ = [
     "APIClient",
@@ -88,6 +90,7 @@ __all__ = [
     "Response",
     "RetryConfig",
     "RetryDecision",
+    "RetryHandler",
     "RetryPolicy",
     "RetryStrategy",
     "TimeoutSettings",
@@ -97,6 +100,7 @@ __all__ = [
     "create_basic_auth",
     "create_bearer_auth",
     "create_oauth2_auth",
+    "create_retry_handler",
     "default_transport",
     "get_logger",
     "is_sensitive_name",

@@ -14,6 +14,9 @@ import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
+
+import orjson
 
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
@@ -134,8 +137,10 @@ class NoAuth(AuthHandler):
 
 
 class APIKeyAuthHandler(AuthHandler):
-    """An API key in a header (``header_name``, default ``X-API-Key``) or a query parameter
-    (``query_param``), optionally with a ``prefix`` (``"ApiKey"`` sends ``ApiKey <key>``)."""
+    """An API key in a header (``header_name``, default ``X-API-Key``), a query parameter
+    (``query_param``) or a field of the request body (``body_field``: merged into a JSON object
+    or a form body; a request without a body gets a JSON object), optionally with a ``prefix``
+    (``"ApiKey"`` sends ``ApiKey <key>``). Give at most one location."""
 
     def __init__(
         self,
@@ -143,18 +148,27 @@ class APIKeyAuthHandler(AuthHandler):
         *,
         header_name: str | None = None,
         query_param: str | None = None,
+        body_field: str | None = None,
         prefix: str | None = None,
     ) -> None:
         self._key = _require_text(key, "APIKeyAuthHandler.key")
-        if header_name is not None and query_param is not None:
-            raise ConfigError(
-                f"give header_name ({header_name!r}) or query_param ({query_param!r}), not both",
-                path="APIKeyAuthHandler",
+        given = {
+            name: value
+            for name, value in (
+                ("header_name", header_name),
+                ("query_param", query_param),
+                ("body_field", body_field),
             )
-        self.header_name = header_name if query_param is None and header_name else None
-        if query_param is None and header_name is None:
-            self.header_name = "X-API-Key"
+            if value is not None
+        }
+        if len(given) > 1:
+            shown = ", ".join(f"{name}={value!r}" for name, value in given.items())
+            raise ConfigError(f"give one location, not several: {shown}", path="APIKeyAuthHandler")
         self.query_param = query_param
+        self.body_field = body_field
+        self.header_name = header_name if given.keys() <= {"header_name"} else None
+        if not given:
+            self.header_name = "X-API-Key"
         self.prefix = prefix
         register_secret(self._key)
 
@@ -165,16 +179,42 @@ class APIKeyAuthHandler(AuthHandler):
     def on_request(self, request: Request) -> None:
         if self.query_param is not None:
             request.params[self.query_param] = self._value
+        elif self.body_field is not None:
+            add_body_field(request, self.body_field, self._value)
         else:
             request.headers[self.header_name or "X-API-Key"] = self._value
 
     def __repr__(self) -> str:
-        where = (
-            f"query_param={self.query_param!r}"
-            if self.query_param
-            else f"header_name={self.header_name!r}"
-        )
+        if self.query_param:
+            where = f"query_param={self.query_param!r}"
+        elif self.body_field:
+            where = f"body_field={self.body_field!r}"
+        else:
+            where = f"header_name={self.header_name!r}"
         return f"APIKeyAuthHandler(key={MASK!r}, {where}, prefix={self.prefix!r})"
+
+
+def add_body_field(request: Request, name: str, value: str) -> None:
+    """Put ``name=value`` into the body of ``request`` (JSON object or form)."""
+    content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if request.content is None:
+        request.content = orjson.dumps({name: value})
+        request.headers["Content-Type"] = "application/json"
+    elif content_type == "application/x-www-form-urlencoded":
+        separator = b"&" if request.content else b""
+        request.content += separator + urlencode({name: value}).encode()
+    else:
+        try:
+            body = orjson.loads(request.content)
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"cannot put the API key into a {content_type or 'non-JSON'} body; "
+                "use a JSON object or form body, a header or a query parameter",
+                path="APIKeyAuthHandler.body_field",
+            )
+        request.content = orjson.dumps({**body, name: value})
 
 
 class BearerTokenAuthHandler(AuthHandler):

@@ -20,35 +20,27 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mappi
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlencode, urljoin
-
-import orjson
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import (
-    AuthenticationError,
     CircuitOpenError,
-    ClientRequestError,
     CollectorError,
     CollectorTimeoutError,
     HTTPError,
     HTTPStatusError,
-    QuotaError,
     RequestTimeoutError,
-    ServiceError,
     TransportError,
 )
-from collectorkit.http._auth import AuthContext, AuthHandler
+from collectorkit._sync import run_sync
+from collectorkit.http._auth import AuthContext, AuthHandler, NoAuth
 from collectorkit.http._breaker import BreakerState, CircuitBreakerPolicy, CircuitState
 from collectorkit.http._config import APIClientConfig, AuthConfig, resolve_auth
 from collectorkit.http._metrics import ClientMetrics
 from collectorkit.http._models import Request, Response, origin_of
 from collectorkit.http._ratelimit import RateLimitPolicy, TokenBucket
 from collectorkit.http._redact import (
-    MASK,
     get_logger,
     is_sensitive_name,
-    redact_text,
     redact_url,
     register_secret,
 )
@@ -56,48 +48,18 @@ from collectorkit.http._retry import RetryPolicy, backoff_disabled
 from collectorkit.http._server_hints import quota_exhausted, reset_wait, server_wait
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
 from collectorkit.http._transport import Transport
+from collectorkit.http._wire import (
+    default_transport,
+    encode_body,
+    join_url,
+    redirect_request,
+    status_error,
+)
 
-__all__ = ["APIClient", "BaseAPIClient", "default_transport"]
+__all__ = ["APIClient", "BaseAPIClient"]
 
 _USER_AGENT = "collectorkit/0.1"
 _Origin = tuple[str, str, int]
-
-
-def default_transport(
-    *,
-    http2: bool = False,
-    max_connections: int = 100,
-    max_keepalive_connections: int = 20,
-    verify: bool = True,
-) -> Transport:
-    """The transport a client uses unless given one: aiohttp for HTTP/1.1 (measured faster on
-    JSON APIs, see ``bench/bench_http.py``), httpx2 when HTTP/2 is asked for."""
-    if http2:
-        from collectorkit.http._httpx_transport import HttpxTransport
-
-        return HttpxTransport(
-            http2=True,
-            max_connections=max_connections,
-            max_keepalive_connections=max_keepalive_connections,
-            verify=verify,
-        )
-    from collectorkit.http._aiohttp_transport import AiohttpTransport
-
-    return AiohttpTransport(max_connections=max_connections, verify=verify)
-
-
-def _encode_body(json: Any, data: Any) -> tuple[bytes | None, str | None]:
-    if json is not None:
-        return orjson.dumps(json), "application/json"
-    if data is None:
-        return None, None
-    if isinstance(data, bytes):
-        return data, None
-    if isinstance(data, str):
-        return data.encode(), None
-    if isinstance(data, Mapping):
-        return urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
-    raise TypeError(f"data must be bytes, str or a mapping, got {type(data).__name__}")
 
 
 class APIClient:
@@ -222,6 +184,11 @@ class APIClient:
         finally:
             await self.aclose()
 
+    @property
+    def auth_manager(self) -> AuthHandler | None:
+        """The auth handler in use (seed 004's name), ``None`` without auth."""
+        return None if isinstance(self.auth, NoAuth) else self.auth
+
     def get_metrics(self) -> ClientMetrics:
         return self.metrics
 
@@ -250,7 +217,7 @@ class APIClient:
         """``(url, headers, params, json, data)`` for one call; override to add headers etc."""
         if self._base_url is None:
             self._base_url = await self._build_base_url()
-        url = path if "://" in path else _join(self._base_url, path)
+        url = path if "://" in path else join_url(self._base_url, path)
         headers = {**self._headers, **(kwargs.get("headers") or {})}
         return (
             url,
@@ -291,7 +258,7 @@ class APIClient:
                 method, url, params=params, json=json, data=data, headers=headers
             )
             full_url, all_headers, all_params, json_body, data_body = prepared
-            content, content_type = _encode_body(json_body, data_body)
+            content, content_type = encode_body(json_body, data_body)
             request = Request(
                 method, full_url, headers=all_headers, params=all_params, content=content
             )
@@ -324,6 +291,36 @@ class APIClient:
     def delete(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
         """``await client.delete(url, ...)``: :meth:`request` with ``DELETE``."""
         return self.request("DELETE", url, **kwargs)
+
+    # --- sync entry points (the same async code, on a loop of their own) ---------------------
+
+    def request_sync(self, method: str, url: str, **kwargs: Any) -> Response:
+        """Blocking :meth:`request`, for code without an event loop; inside a running loop it
+        raises :class:`~collectorkit.SyncInAsyncError`. Each call runs on a fresh event loop, so
+        the connection pool this client created is closed after it (a transport passed in must
+        be usable from that loop)."""
+        return run_sync(self._request_then_release(method, url, **kwargs), async_name="request")
+
+    async def _request_then_release(self, method: str, url: str, **kwargs: Any) -> Response:
+        try:
+            return await self.request(method, url, **kwargs)
+        finally:
+            await self.aclose()
+
+    def get_sync(self, url: str, **kwargs: Any) -> Response:
+        return self.request_sync("GET", url, **kwargs)
+
+    def post_sync(self, url: str, **kwargs: Any) -> Response:
+        return self.request_sync("POST", url, **kwargs)
+
+    def put_sync(self, url: str, **kwargs: Any) -> Response:
+        return self.request_sync("PUT", url, **kwargs)
+
+    def patch_sync(self, url: str, **kwargs: Any) -> Response:
+        return self.request_sync("PATCH", url, **kwargs)
+
+    def delete_sync(self, url: str, **kwargs: Any) -> Response:
+        return self.request_sync("DELETE", url, **kwargs)
 
     # --- the send loop ---------------------------------------------------------------------------
 
@@ -387,25 +384,7 @@ class APIClient:
         assert response is not None
         if response.status_code < 400:
             return response
-        raise self._status_error(request, response, attempts)
-
-    def _status_error(self, request: Request, response: Response, attempts: int) -> HTTPStatusError:
-        status = response.status_code
-        cls: type[HTTPStatusError]
-        if status in (401, 403):
-            cls = AuthenticationError
-        elif status == 429:
-            cls = QuotaError
-        elif status >= 500:
-            cls = ServiceError
-        else:
-            cls = ClientRequestError
-        snippet = _mask_request_secrets(redact_text(response.text[:200].strip()), request)
-        message = (
-            f"{request.method} {redact_url(response.url or request.full_url)} failed with status "
-            f"{status} after {attempts} attempt(s)" + (f": {snippet}" if snippet else "")
-        )
-        return cls(message, request=request.redacted(), response=response)
+        raise status_error(request, response, attempts)
 
     async def _wait_for_turn(self, deadline: float | None) -> None:
         """Wait for the token just reserved, and for any server-requested pause to end."""
@@ -510,7 +489,7 @@ class APIClient:
         for _ in range(10):
             if not response.is_redirect:
                 return response
-            current = _redirected(current, response)
+            current = redirect_request(current, response)
             trust = self._trusts(current.origin, trusted)
             response = await self.auth.authenticate(current.copy(), trusted=trust, send=send)
         raise TransportError(
@@ -563,50 +542,33 @@ class APIClient:
             request=request,
         )
         if self._log.diagnostic:
-            self._log.debug(
-                "response",
-                method=request.method,
-                url=url,
-                status=raw.status_code,
-                elapsed_ms=round(elapsed_ms, 2),
-            )
+            self._log_exchange(request, response)
         return response
+
+    def _log_exchange(self, request: Request, response: Response) -> None:
+        """Debug lines (diagnostic mode only), as ``log_requests`` / ``log_responses`` /
+        ``log_response_body`` ask; the logger redacts every field."""
+        config = self.config
+        if config.log_requests:
+            self._log.debug(
+                "request",
+                method=request.method,
+                url=request.full_url,
+                headers=dict(request.headers),
+            )
+        if config.log_responses:
+            fields: dict[str, Any] = {
+                "status": response.status_code,
+                "elapsed_ms": round(response.elapsed_ms, 2),
+                "bytes": len(response.content),
+            }
+            if config.log_response_body:
+                body = response.body
+                fields["body"] = body[:2000] if isinstance(body, str) else body
+            self._log.debug("response", url=response.url, **fields)
 
     async def _send_token_request(self, request: Request) -> Response:
         return await self._transmit(request, None)
-
-
-def _mask_request_secrets(text: str, request: Request) -> str:
-    """``text`` (e.g. an echoed body) with the values of the request's sensitive headers and
-    parameters masked, registered as secrets or not."""
-    pairs = [*request.headers.items(), *request.params.items()]
-    for name, value in pairs:
-        if isinstance(value, str) and len(value) >= 4 and is_sensitive_name(name):
-            text = text.replace(value, MASK)
-    return text
-
-
-def _join(base: str, path: str) -> str:
-    if not base:
-        return path
-    if not path:
-        return base
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
-def _redirected(request: Request, response: Response) -> Request:
-    location = urljoin(request.url, response.headers["location"])
-    status = response.status_code
-    method = request.method
-    if status == 303 or (status in (301, 302) and method == "POST"):
-        new = request.copy(url=location, method="GET" if method != "HEAD" else method)
-        new.content = None
-        for name in ("content-type", "content-length"):
-            new.headers.pop(name, None)
-    else:
-        new = request.copy(url=location)
-    new.params = {}  # the Location is the full target, query included
-    return new
 
 
 class BaseAPIClient(APIClient):

@@ -212,10 +212,7 @@ def _need(config: AuthConfig, *names: str) -> list[str]:
 def _api_key(config: AuthConfig) -> AuthHandler:
     (token,) = _need(config, "token")
     if config.token_location is AuthLocation.BODY:
-        raise ConfigError(
-            "token_location BODY is not supported; use HEADER or QUERY",
-            path="AuthConfig.token_location",
-        )
+        return APIKeyAuthHandler(token, body_field=config.token_key, prefix=config.token_prefix)
     if config.token_location is AuthLocation.QUERY:
         return APIKeyAuthHandler(token, query_param=config.token_key, prefix=config.token_prefix)
     return APIKeyAuthHandler(token, header_name=config.token_key, prefix=config.token_prefix)

@@ -194,6 +194,14 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
             await self._authorize(request, stale=token)
             yield request
 
+    async def get_initial_token(self) -> str:
+        """Fetch (or load from the cache) a token now, e.g. to check credentials at startup."""
+        return await self.token()
+
+    async def refresh(self) -> str:
+        """Replace the current token with a new one from the token endpoint."""
+        return await self.token(stale=self._token)
+
     async def invalidate(self) -> None:
         """Forget the current token; the next request fetches a new one."""
         async with self._lock:

@@ -1,0 +1,160 @@
+"""Seed 004's extra surface: manual retry handler, auth manager, body auth, logging switches,
+sync calls."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from pytest_httpserver import HTTPServer
+from structlog.testing import capture_logs
+
+from collectorkit import (
+    APIClient,
+    APIClientConfig,
+    AuthConfig,
+    AuthType,
+    ConfigError,
+    OAuth2ClientCredentialsHandler,
+    RetryStrategy,
+    ServiceError,
+    SyncInAsyncError,
+    TransportError,
+)
+from collectorkit.http import (
+    APIKeyAuthHandler,
+    AuthLocation,
+    Request,
+    Response,
+    RetryHandler,
+    RetryPolicy,
+    create_retry_handler,
+)
+from collectorkit.testing import FakeClock, MockTransport
+
+from .conftest import base_url
+from .test_oauth2 import CLIENT_ID, SECRET, TokenServer
+
+
+async def test_retry_handler_retries_transient_failures_with_backoff(clock: FakeClock) -> None:
+    handler = create_retry_handler(
+        max_retries=3,
+        strategy=RetryStrategy.EXPONENTIAL,
+        initial_delay=2.0,
+        jitter=False,
+        clock=clock,
+    )
+    calls: list[int] = []
+
+    async def flaky(value: int) -> int:
+        calls.append(value)
+        if len(calls) < 3:
+            raise TransportError("connection reset")
+        return value * 2
+
+    assert await handler.call(flaky, 21) == 42
+    assert clock.sleeps == [2.0, 4.0]
+    assert handler.retries == 2
+
+
+async def test_retry_handler_gives_up_and_leaves_bugs_alone(clock: FakeClock) -> None:
+    handler = RetryHandler(RetryPolicy(max_attempts=2, jitter=False), clock=clock)
+
+    @handler
+    async def always_503() -> None:
+        raise ServiceError("down", response=Response(503))
+
+    with pytest.raises(ServiceError):
+        await always_503()
+    assert clock.sleeps == [1.0]
+
+    @handler
+    async def bug() -> None:
+        raise KeyError("not retryable")
+
+    with pytest.raises(KeyError):
+        await bug()
+    assert clock.sleeps == [1.0]
+
+
+async def test_auth_manager_and_initial_token(server: HTTPServer, clock: FakeClock) -> None:
+    tokens = TokenServer(server)
+    handler = OAuth2ClientCredentialsHandler(f"{base_url(server)}/token", CLIENT_ID, SECRET)
+    async with APIClient(base_url=base_url(server), auth=handler, clock=clock) as client:
+        assert client.auth_manager is handler
+        assert await handler.get_initial_token() == "at-1-xyzzy"
+        assert await handler.refresh() == "at-2-xyzzy"
+    assert tokens.issued == ["at-1-xyzzy", "at-2-xyzzy"]
+    assert APIClient(base_url="http://a").auth_manager is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "sent"),
+    [
+        ({"json": {"q": 1}}, {"q": 1, "api_key": "bk-12345"}),
+        ({}, {"api_key": "bk-12345"}),
+    ],
+)
+async def test_api_key_in_a_json_body(kwargs: dict[str, object], sent: dict[str, object]) -> None:
+    transport = MockTransport(lambda request: Response(200, content=b"{}"))
+    auth = AuthConfig(
+        type=AuthType.API_KEY,
+        token="bk-12345",
+        token_location=AuthLocation.BODY,
+        token_key="api_key",
+    )
+    async with APIClient(base_url="http://mock", auth=auth, transport=transport) as client:
+        await client.post("/search", **kwargs)  # type: ignore[arg-type]
+    (request,) = transport.requests
+    assert orjson.loads(request.content or b"") == sent
+    assert request.headers["content-type"] == "application/json"
+
+
+async def test_api_key_in_a_form_body_and_refused_for_other_bodies() -> None:
+    transport = MockTransport(lambda request: Response(200, content=b"{}"))
+    auth = APIKeyAuthHandler("bk-12345", body_field="key")
+    async with APIClient(base_url="http://mock", auth=auth, transport=transport) as client:
+        await client.post("/form", data={"a": "1"})
+        with pytest.raises(ConfigError, match="body_field"):
+            await client.post("/raw", data=b"\x00binary")
+    assert transport.requests[0].content == b"a=1&key=bk-12345"
+
+
+async def test_log_switches_in_diagnostic_mode(server: HTTPServer) -> None:
+    server.expect_request("/x").respond_with_json({"password": "pw-in-body-999", "n": 1})
+    config = APIClientConfig(
+        base_url=base_url(server), diagnostic_mode=True, log_requests=False, log_response_body=True
+    )
+    with capture_logs() as logs:
+        async with APIClient(config) as client:
+            await client.get("/x")
+    events = [entry["event"] for entry in logs]
+    assert events == ["response"]
+    assert logs[0]["body"] == {"password": "***", "n": 1}
+
+    quiet = APIClientConfig(base_url=base_url(server))  # not diagnostic: no debug lines at all
+    with capture_logs() as logs:
+        async with APIClient(quiet) as client:
+            await client.get("/x")
+    assert logs == []
+
+
+def test_sync_calls_run_the_same_code(server: HTTPServer) -> None:
+    server.expect_request("/s", method="GET").respond_with_json({"sync": True})
+    server.expect_request("/s", method="POST", json={"a": 1}).respond_with_json({"posted": True})
+    client = APIClient(base_url=base_url(server))
+    assert client.get_sync("/s").json() == {"sync": True}
+    assert client.post_sync("/s", json={"a": 1}).json() == {"posted": True}
+    assert client.metrics.successful_requests == 2
+    assert client._transport is None  # the pool of each call's loop was closed with it
+
+
+async def test_sync_call_inside_a_loop_points_at_the_async_one() -> None:
+    client = APIClient(base_url="http://mock", transport=MockTransport(lambda r: Response(200)))
+    with pytest.raises(SyncInAsyncError, match="await request"):
+        client.get_sync("/x")
+
+
+def test_request_repr_hides_query_secrets() -> None:
+    request = Request("GET", "http://a/x", params={"api_key": "qq-123456", "page": 2})
+    assert "qq-123456" not in repr(request)
+    assert "page=2" in repr(request)
