@@ -140,3 +140,44 @@ async def test_breaker_opening_during_retries_stops_them(
         with pytest.raises(CircuitOpenError):
             await client.get("/svc")
     assert len(server.log) == 2
+
+
+async def test_cancelled_trial_request_frees_its_half_open_slot(clock: FakeClock) -> None:
+    import asyncio
+
+    from collectorkit.http import Response
+    from collectorkit.testing import MockTransport
+
+    gate = asyncio.Event()
+    mode = {"fail": True}
+
+    async def handler(request: object) -> Response:
+        if mode["fail"]:
+            return Response(503)
+        await gate.wait()
+        return Response(200, content=b"{}")
+
+    client = APIClient(
+        base_url="http://mock",
+        transport=MockTransport(handler),  # type: ignore[arg-type]
+        circuit_breaker=CircuitBreakerPolicy(
+            failure_threshold=1, recovery_timeout=10, success_threshold=1
+        ),
+        retry=RetryPolicy.disabled(),
+        clock=clock,
+    )
+    with pytest.raises(ServiceError):
+        await client.get("/x")
+    clock.advance(10)
+    mode["fail"] = False
+    trial = asyncio.create_task(client.get("/x"))
+    await asyncio.sleep(0)
+    with pytest.raises(CircuitOpenError) as info:  # the one trial slot is taken
+        await client.get("/x")
+    assert info.value.request is not None
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    gate.set()
+    assert (await client.get("/x")).status_code == 200  # the slot came back
+    assert client.circuit_state is CircuitState.CLOSED

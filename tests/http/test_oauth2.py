@@ -251,3 +251,18 @@ def test_handler_validates_its_inputs() -> None:
     with pytest.raises(ConfigError, match="client_secret") as info:
         OAuth2ClientCredentialsHandler("https://a/token", CLIENT_ID, "")
     assert info.value.path == "OAuth2ClientCredentialsHandler.client_secret"
+
+
+async def test_token_endpoint_outage_is_retried_by_the_policy(
+    server: HTTPServer, clock: FakeClock
+) -> None:
+    tokens = TokenServer(server)
+    server.clear()  # put a 503 in front of the real token endpoint
+    server.expect_oneshot_request("/token").respond_with_data("busy", status=503)
+    server.expect_request("/token", method="POST").respond_with_handler(tokens.token)
+    server.expect_request("/api/events").respond_with_handler(tokens.api)
+    client, handler = make_client(server, clock)
+    async with client.session():
+        assert (await client.get("/events")).json() == {"events": ["at-1-xyzzy"]}
+    assert client.metrics.total_retries == 1
+    assert handler.fetches == 2

@@ -135,3 +135,14 @@ async def test_default_transport_choice() -> None:
     assert isinstance(h2, HttpxTransport)
     await plain.aclose()
     await h2.aclose()
+
+
+async def test_transport_errors_carry_the_redacted_request() -> None:
+    client = APIClient(
+        base_url=f"http://127.0.0.1:{free_port()}", retry=RetryPolicy.disabled(), timeout=FAST
+    )
+    async with client.session():
+        with pytest.raises(TransportError) as info:
+            await client.get("/x", params={"token": "tt-998877"})
+    assert info.value.request is not None
+    assert "tt-998877" not in info.value.request.full_url

@@ -44,7 +44,7 @@ from collectorkit.http._redact import (
     redact_url,
     register_secret,
 )
-from collectorkit.http._retry import RetryPolicy, backoff_disabled
+from collectorkit.http._retry import RetryDecision, RetryPolicy, backoff_disabled
 from collectorkit.http._server_hints import quota_exhausted, reset_wait, server_wait
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
 from collectorkit.http._transport import Transport
@@ -326,36 +326,17 @@ class APIClient:
 
     async def _send(self, request: Request, deadline: float | None) -> Response:
         trusted = origin_of(self._base_url) if self._base_url else request.origin
+        retryable = self.retry_policy.retryable_status_codes
         attempt = 0
         while True:
             attempt += 1
             if self._bucket.reserve(self.clock.monotonic()) > 0:
                 await self._wait_for_turn(deadline)
             self._check_breaker(request)
-            error: HTTPError | None = None
-            response: Response | None = None
-            try:
-                response = await self._exchange(request, trusted, deadline)
-            except TransportError as exc:
-                error = exc
-            kind = (
-                None
-                if error is None
-                else ("timeout" if isinstance(error, RequestTimeoutError) else "connection")
-            )
-            self._record_breaker(response, kind)
-            if response is not None:
-                self._observe_limits(response)
-                if response.status_code not in self.retry_policy.retryable_status_codes:
-                    return self._final(request, response, None, attempt, deadline)
-            decision = self.retry_policy.decide(
-                attempt=attempt,
-                status_code=None if response is None else response.status_code,
-                headers=None if response is None else response.headers,
-                error=kind,
-                now=self.clock.time(),
-                rand=self._rand.random(),
-            )
+            response, error = await self._attempt(request, trusted, deadline)
+            if response is not None and response.status_code not in retryable:
+                return self._final(request, response, None, attempt, deadline)
+            decision = self._decide(attempt, response, error)
             if not decision.retry:
                 return self._final(request, response, error, attempt, deadline)
             self.metrics.total_retries += 1
@@ -368,6 +349,48 @@ class APIClient:
                 delay_s=round(decision.delay, 3),
             )
             await self._sleep_within(decision.delay, deadline, f"retry after {decision.reason}")
+
+    async def _attempt(
+        self, request: Request, trusted: _Origin, deadline: float | None
+    ) -> tuple[Response | None, HTTPError | None]:
+        """One attempt. Its outcome is recorded (breaker, server limits) and returned when a
+        retry might cure it; anything else is raised."""
+        try:
+            response = await self._exchange(request, trusted, deadline)
+        except TransportError as exc:
+            if exc.request is None:
+                exc.request = request.redacted()
+            self._record_breaker(None, _error_kind(exc))
+            return None, exc
+        except HTTPStatusError as exc:  # raised by an auth flow, e.g. its token endpoint failed
+            self._record_breaker(None, None)
+            if exc.status_code in self.retry_policy.retryable_status_codes:
+                return None, exc
+            raise
+        except BaseException:  # cancelled, out of budget: says nothing about the service
+            self._record_breaker(None, None)
+            raise
+        self._record_breaker(response, None)
+        self._observe_limits(response)
+        return response, None
+
+    def _decide(
+        self, attempt: int, response: Response | None, error: HTTPError | None
+    ) -> RetryDecision:
+        status: int | None = None
+        headers: Mapping[str, str] | None = None
+        if response is not None:
+            status, headers = response.status_code, response.headers
+        elif isinstance(error, HTTPStatusError):
+            status, headers = error.status_code, getattr(error.response, "headers", None)
+        return self.retry_policy.decide(
+            attempt=attempt,
+            status_code=status,
+            headers=headers,
+            error=_error_kind(error) if isinstance(error, TransportError) else None,
+            now=self.clock.time(),
+            rand=self._rand.random(),
+        )
 
     def _final(
         self,
@@ -415,11 +438,13 @@ class APIClient:
             return
         wait = self._breaker.check(self.clock.monotonic())
         if wait is not None:
-            raise CircuitOpenError(
+            error = CircuitOpenError(
                 f"circuit of client {self.name!r} is open; {request.method} "
                 f"{redact_url(request.url)} not sent; retry in {wait:.1f}s",
                 retry_after=wait,
             )
+            error.request = request.redacted()
+            raise error
 
     def _record_breaker(self, response: Response | None, error: str | None) -> None:
         breaker = self._breaker
@@ -427,7 +452,9 @@ class APIClient:
             return
         now = self.clock.monotonic()
         status = None if response is None else response.status_code
-        if breaker.policy.is_failure(status_code=status, error=error):
+        if response is None and error is None:
+            breaker.record_neutral(now)
+        elif breaker.policy.is_failure(status_code=status, error=error):
             if breaker.record_failure(now):
                 self.metrics.circuit_breaker_opens += 1
                 self._log.warning(
@@ -569,6 +596,10 @@ class APIClient:
 
     async def _send_token_request(self, request: Request) -> Response:
         return await self._transmit(request, None)
+
+
+def _error_kind(error: TransportError) -> str:
+    return "timeout" if isinstance(error, RequestTimeoutError) else "connection"
 
 
 class BaseAPIClient(APIClient):
