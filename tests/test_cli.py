@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -124,3 +128,117 @@ def test_validate_can_print_the_json_schema() -> None:
     result = runner.invoke(app, ["validate", "--schema", "x.yaml"])
     assert result.exit_code == 0
     assert '"sources"' in result.output
+
+
+SIM_CONFIG = """
+state: sqlite:///{db}
+sinks:
+  - {{type: sqlite, path: {db}}}
+status: {{enabled: false}}
+sources:
+  - name: app_events
+    base_url: {url}
+    auth: {{type: bearer, token: sim-generic-token}}
+    interval: 1m
+    request:
+      endpoint: /v1/events
+      params: {{limit: 30}}
+      data_path: data.events
+      pagination: {{mode: cursor, cursor_param: cursor, next_cursor_path: meta.next_cursor}}
+      incremental: {{timestamp_field: created_at, start_param: since}}
+    pipeline:
+      - filter: {{expression: "severity != 'low'"}}
+"""
+
+
+@pytest.fixture
+def sim_config(tmp_path: Path) -> Iterator[tuple[Path, Path, Any]]:
+    from collectorkit.simulator import SimulatorServer, build_config
+
+    with SimulatorServer(build_config(seed=9, profiles=["generic"], records=100)) as sim:
+        db = tmp_path / "c.db"
+        path = tmp_path / "c.yaml"
+        path.write_text(SIM_CONFIG.format(db=db, url=sim.url("generic")))
+        yield path, db, sim
+
+
+def _count(db: Path) -> int:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def test_preview_shows_records_and_the_next_request_and_stores_nothing(
+    sim_config: tuple[Path, Path, Any],
+) -> None:
+    path, db, sim = sim_config
+    result = runner.invoke(app, ["preview", str(path), "--pages", "2"])
+    assert result.exit_code == 0, result.output
+    assert "page 1" in result.output
+    assert "page 2" in result.output
+    assert "key app_events:evt-" in result.output
+    assert "next request: GET /v1/events?" in result.output
+    assert "cursor=" in result.output
+    assert "nothing was stored" in result.output
+    assert "sim-generic-token" not in result.output
+    assert not db.exists() or _count(db) == 0
+    assert len(sim.ledger.served_ids("generic")) == 60
+
+
+def test_once_collects_with_a_summary_then_state_show_reset_set(
+    sim_config: tuple[Path, Path, Any],
+) -> None:
+    path, db, sim = sim_config
+    result = runner.invoke(app, ["once", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "app_events" in result.output
+    served = sim.simulator.records("generic")
+    kept = [r for r in served if r["severity"] != "low"]
+    assert _count(db) == len(kept)
+    assert "summary" in result.output or "once" in result.output
+
+    shown = runner.invoke(app, ["state", "show", "app_events", "--config", str(path)])
+    assert shown.exit_code == 0, shown.output
+    assert "collector_state" in shown.output
+    assert "watermarks" in shown.output
+    assert "processed_ids" in shown.output
+
+    moved = runner.invoke(
+        app, ["state", "set", "app_events", "--watermark", "2020-01-01T00:00:00Z", "-c", str(path)]
+    )
+    assert moved.exit_code == 0, moved.output
+    assert "2020-01-01T00:00:00" in moved.output
+
+    bad = runner.invoke(
+        app, ["state", "set", "app_events", "--watermark", "yesterday", "-c", str(path)]
+    )
+    assert bad.exit_code == 1
+    assert "'yesterday' is not an ISO 8601 timestamp" in bad.output
+
+    gone = runner.invoke(app, ["state", "reset", "app_events", "-c", str(path), "--yes"])
+    assert gone.exit_code == 0, gone.output
+    assert "collector_state/app_events" in gone.output
+    empty = runner.invoke(app, ["state", "show", "app_events", "--config", str(path)])
+    assert empty.exit_code == 1
+    assert "no saved state" in empty.output
+
+
+def test_once_names_an_unknown_source(sim_config: tuple[Path, Path, Any]) -> None:
+    path, _, _ = sim_config
+    result = runner.invoke(app, ["once", str(path), "--source", "nope"])
+    assert result.exit_code == 2
+    assert "no source 'nope'" in result.output
+    assert "app_events" in result.output
+
+
+def test_run_refuses_xdr_flags_with_a_config_file(sim_config: tuple[Path, Path, Any]) -> None:
+    path, _, _ = sim_config
+    result = runner.invoke(app, ["run", str(path), "--base-url", "https://x.example"])
+    assert result.exit_code == 2
+    assert "--base-url and --auth-token apply without a configuration file only" in result.output
+
+
+def test_run_rejects_a_bad_callback(sim_config: tuple[Path, Path, Any]) -> None:
+    path, _, _ = sim_config
+    result = runner.invoke(app, ["run", str(path), "--callback", "email:me@example.com"])
+    assert result.exit_code == 2
+    assert "--callback" in result.output

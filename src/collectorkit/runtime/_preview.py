@@ -145,9 +145,8 @@ def render(result: PreviewResult, console: Console, *, show: int = 5) -> None:
     if result.next is not None:
         nxt = result.next
         params = "&".join(f"{k}={v}" for k, v in redact(dict(nxt.params)).items())
-        console.print(
-            f"[bold]next request:[/] {nxt.method} {nxt.url}" + (f"?{params}" if params else "")
-        )
+        line = f"{nxt.method} {nxt.url}" + (f"?{params}" if params else "")
+        console.out(f"next request: {line}", highlight=False)  # unwrapped: copy-pasteable
         if nxt.json is not None:
             console.print(Syntax(json.dumps(redact(nxt.json), indent=2, default=str), "json"))
     elif result.stop_reason:
