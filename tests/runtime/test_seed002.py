@@ -137,3 +137,33 @@ def test_bad_variables_are_named_without_a_traceback(tmp_path: Path) -> None:
     assert "XDR_POLL_INTERVAL" in out.stderr
     assert "soon" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed002_xdr_poller.py"
+
+
+def test_the_seed002_example_polls_calls_back_and_stops_on_sigterm(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "XDR_BASE_URL": sim.url("xdr"),
+        "XDR_AUTH_TOKEN": sim.credentials("xdr")["api_key"],
+        "XDR_AUTH_ID": "1",
+        "XDR_ALERTS_DIR": str(tmp_path / "alerts"),
+        "COLLECTORKIT_STATE": f"sqlite:///{tmp_path / 'state.db'}",
+    }
+    out = tmp_path / "out.txt"
+    with out.open("wb") as stdout:
+        proc = subprocess.Popen(
+            [sys.executable, str(EXAMPLE), "--interval", "1", "--status-port", "0"],
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        _until(lambda: out.read_text().count("new alert") == 150)
+    finally:
+        assert _stop(proc) == 0
+    assert "[xdr_alerts] new alert 389000:" in out.read_text()
+    assert len(list((tmp_path / "alerts").glob("alert_*.json"))) == 150
