@@ -242,3 +242,18 @@ def test_run_rejects_a_bad_callback(sim_config: tuple[Path, Path, Any]) -> None:
     result = runner.invoke(app, ["run", str(path), "--callback", "email:me@example.com"])
     assert result.exit_code == 2
     assert "--callback" in result.output
+
+
+@pytest.mark.slow
+def test_demo_collects_everything_exactly_once(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "collectorkit", "demo", "--records", "400", "--keep", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    for source in ("xdr_alerts", "okta_system_log", "app_events"):
+        assert f"✓ {source}: served 400, stored 400, lost 0, duplicated 0" in out.stdout
+    assert "429 honoured" in out.stdout
+    assert "records/s" in out.stdout
+    assert "Traceback" not in out.stderr
+    assert _count(tmp_path / "demo.db") == 1200

@@ -171,6 +171,10 @@ def _explain(stats: Mapping[str, Any], console: Console) -> None:
 
 
 def _how_to_query(db: Path, cfg: Path, console: Console) -> None:
+    console.print(
+        f"\nthe configuration used is {cfg}: point its base_url and credentials at your APIs "
+        "and run it with [bold]collectorkit run[/]."
+    )
     console.print("\n[bold]query the result[/]")
     by_source = "SELECT source, count(*) FROM events GROUP BY source"
     by_severity = (
@@ -181,7 +185,6 @@ def _how_to_query(db: Path, cfg: Path, console: Console) -> None:
         f'sqlite3 {db} "{by_source}"',
         f'sqlite3 {db} "{by_severity}"',
         f"collectorkit state show --state sqlite:///{db}",
-        f"collectorkit once {cfg}    # again: resumes from the saved state",
     ):
         console.print("  " + line, soft_wrap=True, highlight=False, markup=False)
 
