@@ -7,8 +7,8 @@ doing the same writes by hand:
 
 - SQLite: ``SQLiteSink`` committing records + state in one transaction per page, vs
   ``executemany`` ``INSERT OR IGNORE`` + a state row, one commit per page;
-- JSONL: ``JSONLSink`` (committed-offset + key index) with the state in a ``SQLiteStateStore``,
-  vs one file write per page (no index, no state);
+- JSONL: ``JSONLSink`` (appends, then commits the file offset, the record keys and the state
+  in its SQLite index), vs one file write per page (no idempotency, no state);
 - PostgreSQL (when the test helper can start a server): ``PostgresSink`` committing records +
   state in one transaction per page, vs ``executemany`` ``INSERT … ON CONFLICT DO NOTHING`` + a
   state upsert, one commit per page.
@@ -46,7 +46,6 @@ from collectorkit import (
     SQLiteSink,
 )
 from collectorkit.runtime._delivery import deliver
-from collectorkit.state import SQLiteStateStore
 
 PAGE_SIZE = 500
 PAGES = 100
@@ -136,18 +135,14 @@ async def ours_sqlite(base: str, work: Path) -> int:
 
 async def ours_jsonl(base: str, work: Path) -> int:
     sink = JSONLSink(work / "ours" / "events.jsonl")
-    store = SQLiteStateStore(work / "ours-state.db")
-    try:
-        async with _collector(base) as client, sink:
-            report = await deliver(
-                client.iter_pages(),
-                source=SOURCE,
-                sinks=[sink],
-                key_fields=["id"],
-                state_store=store,
-            )
-    finally:
-        await store.close()
+    async with _collector(base) as client, sink:
+        report = await deliver(
+            client.iter_pages(),
+            source=SOURCE,
+            sinks=[sink],
+            key_fields=["id"],
+            checkpoint_sink=sink,  # keys, offset and state commit in the index database
+        )
     return report.stored
 
 

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectorkit import ConfigError, SinkError, record_key
+from collectorkit import ConfigError, SinkError, SourceError, record_key
 from collectorkit.pipeline import (
     DedupProcessor,
     ErrorHandler,
+    ErrorType,
     EventEmitter,
     EventType,
     JSONValidationProcessor,
@@ -239,7 +240,46 @@ async def test_events_per_page() -> None:
         EventType.PROCESSING_COMPLETE,
         EventType.PROCESSING_FAILED,
         EventType.STORAGE_COMPLETE,
+        EventType.COLLECTION_COMPLETE,
     ]
+
+
+async def test_a_source_failure_keeps_what_was_delivered() -> None:
+    async def pages() -> AsyncIterator[Page]:
+        yield Page([{"id": 1}], State(1))
+        raise SourceError("API went away")
+
+    emitter = EventEmitter()
+    failed: list[SystemEvent] = []
+    await emitter.subscribe(EventType.COLLECTION_FAILED, failed.append)
+    errors = ErrorHandler()
+    store = MemoryStateStore()
+    sink = MemorySink()
+    with pytest.raises(SourceError) as info:
+        await deliver(
+            pages(),
+            source="x",
+            sinks=[sink],
+            state_store=store,
+            emitter=emitter,
+            error_handler=errors,
+        )
+    assert info.value.partial_result.pages == 1
+    saved = await store.get("collector_state", "x")
+    assert saved is not None
+    assert dict(saved.value) == {"page": 1}
+    assert len(sink) == 1
+    assert failed[0].data["error"] == "API went away"
+    assert errors.errors[0].error_type is ErrorType.COLLECTION
+
+
+async def test_an_unexpected_sink_exception_becomes_a_sink_error() -> None:
+    class Broken(MemorySink):
+        async def _store(self, batch: list[Any]) -> Any:
+            raise OSError("disk on fire")
+
+    with pytest.raises(SinkError, match="OSError: disk on fire"):
+        await deliver(_pages(1), source="x", sinks=[Broken()])
 
 
 async def test_jsonl_with_a_separate_state_store(tmp_path: Path) -> None:

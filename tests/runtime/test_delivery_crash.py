@@ -55,8 +55,8 @@ WORKER = textwrap.dedent(
             sink = SQLiteSink(f"{root}/events.db")
             return sink, SQLiteStateStore(f"{root}/events.db"), sink
         if kind == "jsonl":
-            return JSONLSink(f"{root}/out/{{source}}.jsonl", max_bytes=20_000), \\
-                SQLiteStateStore(f"{root}/state.db"), None
+            sink = JSONLSink(f"{root}/out/{{source}}.jsonl", max_bytes=20_000)
+            return sink, SQLiteStateStore(sink.index_path), sink
         if kind == "json_files":
             return JSONFileSink(f"{root}/alerts"), SQLiteStateStore(f"{root}/state.db"), None
         if kind == "postgres":
@@ -196,7 +196,9 @@ def _state(kind: str, root: Path, server: str) -> Any:
         store: Any
         if kind == "sqlite":
             store = SQLiteStateStore(root / "events.db")
-        elif kind in {"jsonl", "json_files"}:
+        elif kind == "jsonl":
+            store = SQLiteStateStore(root / "out" / ".collectorkit-jsonl.db")
+        elif kind == "json_files":
             store = SQLiteStateStore(root / "state.db")
         elif kind == "postgres":
             store = PostgresStateStore(server)

@@ -153,6 +153,9 @@ def _state_store(
 ) -> StateStore:
     if kind == "sqlite":
         return SQLiteStateStore(tmp_path / "events.db")
+    if kind == "jsonl":
+        assert isinstance(sink, JSONLSink)
+        return SQLiteStateStore(sink.index_path)
     if kind == "postgres":
         return PostgresStateStore(request.getfixturevalue("postgres_fresh_url"))
     assert isinstance(sink, RedisStreamSink)
@@ -162,7 +165,7 @@ def _state_store(
 async def test_checkpoint_commits_with_the_batch_and_the_state_store_reads_it(
     kind: str, sink: Sink, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    if kind not in {"sqlite", "postgres", "redis"}:
+    if kind not in {"sqlite", "jsonl", "postgres", "redis"}:
         pytest.skip("not transactional")
     assert isinstance(sink, TransactionalSink)
     batch = _envelopes("xdr", range(4))
@@ -183,7 +186,7 @@ async def test_checkpoint_commits_with_the_batch_and_the_state_store_reads_it(
 
 
 async def test_failed_checkpoint_rolls_back_the_batch(kind: str, sink: Sink) -> None:
-    if kind not in {"sqlite", "postgres"}:
+    if kind not in {"sqlite", "jsonl", "postgres"}:
         pytest.skip("needs a rollback-capable transactional sink")
     assert isinstance(sink, TransactionalSink)
     bad = Checkpoint("not a namespace!", "k", {"x": 1})

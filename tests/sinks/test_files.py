@@ -138,3 +138,17 @@ async def test_unwritable_directory_is_a_sink_error(tmp_path: Path) -> None:
     with pytest.raises(SinkError):
         await JSONLSink(blocker / "e.jsonl").store(_batch("x", range(1)))
     assert _glob(tmp_path, "file") == ["file"]
+
+
+@pytest.mark.parametrize(
+    ("template", "index"),
+    [
+        ("out/{source}/{date}.jsonl", "out/.collectorkit-jsonl.db"),
+        ("out/events-{date}.jsonl", "out/.collectorkit-jsonl.db"),
+        ("out/events.jsonl", "out/events.jsonl.index.db"),
+    ],
+)
+def test_jsonl_index_lives_in_the_fixed_directory(
+    tmp_path: Path, template: str, index: str
+) -> None:
+    assert JSONLSink(tmp_path / template).index_path == str(tmp_path / index)

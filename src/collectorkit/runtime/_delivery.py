@@ -190,6 +190,8 @@ class _Loop:
             )
 
     async def _announce_processing(self, outcome: PipelineOutcome, received: int) -> None:
+        if self.emitter is None and (self.errors is None or not outcome.dead):
+            return
         data = {
             "received": received,
             "passed": len(outcome.records),
@@ -214,6 +216,8 @@ class _Loop:
                 )
 
     async def _announce_storage(self, result: StoreResult | None, count: int) -> None:
+        if self.emitter is None:
+            return
         data = {
             "records": count,
             "written": result.written if result else 0,
@@ -221,6 +225,30 @@ class _Loop:
             "checkpoint": self.report.checkpoints,
         }
         await self._emit(EventType.STORAGE_COMPLETE, data)
+
+    async def collection_complete(self) -> None:
+        r = self.report
+        await self._emit(
+            EventType.COLLECTION_COMPLETE,
+            {"pages": r.pages, "records": r.records, "stored": r.stored, "stopped": r.stopped},
+        )
+
+    async def collection_failed(self, exc: Exception) -> None:
+        message = str(exc) or type(exc).__name__
+        await self._emit(
+            EventType.COLLECTION_FAILED, {"pages": self.report.pages, "error": message}
+        )
+        if self.errors is not None:
+            await self.errors.handle_error(
+                ErrorInfo(
+                    error_type=ErrorType.COLLECTION,
+                    layer_name="collection",
+                    operation="collect",
+                    message=message,
+                    details={"source": self.source, "pages_delivered": self.report.pages},
+                    is_critical=True,
+                )
+            )
 
     async def _failed(self, exc: Exception, count: int) -> None:
         message = str(exc) or type(exc).__name__
@@ -365,19 +393,29 @@ async def deliver(
     iterator = aiter(pages)
     ahead = _ReadAhead(iterator, enabled=read_ahead)
     try:
-        while (page := await ahead.next()) is not _END:
-            await loop.page(page)
+        while True:
+            try:
+                page = await ahead.next()
+            except Exception as exc:
+                await loop.collection_failed(exc)
+                raise
+            if page is _END:
+                break
+            try:
+                await loop.page(page)
+            except (OSError, ValueError, TypeError, RuntimeError) as exc:
+                if isinstance(exc, CollectorError):
+                    raise
+                message = f"delivery of {source!r} failed: {type(exc).__name__}: {exc}"
+                raise SinkError(message) from exc
             if should_stop is not None and should_stop():
                 report.stopped = True
                 break
+        await loop.collection_complete()
     except CollectorError as exc:
         if exc.partial_result is None:
             exc.partial_result = report
         raise
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
-        error = SinkError(f"delivery of {source!r} failed: {type(exc).__name__}: {exc}")
-        error.partial_result = report
-        raise error from exc
     finally:
         report.elapsed = time.perf_counter() - start
         await ahead.cancel()

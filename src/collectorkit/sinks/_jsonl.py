@@ -5,7 +5,9 @@ file, the *committed* byte offset, and the keys already written. A batch is appe
 and then its keys and the new offset commit in one index transaction. On start, every file is
 truncated back to its committed offset, so a batch half-written by a killed process disappears
 (and is written again, once, when the page is re-fetched); a key in the index is never written
-again. One writer process per set of files.
+again. ``store_with_checkpoint`` commits the collector state in the same index transaction
+(readable by :class:`~collectorkit.state.SQLiteStateStore` on ``index_path``). One writer
+process per set of files.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import os
 import sqlite3
 import string
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -27,8 +31,17 @@ import orjson
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, SinkError
 from collectorkit._records import Envelope
-from collectorkit.sinks._base import BaseSink, dump_json, match_criteria, result_for
-from collectorkit.typing import QueryCriteria, StoreResult
+from collectorkit.sinks._base import (
+    BaseSink,
+    as_envelopes,
+    dump_json,
+    match_criteria,
+    result_for,
+    unique_envelopes,
+)
+from collectorkit.state import sqlite_create_state_table, sqlite_put_state
+from collectorkit.state._values import check_names
+from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
 
 __all__ = ["JSONLSink"]
 
@@ -102,7 +115,7 @@ class JSONLSink(BaseSink):
         self._clock: Clock = clock or SystemClock()
         fixed = self.template.split("{", 1)[0]
         default_index = (
-            Path(fixed).parent / ".collectorkit-jsonl.db"
+            Path(os.path.dirname(fixed) or ".") / ".collectorkit-jsonl.db"
             if "{" in self.template
             else Path(self.template + ".index.db")
         )
@@ -126,6 +139,7 @@ class JSONLSink(BaseSink):
             db.execute("PRAGMA synchronous = " + ("FULL" if self.fsync else "NORMAL"))
             for ddl in _SCHEMA:
                 db.execute(ddl)
+            sqlite_create_state_table(db)
             self._db = db
             self._recover(db)
         return self._db
@@ -222,7 +236,13 @@ class JSONLSink(BaseSink):
             fresh.update(row[0] for row in db.execute(sql, params))
         return fresh
 
-    def _write(self, db: sqlite3.Connection, batch: list[Envelope], date: str) -> int:
+    def _write(
+        self,
+        db: sqlite3.Connection,
+        batch: list[Envelope],
+        date: str,
+        checkpoint: Checkpoint | None = None,
+    ) -> int:
         groups: defaultdict[str, list[Envelope]] = defaultdict(list)
         bases: dict[str, str] = {}
         for e in batch:
@@ -251,6 +271,10 @@ class JSONLSink(BaseSink):
                 offsets[base] = (path, f.tell())
                 db.execute("UPDATE files SET committed = ? WHERE path = ?", (f.tell(), path))
                 written += len(fresh)
+            if checkpoint is not None:
+                sqlite_put_state(
+                    db, checkpoint.namespace, checkpoint.key, checkpoint.state, now=time.time()
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -258,10 +282,28 @@ class JSONLSink(BaseSink):
         self._current.update(offsets)
         return written
 
+    def _date(self) -> str:
+        return datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%d")
+
     async def _store(self, batch: list[Envelope]) -> StoreResult:
-        date = datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%d")
+        date = self._date()
         written = await self._run(lambda db: self._write(db, batch, date))
         return result_for(self, self.template, batch, written)
+
+    async def store_with_checkpoint(
+        self, batch: Sequence[Envelope], checkpoint: Checkpoint
+    ) -> StoreResult:
+        """Append ``batch`` and save ``checkpoint`` in the index database, committed together.
+
+        The state is then readable with ``SQLiteStateStore(sink.index_path)``.
+        """
+        check_names(checkpoint.namespace, checkpoint.key)
+        envelopes = unique_envelopes(as_envelopes(batch, self.default_source))
+        await self.connect()
+        date = self._date()
+        written = await self._run(lambda db: self._write(db, envelopes, date, checkpoint))
+        result = result_for(self, self.template, envelopes, written)
+        return replace(result, duplicates=len(batch) - written)
 
     # --- reading ------------------------------------------------------------------------------
 
