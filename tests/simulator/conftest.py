@@ -13,7 +13,17 @@ RECORDS = 237
 @pytest.fixture(scope="module")
 def server() -> Iterator[SimulatorServer]:
     """Every vendor profile with 237 records, shared by a module; faults reset per test."""
-    kinds = ("xdr", "okta", "graph", "github", "generic", "slack", "onepassword")
+    kinds = (
+        "xdr",
+        "okta",
+        "graph",
+        "github",
+        "generic",
+        "slack",
+        "onepassword",
+        "crowdstrike",
+        "otx",
+    )
     cfg = SimulatorConfig(
         seed=11, profiles=tuple(ProfileConfig(kind=k, records=RECORDS) for k in kinds)
     )

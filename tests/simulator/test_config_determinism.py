@@ -176,7 +176,7 @@ def test_build_config_from_simple_arguments() -> None:
     )
     assert [(p.kind, p.records) for p in cfg.profiles] == [("okta", 7), ("xdr", 250)]
     assert cfg.faults == (FaultSpec(kind="reset", every=9),)
-    assert len(build_config().profiles) == 7
+    assert len(build_config().profiles) == 9
 
 
 def test_app_works_in_process_without_uvicorn() -> None:

@@ -83,6 +83,31 @@ def stepper(kind: str, sim: SimulatorServer, client: httpx.Client) -> tuple[Step
             return body["entries"], body["response_metadata"]["next_cursor"] or None
 
         return slack, "id"
+    if kind == "otx":
+        h = {"X-OTX-API-KEY": "sim-otx-token"}
+
+        def otx(nxt: Any) -> tuple[list[dict[str, Any]], Any]:
+            url = nxt or base + "/api/v1/pulses/subscribed?limit=50"
+            body = client.get(url, headers=h).json()
+            return body["results"], body["next"]
+
+        return otx, "id"
+    if kind == "crowdstrike":
+        creds = sim.credentials("crowdstrike")
+        form = {"client_id": creds["client_id"], "client_secret": creds["client_secret"]}
+        token = client.post(creds["token_url"], data=form).json()["access_token"]
+        h = {"Authorization": f"Bearer {token}"}
+
+        def crowdstrike(after: Any) -> tuple[list[dict[str, Any]], Any]:
+            body = {
+                "limit": 50,
+                "sort": "created_timestamp|asc",
+                **({"after": after} if after else {}),
+            }
+            doc = client.post(base + "/alerts/combined/alerts/v1", json=body, headers=h).json()
+            return doc["resources"], doc["meta"]["pagination"].get("after")
+
+        return crowdstrike, "composite_id"
     h = {"Authorization": "Bearer sim-onepassword-token"}
 
     def onepassword(cursor: Any) -> tuple[list[dict[str, Any]], Any]:
@@ -96,7 +121,17 @@ def stepper(kind: str, sim: SimulatorServer, client: httpx.Client) -> tuple[Step
     return onepassword, "uuid"
 
 
-KINDS = ["generic", "okta", "okta-bounded", "graph", "github", "slack", "onepassword"]
+KINDS = [
+    "generic",
+    "okta",
+    "okta-bounded",
+    "graph",
+    "github",
+    "slack",
+    "onepassword",
+    "otx",
+    "crowdstrike",
+]
 
 
 def _target(kind: str) -> str:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
+from typing import Any
 
 import httpx2 as httpx
 import pytest
 
-from collectorkit.simulator import SimulatorServer
+from collectorkit.simulator import FaultSpec, SimulatorServer
 from tests.simulator.conftest import RECORDS
 from tests.simulator.walkers import (
     graph_token,
@@ -237,7 +239,7 @@ def test_okta_oauth_token(sim: SimulatorServer, client: httpx.Client) -> None:
 
 def test_graph_walk_with_token(sim: SimulatorServer, client: httpx.Client) -> None:
     tok = graph_token(client, sim.credentials("graph"))
-    assert tok["expires_in"] == 3600
+    assert tok["expires_in"] == 3599
     assert tok["token_type"] == "Bearer"
     url = sim.url("graph") + "/v1.0/security/alerts_v2"
     alerts, pages = walk_graph(client, url, tok["access_token"], {"$top": 50, "$count": "true"})
@@ -398,3 +400,144 @@ def test_onepassword_feed(sim: SimulatorServer, client: httpx.Client) -> None:
     ] == ["signinattempts"]
     counts = Counter(sim.ledger.served("onepassword").values())
     assert counts == {1: RECORDS + 4}
+
+
+def _otx_walk(client: httpx.Client, url: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    r = client.get(url, params=params or None, headers={"X-OTX-API-KEY": key}).json()
+    for _ in range(100):
+        out += r["results"]
+        if r["next"] is None:
+            return out
+        r = client.get(r["next"], headers={"X-OTX-API-KEY": key}).json()
+    raise AssertionError("otx walk did not end")
+
+
+def test_otx_next_urls_newest_modified_first(sim: SimulatorServer, client: httpx.Client) -> None:
+    url = sim.url("otx") + "/api/v1/pulses/subscribed"
+    key = sim.credentials("otx")["api_key"]
+    pulses = _otx_walk(client, url, key, limit=50)
+    assert len({p["id"] for p in pulses}) == len(pulses) == RECORDS
+    modified = [p["modified"] for p in pulses]
+    assert modified == sorted(modified, reverse=True)
+    assert "Z" not in modified[0]
+    assert "+" not in modified[0]
+    since = modified[100]
+    recent = _otx_walk(client, url, key, limit=7, modified_since=since)
+    assert [p["id"] for p in recent] == [p["id"] for p in pulses if p["modified"] >= since]
+    first = client.get(url, params={"limit": 20}, headers={"X-OTX-API-KEY": key}).json()
+    assert first["count"] == RECORDS
+    assert first["previous"] is None
+    assert "page=2" in first["next"]
+    assert client.get(url, headers={"X-OTX-API-KEY": "wrong"}).status_code == 403
+
+
+def test_otx_update_mid_walk_skips_and_repeats(sim: SimulatorServer, client: httpx.Client) -> None:
+    url = sim.url("otx") + "/api/v1/pulses/subscribed"
+    h = {"X-OTX-API-KEY": sim.credentials("otx")["api_key"]}
+    p1 = client.get(url, params={"limit": 50}, headers=h).json()
+    everything = _otx_walk(client, url, h["X-OTX-API-KEY"], limit=50)
+    moved = everything[150]["id"]
+    sim.simulator.update_records("otx", [moved])
+    rest = _otx_walk(client, p1["next"], h["X-OTX-API-KEY"])
+    ids = [p["id"] for p in p1["results"] + rest]
+    assert moved not in ids  # it jumped to page 1, behind the walk
+    assert len(ids) - len(set(ids)) == 1  # and page 2 repeated page 1's last pulse
+    top = client.get(url, params={"limit": 1}, headers=h).json()["results"][0]
+    assert top["id"] == moved
+    assert top["revision"] == 2
+
+
+def _cs_headers(sim: SimulatorServer, client: httpx.Client) -> dict[str, str]:
+    creds = sim.credentials("crowdstrike")
+    r = client.post(
+        creds["token_url"],
+        data={"client_id": creds["client_id"], "client_secret": creds["client_secret"]},
+    )
+    assert r.status_code == 201
+    assert r.json()["expires_in"] == 1799
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_crowdstrike_query_then_entities(sim: SimulatorServer, client: httpx.Client) -> None:
+    h = _cs_headers(sim, client)
+    base = sim.url("crowdstrike")
+    ids: list[str] = []
+    offset = 0
+    while True:
+        body = client.get(
+            base + "/alerts/queries/alerts/v2", params={"offset": offset, "limit": 100}, headers=h
+        ).json()
+        ids += body["resources"]
+        offset += len(body["resources"])
+        if not body["resources"] or offset >= body["meta"]["pagination"]["total"]:
+            break
+    assert len(set(ids)) == len(ids) == RECORDS
+    assert sim.ledger.served("crowdstrike") == {}  # ids are not records
+    got = client.post(
+        base + "/alerts/entities/alerts/v2", json={"composite_ids": [*ids[:5], "nope"]}, headers=h
+    )
+    body = got.json()
+    assert got.status_code == 200
+    assert [a["composite_id"] for a in body["resources"]] == ids[:5]
+    assert body["errors"] == [{"code": 404, "message": "alert nope not found"}]
+    created = [a["created_timestamp"] for a in body["resources"]]
+    assert created == sorted(created, reverse=True)
+    assert len(created[0].split(".")[1]) == 10  # nanoseconds and Z
+    assert sim.ledger.served_ids("crowdstrike") == set(ids[:5])
+    r = client.get(
+        base + "/alerts/queries/alerts/v2", params={"offset": 9950, "limit": 100}, headers=h
+    )
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["code"] == 400
+    assert (
+        client.get(
+            base + "/alerts/queries/alerts/v2", params={"limit": 5000}, headers=h
+        ).status_code
+        == 400
+    )
+    assert (
+        client.get(
+            base + "/alerts/queries/alerts/v2", headers={"Authorization": "Bearer x"}
+        ).status_code
+        == 401
+    )
+
+
+def test_crowdstrike_combined_after_walk(sim: SimulatorServer, client: httpx.Client) -> None:
+    h = _cs_headers(sim, client)
+    url = sim.url("crowdstrike") + "/alerts/combined/alerts/v1"
+    everything = sim.simulator.records("crowdstrike")
+    since = everything[37]["updated_timestamp"]
+    body: dict[str, Any] = {
+        "filter": f"updated_timestamp:>='{since}'",
+        "sort": "updated_timestamp|asc",
+        "limit": 40,
+    }
+    out: list[dict[str, Any]] = []
+    for _ in range(20):
+        doc = client.post(url, json=body, headers=h).json()
+        out += doc["resources"]
+        after = doc["meta"]["pagination"].get("after")
+        if not after:
+            break
+        body = {**body, "after": after}
+    expected = sorted(
+        (a for a in everything if a["updated_timestamp"] >= since),
+        key=lambda a: (a["updated_timestamp"], a["composite_id"]),
+    )
+    assert [a["composite_id"] for a in out] == [a["composite_id"] for a in expected]
+    bad = client.post(url, json={"filter": "created_timestamp:~'x'"}, headers=h)
+    assert bad.status_code == 400
+
+
+def test_crowdstrike_429_retry_after_is_an_epoch(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    h = _cs_headers(sim, client)
+    sim.add_faults(FaultSpec(kind="rate_limit", target="crowdstrike", retry_after=20))
+    r = client.get(sim.url("crowdstrike") + "/alerts/queries/alerts/v2", headers=h)
+    assert r.status_code == 429
+    assert 18 <= int(r.headers["X-RateLimit-RetryAfter"]) - time.time() <= 22
+    assert r.headers["X-RateLimit-Remaining"] == "0"
+    assert r.json()["errors"][0]["code"] == 429

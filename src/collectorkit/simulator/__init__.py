@@ -2,7 +2,8 @@
 
 A standalone fake of the outside world for the demo, the tests and the benchmarks: Cortex XDR
 alerts, Okta System Log, Microsoft Graph alerts_v2 (with an OAuth2 token endpoint), GitHub audit
-log, Slack audit logs, 1Password events and a generic cursor API, each generated from a seed.
+log, Slack audit logs, 1Password events, CrowdStrike alerts, AlienVault OTX pulses and a generic
+cursor API, each generated from a seed.
 Faults (429, 5xx, resets, slow and malformed pages, token expiry, expired cursors, late and
 updated records, duplicates, ties, offset drift, never-ending cursors) are switched on at start or
 at run time; the ledger knows every record served. See ``README.md`` in this folder::

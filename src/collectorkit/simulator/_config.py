@@ -28,7 +28,17 @@ __all__ = [
     "parse_faults",
 ]
 
-PROFILE_KINDS = ("xdr", "okta", "graph", "github", "generic", "slack", "onepassword")
+PROFILE_KINDS = (
+    "xdr",
+    "okta",
+    "graph",
+    "github",
+    "generic",
+    "slack",
+    "onepassword",
+    "crowdstrike",
+    "otx",
+)
 """Vendor shapes the simulator can serve; see ``collectorkit/simulator/README.md``."""
 
 FAULT_KINDS = (
@@ -192,7 +202,8 @@ class ProfileConfig:
     ``records`` are generated from the simulator seed with event times spread over ``window``
     seconds ending at the simulator's anchor time; ``growth_per_minute`` keeps adding new records
     as the clock moves (for daemon tests). Credentials default to fixed fake values
-    (``sim-<kind>-token``); ``token_lifetime`` is the ``expires_in`` of OAuth tokens (Graph, Okta).
+    (``sim-<kind>-token``); ``token_lifetime`` is the ``expires_in`` of OAuth tokens (default: the
+    vendor's, Graph 3599 s, Okta 3600 s, CrowdStrike 1799 s).
     ``max_page_size`` overrides the vendor's cap, ``cursor_ttl`` makes cursors expire (410/400),
     ``rate_limit_per_minute`` enforces a real per-minute budget in the vendor's dialect.
     """
@@ -207,7 +218,7 @@ class ProfileConfig:
     key_id: str = "1"
     client_id: str = "sim-client"
     client_secret: str | None = None
-    token_lifetime: float = 3600.0
+    token_lifetime: float | None = None
     max_page_size: int | None = None
     cursor_ttl: float | None = None
     rate_limit_per_minute: int | None = None
@@ -228,6 +239,8 @@ class ProfileConfig:
             raise _fail(f"{path}.records", f"{self.records!r} is not an integer >= 0")
         for name in ("window", "growth_per_minute", "token_lifetime"):
             v = getattr(self, name)
+            if v is None and name == "token_lifetime":
+                continue
             if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
                 raise _fail(f"{path}.{name}", f"{v!r} is not a number >= 0")
         for name in ("max_page_size", "rate_limit_per_minute"):

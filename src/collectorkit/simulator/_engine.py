@@ -161,6 +161,7 @@ class VendorAPI:
     granularity: ClassVar[int] = 1
     retry_format: ClassVar[str] = "seconds"
     rate_limit_header_default: ClassVar[int] = 600
+    default_token_lifetime: ClassVar[float] = 3600.0
 
     def __init__(self, profile: ProfileConfig, dataset: Dataset, rng: random.Random) -> None:
         self.profile = profile
@@ -237,6 +238,8 @@ class VendorAPI:
     def issue_token(self, now: float) -> tuple[str, int]:
         token = "sim." + secrets.token_urlsafe(24)
         lifetime = self.profile.token_lifetime
+        if lifetime is None:
+            lifetime = self.default_token_lifetime
         self.tokens[token] = now + lifetime
         return token, int(lifetime)
 

@@ -70,6 +70,7 @@ class GraphAPI(VendorAPI):
 
     kind = "graph"
     id_field = "id"
+    default_token_lifetime = 3599.0
 
     @staticmethod
     def make_fields(rng: random.Random, index: int) -> dict[str, Any]:
