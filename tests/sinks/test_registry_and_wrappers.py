@@ -32,6 +32,16 @@ def test_build_sink_from_config(tmp_path: Path) -> None:
     assert isinstance(fan.sinks[1], JSONLSink)
 
 
+def test_postgres_takes_url_or_dsn() -> None:
+    from collectorkit.sinks import PostgresSink
+
+    sink = build_sink({"type": "postgres", "dsn": "postgresql://u:pw@127.0.0.1:1/db"})
+    assert isinstance(sink, PostgresSink)
+    assert "pw" not in repr(sink)
+    with pytest.raises(ConfigError, match=r"sinks\[0\]\.url"):
+        build_sink({"type": "postgres"})
+
+
 def test_unknown_type_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError) as info:
         build_sink({"type": "sqlit"}, path="sinks[2]")

@@ -22,6 +22,7 @@ from collectorkit.pipeline._registry import PROCESSORS as PROCESSORS
 from collectorkit.pipeline._registry import (
     build_pipeline,
     build_processor,
+    processor_names,
     register_processor,
 )
 from collectorkit.pipeline._timestamps import TimestampProcessor, to_utc_iso
@@ -53,6 +54,7 @@ __all__ = [
     "build_pipeline",
     "build_processor",
     "coerce_record",
+    "processor_names",
     "register_processor",
     "to_utc_iso",
 ]

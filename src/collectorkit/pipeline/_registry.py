@@ -14,7 +14,13 @@ from collectorkit.pipeline._timestamps import TimestampProcessor
 from collectorkit.pipeline._transform import EnrichProcessor, FieldMapProcessor, FilterProcessor
 from collectorkit.pipeline._validate import JSONValidationProcessor
 
-__all__ = ["PROCESSORS", "build_pipeline", "build_processor", "register_processor"]
+__all__ = [
+    "PROCESSORS",
+    "build_pipeline",
+    "build_processor",
+    "processor_names",
+    "register_processor",
+]
 
 ProcessorFactory = Callable[..., Any]
 
@@ -56,6 +62,11 @@ PROCESSORS: dict[str, ProcessorFactory] = {
     "timestamps": TimestampProcessor,
     "validate": _validate,
 }
+
+
+def processor_names() -> list[str]:
+    """Every processor name a config may use, sorted."""
+    return sorted(PROCESSORS)
 
 
 def register_processor(name: str, factory: ProcessorFactory) -> None:

@@ -29,6 +29,14 @@ def _dead_letter(sink: Any = None, **options: Any) -> DeadLetterSink:
     return DeadLetterSink(None if sink is None else build_sink(sink, path="sink"), **options)
 
 
+def _postgres(url: str | None = None, *, dsn: str | None = None, **options: Any) -> PostgresSink:
+    """``{type: postgres, url: …}`` (or ``dsn: …``)."""
+    target = url or dsn
+    if not target:
+        raise ConfigError("the postgres sink needs `url` (or `dsn`)", path="url")
+    return PostgresSink(target, **options)
+
+
 SINKS: dict[str, SinkFactory] = {
     "dead_letter": _dead_letter,
     "fanout": _fanout,
@@ -36,7 +44,7 @@ SINKS: dict[str, SinkFactory] = {
     "json_files": JSONFileSink,
     "jsonl": JSONLSink,
     "memory": MemorySink,
-    "postgres": PostgresSink,
+    "postgres": _postgres,
     "redis": RedisStreamSink,
     "sqlite": SQLiteSink,
     "stdout": StdoutSink,
