@@ -294,3 +294,30 @@ def test_bad_pagination_config_names_the_field(kwargs: dict, field: str) -> None
 def test_state_position_survives_json(api: FakeAPI) -> None:
     state = CollectorState(cursor="c1", skip=3, has_more=True)
     assert CollectorState.from_dict(state.to_dict()) == state
+
+
+def test_next_request_applies_the_window_then_the_position() -> None:
+    from datetime import UTC, datetime
+
+    from collectorkit import CollectorRequest, IncrementalConfig
+
+    request = CollectorRequest(
+        endpoint="/v1/events",
+        params={"limit": 50},
+        pagination=CURSOR,
+        incremental=IncrementalConfig(timestamp_field="t", start_param="since"),
+        shards=[{"params": {"region": "eu"}, "state_key": "eu"}],
+    )
+    state = CollectorState(
+        cursor="c9",
+        window_start=datetime(2024, 5, 1, tzinfo=UTC),
+        window_end=datetime(2024, 5, 2, tzinfo=UTC),
+    )
+    spec = request.next_request(state, request.shards[0])
+    assert spec.url == "/v1/events"
+    assert dict(spec.params) == {
+        "limit": 10,
+        "region": "eu",
+        "since": "2024-05-01T00:00:00Z",
+        "cursor": "c9",
+    }

@@ -9,10 +9,12 @@ from typing import Any
 
 from collectorkit._errors import ConfigError, ResponseDecodeError
 from collectorkit._records import Record
-from collectorkit.collect._incremental import IncrementalConfig
+from collectorkit.collect._incremental import IncrementalConfig, Window
 from collectorkit.collect._pagination import PaginationConfig
+from collectorkit.collect._paginator import StandardPaginator
 from collectorkit.collect._paths import JSONPath, compile_path
 from collectorkit.collect._spec import RequestSpec
+from collectorkit.collect._state import CollectorState
 from collectorkit.typing import Paginator
 
 __all__ = ["CollectorRequest", "Shard"]
@@ -56,6 +58,7 @@ class CollectorRequest:
     incremental: IncrementalConfig | None = None
     paginator: Paginator | None = None
     _data: JSONPath | None = field(default=None, init=False, repr=False, compare=False)
+    _paginator: Paginator = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         where = "request"
@@ -77,6 +80,7 @@ class CollectorRequest:
             object.__setattr__(self, "incremental", incremental)
         object.__setattr__(self, "_data", compile_path(self.data_path, field=f"{where}.data_path"))
         object.__setattr__(self, "shards", tuple(_shards(self.shards, where)))
+        object.__setattr__(self, "_paginator", self.paginator or StandardPaginator(self.pagination))
 
     def replace(self, **changes: Any) -> CollectorRequest:
         return dataclasses.replace(self, **changes)
@@ -102,6 +106,21 @@ class CollectorRequest:
             json=json,
             headers={**spec.headers, **shard.headers},
         )
+
+    @property
+    def active_paginator(self) -> Paginator:
+        """``paginator`` if given, else the built-in one for ``pagination``."""
+        return self._paginator
+
+    def next_request(self, state: CollectorState, shard: Shard | None = None) -> RequestSpec:
+        """The request to send from ``state``: the base request (with ``shard`` merged), the
+        incremental window of ``state``, then the paging position of ``state``."""
+        spec = self.spec(shard)
+        inc = self.incremental
+        if inc is not None and state.window_start is not None and state.window_end is not None:
+            spec = inc.apply_window(spec, Window(state.window_start, state.window_end))
+        prepared: RequestSpec = self.active_paginator.prepare(spec, state)
+        return prepared
 
     def records_of(self, body: Any) -> list[Record]:
         """The records in a response body (a list of JSON objects)."""

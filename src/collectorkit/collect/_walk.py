@@ -16,9 +16,8 @@ from collectorkit._clock import Clock
 from collectorkit._errors import CollectorTimeoutError, HTTPStatusError, PaginationError
 from collectorkit._records import Record
 from collectorkit.collect._budget import Budget, Quota
-from collectorkit.collect._incremental import IncrementalConfig, Window
+from collectorkit.collect._incremental import IncrementalConfig
 from collectorkit.collect._metrics import ExecutionMetrics
-from collectorkit.collect._paginator import StandardPaginator
 from collectorkit.collect._request import CollectorRequest, Shard
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
@@ -67,9 +66,8 @@ class FeedWalker:
         self._log = logger or get_logger("collectorkit.collect")
         if shard is not None:
             self._log = self._log.bind(shard=shard.state_key)
-        self._paginator: Paginator = request.paginator or StandardPaginator(request.pagination)
+        self._paginator: Paginator = request.active_paginator
         self._inc: IncrementalConfig | None = request.incremental
-        self._base = request.spec(shard)
 
     async def pages(self) -> AsyncIterator[WalkedPage]:
         """Pages until the feed ends, the limit or the budget is reached (``stop_reason``)."""
@@ -98,7 +96,7 @@ class FeedWalker:
             if reason is not None:
                 self.stop_reason = reason
                 return
-            spec = self._paginator.prepare(self._windowed(state), state)
+            spec = self.request.next_request(state, self.shard)
             key = self._paginator.position_key(spec, state)
             if key is not None:
                 if key in seen:
@@ -139,11 +137,6 @@ class FeedWalker:
         if not self._budget.allows_request():
             return StopReason.TIME_BUDGET
         return None
-
-    def _windowed(self, state: CollectorState) -> RequestSpec:
-        if self._inc is None or state.window_start is None or state.window_end is None:
-            return self._base
-        return self._inc.apply_window(self._base, Window(state.window_start, state.window_end))
 
     async def _timed_send(self, spec: RequestSpec) -> Any:
         started = self._clock.monotonic()
