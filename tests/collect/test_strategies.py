@@ -331,3 +331,18 @@ async def test_concurrency_bounds_the_shards_in_flight() -> None:
     assert len(result.events) == 15
     assert peak == 2
     assert set(result.state.shards) == {f"s{i}" for i in range(5)}
+
+
+async def test_client_config_reaches_the_http_client(api: FakeAPI, clock) -> None:
+    from collectorkit import APIClientConfig
+
+    api.records = make_records(3)
+    config = APIClientConfig(default_headers={"X-Tenant": "t-1"}, verify_ssl=False)
+    bp = blueprint(
+        api, clock, "/cursor", CURSOR, request=REQUEST, client_config=config, headers={"X-B": "b"}
+    )
+    async with CollectorClient(bp) as client:
+        result = await client.collect_events()
+    assert len(result.events) == 3
+    assert api.requests[0].headers["X-Tenant"] == "t-1"
+    assert api.requests[0].headers["X-B"] == "b"

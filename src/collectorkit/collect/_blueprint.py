@@ -28,7 +28,9 @@ class CollectorBlueprint:
     (carrying the partial result) instead of returning it when the budget runs out.
     ``allowed_hosts`` are the other hosts a ``next`` link may lead to with credentials attached.
     ``default_strategy`` is ``"sequential"``, ``"concurrent"``, ``"batch"``, ``"stream"`` or a
-    strategy object; ``concurrency`` bounds the shards walked at once.
+    strategy object; ``concurrency`` bounds the shards walked at once. ``client_config`` (an
+    :class:`~collectorkit.APIClientConfig`) reaches the client settings not named here: TLS
+    verification, HTTP/2, pool sizes, redirects.
     """
 
     name: str
@@ -48,6 +50,7 @@ class CollectorBlueprint:
     clock: Clock | None = None
     raise_on_timeout: bool = False
     time_margin: Any = 1.0
+    client_config: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -66,6 +66,7 @@ class CollectorClient:
                 "transport": bp.transport,
             }
             self._api = APIClient(
+                bp.client_config,
                 base_url=bp.base_url,
                 headers=dict(bp.headers),
                 clock=self.clock,
