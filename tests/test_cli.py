@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -148,6 +149,8 @@ sources:
       incremental: {{timestamp_field: created_at, start_param: since}}
     pipeline:
       - filter: {{expression: "severity != 'low'"}}
+    callbacks:
+      - {{python: "tests.runtime.hookfuncs:remember"}}
 """
 
 
@@ -187,13 +190,18 @@ def test_preview_shows_records_and_the_next_request_and_stores_nothing(
 def test_once_collects_with_a_summary_then_state_show_reset_set(
     sim_config: tuple[Path, Path, Any],
 ) -> None:
+    from tests.runtime import hookfuncs
+
     path, db, sim = sim_config
+    hookfuncs.CALLS.clear()
     result = runner.invoke(app, ["once", str(path)])
     assert result.exit_code == 0, result.output
     assert "app_events" in result.output
     served = sim.simulator.records("generic")
     kept = [r for r in served if r["severity"] != "low"]
     assert _count(db) == len(kept)
+    called = [i for _, ids in hookfuncs.CALLS for i in ids]
+    assert sorted(called) == sorted(r["id"] for r in kept)
     assert "summary" in result.output or "once" in result.output
 
     shown = runner.invoke(app, ["state", "show", "app_events", "--config", str(path)])
@@ -257,3 +265,68 @@ def test_demo_collects_everything_exactly_once(tmp_path: Path) -> None:
     assert "records/s" in out.stdout
     assert "Traceback" not in out.stderr
     assert _count(tmp_path / "demo.db") == 1200
+
+
+def _free_port() -> int:
+    import socket
+
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve_then_stop(
+    args: list[str], url: str, headers: dict[str, str], tmp_path: Path, sig: int = signal.SIGINT
+) -> int:
+    import time
+
+    import httpx2
+
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "collectorkit", *args], stdout=log, stderr=log, cwd=tmp_path
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status = httpx2.get(url, headers=headers, timeout=2).status_code
+                break
+            except httpx2.TransportError:
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "the server never answered"
+                time.sleep(0.1)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=15) == 0, (tmp_path / "serve.log").read_text()
+        return status
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_simulate_serves_the_vendor_apis(tmp_path: Path) -> None:
+    port = _free_port()
+    args = ["simulate", "--port", str(port), "--profile", "generic", "--records", "10"]
+    url = f"http://127.0.0.1:{port}/generic/v1/events"
+    assert (
+        _serve_then_stop(args, url, {"Authorization": "Bearer sim-generic-token"}, tmp_path) == 200
+    )
+
+
+@pytest.mark.slow
+def test_serve_storage_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = _free_port()
+    args = ["serve-storage", "--port", str(port), "--state", f"sqlite:///{tmp_path / 's.db'}"]
+    url = f"http://127.0.0.1:{port}/health"
+    assert _serve_then_stop(args, url, {}, tmp_path, sig=signal.SIGTERM) == 200
+
+
+def test_serve_storage_refuses_a_public_address_without_a_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STORAGE_SERVICE_TOKEN", raising=False)
+    result = runner.invoke(app, ["serve-storage", "--host", "0.0.0.0", "--port", "1"])  # noqa: S104
+    assert result.exit_code == 2
+    assert "token" in result.output

@@ -251,37 +251,55 @@ def serve_storage(
     host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Listen port.")] = 8000,
     state: Annotated[
-        str, typer.Option("--state", help="Backing state store URL.")
-    ] = "sqlite:///./collectorkit-service.db",
+        Optional[str],  # noqa: UP045
+        typer.Option("--state", help="Backing state store URL (default ./collectorkit-state.db)."),
+    ] = None,
     token: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(envvar="COLLECTORKIT_SERVICE_TOKEN", help="Bearer token clients must send."),
+        typer.Option(
+            envvar="STORAGE_SERVICE_TOKEN",
+            help="Bearer token clients must send (required off loopback).",
+            show_envvar=True,
+        ),
     ] = None,
 ) -> None:
     """Run the storage service (watermarks and state for a fleet of collectors)."""
-    from collectorkit._errors import ConfigError
+    from collectorkit._errors import CollectorError
     from collectorkit.runtime._app import serve_storage_sync
 
     try:
         serve_storage_sync(host=host, port=port, state=state, token=token)
-    except ConfigError as exc:
+    except CollectorError as exc:
         _fail(str(exc))
 
 
 @app.command()
 def simulate(
     host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Listen port (0: any free port).")] = 8900,
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8900,
     seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 1,
+    records: Annotated[int, typer.Option(help="Records per API.")] = 250,
+    profile: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--profile", help="Serve only these APIs (xdr, okta, graph, github, ...)."),
+    ] = None,
     faults: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Faults to switch on, e.g. '429,5xx,reset' (see the simulator docs)."),
+        typer.Option(
+            help='Faults as JSON, e.g. \'[{"kind": "rate_limit", "target": "okta", "every": 5}]\'.'
+        ),
     ] = None,
 ) -> None:
-    """Serve vendor-shaped APIs on localhost with injectable faults."""
+    """Serve vendor-shaped APIs on localhost with injectable faults (Ctrl-C stops)."""
+    from collectorkit._errors import CollectorError
     from collectorkit.runtime._app import simulate_sync
 
-    simulate_sync(host=host, port=port, seed=seed, faults=faults)
+    try:
+        simulate_sync(
+            host=host, port=port, seed=seed, faults=faults, records=records, profiles=profile
+        )
+    except CollectorError as exc:
+        _fail(str(exc))
 
 
 @app.command()
