@@ -3,6 +3,7 @@ end lag, window splitting, formats, and the watermark rules."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -266,3 +267,40 @@ def test_window_formats(fmt: str, expected: object) -> None:
 def test_bad_incremental_config_names_the_field(kwargs: dict, field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         IncrementalConfig(**{"timestamp_field": "ts", **kwargs})
+
+
+async def test_placeholders_inside_filter_text_and_a_quoted_next_link_path(
+    api: FakeAPI, clock, httpserver
+) -> None:
+    # MS Graph: $filter text carries the window; "@odata.nextLink" needs JMESPath quoting
+    from werkzeug import Request, Response
+
+    filters: list[str] = []
+
+    def graph(request: Request) -> Response:
+        filters.append(request.args["$filter"])
+        if request.args.get("$skiptoken"):
+            body = {"value": [{"id": "b", "createdDateTime": "2023-11-14T23:00:00Z"}]}
+        else:
+            body = {
+                "value": [{"id": "a", "createdDateTime": "2023-11-14T22:00:00Z"}],
+                "@odata.nextLink": request.base_url + "?$skiptoken=T1&$filter=same",
+            }
+        return Response(json.dumps(body), mimetype="application/json")
+
+    httpserver.expect_request("/v1.0/security/alerts_v2").respond_with_handler(graph)
+    config = IncrementalConfig(timestamp_field="createdDateTime", initial_lookback="1d")
+    request = {
+        "params": {"$filter": "createdDateTime ge {start} and createdDateTime le {end}"},
+        "data_path": "value",
+        "incremental": config,
+    }
+    pagination = PaginationConfig(mode="link", link_path='"@odata.nextLink"')
+    bp = blueprint(api, clock, "/v1.0/security/alerts_v2", pagination, request=request)
+    async with CollectorClient(bp) as client:
+        result = await client.collect_events()
+    assert ids(result.events) == ["a", "b"]
+    assert filters[0] == (
+        "createdDateTime ge 2023-11-14T00:00:00Z and createdDateTime le 2023-11-15T00:00:00Z"
+    )
+    assert filters[1] == "same"  # the next link is followed as given

@@ -46,8 +46,10 @@ class IncrementalConfig:
     watermark minus ``overlap``. A window ends at ``now - end_lag`` (records still being ingested
     are left for the next run), and at most ``max_window`` after its start, so a long gap is
     walked in windows that each finish within the time budget. The window goes into the request
-    as ``start_param``/``end_param`` (query, or JSON body where dots nest), and replaces any
-    request value that is exactly ``"{start}"`` or ``"{end}"`` (Cortex XDR filter lists).
+    as ``start_param``/``end_param`` (query, or JSON body where dots nest), and fills the
+    ``{start}``/``{end}`` placeholders of request values: a value that is exactly a placeholder
+    takes the formatted instant with its type (Cortex XDR filter lists, epoch ms), one that
+    contains it gets it as text (Graph ``$filter=createdDateTime ge {start}``, CrowdStrike FQL).
 
     ``time_format``: ``iso8601``, ``epoch_s``, ``epoch_ms`` or a strftime pattern. Record
     timestamps (``timestamp_field``, JMESPath) are parsed as instants: ISO 8601 with any offset,
@@ -219,7 +221,12 @@ class IncrementalConfig:
 
 def _substitute(value: Any, mapping: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
-        return mapping.get(value, value)
+        if value in mapping:
+            return mapping[value]  # the whole value: keep its type (epoch numbers stay numbers)
+        for placeholder, replacement in mapping.items():
+            if placeholder in value:
+                value = value.replace(placeholder, str(replacement))
+        return value
     if isinstance(value, Mapping):
         return {k: _substitute(v, mapping) for k, v in value.items()}
     if isinstance(value, list):
