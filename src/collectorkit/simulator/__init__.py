@@ -30,12 +30,12 @@ from collectorkit.simulator._config import (
 from collectorkit.simulator._ledger import Ledger, LedgerComparison, Stats
 from collectorkit.simulator._server import SimulatorServer, build_config, run_simulator
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), the order tests/test_exported_members.py checks
     "FAULT_KINDS",
-    "PROFILE_KINDS",
     "FaultSpec",
     "Ledger",
     "LedgerComparison",
+    "PROFILE_KINDS",
     "ProfileConfig",
     "Simulator",
     "SimulatorConfig",

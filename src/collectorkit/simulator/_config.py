@@ -17,11 +17,11 @@ from typing import Any, Literal, cast
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), the order tests/test_exported_members.py checks
     "DATA_FAULTS",
     "FAULT_KINDS",
-    "PROFILE_KINDS",
     "FaultSpec",
+    "PROFILE_KINDS",
     "ProfileConfig",
     "SimulatorConfig",
     "default_profiles",

@@ -326,7 +326,7 @@ class EndpointApp:
         for spec in ctx.faults:
             self.sim.stats.fault(self.full_name, spec.kind)
         if ctx.fault("reset"):
-            self.sim.stats.response(self.full_name, 0, 0)
+            self.sim.stats.response(self.full_name, "reset", 0)
             if await reset_connection(scope):
                 return
             raise ConnectionResetError("simulated connection reset")

@@ -133,7 +133,8 @@ class Stats:
             self.requests[endpoint] += 1
             self.requests["total"] += 1
 
-    def response(self, endpoint: str, status: int, served: int) -> None:
+    def response(self, endpoint: str, status: int | str, served: int) -> None:
+        """Count an answer; ``status`` is the HTTP status, or ``"reset"`` for none at all."""
         with self._lock:
             self.statuses[str(status)] += 1
             self.records_served[endpoint] += served
