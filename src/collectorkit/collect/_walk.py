@@ -7,6 +7,7 @@ measures time and hands out pages with the state to save after each.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,35 @@ __all__ = ["FeedWalker", "Send", "WalkedPage"]
 
 Send = Callable[[RequestSpec, float | None], Awaitable[Any]]
 """Sends one request with a deadline (monotonic) and returns the response."""
+
+
+_LOOP_MEMORY = 10_000
+"""How many recent cursors/links a walk remembers to detect an API that loops."""
+
+
+class _RecentKeys:
+    """The last ``size`` keys seen, for loop detection in bounded memory."""
+
+    __slots__ = ("_order", "_seen", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._seen: set[str] = set()
+        self._order: deque[str] = deque()
+
+    def add(self, key: str) -> bool:
+        """Remember ``key``; ``False`` when it was already there."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self._order.append(key)
+        if len(self._order) > self._size:
+            self._seen.discard(self._order.popleft())
+        return True
+
+    def clear(self) -> None:
+        self._seen.clear()
+        self._order.clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +117,7 @@ class FeedWalker:
                 return
 
     async def _walk_window(self, pages_done: int) -> AsyncIterator[WalkedPage]:
-        seen: set[str] = set()
+        seen = _RecentKeys(_LOOP_MEMORY)
         may_expire = self.request.pagination.mode in ("cursor", "link") and self.state.has_position
         max_pages = self.request.pagination.max_pages
         state = self.state
@@ -98,13 +128,11 @@ class FeedWalker:
                 return
             spec = self.request.next_request(state, self.shard)
             key = self._paginator.position_key(spec, state)
-            if key is not None:
-                if key in seen:
-                    raise PaginationError(
-                        f"the API returned the same {self.request.pagination.mode} twice "
-                        f"({key[:80]!r}); stopping instead of looping"
-                    )
-                seen.add(key)
+            if key is not None and not seen.add(key):
+                raise PaginationError(
+                    f"the API returned the same {self.request.pagination.mode} twice "
+                    f"({key[:80]!r}); stopping instead of looping"
+                )
             try:
                 response = await self._timed_send(spec)
             except CollectorTimeoutError:
