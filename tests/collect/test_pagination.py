@@ -91,6 +91,21 @@ async def test_cursor_in_a_header(api: FakeAPI, clock) -> None:
     assert [r.headers.get("X-Cursor") for r in api.requests] == [None, "7", "14"]
 
 
+async def test_next_cursor_from_a_response_header(api: FakeAPI, clock) -> None:
+    api.records = make_records(20)
+    pagination = PaginationConfig(
+        mode="cursor",
+        cursor_param="X-Cursor",
+        cursor_location="header",
+        next_cursor_header="X-Next",
+    )
+    bp = blueprint(api, clock, "/cursor-header", pagination, request={"data_path": "records"})
+    async with CollectorClient(bp) as client:
+        result = await client.collect_events()
+    assert ids(result.events) == ids(api.records)
+    assert result.stop_reason is StopReason.NO_NEXT
+
+
 async def test_cursor_from_the_last_record_of_a_list_body(api: FakeAPI, clock) -> None:
     api.records = make_records(23)
     pagination = PaginationConfig(

@@ -29,8 +29,9 @@ class PaginationConfig:
 
     Modes:
 
-    * ``cursor`` — send the token found at ``next_cursor_path`` as ``cursor_param``, in the
-      query, the JSON body (a dotted ``cursor_param`` nests) or a header (``cursor_location``).
+    * ``cursor`` — send the token found at ``next_cursor_path`` (or in the response header
+      ``next_cursor_header``) as ``cursor_param``, in the query, the JSON body (a dotted
+      ``cursor_param`` nests) or a header (``cursor_location``).
       ``cursor_only_body=True`` sends a body of only the cursor once there is one (1Password's
       ``{"cursor": …}`` vs its first ``{"limit": …, "start_time": …}``).
     * ``page`` — ``page_param`` counts from ``start_page``; optional ``total_pages_path``.
@@ -53,6 +54,7 @@ class PaginationConfig:
     mode: PaginationMode = "none"
     cursor_param: str = "cursor"
     next_cursor_path: str | None = None
+    next_cursor_header: str | None = None
     cursor_location: Literal["query", "body", "header"] = "query"
     cursor_only_body: bool = False
     has_more_path: str | None = None
@@ -91,9 +93,10 @@ class PaginationConfig:
         object.__setattr__(
             self, "expired_cursor_statuses", _statuses(self.expired_cursor_statuses, where)
         )
-        if self.mode == "cursor" and self.next_cursor_path is None:
+        if self.mode == "cursor" and self.next_cursor_path is None and not self.next_cursor_header:
             raise ConfigError(
-                "cursor mode needs next_cursor_path (where the next cursor is in the response)",
+                "cursor mode needs next_cursor_path (where the next cursor is in the response "
+                "body) or next_cursor_header",
                 path=f"{where}.next_cursor_path",
             )
         if self.offset_end_param is not None and self.page_size is None:

@@ -181,6 +181,10 @@ class StandardPaginator:
         return bool(value)
 
     def _next_cursor(self, response: PageResponse) -> str | None:
+        header = self.config.next_cursor_header
+        if header is not None:
+            values = _header_values(response.headers, header.lower())
+            return values[0].strip() or None if values else None
         value = self._value(response, "next_cursor_path")
         if value is None or value == "" or isinstance(value, bool | dict | list):
             return None
