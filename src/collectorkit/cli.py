@@ -104,7 +104,7 @@ def run(
     debug: DebugOpt = False,
 ) -> None:
     """Run the daemon: every source on its schedule until SIGINT/SIGTERM."""
-    from collectorkit._errors import ConfigError
+    from collectorkit._errors import CollectorError, ConfigError
     from collectorkit.runtime._app import apply_overrides, run_daemon_sync
     from collectorkit.runtime._config_env import config_from_env
 
@@ -127,6 +127,8 @@ def run(
         )
     except ConfigError as exc:
         _fail(str(exc))
+    except CollectorError as exc:  # a store or sink that cannot be opened, ...
+        _fail(str(exc), code=1)
     raise typer.Exit(code)
 
 

@@ -61,6 +61,9 @@ class SourceStats:
         self.recent_pages.append((now, records))
 
     def error(self, now: float, kind: str, message: str) -> None:
+        from collectorkit.http._redact import redact_text
+
+        message = redact_text(message)
         self.errors[kind] += 1
         self.last_error = f"{kind}: {message}"
         self.recent_errors.append({"time": now, "kind": kind, "message": message})

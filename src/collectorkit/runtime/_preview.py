@@ -171,5 +171,8 @@ def preview_sync(
     except ConfigError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
+    except CollectorError as exc:  # a store or sink that cannot be opened, ...
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return 1
     render(result, console)
     return 1 if result.error else 0
