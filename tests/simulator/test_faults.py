@@ -166,6 +166,7 @@ def test_reset_closes_the_socket_without_a_response(
     assert isinstance(info.value, httpx.ReadError | httpx.RemoteProtocolError)
     assert client.get(url, headers=GEN).status_code == 200  # a new connection works
     assert sim.stats.snapshot()["faults"] == {"reset": 1}
+    assert sim.stats.snapshot()["statuses"] == {"reset": 1, "200": 1}
     assert sim.ledger.pages("generic") == 1
 
 
@@ -177,6 +178,11 @@ def test_slow_response_trips_a_client_timeout(sim: SimulatorServer, client: http
     assert time.monotonic() - t0 >= 0.4
     with pytest.raises(httpx.ReadTimeout):
         client.get(url, headers=GEN, timeout=0.1)
+    deadline = time.monotonic() + 3  # the server ends its delay, sees the client gone
+    while "client_gone" not in sim.stats.snapshot()["statuses"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sim.ledger.pages("generic") == 1  # and serves nothing
+    assert sim.stats.snapshot()["statuses"] == {"200": 1, "client_gone": 1}
 
 
 def test_malformed_page_is_not_json_and_not_served(

@@ -334,6 +334,9 @@ class EndpointApp:
         if slow is not None:
             await asyncio.sleep(slow.delay)
             ctx.now = self.sim.clock.time()
+            if await request.is_disconnected():  # the client gave up: nothing was served
+                self.sim.stats.response(self.full_name, "client_gone", 0)
+                return
         with self.sim.lock:
             reply = self._respond(ctx)
             malformed = reply.status == 200 and ctx.fault("malformed") is not None
