@@ -218,3 +218,10 @@ async def test_unreachable_server_is_a_sink_error_without_the_password(
         await _unreachable(make)
     assert "hunter2" not in str(info.value)
     assert "hunter2" not in repr(make())
+
+
+async def test_a_large_batch_and_its_repeat(sink: Sink) -> None:
+    batch = _envelopes("xdr", range(1200))
+    assert (await sink.store(batch)).written == 1200
+    again = await sink.store(batch)
+    assert (again.written, again.duplicates) == (0, 1200)

@@ -146,9 +146,12 @@ class JSONFileSink(BaseSink):
         return name
 
     def _write(self, db: sqlite3.Connection, batch: list[Envelope], stamp: str) -> int:
-        keys = [e.key for e in batch]
-        marks = ",".join("?" * len(keys))
-        known = {r[0] for r in db.execute(f"SELECT key FROM files WHERE key IN ({marks})", keys)}  # noqa: S608
+        known: set[str] = set()
+        for i in range(0, len(batch), 500):
+            keys = [e.key for e in batch[i : i + 500]]
+            marks = ",".join("?" * len(keys))
+            sql = f"SELECT key FROM files WHERE key IN ({marks})"  # noqa: S608 - placeholders
+            known.update(r[0] for r in db.execute(sql, keys))
         fresh = [e for e in batch if e.key not in known]
         if not fresh:
             return 0

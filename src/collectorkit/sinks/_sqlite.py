@@ -187,7 +187,7 @@ class SQLiteSink(BaseSink):
             sql += " AND source = ?"
             params.append(criteria.source)
         for field, value in criteria.filters.items():
-            sql += " AND json_extract(data, ?) = ?"
+            sql += " AND json_extract(data, ?) IS ?"
             params += [_json_path(field), value]
         if criteria.sort_by:
             sql += " ORDER BY json_extract(data, ?) " + ("DESC" if criteria.descending else "ASC")

@@ -125,9 +125,12 @@ class WebhookSink(BaseSink):
     def _unsent(self, batch: list[Envelope]) -> list[Envelope]:
         if self._index is None:
             return batch
-        marks = ",".join("?" * len(batch))
-        sql = f"SELECT key FROM sent WHERE key IN ({marks})"  # noqa: S608 - placeholders only
-        sent = {r[0] for r in self._index.execute(sql, [e.key for e in batch])}
+        sent: set[str] = set()
+        for i in range(0, len(batch), 500):
+            keys = [e.key for e in batch[i : i + 500]]
+            marks = ",".join("?" * len(keys))
+            sql = f"SELECT key FROM sent WHERE key IN ({marks})"  # noqa: S608 - placeholders
+            sent.update(r[0] for r in self._index.execute(sql, keys))
         return [e for e in batch if e.key not in sent]
 
     def _mark(self, batch: list[Envelope]) -> None:
