@@ -237,7 +237,11 @@ def run_simulator(
     cfg = config or build_config(seed=seed, profiles=profiles, faults=faults, records=records)
     sim = Simulator(cfg)
     app = create_app(sim)
-    logging.getLogger("collectorkit.simulator").info(
-        "simulator on http://%s:%d with profiles %s", host, port, ", ".join(sim.profiles)
+    log = logging.getLogger("collectorkit.simulator")
+    base = f"http://{host}:{port}"
+    log.info(
+        "simulator on %s (seed %d); credentials and endpoints: GET %s/_sim", base, cfg.seed, base
     )
+    for name in sim.profiles:
+        log.info("  %-12s %s%s", name, base, sim.api(name).profile.mount)
     _QuietServer(_uvicorn_config(app, host, port, log_level)).run()
