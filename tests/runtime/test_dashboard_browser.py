@@ -25,7 +25,7 @@ def _chromium() -> str:
     pytest.skip("chromium is not installed")
 
 
-async def _dump_dom(url: str, profile: Path) -> str:
+async def _dump_dom(url: str, profile: Path, *, budget: int = 3000) -> str:
     proc = await asyncio.create_subprocess_exec(
         _chromium(),
         "--headless",
@@ -37,7 +37,7 @@ async def _dump_dom(url: str, profile: Path) -> str:
         "--disable-sync",
         "--no-first-run",
         f"--user-data-dir={profile}",
-        "--virtual-time-budget=3000",
+        f"--virtual-time-budget={budget}",
         "--dump-dom",
         url,
         stdout=asyncio.subprocess.PIPE,
@@ -81,3 +81,29 @@ async def test_dashboard_renders_each_source_from_status(tmp_path: Path) -> None
     assert "2 sources · 1234 records" in dom
     assert "HTTP 401 from /status" in denied
     assert 'data-source="xdr_alerts"' not in denied
+
+
+class _Growing(RuntimeMetrics):
+    """Each /status poll sees 1000 more records: the page must show a later poll's figure."""
+
+    polls = 0
+
+    def snapshot(self, now: float) -> dict[str, object]:
+        self.polls += 1
+        self.source("xdr_alerts").page(now, 1000)
+        return super().snapshot(now)
+
+
+async def test_dashboard_refreshes_live(tmp_path: Path) -> None:
+    metrics = _Growing(started_at=0)
+    metrics.source("xdr_alerts").state = "running"
+    metrics.ready = True
+    server = StatusServer(metrics, StatusSettings(port=0))
+    await server.start()
+    try:
+        dom = await _dump_dom(f"{server.url}/", tmp_path / "profile", budget=7000)
+    finally:
+        await server.stop()
+    assert metrics.polls >= 3
+    assert '<td class="records">1000</td>' not in dom
+    assert f'<td class="records">{metrics.polls * 1000}</td>' in dom
