@@ -108,9 +108,8 @@ def build_app(feed: Feed) -> Starlette:
                     await websocket.close(code=1011)
                     return
                 await websocket.send_text(json.dumps(feed.event(n)))
-            while True:
-                await asyncio.sleep(0.05)
-                await websocket.send_text(json.dumps({"type": "heartbeat"}))
+            while True:  # caught up: wait for the client to leave
+                await websocket.receive_text()
         except WebSocketDisconnect:
             return
 

@@ -10,7 +10,7 @@ also deduplicated by ``id_field`` across polls.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import httpx2
@@ -95,7 +95,7 @@ class LongPollSource(StreamingSource):
             params[self.timeout_param] = f"{self.poll_timeout:g}"
         return params
 
-    async def _read(self, resume_token: str | None) -> AsyncIterator[StreamEvent]:
+    async def _read(self, resume_token: str | None) -> AsyncGenerator[StreamEvent, None]:
         cursor = resume_token
         while True:
             body = await self._poll(cursor)

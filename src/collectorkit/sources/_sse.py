@@ -8,7 +8,7 @@ This module is the one place httpx2 exceptions are translated for SSE.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import httpx2
@@ -93,7 +93,7 @@ class SSESource(StreamingSource):
             headers["Last-Event-ID"] = resume_token
         return headers
 
-    async def _read(self, resume_token: str | None) -> AsyncIterator[StreamEvent]:
+    async def _read(self, resume_token: str | None) -> AsyncGenerator[StreamEvent, None]:
         if self._client is None:
             raise SourceError(f"{self.source_id}: not connected")
         parser = SSEParser(last_event_id=resume_token or "")

@@ -20,7 +20,7 @@ import contextlib
 import random
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,10 +215,13 @@ class StreamingSource(ABC):
             while True:
                 reason = "the server closed the stream"
                 try:
-                    async for event in self._read(self._received):
-                        attempt = 0
-                        server_delay = event.server_delay or server_delay
-                        await self._enqueue(event)
+                    # aclosing: a cancel while we wait on the queue must still close the
+                    # connection the generator holds, now rather than at garbage collection
+                    async with contextlib.aclosing(self._read(self._received)) as events:
+                        async for event in events:
+                            attempt = 0
+                            server_delay = event.server_delay or server_delay
+                            await self._enqueue(event)
                 except FatalSourceError:
                     raise
                 except SourceError as exc:
@@ -277,7 +280,7 @@ class StreamingSource(ABC):
         """Release what :meth:`_open` created."""
 
     @abstractmethod
-    def _read(self, resume_token: str | None) -> AsyncIterator[StreamEvent]:
+    def _read(self, resume_token: str | None) -> AsyncGenerator[StreamEvent, None]:
         """Events of one connection, resuming after ``resume_token``.
 
         Return when the server ends the stream; raise :class:`~collectorkit.SourceError` when the
