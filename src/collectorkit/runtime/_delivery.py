@@ -32,7 +32,7 @@ from collectorkit.pipeline import (
     PipelineOutcome,
     SystemEvent,
 )
-from collectorkit.sinks import DeadLetterSink
+from collectorkit.sinks import DeadLetterSink, IStorageBackend, as_sink
 from collectorkit.typing import Checkpoint, Sink, StateStore, StoreResult, TransactionalSink
 
 __all__ = ["DEFAULT_CHECKPOINT_NAMESPACE", "DeliveryReport", "PageLike", "deliver"]
@@ -335,7 +335,7 @@ async def deliver(
     pages: AsyncIterable[PageLike],
     *,
     source: str,
-    sinks: Sequence[Sink],
+    sinks: Sequence[Sink | IStorageBackend],
     key_fields: Sequence[str] | str = ("id",),
     pipeline: Pipeline | None = None,
     dead_letter: DeadLetterSink | Sink | None = None,
@@ -369,6 +369,7 @@ async def deliver(
     """
     if not sinks:
         raise ConfigError("deliver() needs at least one sink", path="sinks")
+    adapted = [as_sink(s) for s in sinks]
     if isinstance(key_fields, str):
         key_fields = (key_fields,)
     if dead_letter is not None and not isinstance(dead_letter, DeadLetterSink):
@@ -378,10 +379,10 @@ async def deliver(
         source=source,
         key_fields=tuple(key_fields),
         pipeline=pipeline if pipeline is not None else Pipeline(),
-        sinks=tuple(sinks),
+        sinks=tuple(adapted),
         dead_letter=dead_letter,
         state_store=state_store,
-        checkpoint_sink=_pick_checkpoint_sink(sinks, checkpoint_sink),
+        checkpoint_sink=_pick_checkpoint_sink(adapted, checkpoint_sink),
         namespace=checkpoint_namespace,
         key=checkpoint_key or source,
         emitter=emitter,

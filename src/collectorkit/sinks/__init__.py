@@ -12,6 +12,7 @@ from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
 from collectorkit.sinks._registry import SINKS as SINKS
 from collectorkit.sinks._registry import build_sink, register_sink, sink_types
+from collectorkit.sinks._seed import BackendSink, IStorageBackend, as_sink
 from collectorkit.sinks._simple import (
     DeadLetterSink,
     FanoutSink,
@@ -28,9 +29,11 @@ StorageLocation = StoreResult
 """The seed's name for what ``store`` returns."""
 
 __all__ = [
+    "BackendSink",
     "BaseSink",
     "DeadLetterSink",
     "FanoutSink",
+    "IStorageBackend",
     "JSONFileSink",
     "JSONLSink",
     "MemorySink",
@@ -44,6 +47,7 @@ __all__ = [
     "StoreResult",
     "WebhookSink",
     "as_envelopes",
+    "as_sink",
     "build_sink",
     "dead_letter_envelope",
     "match_criteria",
