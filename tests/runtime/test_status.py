@@ -98,3 +98,16 @@ def test_a_token_is_required_off_loopback() -> None:
     with pytest.raises(ConfigError, match=r"status.token: a token is required .*'0.0.0.0'"):
         StatusSettings(host=PUBLIC, port=0)
     assert "tok" not in repr(StatusSettings(host=PUBLIC, port=0, token="tok-123"))
+
+
+async def test_a_busy_port_is_a_clear_config_error() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        server = StatusServer(RuntimeMetrics(started_at=0), StatusSettings(port=port))
+        with pytest.raises(ConfigError, match=rf"status.port: cannot listen on 127.0.0.1:{port}"):
+            await server.start()
+        await server.stop()

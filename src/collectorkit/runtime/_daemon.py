@@ -95,8 +95,8 @@ class Daemon:
             self.metrics.ready = True
             await self._schedule_until_stopped()
             await self._drain()
-            await self._run_hooks()
         finally:
+            await self._run_hooks()  # also when startup failed: close what was opened
             for sig in installed:
                 loop.remove_signal_handler(sig)
             if self.status_server is not None:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import ipaddress
+import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,7 @@ class StatusServer:
         self._settings = settings
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
         self.port: int | None = None
 
     @property
@@ -141,6 +143,7 @@ class StatusServer:
         return f"http://{shown}:{self.port}"
 
     async def start(self) -> None:
+        """Listen (raises :class:`ConfigError` naming the address when it cannot) and serve."""
         import uvicorn
 
         class _Server(uvicorn.Server):
@@ -148,6 +151,7 @@ class StatusServer:
             def capture_signals(self) -> Generator[None, None, None]:
                 yield
 
+        sock = self._listen()
         config = uvicorn.Config(
             self._app,
             host=self._settings.host,
@@ -157,24 +161,38 @@ class StatusServer:
             lifespan="off",
         )
         server = _Server(config)
-        self._server = server
-        self._task = asyncio.create_task(server.serve(), name="collectorkit-status-server")
+        self._server, self._socket = server, sock
+        self.port = int(sock.getsockname()[1])
+        self._task = asyncio.create_task(
+            server.serve(sockets=[sock]), name="collectorkit-status-server"
+        )
         while not server.started:
             if self._task.done():
-                self._task.result()
-                raise ConfigError(
-                    f"status server could not listen on {self._settings.host}:"
-                    f"{self._settings.port}",
-                    path="status",
-                )
+                await self.stop()
+                raise ConfigError(f"the status server did not start on {self.url}", path="status")
             await asyncio.sleep(0.01)
-        sockets = [s for srv in server.servers for s in srv.sockets]
-        self.port = int(sockets[0].getsockname()[1]) if sockets else self._settings.port
+
+    def _listen(self) -> socket.socket:
+        host, port = self._settings.host, self._settings.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                "choose another status.port (0: any free port) or stop what uses it",
+                path="status.port",
+            ) from None
+        return sock
 
     async def stop(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._server = self._task = None
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError, SystemExit):
+                await self._task
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._task = self._socket = None
