@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2 as httpx
 
-from collectorkit.simulator import SimulatorServer
+from collectorkit.simulator import ProfileConfig, SimulatorConfig, SimulatorServer
 from tests.simulator.conftest import RECORDS
 from tests.simulator.walkers import walk_generic, walk_okta_polling
 
@@ -28,6 +28,17 @@ def test_ledger_matches_what_a_client_received(sim: SimulatorServer, client: htt
     assert partial.unexpected == {"bogus"}
     assert sim.ledger.duplicates("generic") == {}
     assert sim.ledger.served("xdr") == {}
+    client.get(sim.url("generic") + "/v1/alerts", params={"limit": 2}, headers=GEN)
+    by_endpoint = sim.ledger.served_by_endpoint("generic")
+    assert by_endpoint["events"] == dict.fromkeys(ids, 1)
+    assert by_endpoint["alerts"] == dict.fromkeys(ids[:2], 1)
+
+
+def test_admin_api_can_be_switched_off(client: httpx.Client) -> None:
+    cfg = SimulatorConfig(admin=False, profiles=(ProfileConfig(kind="generic", records=1),))
+    with SimulatorServer(cfg) as sim:
+        assert client.get(sim.base_url + "/_sim/ledger").status_code == 404
+        assert client.get(sim.url("generic") + "/v1/events", headers=GEN).status_code == 200
 
 
 def test_ledger_and_stats_endpoints(sim: SimulatorServer, client: httpx.Client) -> None:
@@ -39,6 +50,7 @@ def test_ledger_and_stats_endpoints(sim: SimulatorServer, client: httpx.Client) 
     assert doc["existing_count"] == doc["served_unique"] == doc["served_total"] == RECORDS
     assert doc["pages"] == 3
     assert doc["never_served"] == []
+    assert doc["served_by_endpoint"] == {"events": RECORDS}
     assert set(client.get(sim.base_url + "/_sim/ledger").json()) >= {"okta", "graph", "xdr"}
     assert client.get(sim.base_url + "/_sim/ledger", params={"profile": "nope"}).status_code == 404
     stats = client.get(sim.base_url + "/_sim/stats").json()

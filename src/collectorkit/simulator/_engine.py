@@ -344,7 +344,7 @@ class EndpointApp:
             delivered = self.endpoint.is_data and reply.status == 200 and not malformed
             served = reply.served if delivered else []
             if delivered:
-                self.sim.ledger.record(self.api.profile.name, served)
+                self.sim.ledger.record(self.api.profile.name, served, self.endpoint.name)
         self.sim.stats.response(self.full_name, reply.status, len(served))
         response = Response(content, status_code=reply.status, media_type="application/json")
         for name, value in reply.headers:

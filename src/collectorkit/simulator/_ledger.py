@@ -47,13 +47,22 @@ class Ledger:
         self._served: dict[str, Counter[str]] = defaultdict(Counter)
         self._versions: dict[str, Counter[tuple[str, int]]] = defaultdict(Counter)
         self._pages: Counter[str] = Counter()
+        self._endpoints: dict[str, dict[str, Counter[str]]] = defaultdict(dict)
 
-    def record(self, profile: str, records: Iterable[StoredRecord]) -> None:
+    def record(self, profile: str, records: Iterable[StoredRecord], endpoint: str = "") -> None:
+        """Count one delivered page of ``profile`` (from its data endpoint ``endpoint``)."""
         with self._lock:
             self._pages[profile] += 1
+            per_endpoint = self._endpoints[profile].setdefault(endpoint, Counter())
             for rec in records:
                 self._served[profile][rec.id] += 1
                 self._versions[profile][(rec.id, rec.version)] += 1
+                per_endpoint[rec.id] += 1
+
+    def served_by_endpoint(self, profile: str) -> dict[str, dict[str, int]]:
+        """endpoint name → (id → times served), for profiles with several data endpoints."""
+        with self._lock:
+            return {name: dict(c) for name, c in self._endpoints[profile].items()}
 
     def served(self, profile: str) -> dict[str, int]:
         """id → number of times served."""
@@ -98,6 +107,7 @@ class Ledger:
             self._served.clear()
             self._versions.clear()
             self._pages.clear()
+            self._endpoints.clear()
 
     def snapshot(self, profiles: Iterable[str]) -> dict[str, Any]:
         """The JSON of ``GET /_sim/ledger``."""
@@ -112,6 +122,9 @@ class Ledger:
                 "served_unique": len(served),
                 "served_total": sum(served.values()),
                 "pages": self.pages(name),
+                "served_by_endpoint": {
+                    ep: sum(ids.values()) for ep, ids in self.served_by_endpoint(name).items()
+                },
                 "never_served": sorted(existing - set(served)),
             }
         return out
