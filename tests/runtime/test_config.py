@@ -270,6 +270,16 @@ BROKEN: list[tuple[str, Any, str]] = [
         "sources[0].pipeline[0]: 'dedupe' is not one of {processors}",
     ),
     (
+        "stream settings on an http source",
+        _set("stream", {"batch_size": 5}),
+        "sources[0]: stream settings apply to sse, websocket and long_poll sources",
+    ),
+    (
+        "websocket source with an http url",
+        _set("type", "websocket"),
+        "sources[0]: a websocket source needs a ws:// or wss:// base_url",
+    ),
+    (
         "concurrent without shards",
         _set("strategy", "concurrent"),
         "sources[0]: strategy 'concurrent' needs request.shards",

@@ -155,3 +155,10 @@ def test_repr_hides_credentials() -> None:
     src = SSESource("https://user:hunter22@feed.test/sse?token=abc123", source_id="s")
     assert "hunter22" not in repr(src)
     assert "abc123" not in repr(src)
+
+
+def test_credential_headers_are_masked_in_logs() -> None:
+    from collectorkit.http._redact import redact_text
+
+    SSESource("https://feed.test/sse", headers={"Authorization": "Bearer abc-98765"})
+    assert redact_text("sent abc-98765") == "sent ***"

@@ -234,6 +234,12 @@ class SourceConfig(StrictModel):
             raise ValueError("set either interval or cron, not both")
         if self.strategy == "concurrent" and not self.request.shards:
             raise ValueError("strategy 'concurrent' needs request.shards")
+        if self.type == "http" and self.stream is not None:
+            raise ValueError("stream settings apply to sse, websocket and long_poll sources")
+        websocket = self.base_url.lower().startswith(("ws://", "wss://"))
+        if websocket != (self.type == "websocket"):
+            wanted = "ws:// or wss://" if self.type == "websocket" else "http:// or https://"
+            raise ValueError(f"a {self.type} source needs a {wanted} base_url")
         return self
 
     @property

@@ -19,7 +19,12 @@ import orjson
 from collectorkit._errors import SourceError
 from collectorkit._records import Record
 from collectorkit.http import redact_url
-from collectorkit.sources._stream import FatalSourceError, StreamEvent, StreamingSource
+from collectorkit.sources._stream import (
+    FatalSourceError,
+    StreamEvent,
+    StreamingSource,
+    register_header_secrets,
+)
 
 __all__ = ["LongPollSource"]
 
@@ -60,6 +65,7 @@ class LongPollSource(StreamingSource):
         super().__init__(source_id=source_id or url, **options)
         self.url = url
         self._headers = dict(headers or {})
+        register_header_secrets(self._headers)
         self._params = dict(params or {})
         self.data_path = data_path
         self.cursor_param = cursor_param

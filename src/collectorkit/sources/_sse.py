@@ -18,7 +18,12 @@ from collectorkit._errors import SourceError
 from collectorkit._records import Record
 from collectorkit.http import redact_url
 from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
-from collectorkit.sources._stream import FatalSourceError, StreamEvent, StreamingSource
+from collectorkit.sources._stream import (
+    FatalSourceError,
+    StreamEvent,
+    StreamingSource,
+    register_header_secrets,
+)
 
 __all__ = ["SSESource", "records_from_text"]
 
@@ -66,6 +71,7 @@ class SSESource(StreamingSource):
         super().__init__(source_id=source_id or url, **options)
         self.url = url
         self._headers = dict(headers or {})
+        register_header_secrets(self._headers)
         self._params = dict(params or {})
         self.event_types = event_types
         self.data_path = data_path

@@ -27,10 +27,10 @@ from typing import Any
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, SourceError
 from collectorkit._records import Record
-from collectorkit.http import get_logger
+from collectorkit.http import get_logger, is_sensitive_name, register_secret
 from collectorkit.sources._backoff import ReconnectPolicy
 
-__all__ = ["FatalSourceError", "StreamEvent", "StreamingSource"]
+__all__ = ["FatalSourceError", "StreamEvent", "StreamingSource", "register_header_secrets"]
 
 _log = get_logger("collectorkit.sources")
 
@@ -51,6 +51,14 @@ class FatalSourceError(SourceError):
 
 
 _END = object()
+
+
+def register_header_secrets(headers: dict[str, str]) -> None:
+    """Mask the values of credential headers (``Authorization``, ``X-Api-Key`` ...) in logs."""
+    for name, value in headers.items():
+        if is_sensitive_name(name):
+            register_secret(value)
+            register_secret(value.partition(" ")[2])  # the token after "Bearer "
 
 
 class StreamingSource(ABC):

@@ -23,7 +23,12 @@ from collectorkit._errors import SourceError
 from collectorkit._records import Record
 from collectorkit.http import redact_url
 from collectorkit.sources._sse import records_from_text
-from collectorkit.sources._stream import FatalSourceError, StreamEvent, StreamingSource
+from collectorkit.sources._stream import (
+    FatalSourceError,
+    StreamEvent,
+    StreamingSource,
+    register_header_secrets,
+)
 
 __all__ = ["WebSocketSource"]
 
@@ -61,6 +66,7 @@ class WebSocketSource(StreamingSource):
         super().__init__(source_id=source_id or url, **options)
         self.url = url
         self._headers = dict(headers or {})
+        register_header_secrets(self._headers)
         self.id_field = id_field
         self.data_path = data_path
         self.subscribe_message = subscribe_message
