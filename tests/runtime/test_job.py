@@ -186,3 +186,60 @@ async def test_dev_mode_sends_nothing_and_says_so() -> None:
     assert outcome.stop_reason == "dev_mode"
     assert stats.dev_mode
     assert events[0][0].startswith("development mode")
+
+
+class _Feed:
+    """A DataSource over a fixed list of events, resuming after ``last_event_id``."""
+
+    def __init__(self, events: list[dict[str, Any]], last_event_id: str | None) -> None:
+        start = 0 if last_event_id is None else int(last_event_id) + 1
+        self._events = events[start:]
+        self._last = last_event_id
+        self.closed = False
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return {"last_event_id": self._last}
+
+    async def collect_stream(self) -> AsyncIterator[list[dict[str, Any]]]:
+        for i in range(0, len(self._events), 4):
+            batch = self._events[i : i + 4]
+            self._last = batch[-1]["id"]
+            yield batch
+
+    async def disconnect(self) -> None:
+        self.closed = True
+
+
+async def test_a_stream_job_checkpoints_the_resume_token_and_resumes(
+    store: StateStore, tmp_path: Path
+) -> None:
+    from collectorkit.runtime._job import StreamJob
+
+    events = [{"id": str(i), "msg": f"m{i}"} for i in range(10)]
+    opened: list[str | None] = []
+
+    def make(token: str | None) -> Any:
+        opened.append(token)
+        return _Feed(events, token)
+
+    sink = SQLiteSink(tmp_path / "db.sqlite")
+    await sink.connect()
+    try:
+        job = StreamJob(
+            name="feed", schedule=Schedule(interval=1), make_source=make,
+            sinks=[sink], state_store=store,
+        )  # fmt: skip
+        stats = SourceStats(name="feed")
+        outcome = await job.run(RunContext(stats=stats, clock=FakeClock()))
+        assert outcome.records == 10
+        assert outcome.stop_reason == "stream_ended"
+        saved = await store.get("collector_state", "feed")
+        assert saved is not None
+        assert saved.value == {"last_event_id": "9"}
+        events.extend({"id": str(i), "msg": f"m{i}"} for i in range(10, 13))
+        await job.run(RunContext(stats=stats, clock=FakeClock()))
+        assert opened == [None, "9"]
+        assert sorted(_stored_ids(tmp_path / "db.sqlite"), key=int) == [str(i) for i in range(13)]
+    finally:
+        await sink.disconnect()
