@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -115,12 +116,14 @@ def test_streaming_sources_from_config(kind: str, cls: type) -> None:
         },
         env={},
     )
-    source: Any = build_source(config.sources[0], last_event_id="41")
+    stop = asyncio.Event()
+    source: Any = build_source(config.sources[0], last_event_id="41", stop=stop)
     assert isinstance(source, cls)
     assert source.url == f"{scheme}://feed.test/stream"
     assert source._headers == {"X-Key": "k-1234"}
     assert (source.batch_size, source.max_events, source.last_event_id) == (7, 50, "41")
     assert source.reconnect.initial_delay == 2.0
+    assert source.stop is stop
 
 
 def test_layer_checks_run_at_load_and_name_the_yaml_path() -> None:

@@ -7,6 +7,7 @@ before anything runs, with errors placed at the YAML path.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import importlib
 from typing import Any
@@ -208,9 +209,14 @@ def build_source(
     *,
     clock: Clock | None = None,
     last_event_id: str | None = None,
+    stop: asyncio.Event | None = None,
     transport: Any = None,
 ) -> DataSource:
-    """The data source of a configured source (``type`` http, sse, websocket or long_poll)."""
+    """The data source of a configured source (``type`` http, sse, websocket or long_poll).
+
+    Streaming sources resume after ``last_event_id`` (the saved checkpoint) and end their
+    ``collect_stream`` promptly once ``stop`` is set (the daemon's shutdown event).
+    """
     if source.type == "http":
         return HTTPCollectorSource(
             build_blueprint(source, clock=clock, transport=transport), limit=source.limit
@@ -225,6 +231,7 @@ def build_source(
         "max_events": source.limit,
         "reconnect": ReconnectPolicy(**_fields(stream.reconnect)),
         "last_event_id": last_event_id,
+        "stop": stop,
         "clock": clock,
     }
     if source.type == "sse":
