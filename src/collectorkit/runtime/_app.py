@@ -47,10 +47,10 @@ Job = CollectorJob | DevModeJob | StreamJob
 _DEFAULT_DB = "./collectorkit" + ".db"  # the sqlite sink's default file
 
 
-def _log(name: str = "collectorkit.runtime") -> Any:
+def _log(name: str = "collectorkit.runtime", *, diagnostic: bool = False) -> Any:
     from collectorkit.http._redact import get_logger
 
-    return get_logger(name)
+    return get_logger(name, diagnostic=diagnostic)
 
 
 def apply_overrides(config: Config, *, interval: str | None = None) -> Config:
@@ -236,13 +236,10 @@ async def run_daemon(
     callbacks: Sequence[AlertCallback] = (),
 ) -> int:
     """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code."""
-    log = _log("collectorkit.runtime.daemon")
-    runtime = await build_runtime(
-        config,
-        log=log,
-        diagnostic=debug or config.log_level == "debug",
-        extra_callbacks=callbacks,
-    )
+    diagnostic = debug or config.log_level == "debug"
+    log = _log("collectorkit.runtime.daemon", diagnostic=diagnostic)
+    log.debug("configuration", config=config.to_dict())
+    runtime = await build_runtime(config, log=log, diagnostic=diagnostic, extra_callbacks=callbacks)
     status = None
     if config.status.enabled:
         token = config.status.token.get_secret_value() if config.status.token else None

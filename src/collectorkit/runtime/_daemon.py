@@ -24,7 +24,7 @@ from typing import Any
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit.runtime._metrics import RuntimeMetrics
-from collectorkit.runtime._scheduler import Scheduler, SourceJob
+from collectorkit.runtime._scheduler import RunOutcome, Scheduler, SourceJob
 from collectorkit.runtime._status import StatusServer, StatusSettings
 
 __all__ = ["Daemon", "DaemonSettings", "ShutdownHook"]
@@ -61,7 +61,11 @@ class Daemon:
         self.metrics = metrics or RuntimeMetrics(started_at=self._clock.time())
         self._log = log or _default_log()
         self._scheduler = Scheduler(
-            jobs, metrics=self.metrics, clock=self._clock, on_run_error=self._run_failed
+            jobs,
+            metrics=self.metrics,
+            clock=self._clock,
+            on_run_error=self._run_failed,
+            on_run_done=self._run_done,
         )
         self._hooks = list(shutdown_hooks)
         self._stop = asyncio.Event()
@@ -171,6 +175,19 @@ class Daemon:
                     await hook()
             except Exception as exc:  # one failing close must not skip the others
                 self._log.error("shutdown step failed", step=_name(hook), error=exc)
+
+    def _run_done(self, name: str, outcome: RunOutcome) -> None:
+        stats = self.metrics.source(name)
+        self._log.info(
+            "run finished",
+            source=name,
+            records=outcome.records,
+            pages=outcome.pages,
+            stop_reason=outcome.stop_reason,
+            next_in_s=None
+            if stats.next_run is None
+            else round(stats.next_run - self._clock.time(), 1),
+        )
 
     def _run_failed(self, name: str, exc: BaseException) -> None:
         stats = self.metrics.source(name)

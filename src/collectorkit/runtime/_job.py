@@ -72,6 +72,14 @@ class NewAlerts:
                     new.discard(str(rid))
             stats.duplicates_skipped += len(records) - len(fresh)
         stats.new_alerts += len(fresh)
+        if self.log is not None:
+            self.log.debug(
+                "page delivered",
+                source=self.source,
+                records=len(records),
+                new=len(fresh),
+                already_processed=len(records) - len(fresh),
+            )
         if fresh:
             await self._call(stats, fresh)
         if self.processed is not None and id_field:

@@ -100,8 +100,9 @@ def error_kind(exc: BaseException) -> str:
 class Scheduler:
     """Drives the jobs until :meth:`stop_scheduling`; in-flight runs are the caller's to await.
 
-    ``on_run_error`` is called with the job name and the exception of each failed run (the daemon
-    logs it); the scheduler itself never lets one source's failure reach another.
+    ``on_run_error`` is called with the job name and the exception of each failed run, and
+    ``on_run_done`` with the name and outcome of each successful one (the daemon logs both); the
+    scheduler itself never lets one source's failure reach another.
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class Scheduler:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         on_run_error: Callable[[str, BaseException], None] | None = None,
+        on_run_done: Callable[[str, RunOutcome], None] | None = None,
     ) -> None:
         self._jobs = {job.name: job for job in jobs}
         self._metrics = metrics
@@ -122,6 +124,7 @@ class Scheduler:
             for name, job in self._jobs.items()
         }
         self._on_run_error = on_run_error
+        self._on_run_done = on_run_done
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -220,6 +223,8 @@ class Scheduler:
         if not outcome.interrupted:
             stats.last_success = wall
         stats.state, stats.next_run = "scheduled", wall + (due - now)
+        if self._on_run_done is not None:
+            self._on_run_done(name, outcome)
 
     def _failed(self, name: str, exc: Exception) -> None:
         timer, stats = self._timers[name], self._metrics.source(name)
