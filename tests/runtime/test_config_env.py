@@ -127,3 +127,27 @@ def test_errors_name_the_variable_or_flag(
     with pytest.raises(ConfigValidationError) as info:
         config_from_env(env, overrides)
     assert info.value.issues == expected
+
+
+async def test_environment_config_collects_every_alert_from_the_xdr_simulator() -> None:
+    """Seed 002 end to end: variables only, against the simulator's Cortex-XDR-shaped API."""
+    from collectorkit.runtime._build import build_source
+    from collectorkit.simulator import SimulatorServer, build_config
+
+    with SimulatorServer(build_config(seed=5, profiles=["xdr"], records=230)) as sim:
+        credentials = sim.credentials("xdr")
+        config = config_from_env(
+            {
+                "XDR_BASE_URL": sim.url("xdr"),
+                "XDR_AUTH_TOKEN": credentials["api_key"],
+                "XDR_AUTH_ID": credentials["api_key_id"],
+                "XDR_MAX_ALERTS_PER_POLL": "1000",
+            }
+        )
+        source = build_source(config.sources[0])
+        async with source:  # type: ignore[attr-defined]
+            alerts = await source.collect()
+        served = sim.ledger.served_ids("xdr")
+    ids = [str(alert["alert_id"]) for alert in alerts]
+    assert len(ids) == len(set(ids)) == 230
+    assert set(ids) == served
