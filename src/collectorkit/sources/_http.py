@@ -72,11 +72,9 @@ class HTTPCollectorSource:
 
     async def disconnect(self) -> None:
         """Close the collector's connections (a collector passed in is left to its owner)."""
-        client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
             await client.aclose()
-        elif client is not None:
-            self._client = client
 
     async def __aenter__(self) -> HTTPCollectorSource:
         await self.connect()
