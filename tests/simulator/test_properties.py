@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collectorkit import FakeClock
-from collectorkit.simulator import ProfileConfig, SimulatorConfig, SimulatorServer
+from collectorkit.simulator import FaultSpec, ProfileConfig, SimulatorConfig, SimulatorServer
 from collectorkit.simulator._timefmt import iso
 from tests.simulator.walkers import walk_generic, walk_links, walk_onepassword, walk_slack
 
@@ -89,3 +89,54 @@ def test_slack_and_onepassword_walks_are_exact(
     url = prop_sim.url("onepassword") + "/api/v1/signinattempts"
     items, _ = walk_onepassword(prop_client, url, "sim-onepassword-token", {"limit": limit})
     assert len(items) == len({i["uuid"] for i in items}) == N
+
+
+transient = st.sampled_from(["rate_limit", "server_error", "reset", "malformed"])
+
+
+@SETTINGS
+@given(
+    faults=st.lists(
+        st.tuples(transient, st.sets(st.integers(1, 12), min_size=1, max_size=4)),
+        min_size=1,
+        max_size=3,
+    ),
+    limit=st.integers(10, 60),
+)
+def test_transient_faults_serve_nothing_so_a_retrying_walk_is_exact(
+    prop_sim: SimulatorServer,
+    prop_client: httpx.Client,
+    faults: list[tuple[str, set[int]]],
+    limit: int,
+) -> None:
+    prop_sim.simulator.reset_counters()
+    prop_sim.set_faults(
+        *(FaultSpec(kind=k, target="generic", requests=sorted(r), retry_after=0) for k, r in faults)
+    )
+    url = prop_sim.url("generic") + "/v1/events"
+    h = {"Authorization": "Bearer sim-generic-token"}
+    got: list[str] = []
+    failures = 0
+    cursor = None
+    try:
+        for _ in range(200):
+            try:
+                r = prop_client.get(
+                    url,
+                    params={"limit": limit, **({"cursor": cursor} if cursor else {})},
+                    headers=h,
+                )
+                body = r.raise_for_status().json()
+            except (httpx.HTTPError, ValueError):
+                failures += 1
+                continue
+            got += [e["id"] for e in body["data"]["events"]]
+            cursor = body["meta"]["next_cursor"]
+            if not cursor:
+                break
+    finally:
+        prop_sim.clear_faults()
+    assert sorted(got) == sorted(prop_sim.ledger.existing("generic"))
+    assert prop_sim.ledger.served("generic") == dict.fromkeys(got, 1)
+    fired = prop_sim.stats.snapshot()["faults"]
+    assert failures == sum(fired.values())  # every fault that took effect failed one request

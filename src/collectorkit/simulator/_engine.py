@@ -78,6 +78,7 @@ class RequestContext:
     now: float
     faults: list[FaultSpec] = field(default_factory=list)
     token: str | None = None
+    applied: list[str] = field(default_factory=list)
     _json: Any = None
 
     @property
@@ -100,6 +101,13 @@ class RequestContext:
     def fault(self, kind: str) -> FaultSpec | None:
         return next((f for f in self.faults if f.kind == kind), None)
 
+    def apply(self, kind: str) -> FaultSpec | None:
+        """The fired fault of ``kind``, noting that it took effect (for the stats)."""
+        spec = self.fault(kind)
+        if spec is not None and kind not in self.applied:
+            self.applied.append(kind)
+        return spec
+
     def url(self, path: str, params: dict[str, Any] | list[tuple[str, Any]]) -> str:
         """An absolute URL on this profile (for next links)."""
         base = str(self.request.base_url).rstrip("/") + self.api.profile.mount + path
@@ -115,17 +123,21 @@ class RequestContext:
     # -- fault effects a handler applies -----------------------------------------------
     @property
     def never_ending(self) -> bool:
-        return self.fault("never_ending") is not None
+        return self.apply("never_ending") is not None
 
     def duplicate_start(self, start: int) -> int:
         """The page start moved back by the ``duplicates`` fault: the tail of the previous page."""
-        spec = self.fault("duplicates")
-        return max(0, start - spec.count) if spec and start > 0 else start
+        if start <= 0 or self.fault("duplicates") is None:
+            return start
+        spec = self.apply("duplicates")
+        return max(0, start - spec.count) if spec else start
 
     def drift(self, passed: list[StoredRecord], key: ViewKey = "event") -> bool:
         """Offset drift: insert records whose times fall among those already walked past."""
-        spec = self.fault("offset_drift")
-        if spec is None or not passed:
+        if self.fault("offset_drift") is None or not passed:
+            return False
+        spec = self.apply("offset_drift")
+        if spec is None:  # pragma: no cover - checked just above
             return False
         rng = self.api.rng
         times = [rng.choice(passed).time(key) for _ in range(spec.count)]
@@ -323,15 +335,15 @@ class EndpointApp:
             self.api.profile.name, self.endpoint.name, self.endpoint.is_data, has_cursor
         )
         ctx.faults = self.sim.faults.decide(info)
-        for spec in ctx.faults:
-            self.sim.stats.fault(self.full_name, spec.kind)
-        if ctx.fault("reset"):
+        if ctx.apply("reset"):
+            self.sim.stats.fault(self.full_name, "reset")
             self.sim.stats.response(self.full_name, "reset", 0)
             if await reset_connection(scope):
                 return
             raise ConnectionResetError("simulated connection reset")
-        slow = ctx.fault("slow")
+        slow = ctx.apply("slow")
         if slow is not None:
+            self.sim.stats.fault(self.full_name, "slow")
             await asyncio.sleep(slow.delay)
             ctx.now = self.sim.clock.time()
             if await request.is_disconnected():  # the client gave up: nothing was served
@@ -339,12 +351,15 @@ class EndpointApp:
                 return
         with self.sim.lock:
             reply = self._respond(ctx)
-            malformed = reply.status == 200 and ctx.fault("malformed") is not None
+            malformed = reply.status == 200 and ctx.apply("malformed") is not None
             content = _encode(reply, malformed)
             delivered = self.endpoint.is_data and reply.status == 200 and not malformed
             served = reply.served if delivered else []
             if delivered:
                 self.sim.ledger.record(self.api.profile.name, served, self.endpoint.name)
+        for kind in ctx.applied:
+            if kind != "slow":
+                self.sim.stats.fault(self.full_name, kind)
         self.sim.stats.response(self.full_name, reply.status, len(served))
         response = Response(content, status_code=reply.status, media_type="application/json")
         for name, value in reply.headers:
@@ -373,21 +388,22 @@ class EndpointApp:
             if denied is not None:
                 return denied
         if ctx.fault("token_expiry") and self.endpoint.auth:
+            ctx.apply("token_expiry")
             api.revoke(ctx.token)
             return api.unauthorized_reply(expired=True)
         if api.over_budget():
             self.sim.stats.fault(self.full_name, "rate_limit_budget")
             return api.throttle_reply(ctx, None)
-        spec = ctx.fault("rate_limit")
+        spec = ctx.apply("rate_limit")
         if spec is not None:
             return api.throttle_reply(ctx, spec)
-        spec = ctx.fault("server_error")
+        spec = ctx.apply("server_error")
         if spec is not None:
             reply = api.server_error_reply(spec.status or 503)
             if spec.retry_after_format is not None:  # e.g. Graph's 503 + Retry-After
                 reply.headers += api.retry_headers(ctx, spec)
             return reply
-        spec = ctx.fault("expired_cursor")
+        spec = ctx.apply("expired_cursor")
         if spec is not None:
             return api.expired_cursor_reply(spec.status)
         return None
@@ -395,10 +411,10 @@ class EndpointApp:
     def _mutate(self, ctx: RequestContext) -> None:
         """Late arrivals and updates happen before the handler reads the dataset."""
         api = self.api
-        late = ctx.fault("late_arrival")
+        late = ctx.apply("late_arrival")
         if late is not None:
             api.dataset.add(late.count, now_ms=ctx.now_ms, age_ms=int(late.late_by * 1000))
-        upd = ctx.fault("update")
+        upd = ctx.apply("update")
         if upd is not None:
             served = sorted(self.sim.ledger.served_ids(api.profile.name))
             pool = served or sorted(api.dataset.ids())

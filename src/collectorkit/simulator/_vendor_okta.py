@@ -319,7 +319,7 @@ class OktaAPI(VendorAPI):
             pos, lo = 0, since if since is not None else ctx.now_ms - 7 * _DAY_MS
         else:
             pos, lo = int(cursor["s"]), int(cursor["a"])
-        dup = ctx.fault("duplicates")
+        dup = ctx.apply("duplicates") if cursor is not None else None
         back = dup.count if dup is not None and cursor is not None else 0
 
         def pred(rec: StoredRecord) -> bool:

@@ -154,7 +154,7 @@ class OnePasswordAPI(VendorAPI):
         def pred(rec: StoredRecord) -> bool:
             return (lo is None or rec.event_ms >= lo) and (hi is None or rec.event_ms <= hi)
 
-        dup = ctx.fault("duplicates")
+        dup = ctx.apply("duplicates") if pos else None
         back = dup.count if dup is not None and pos else 0
         page, more = self.dataset.feed_page(pos, limit, pred, back=back)
         new_pos = page[-1].seq if page else pos
