@@ -135,3 +135,35 @@ def test_plan_starts_due_sources_and_sleeps_until_the_next() -> None:
     for t in timers.values():
         t.stop()
     assert plan(timers, 1.0).sleep is None
+
+
+@given(
+    interval=st.floats(min_value=0.5, max_value=600),
+    backoff_max=st.floats(min_value=1, max_value=3600),
+    runs=st.lists(
+        st.tuples(st.booleans(), st.floats(min_value=0, max_value=1200)), min_size=1, max_size=40
+    ),
+    seed=st.integers(min_value=0, max_value=1000),
+)
+def test_timer_invariants_over_random_runs(
+    interval: float, backoff_max: float, runs: list[tuple[bool, float]], seed: int
+) -> None:
+    """Never due before the previous run ended; a success waits at most one interval (plus
+    jitter) after its slot, a failure at least one interval and at most the backoff cap."""
+    schedule = Schedule(interval=interval, backoff_max=backoff_max)
+    spread = schedule.effective_jitter
+    timer = SourceTimer(schedule, rng=random.Random(seed))
+    due = timer.first_due(0.0, 0.0)
+    for ok, duration in runs:
+        start = due
+        timer.start(start)
+        with pytest.raises(RuntimeError):
+            timer.start(start)
+        end = start + duration
+        due = timer.succeeded(end, 0.0) if ok else timer.failed(end, 0.0)
+        assert due >= end
+        if ok:
+            assert due <= max(end, start + interval) + spread + 1e-6
+            assert timer.consecutive_failures == 0
+        else:
+            assert end + interval <= due <= end + max(interval, backoff_max) + spread + 1e-6
