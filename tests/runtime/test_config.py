@@ -291,6 +291,11 @@ BROKEN: list[tuple[str, Any, str]] = [
     ),
     ("sink without type", _set("/sinks", [{"path": "x"}]), "sinks[0].type: is missing (required)"),
     (
+        "dead letter sink type",
+        _set("/dead_letter", {"type": "jsnl"}),
+        "dead_letter.type: 'jsnl' is not one of {sinks}",
+    ),
+    (
         "state url",
         _set("/state", "mysql://db"),
         "state: 'mysql://db' is not a state store URL (one of {schemes})",
@@ -324,7 +329,7 @@ BROKEN: list[tuple[str, Any, str]] = [
         "top level typo",
         _set("/sink", []),
         "sink: unknown setting; did you mean 'sinks'? (allowed: version, state, log_level, "
-        "shutdown_grace, sinks, sources, status, defaults)",
+        "shutdown_grace, sinks, dead_letter, sources, status, defaults)",
     ),
     (
         "defaults are checked where they are written",

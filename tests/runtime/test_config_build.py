@@ -18,6 +18,7 @@ from collectorkit.http import (
 )
 from collectorkit.runtime._build import (
     build_blueprint,
+    build_dead_letter,
     build_pipeline_for,
     build_sinks,
     build_source,
@@ -25,6 +26,7 @@ from collectorkit.runtime._build import (
 from collectorkit.runtime._config import load_config, parse_config_text
 from collectorkit.runtime._config_env import config_from_env
 from collectorkit.runtime._config_errors import ConfigValidationError
+from collectorkit.runtime._config_models import SinkConfig
 from collectorkit.sources import HTTPCollectorSource, LongPollSource, SSESource, WebSocketSource
 
 from .test_config import DESIGN_EXAMPLE, ENV
@@ -45,6 +47,11 @@ def test_design_example_builds_a_blueprint() -> None:
     assert blueprint.request.incremental.start_param == "since"
     assert len(build_pipeline_for(config.sources[0]).processors) == 1
     assert [type(s).__name__ for s in build_sinks(config)] == ["SQLiteSink", "JSONLSink"]
+    assert build_dead_letter(config) is None
+    with_dead_letter = config.model_copy(
+        update={"dead_letter": SinkConfig(type="jsonl", path="dead/{source}.jsonl")}
+    )
+    assert type(build_dead_letter(with_dead_letter)).__name__ == "JSONLSink"
 
 
 def test_seed_002_environment_builds_the_xdr_collector() -> None:

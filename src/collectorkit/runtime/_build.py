@@ -51,6 +51,7 @@ __all__ = [
     "build_auth",
     "build_blueprint",
     "build_circuit_breaker",
+    "build_dead_letter",
     "build_pipeline_for",
     "build_rate_limit",
     "build_request",
@@ -281,6 +282,14 @@ def build_sinks(config: Config) -> list[Sink]:
     ]
 
 
+def build_dead_letter(config: Config) -> Sink | None:
+    """The dead-letter sink, when the file configures one."""
+    spec = config.dead_letter
+    if spec is None:
+        return None
+    return build_sink({"type": spec.type, **spec.options}, path="dead_letter")
+
+
 async def open_state(config: Config, *, clock: Clock | None = None) -> StateStore:
     """The state store of ``config.state``, connected and checked."""
     return await open_state_store(config.state, clock=clock)
@@ -328,4 +337,8 @@ def check_config(config: Config) -> list[ConfigIssue]:
             build_sink({"type": sink.type, **sink.options}, path=f"sinks[{i}]")
         except ConfigError as exc:
             issues.append((exc.path or f"sinks[{i}]", exc.reason))
+    try:
+        build_dead_letter(config)
+    except ConfigError as exc:
+        issues.append((exc.path or "dead_letter", exc.reason))
     return issues

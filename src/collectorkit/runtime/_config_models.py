@@ -128,6 +128,8 @@ class Config(StrictModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_grace: Duration = 30.0
     sinks: list[SinkConfig] = Field(default_factory=lambda: [SinkConfig(type="sqlite")])
+    dead_letter: SinkConfig | None = None
+    """Where records that fail processing go, with the reason (a sink, e.g. ``type: jsonl``)."""
     sources: list[SourceConfig] = Field(min_length=1)
     status: StatusConfig = Field(default_factory=StatusConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
