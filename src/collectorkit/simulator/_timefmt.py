@@ -36,13 +36,15 @@ def iso(ms: int, *, digits: int = 3, offset_minutes: int = 0, zone: bool = True)
 
 
 def parse_time_ms(text: str) -> int | None:
-    """RFC 3339 / ISO 8601 (date only, no zone = UTC) or epoch seconds → epoch ms; None if bad.
+    """RFC 3339 / ISO 8601 (date only, no zone = UTC), epoch seconds or epoch ms → epoch ms.
 
-    Sub-millisecond digits are truncated.
+    None when the text is none of these. Sub-millisecond digits are truncated.
     """
-    text = text.strip()
+    text = text.strip().strip("'\"")
     if re.fullmatch(r"\d{9,11}(\.\d+)?", text):
         return int(float(text) * 1000)
+    if re.fullmatch(r"\d{12,13}", text):
+        return int(text)
     m = _ISO.match(text)
     if not m:
         return None
