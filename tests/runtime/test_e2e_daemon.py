@@ -230,3 +230,66 @@ def test_a_second_signal_exits_at_once_without_corrupting_state(
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     stored = _stored(db)
     assert len(stored["app_events"]) == len(set(stored["app_events"]))
+
+
+DOWN_CONFIG = """
+state: sqlite:///{db}
+sinks:
+  - {{type: sqlite, path: {db}}}
+status: {{host: 127.0.0.1, port: 0}}
+sources:
+  - name: app_events
+    base_url: {generic}
+    auth: {{type: bearer, token: "${{E2E_GENERIC_TOKEN}}"}}
+    interval: 1s
+    request:
+      endpoint: /v1/events
+      params: {{limit: 100}}
+      data_path: data.events
+      pagination: {{mode: cursor, cursor_param: cursor, next_cursor_path: meta.next_cursor}}
+      incremental: {{timestamp_field: created_at, start_param: since}}
+  - name: down_api
+    base_url: http://127.0.0.1:{dead_port}
+    interval: 1s
+    retry: {{max_attempts: 1}}
+    request: {{endpoint: /v1/events, data_path: data.events}}
+"""
+
+
+def test_a_source_that_is_down_backs_off_while_the_other_collects(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    import socket
+
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]  # closed again: connections are refused
+    db = tmp_path / "collectorkit.db"
+    config = tmp_path / "collectorkit.yaml"
+    config.write_text(DOWN_CONFIG.format(db=db, generic=sim.url("generic"), dead_port=dead_port))
+    log = tmp_path / "run.log"
+    proc = _start(config, _env(sim), log)
+    try:
+        url = _status_url(log, proc)
+        _wait(
+            lambda: (
+                set(_stored(db)["app_events"]) >= sim.ledger.served_ids("generic")
+                and len(sim.ledger.served_ids("generic")) == 300
+            ),
+            "the healthy source",
+        )
+
+        def down() -> dict[str, Any]:
+            sources = httpx2.get(url + "/status").json()["sources"]
+            return next(s for s in sources if s["name"] == "down_api")
+
+        _wait(lambda: down()["consecutive_failures"] >= 2, "two failed runs")
+        state = down()
+        metrics = httpx2.get(url + "/metrics").text
+    finally:
+        assert _stop(proc, log) == 0, log.read_text()
+    assert state["state"] in ("backing_off", "running")
+    assert state["errors"].get("transport", 0) >= 2
+    assert state["last_error"].startswith("transport")
+    assert 'collectorkit_errors_total{kind="transport",source="down_api"}' in metrics
+    assert "source run failed; backing off" in log.read_text()
