@@ -34,7 +34,7 @@ _LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 class SinkConfig(StrictModel):
     """``type`` names a sink in the sinks registry; the other keys are that sink's options."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="allow", use_attribute_docstrings=True)
 
     type: str
 
@@ -124,15 +124,23 @@ class Config(StrictModel):
     """A validated configuration file. Build one with :func:`load_config`."""
 
     version: Literal[1] = 1
+    """The version of this file format."""
     state: str = DEFAULT_STATE_URL
+    """Where collector state and watermarks live: sqlite:///…, postgresql://…, redis://…,
+    http(s)://storage-service, memory://."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_grace: Duration = 30.0
+    """How long in-flight pages may take to finish after SIGINT/SIGTERM."""
     sinks: list[SinkConfig] = Field(default_factory=lambda: [SinkConfig(type="sqlite")])
+    """Where records go; every sink receives every record (idempotent on the record key)."""
     dead_letter: SinkConfig | None = None
     """Where records that fail processing go, with the reason (a sink, e.g. ``type: jsonl``)."""
     sources: list[SourceConfig] = Field(min_length=1)
+    """The APIs and feeds to collect from."""
     status: StatusConfig = Field(default_factory=StatusConfig)
+    """The status server: /health, /ready, /metrics, /status and the dashboard."""
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    """Settings every source inherits unless it sets its own."""
 
     @model_validator(mode="before")
     @classmethod

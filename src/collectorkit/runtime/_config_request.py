@@ -35,7 +35,9 @@ __all__ = [
 class StrictModel(BaseModel):
     """Frozen, unknown keys refused: the base of every configuration model."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 # --- auth ----------------------------------------------------------------------------------------

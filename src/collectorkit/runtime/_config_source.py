@@ -189,14 +189,18 @@ class SourceConfig(StrictModel):
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=100)
+    """Unique; names the source in state, records, metrics and logs."""
     type: Literal["http", "sse", "websocket", "long_poll"] = "http"
+    """``http`` runs the paginating collector; the others are streaming feeds."""
     base_url: str
     auth: AuthConfig = Field(default_factory=NoAuthConfig)
     enabled: bool = True
     dev_mode: bool = False
+    """Run the loop without calling the API (also implied by the token dev-dummy-token)."""
     interval: Duration | None = None
     cron: CronExpression | None = None
     jitter: Duration = 0.0
+    """Delay each run by a random amount up to this, so sources do not fire in step."""
     request: RequestConfig
     stream: StreamConfig | None = None
     retry: RetryConfig = Field(default_factory=RetryConfig)
@@ -204,11 +208,14 @@ class SourceConfig(StrictModel):
     circuit_breaker: CircuitBreakerConfig | None = None
     timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
     key_fields: list[str] = Field(default=["id"])
+    """Record fields that make the idempotency key (a content hash when they are missing)."""
     limit: int | None = Field(default=None, ge=1)
+    """Records per run at most (``XDR_MAX_ALERTS_PER_POLL``); the next run continues."""
     strategy: Literal["sequential", "concurrent"] = "sequential"
     concurrency: int = Field(default=4, ge=1)
     verify_tls: bool = True
     allowed_hosts: list[str] = Field(default_factory=list)
+    """Other hosts a next link may lead to with the credentials still attached."""
     pipeline: list[ProcessorStep] = Field(default_factory=list)
     callbacks: list[str | dict[str, Any]] = Field(default_factory=list)
     """Run for each new record: ``{python: pkg.mod:func}``, ``{command: ...}``, ``{webhook: …}``."""
