@@ -330,3 +330,25 @@ def test_serve_storage_refuses_a_public_address_without_a_token(
     result = runner.invoke(app, ["serve-storage", "--host", "0.0.0.0", "--port", "1"])  # noqa: S104
     assert result.exit_code == 2
     assert "token" in result.output
+
+
+def test_once_sends_invalid_records_to_the_configured_dead_letter_sink(
+    sim_config: tuple[Path, Path, Any], tmp_path: Path
+) -> None:
+    path, db, _ = sim_config
+    text = path.read_text().replace(
+        "      - filter: {expression: \"severity != 'low'\"}",
+        "      - filter: {expression: \"severity != 'low'\"}\n      - validate: [no_such_field]",
+    )
+    dead = tmp_path / "dead"
+    text = text.replace(
+        "status: {enabled: false}",
+        f"status: {{enabled: false}}\ndead_letter: {{type: jsonl, path: {dead}/{{source}}.jsonl}}",
+    )
+    path.write_text(text)
+    result = runner.invoke(app, ["once", str(path)])
+    assert result.exit_code == 0, result.output
+    letters = [line for f in dead.glob("*.jsonl") for line in f.read_text().splitlines()]
+    assert letters
+    assert "no_such_field" in letters[0]
+    assert not db.exists() or _count(db) == 0

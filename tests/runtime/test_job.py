@@ -3,6 +3,7 @@ state checkpointed, processed ids and callbacks for new records only."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -219,7 +220,8 @@ async def test_a_stream_job_checkpoints_the_resume_token_and_resumes(
     events = [{"id": str(i), "msg": f"m{i}"} for i in range(10)]
     opened: list[str | None] = []
 
-    def make(token: str | None) -> Any:
+    def make(token: str | None, stop: asyncio.Event) -> Any:
+        assert not stop.is_set()
         opened.append(token)
         return _Feed(events, token)
 

@@ -129,6 +129,7 @@ class Runtime:
     sinks: list[Sink]
     jobs: list[Job] = field(default_factory=list)
     checkpoint_sink: TransactionalSink | None = None
+    dead_letter: Sink | None = None
 
     @property
     def dev_mode(self) -> list[str]:
@@ -138,7 +139,7 @@ class Runtime:
         for job in self.jobs:
             with contextlib.suppress(Exception):
                 await job.aclose()
-        for sink in self.sinks:
+        for sink in [*self.sinks, *([self.dead_letter] if self.dead_letter else [])]:
             with contextlib.suppress(Exception):
                 await sink.disconnect()
         await self.store.close()
@@ -149,9 +150,11 @@ class Runtime:
                 await job.processed.save()
 
 
-def _stream_factory(build: Callable[..., Any], source: SourceConfig) -> Callable[[str | None], Any]:
-    def make(last_event_id: str | None) -> Any:
-        return build(source, last_event_id=last_event_id)
+def _stream_factory(
+    build: Callable[..., Any], source: SourceConfig
+) -> Callable[[str | None, asyncio.Event], Any]:
+    def make(last_event_id: str | None, stop: asyncio.Event) -> Any:
+        return build(source, last_event_id=last_event_id, stop=stop)
 
     return make
 
@@ -170,7 +173,12 @@ async def build_runtime(
     ``extra_callbacks`` are added to every source's own (``--callback``).
     """
     from collectorkit.collect import CollectorClient
-    from collectorkit.runtime._build import build_blueprint, build_pipeline_for, build_source
+    from collectorkit.runtime._build import (
+        build_blueprint,
+        build_dead_letter,
+        build_pipeline_for,
+        build_source,
+    )
     from collectorkit.sinks import build_sink
     from collectorkit.state import open_state_store
 
@@ -184,6 +192,9 @@ async def build_runtime(
             await sink.connect()
             runtime.sinks.append(sink)
         runtime.checkpoint_sink = _checkpoint_sink(config.state, config.sinks, runtime.sinks)
+        runtime.dead_letter = build_dead_letter(config)
+        if runtime.dead_letter is not None:
+            await runtime.dead_letter.connect()
         for i, source in enumerate(config.sources):
             if (only is not None and source.name != only) or not source.enabled:
                 continue
@@ -198,6 +209,7 @@ async def build_runtime(
                 "state_store": store,
                 "checkpoint_sink": runtime.checkpoint_sink,
                 "pipeline": build_pipeline_for(source, index=i),
+                "dead_letter": runtime.dead_letter,
                 "key_fields": tuple(source.key_fields),
                 "processed": PersistentProcessedIds(
                     store, source.name, capacity=_processed_capacity(source)

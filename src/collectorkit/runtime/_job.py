@@ -12,6 +12,7 @@ no request is sent, and every run says so.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -270,7 +271,8 @@ class StreamJob:
 
     name: str
     schedule: Schedule
-    make_source: Callable[[str | None], DataSource]
+    make_source: Callable[[str | None, asyncio.Event], DataSource]
+    """Builds the source from the saved resume token; it ends its stream once the event is set."""
     sinks: Sequence[Sink]
     state_store: StateStore
     checkpoint_sink: TransactionalSink | None = None
@@ -295,7 +297,7 @@ class StreamJob:
     async def run(self, ctx: RunContext) -> RunOutcome:
         stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
         token = stored.value.get("last_event_id") if stored is not None else None
-        source = self.make_source(str(token) if token is not None else None)
+        source = self.make_source(str(token) if token is not None else None, ctx.stopping)
         await self.alerts.load()
 
         async def batches() -> AsyncIterator[_Batch]:
