@@ -19,14 +19,12 @@ at run time; the ledger knows every record served. See ``README.md`` in this fol
 
 from collectorkit.simulator._app import Simulator, create_app
 from collectorkit.simulator._config import (
-    FAULT_KINDS,
     PROFILE_KINDS,
-    FaultSpec,
     ProfileConfig,
     SimulatorConfig,
     default_profiles,
-    parse_faults,
 )
+from collectorkit.simulator._faultspec import FAULT_KINDS, FaultSpec, parse_faults
 from collectorkit.simulator._ledger import Ledger, LedgerComparison, Stats
 from collectorkit.simulator._server import SimulatorServer, build_config, run_simulator
 

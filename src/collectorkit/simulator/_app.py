@@ -18,10 +18,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from collectorkit._errors import ConfigError
-from collectorkit.simulator._config import FaultSpec, ProfileConfig, SimulatorConfig
+from collectorkit.simulator._config import ProfileConfig, SimulatorConfig
 from collectorkit.simulator._dataset import Dataset
 from collectorkit.simulator._engine import EndpointApp, VendorAPI
 from collectorkit.simulator._faults import FaultPlan
+from collectorkit.simulator._faultspec import FaultSpec
 from collectorkit.simulator._ledger import Ledger, Stats
 from collectorkit.simulator._vendors import VENDORS
 

@@ -25,9 +25,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from collectorkit.simulator._config import FaultSpec, ProfileConfig
+from collectorkit.simulator._config import ProfileConfig
 from collectorkit.simulator._dataset import Dataset, StoredRecord, ViewKey
 from collectorkit.simulator._faults import RequestInfo
+from collectorkit.simulator._faultspec import FaultSpec
 from collectorkit.simulator._reset import reset_connection
 from collectorkit.simulator._timefmt import http_date
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectorkit.simulator._config import DATA_FAULTS, FaultSpec
+from collectorkit.simulator._faultspec import DATA_FAULTS, FaultSpec
 
 __all__ = ["ActiveFault", "FaultPlan", "RequestInfo"]
 

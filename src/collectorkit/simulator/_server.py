@@ -17,12 +17,8 @@ import uvicorn
 
 from collectorkit._errors import ConfigError
 from collectorkit.simulator._app import Simulator, create_app
-from collectorkit.simulator._config import (
-    FaultSpec,
-    ProfileConfig,
-    SimulatorConfig,
-    parse_faults,
-)
+from collectorkit.simulator._config import PROFILE_KINDS, ProfileConfig, SimulatorConfig
+from collectorkit.simulator._faultspec import FaultSpec, parse_faults
 from collectorkit.simulator._ledger import Ledger, Stats
 from collectorkit.simulator._reset import ResettableH11Protocol
 
@@ -206,8 +202,6 @@ def build_config(
     per = records if isinstance(records, Mapping) else {}
     default_count = records if isinstance(records, int) else 250
     made: list[ProfileConfig] = []
-    from collectorkit.simulator._config import PROFILE_KINDS
-
     for i, p in enumerate(profiles if profiles is not None else PROFILE_KINDS):
         if isinstance(p, ProfileConfig):
             made.append(p)
