@@ -336,3 +336,37 @@ def test_next_request_applies_the_window_then_the_position() -> None:
         "since": "2024-05-01T00:00:00Z",
         "cursor": "c9",
     }
+
+
+class ReversePages:
+    """A plug-in paginator (no inheritance): walks page numbers downwards from 3."""
+
+    def prepare(self, request, state):
+        return request.with_param("page", state.page or 3).with_param("per_page", 5)
+
+    def advance(self, state, response):
+        from collectorkit.collect import Advance
+
+        page = state.page or 3
+        if page == 1:
+            return Advance(state.replace(page=None, skip=0), StopReason.NO_NEXT)
+        return Advance(state.replace(page=page - 1, skip=0, has_more=True))
+
+    def partial(self, state, consumed):
+        return state.replace(skip=state.skip + consumed)
+
+    def position_key(self, request, state):
+        return None
+
+
+async def test_a_plug_in_paginator_replaces_the_built_in_one(api: FakeAPI, clock) -> None:
+    from collectorkit.typing import Paginator
+
+    api.records = make_records(15)
+    assert isinstance(ReversePages(), Paginator)
+    request = {"data_path": "results", "paginator": ReversePages()}
+    async with CollectorClient(blueprint(api, clock, "/page", request=request)) as client:
+        first = await client.collect_events(limit=7)
+        rest = await client.collect_events(resume_state=first.state)
+    expected = ids(api.records[10:15] + api.records[5:10] + api.records[0:5])
+    assert ids(first.events + rest.events) == expected
