@@ -26,7 +26,7 @@ from werkzeug import Request, Response
 
 PAGES = 80
 PER_PAGE = 25
-KILLS = 18
+KILLS = 16
 BAD_EVERY = 37  # every 37th record has no id: it must land in dead-letter, once
 
 WORKER = textwrap.dedent(

@@ -240,16 +240,19 @@ class JSONLSink(BaseSink):
         self,
         db: sqlite3.Connection,
         batch: list[Envelope],
+        lines: list[bytes],
         date: str,
         checkpoint: Checkpoint | None = None,
     ) -> int:
         groups: defaultdict[str, list[Envelope]] = defaultdict(list)
+        line_of: dict[str, bytes] = {}
         bases: dict[str, str] = {}
-        for e in batch:
+        for e, line in zip(batch, lines, strict=True):
             base = bases.get(e.source)
             if base is None:
                 base = bases[e.source] = self._base_for(e.source, date)
             groups[base].append(e)
+            line_of[e.key] = line
         # Files are registered (committed) before anything is written to them.
         targets = {base: self._target(db, base) for base in groups}
         written = 0
@@ -264,7 +267,7 @@ class JSONLSink(BaseSink):
                 f = self._handle(path)
                 if f.tell() != committed:  # an earlier failed write left bytes behind
                     f.truncate(committed)
-                f.write(b"".join(_line(e) for e in envelopes if e.key in fresh))
+                f.write(b"".join(line_of[e.key] for e in envelopes if e.key in fresh))
                 f.flush()
                 if self.fsync:
                     os.fsync(f.fileno())
@@ -287,7 +290,8 @@ class JSONLSink(BaseSink):
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
         date = self._date()
-        written = await self._run(lambda db: self._write(db, batch, date))
+        lines = [_line(e) for e in batch]  # serialised here: the worker thread mostly waits on I/O
+        written = await self._run(lambda db: self._write(db, batch, lines, date))
         return result_for(self, self.template, batch, written)
 
     async def store_with_checkpoint(
@@ -301,7 +305,8 @@ class JSONLSink(BaseSink):
         envelopes = unique_envelopes(as_envelopes(batch, self.default_source))
         await self.connect()
         date = self._date()
-        written = await self._run(lambda db: self._write(db, envelopes, date, checkpoint))
+        lines = [_line(e) for e in envelopes]
+        written = await self._run(lambda db: self._write(db, envelopes, lines, date, checkpoint))
         result = result_for(self, self.template, envelopes, written)
         return replace(result, duplicates=len(batch) - written)
 

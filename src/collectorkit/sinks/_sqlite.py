@@ -135,20 +135,21 @@ class SQLiteSink(BaseSink):
 
         await asyncio.to_thread(close)
 
-    def _insert_rows(self, conn: sqlite3.Connection, batch: list[Envelope]) -> int:
-        now = time.time()
-        rows = [(e.key, e.source, dump_json(e.data).decode(), now) for e in batch]
-        before = conn.total_changes
-        conn.executemany(self._insert, rows)
-        return conn.total_changes - before
-
     def _transaction(
         self, batch: list[Envelope], checkpoint: Checkpoint | None
     ) -> Callable[[sqlite3.Connection], int]:
+        # Rows are serialised here, on the caller's thread: the worker thread then mostly runs
+        # SQLite, which releases the GIL, instead of competing for it.
+        now = time.time()
+        rows = [(e.key, e.source, dump_json(e.data).decode(), now) for e in batch]
+
         def work(conn: sqlite3.Connection) -> int:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                written = self._insert_rows(conn, batch) if batch else 0
+                before = conn.total_changes
+                if rows:
+                    conn.executemany(self._insert, rows)
+                written = conn.total_changes - before
                 if checkpoint is not None:
                     sqlite_put_state(
                         conn,
