@@ -204,3 +204,29 @@ async def test_max_pages_stops_incomplete(api: FakeAPI, clock) -> None:
     assert len(result.events) == 20
     assert result.stop_reason is StopReason.MAX_PAGES
     assert not result.complete
+
+
+async def test_an_open_breaker_fails_fast_and_keeps_the_partial_result(api: FakeAPI, clock) -> None:
+    from collectorkit import CircuitBreakerPolicy, CircuitOpenError
+
+    api.records = make_records(30)
+    api.fail = lambda r: Response("{}", status=503) if r.args.get("cursor") == "c10" else None
+    bp = blueprint(
+        api,
+        clock,
+        "/cursor",
+        CURSOR,
+        request=REQUEST,
+        retry_policy=NO_WAIT,
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=2, recovery_timeout=60),
+    )
+    async with CollectorClient(bp) as client:
+        with pytest.raises(ServiceError) as first:
+            await client.collect_events()
+        sent = len(api.requests)
+        with pytest.raises(CircuitOpenError) as second:
+            await client.collect_events(resume_state=first.value.partial_result.state)
+    assert len(api.requests) == sent  # failed fast: nothing was sent
+    assert ids(first.value.partial_result.events) == ids(api.records[:10])
+    assert second.value.partial_result.state.cursor == "c10"
+    assert second.value.partial_result.metrics.general_error == 1
