@@ -149,7 +149,14 @@ class _Loop:
         plain = [s for s in self.sinks if s is not self.checkpoint_sink]
         results: list[StoreResult] = []
         if envelopes and plain:
-            results = list(await asyncio.gather(*(s.store(envelopes) for s in plain)))
+            # every store finishes (or fails) before we go on: no write outlives its page
+            done = await asyncio.gather(
+                *(s.store(envelopes) for s in plain), return_exceptions=True
+            )
+            for outcome in done:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            results = [r for r in done if isinstance(r, StoreResult)]
         checkpoint = None if state is None else Checkpoint(self.namespace, self.key, state)
         if self.checkpoint_sink is not None and checkpoint is not None:
             tx = await self.checkpoint_sink.store_with_checkpoint(envelopes, checkpoint)
