@@ -369,3 +369,37 @@ def test_probability_faults_are_reproducible(client: httpx.Client) -> None:
     first = pattern()
     assert first == pattern()
     assert 3 <= first.count(503) <= 18
+
+
+def test_xdr_late_alerts_are_found_by_insert_time_not_by_creation_time(
+    client: httpx.Client,
+) -> None:
+    with fresh("xdr", records=50) as sim:
+        creds = sim.credentials("xdr")
+        url = sim.url("xdr") + "/public_api/v2/alerts/get_alerts_multi_events"
+        now_ms = int(sim.simulator.clock.time() * 1000)
+        late = set(sim.add_records("xdr", 4, late_by=3600))
+        recent_insert = [
+            {"field": "server_creation_time", "operator": "gte", "value": now_ms - 1000}
+        ]
+        found, _ = walk_xdr(client, url, creds, recent_insert)
+        assert {a["alert_id"] for a in found} == late
+        assert all(a["server_creation_time"] - a["creation_time"] >= 3_600_000 for a in found)
+        recent_creation = [{"field": "creation_time", "operator": "gte", "value": now_ms - 600_000}]
+        window, _ = walk_xdr(client, url, creds, recent_creation)
+        assert not late & {a["alert_id"] for a in window}  # a creation-time watermark misses them
+
+
+def test_xdr_deep_offset_cap(client: httpx.Client) -> None:
+    profile = ProfileConfig(kind="xdr", records=30, max_offset=20)
+    with SimulatorServer(SimulatorConfig(profiles=(profile,))) as sim:
+        creds = sim.credentials("xdr")
+        h = {"Authorization": creds["api_key"], "x-xdr-auth-id": creds["api_key_id"]}
+        url = sim.url("xdr") + "/public_api/v1/alerts/get_alerts"
+        ok = client.post(
+            url, json={"request_data": {"search_from": 10, "search_to": 20}}, headers=h
+        )
+        assert ok.status_code == 200
+        r = client.post(url, json={"request_data": {"search_from": 20, "search_to": 30}}, headers=h)
+        assert r.status_code == 500
+        assert "maximum offset" in r.json()["reply"]["err_extra"]

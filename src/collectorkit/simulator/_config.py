@@ -55,7 +55,8 @@ class ProfileConfig:
     (``sim-<kind>-token``); ``token_lifetime`` is the ``expires_in`` of OAuth tokens (default: the
     vendor's, Graph 3599 s, Okta 3600 s, CrowdStrike 1799 s).
     ``max_page_size`` overrides the vendor's cap, ``cursor_ttl`` makes cursors expire (410/400),
-    ``rate_limit_per_minute`` enforces a real per-minute budget in the vendor's dialect.
+    ``rate_limit_per_minute`` enforces a real per-minute budget in the vendor's dialect,
+    ``max_offset`` caps XDR's ``search_from`` (a 500 beyond it, as third parties report).
     """
 
     kind: str
@@ -72,6 +73,7 @@ class ProfileConfig:
     max_page_size: int | None = None
     cursor_ttl: float | None = None
     rate_limit_per_minute: int | None = None
+    max_offset: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -93,7 +95,7 @@ class ProfileConfig:
                 continue
             if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
                 raise _fail(f"{path}.{name}", f"{v!r} is not a number >= 0")
-        for name in ("max_page_size", "rate_limit_per_minute"):
+        for name in ("max_page_size", "rate_limit_per_minute", "max_offset"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
                 raise _fail(f"{path}.{name}", f"{v!r} is not an integer >= 1")

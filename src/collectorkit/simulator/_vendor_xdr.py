@@ -191,6 +191,10 @@ class XDRAPI(VendorAPI):
             raise VendorError(
                 self.error(400, "search_from/search_to must be 0 <= from <= to", "Bad request")
             )
+        cap_offset = self.profile.max_offset
+        if cap_offset is not None and start >= cap_offset:
+            msg = f"search_from {start} is beyond the maximum offset {cap_offset}"
+            raise VendorError(self.error(500, msg, "Internal error"))
         return start, min(stop, start + cap)
 
     def _selector(self, filters: list[Any]) -> Callable[[], list[StoredRecord]]:
