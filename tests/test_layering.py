@@ -44,17 +44,16 @@ ALLOWED: dict[str, set[str]] = {
         "runtime",
         "testing",
     },
-    "__init__": set(
-        ALLOWED_ALL := {
-            "http",
-            "collect",
-            "state",
-            "pipeline",
-            "sinks",
-            "sources",
-            "testing",
-        }
-    ),
+    "__main__": {"cli"},
+    "__init__": {
+        "http",
+        "collect",
+        "state",
+        "pipeline",
+        "sinks",
+        "sources",
+        "testing",
+    },
 }
 
 
