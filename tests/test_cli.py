@@ -18,6 +18,26 @@ from collectorkit.cli import app
 
 runner = CliRunner()
 
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands configure logging for the process; put it back for the tests that follow."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {n: logging.getLogger(n).level for n in ("uvicorn", "httpx2", "aiosqlite")}
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lvl in levels.items():
+        logging.getLogger(name).setLevel(lvl)
+
+
 HEAVY = (
     "httpx2",
     "fastapi",
@@ -352,3 +372,26 @@ def test_once_sends_invalid_records_to_the_configured_dead_letter_sink(
     assert letters
     assert "no_such_field" in letters[0]
     assert not db.exists() or _count(db) == 0
+
+
+def test_polling_disabled_exits_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDR_BASE_URL", "https://api.example.com")
+    monkeypatch.setenv("XDR_AUTH_TOKEN", "k-123456")
+    monkeypatch.setenv("XDR_POLL_ENABLED", "false")
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == 0
+    assert "no enabled source" in result.output
+
+
+def test_interval_flag_overrides_every_source(tmp_path: Path) -> None:
+    from collectorkit import ConfigError
+    from collectorkit.runtime._app import apply_overrides, schedule_for
+    from collectorkit.runtime._config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(SIM_CONFIG.format(db=tmp_path / "c.db", url="http://127.0.0.1:9"))
+    config = apply_overrides(load_config(path), interval="90s")
+    assert schedule_for(config.sources[0]).interval == 90
+    assert schedule_for(config.sources[0]).effective_jitter == 9
+    with pytest.raises(ConfigError, match="--interval"):
+        apply_overrides(config, interval="often")

@@ -15,10 +15,11 @@ from collectorkit.runtime._logging import configure_logging, register_secrets
 
 @pytest.fixture(autouse=True)
 def _reset() -> Iterator[None]:
+    saved = structlog.get_config()
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     yield
-    structlog.reset_defaults()
+    structlog.configure(**saved)
     root.handlers[:] = handlers
     root.setLevel(level)
 

@@ -44,6 +44,19 @@ def mask_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMappi
     return event
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(
     *,
     level: str = "info",
@@ -56,7 +69,7 @@ def configure_logging(
     console format when it is. ``level`` is ``debug`` (the ``--debug`` flag), ``info`` or
     ``warning`` or ``error``.
     """
-    out = stream or sys.stderr
+    out: Any = stream or _CurrentStderr()
     as_json = not out.isatty() if json is None else json
     numeric = _LEVELS.get(level.lower(), logging.INFO)
     renderer: Any = (
