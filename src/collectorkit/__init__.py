@@ -96,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "StreamCollectionStrategy": "collectorkit.collect",
     # state
     # pipeline
+    "IProcessingManager": "collectorkit.pipeline",
     "IProcessor": "collectorkit.pipeline",
     "MockErrorHandler": "collectorkit.pipeline",
     "MockEventEmitter": "collectorkit.pipeline",
@@ -117,6 +118,7 @@ _EXPORTS: dict[str, str] = {
     "SystemEvent": "collectorkit.pipeline",
     "TimestampProcessor": "collectorkit.pipeline",
     # sinks
+    "IStorageManager": "collectorkit.sinks",
     "IStorageBackend": "collectorkit.sinks",
     "MockStorageBackend": "collectorkit.sinks",
     "DeadLetterSink": "collectorkit.sinks",
@@ -237,6 +239,7 @@ if TYPE_CHECKING:
         EventType,
         FieldMapProcessor,
         FilterProcessor,
+        IProcessingManager,
         IProcessor,
         JSONValidationProcessor,
         MaskProcessor,
@@ -252,6 +255,7 @@ if TYPE_CHECKING:
         DeadLetterSink,
         FanoutSink,
         IStorageBackend,
+        IStorageManager,
         JSONFileSink,
         JSONLSink,
         MemorySink,
@@ -330,8 +334,10 @@ __all__ = [
     "HTTPStatusError",
     "HttpxTransport",
     "IDataSource",
+    "IProcessingManager",
     "IProcessor",
     "IStorageBackend",
+    "IStorageManager",
     "IncrementalConfig",
     "JSONFileSink",
     "JSONLSink",

@@ -116,3 +116,23 @@ def test_the_interfaces_are_abstract() -> None:
         IProcessor()  # type: ignore[abstract]
     with pytest.raises(TypeError):
         IStorageBackend()  # type: ignore[abstract]
+
+
+async def test_managers_as_in_the_seed() -> None:
+    from collectorkit import FanoutSink, IProcessingManager, IStorageManager
+
+    pipeline = Pipeline()
+    assert isinstance(pipeline, IProcessingManager)
+    pipeline.add_processor(SeedValidator("validator", ["id"]))
+    assert (await pipeline.process({"id": 1})).processed_data == {"id": 1, "_validated": True}
+    assert not (await pipeline.process({})).success
+
+    memory, backend = MemorySink(), ListBackend("list")
+    fan = FanoutSink([memory])
+    assert isinstance(fan, IStorageManager)
+    fan.add_backend(backend)
+    async with fan:
+        await fan.store({"id": 9})
+    assert backend.rows == [{"id": 9}]
+    assert memory.data == [{"id": 9}]
+    assert not backend.connected

@@ -11,6 +11,7 @@ from typing import Any
 from collectorkit._errors import ConfigError, ProcessingError
 from collectorkit._records import Record
 from collectorkit.pipeline._base import ProcessingResult, coerce_record
+from collectorkit.pipeline._seed import IProcessingManager
 
 __all__ = ["DeadLetter", "Pipeline", "PipelineOutcome"]
 
@@ -66,7 +67,25 @@ def _async_callable(processor: Any) -> _AsyncStep:
     return step
 
 
-class Pipeline:
+def _step(proc: Any, index: int) -> tuple[bool, Any]:
+    """``(is_async, callable)`` for one processor of any supported shape."""
+    if isinstance(proc, Pipeline) and not proc.is_sync:
+        return True, _seed_style(proc)
+    if inspect.iscoroutinefunction(proc) or inspect.iscoroutinefunction(
+        getattr(proc, "__call__", None)  # noqa: B004 - we ask *how* it is callable
+    ):
+        return True, _async_callable(proc)
+    if callable(proc):
+        return False, proc
+    if inspect.iscoroutinefunction(getattr(proc, "process", None)):
+        return True, _seed_style(proc)
+    raise ConfigError(
+        f"processor {proc!r} is neither callable nor has async process()",
+        path=f"pipeline[{index}]",
+    )
+
+
+class Pipeline(IProcessingManager):
     """Runs processors in order over each record (structlog's processor chain).
 
     A processor is any callable ``record -> record | None`` (plain functions, the built-ins), an
@@ -81,27 +100,18 @@ class Pipeline:
 
     def __init__(self, processors: Iterable[Any] = (), *, name: str = "pipeline") -> None:
         self.name = name
-        self.processors: tuple[Any, ...] = tuple(processors)
-        self._names = tuple(_name_of(p) for p in self.processors)
-        steps: list[tuple[bool, Any]] = []
-        for index, proc in enumerate(self.processors):
-            if isinstance(proc, Pipeline) and not proc.is_sync:
-                steps.append((True, _seed_style(proc)))
-            elif inspect.iscoroutinefunction(proc) or inspect.iscoroutinefunction(
-                getattr(proc, "__call__", None)  # noqa: B004 - we ask *how* it is callable
-            ):
-                steps.append((True, _async_callable(proc)))
-            elif callable(proc):
-                steps.append((False, proc))
-            elif inspect.iscoroutinefunction(getattr(proc, "process", None)):
-                steps.append((True, _seed_style(proc)))
-            else:
-                raise ConfigError(
-                    f"processor {proc!r} is neither callable nor has async process()",
-                    path=f"pipeline[{index}]",
-                )
+        self._compile(tuple(processors))
+
+    def _compile(self, processors: tuple[Any, ...]) -> None:
+        steps = [_step(proc, index) for index, proc in enumerate(processors)]
+        self.processors = processors
+        self._names = tuple(_name_of(p) for p in processors)
         self._steps = tuple(steps)
         self._all_sync: bool = not any(is_async for is_async, _ in steps)
+
+    def add_processor(self, processor: Any) -> None:
+        """Append a processor (the seed's processing-manager API)."""
+        self._compile((*self.processors, processor))
 
     def __len__(self) -> int:
         return len(self.processors)

@@ -1,4 +1,4 @@
-"""Seed 003's processor interface, ``IProcessor``, for processors written as in the seed."""
+"""Seed 003's processing interfaces: ``IProcessor`` and ``IProcessingManager``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from collectorkit.pipeline._base import ProcessingResult
 
-__all__ = ["IProcessor"]
+__all__ = ["IProcessingManager", "IProcessor"]
 
 
 class IProcessor(ABC):
@@ -32,3 +32,14 @@ class IProcessor(ABC):
     def validate_input(self, data: Any) -> bool:
         """Whether ``data`` is something :meth:`process` can work on."""
         return data is not None
+
+
+class IProcessingManager(ABC):
+    """Seed 003's processing manager: runs a sequence of processors over data.
+    :class:`~collectorkit.pipeline.Pipeline` is the implementation."""
+
+    @abstractmethod
+    def add_processor(self, processor: Any) -> None: ...
+
+    @abstractmethod
+    async def process(self, data: Any) -> ProcessingResult: ...

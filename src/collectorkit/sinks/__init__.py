@@ -12,7 +12,7 @@ from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
 from collectorkit.sinks._registry import SINKS as SINKS
 from collectorkit.sinks._registry import build_sink, register_sink, sink_types
-from collectorkit.sinks._seed import BackendSink, IStorageBackend, as_sink
+from collectorkit.sinks._seed import BackendSink, IStorageBackend, IStorageManager, as_sink
 from collectorkit.sinks._simple import (
     DeadLetterSink,
     FanoutSink,
@@ -34,6 +34,7 @@ __all__ = [
     "DeadLetterSink",
     "FanoutSink",
     "IStorageBackend",
+    "IStorageManager",
     "JSONFileSink",
     "JSONLSink",
     "MemorySink",

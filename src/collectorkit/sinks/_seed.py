@@ -9,7 +9,7 @@ from collectorkit._records import Envelope
 from collectorkit.sinks._base import BaseSink, result_for
 from collectorkit.typing import QueryCriteria, Sink, StoreResult
 
-__all__ = ["BackendSink", "IStorageBackend", "as_sink"]
+__all__ = ["BackendSink", "IStorageBackend", "IStorageManager", "as_sink"]
 
 
 class IStorageBackend(ABC):
@@ -42,6 +42,17 @@ class IStorageBackend(ABC):
 
     @abstractmethod
     def get_backend_id(self) -> str: ...
+
+
+class IStorageManager(ABC):
+    """Seed 003's storage manager: stores data in several backends.
+    :class:`~collectorkit.sinks.FanoutSink` is the implementation."""
+
+    @abstractmethod
+    def add_backend(self, backend: Any) -> None: ...
+
+    @abstractmethod
+    async def store(self, data: Any) -> Any: ...
 
 
 class BackendSink(BaseSink):

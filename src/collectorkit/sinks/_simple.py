@@ -13,6 +13,7 @@ from collectorkit._errors import ConfigError, SinkError
 from collectorkit._records import Envelope
 from collectorkit.pipeline import DeadLetter
 from collectorkit.sinks._base import BaseSink, dump_json, match_criteria, result_for
+from collectorkit.sinks._seed import IStorageBackend, IStorageManager, as_sink
 from collectorkit.typing import QueryCriteria, Sink, StoreResult
 
 __all__ = [
@@ -98,7 +99,7 @@ class StdoutSink(BaseSink):
         return False
 
 
-class FanoutSink(BaseSink):
+class FanoutSink(BaseSink, IStorageManager):
     """Stores every batch in all of ``sinks`` concurrently; succeeds only if every one does.
 
     When one fails, the others may have stored the batch: that is safe because every sink is
@@ -107,11 +108,15 @@ class FanoutSink(BaseSink):
 
     name = "fanout"
 
-    def __init__(self, sinks: Sequence[Sink], *, name: str | None = None) -> None:
+    def __init__(self, sinks: Sequence[Sink | IStorageBackend], *, name: str | None = None) -> None:
         if not sinks:
             raise ConfigError("a fan-out needs at least one sink", path="sinks")
         super().__init__(name=name)
-        self.sinks = tuple(sinks)
+        self.sinks: tuple[Sink, ...] = tuple(as_sink(s) for s in sinks)
+
+    def add_backend(self, backend: Sink | IStorageBackend) -> None:
+        """Add a sink (or a seed-style backend); it is connected with the others."""
+        self.sinks = (*self.sinks, as_sink(backend))
 
     async def _open(self) -> None:
         await asyncio.gather(*(s.connect() for s in self.sinks))
