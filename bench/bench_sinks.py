@@ -45,7 +45,7 @@ from collectorkit import (
     PostgresSink,
     SQLiteSink,
 )
-from collectorkit.runtime._delivery import deliver
+from collectorkit.runtime import deliver
 
 PAGE_SIZE = 500
 PAGES = 100
