@@ -137,7 +137,7 @@ async def test_long_poll_idle_responses_wait_before_polling_again(
 ) -> None:
     feed_server.feed.total = 2
     clock = FakeClock()
-    src = poll_source(feed_server, clock=clock, idle_delay=0.25, batch_timeout=0.1)
+    src = poll_source(feed_server, clock=clock, idle_delay=0.25, batch_timeout=0.5)
     async with src:
         assert [r["seq"] for r in await src.collect()] == [1, 2]
         assert await src.collect() == []
