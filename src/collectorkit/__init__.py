@@ -136,13 +136,17 @@ _EXPORTS: dict[str, str] = {
     "WebhookSink": "collectorkit.sinks",
     # sources
     "CollectedData": "collectorkit.sources",
+    "CollectionManager": "collectorkit.sources",
+    "CollectionStatus": "collectorkit.sources",
     "HTTPCollectorSource": "collectorkit.sources",
+    "ICollectionManager": "collectorkit.sources",
     "IDataSource": "collectorkit.sources",
     "LongPollSource": "collectorkit.sources",
     "MockDataSource": "collectorkit.sources",
     "ReconnectPolicy": "collectorkit.sources",
     "SSESource": "collectorkit.sources",
     "StreamingSource": "collectorkit.sources",
+    "TaskStatus": "collectorkit.sources",
     "WebSocketSource": "collectorkit.sources",
 }
 
@@ -271,13 +275,17 @@ if TYPE_CHECKING:
     )
     from collectorkit.sources import (
         CollectedData,
+        CollectionManager,
+        CollectionStatus,
         HTTPCollectorSource,
+        ICollectionManager,
         IDataSource,
         LongPollSource,
         MockDataSource,
         ReconnectPolicy,
         SSESource,
         StreamingSource,
+        TaskStatus,
         WebSocketSource,
     )
 
@@ -304,7 +312,9 @@ __all__ = [
     "ClientMetrics",
     "ClientRequestError",
     "CollectedData",
+    "CollectionManager",
     "CollectionResult",
+    "CollectionStatus",
     "CollectorBlueprint",
     "CollectorClient",
     "CollectorError",
@@ -333,6 +343,7 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "HttpxTransport",
+    "ICollectionManager",
     "IDataSource",
     "IProcessingManager",
     "IProcessor",
@@ -392,6 +403,7 @@ __all__ = [
     "SyncInAsyncError",
     "SystemClock",
     "SystemEvent",
+    "TaskStatus",
     "TimeoutSettings",
     "TimestampProcessor",
     "Transport",

@@ -10,6 +10,12 @@ Every source implements :class:`~collectorkit.typing.DataSource` (``connect``, `
 from collectorkit.sources._backoff import ReconnectPolicy
 from collectorkit.sources._http import HTTPCollectorSource
 from collectorkit.sources._longpoll import LongPollSource
+from collectorkit.sources._manager import (
+    CollectionManager,
+    CollectionStatus,
+    ICollectionManager,
+    TaskStatus,
+)
 from collectorkit.sources._seed import CollectedData, IDataSource, MockDataSource, as_records
 from collectorkit.sources._sse import SSESource, records_from_text
 from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
@@ -18,8 +24,11 @@ from collectorkit.sources._websocket import WebSocketSource
 
 __all__ = [
     "CollectedData",
+    "CollectionManager",
+    "CollectionStatus",
     "FatalSourceError",
     "HTTPCollectorSource",
+    "ICollectionManager",
     "IDataSource",
     "LongPollSource",
     "MockDataSource",
@@ -29,6 +38,7 @@ __all__ = [
     "ServerSentEvent",
     "StreamEvent",
     "StreamingSource",
+    "TaskStatus",
     "WebSocketSource",
     "as_records",
     "records_from_text",
