@@ -5,6 +5,8 @@ Every source implements :class:`~collectorkit.typing.DataSource` (``connect``, `
 (:class:`HTTPCollectorSource`) and the streaming feeds — :class:`SSESource`,
 :class:`WebSocketSource`, :class:`LongPollSource` — which reconnect with
 :class:`ReconnectPolicy` backoff and resume from :attr:`~StreamingSource.last_event_id`.
+Seed 003's names are here too: :class:`IDataSource` (a base class for your own sources),
+:class:`CollectedData`, :class:`MockDataSource` and :class:`CollectionManager`.
 """
 
 from collectorkit.sources._backoff import ReconnectPolicy
