@@ -464,10 +464,15 @@ _PAGINATION = st.one_of(
 )
 _AUTH = st.one_of(
     st.just({"type": "none"}),
-    st.builds(lambda t: {"type": "bearer", "token": t}, st.text("abcdef0123", min_size=4)),
+    # secrets get registered with the process-wide log redactor: keep them unmistakable
+    st.builds(lambda t: {"type": "bearer", "token": "hyp-secret-" + t}, st.text("abc0123")),
     st.builds(
-        lambda k, q: {"type": "api_key", "key": k, **({"query_param": "key"} if q else {})},
-        st.text("XYZ789", min_size=4),
+        lambda k, q: {
+            "type": "api_key",
+            "key": "hyp-key-" + k,
+            **({"query_param": "key"} if q else {}),
+        },
+        st.text("XYZ789"),
         st.booleans(),
     ),
     st.just({"type": "basic", "username": "u", "password": "pw-secret"}),

@@ -40,13 +40,13 @@ def test_flags_override_the_variables() -> None:
         "interval": 60,
         "debug": True,
         "base_url": "https://custom.xdr.api",
-        "auth_token": "token",
+        "auth_token": "flag-token-5678",
     }
     config = config_from_env(ENV, overrides)
     source = config.sources[0]
     assert source.interval == 60.0
     assert source.base_url == "https://custom.xdr.api"
-    assert source.auth.key.get_secret_value() == "token"
+    assert source.auth.key.get_secret_value() == "flag-token-5678"
     assert config.log_level == "debug"
 
 
