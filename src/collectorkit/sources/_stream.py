@@ -51,6 +51,7 @@ class FatalSourceError(SourceError):
 
 
 _END = object()
+_AUTH_SCHEMES = {"bearer", "basic", "token", "ssws", "apikey", "api-key", "digest"}
 
 
 def register_header_secrets(headers: dict[str, str]) -> None:
@@ -58,7 +59,9 @@ def register_header_secrets(headers: dict[str, str]) -> None:
     for name, value in headers.items():
         if is_sensitive_name(name):
             register_secret(value)
-            register_secret(value.partition(" ")[2])  # the token after "Bearer "
+            scheme, _, credential = value.partition(" ")
+            if scheme.lower() in _AUTH_SCHEMES:
+                register_secret(credential)  # the token after "Bearer "
 
 
 class StreamingSource(ABC):
