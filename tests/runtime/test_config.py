@@ -132,6 +132,21 @@ def test_env_references() -> None:
     assert source.request.params == {"literal": "${NOT_A_REF}"}
 
 
+def test_only_credentials_from_references_are_registered() -> None:
+    from collectorkit.runtime._env import resolve_references
+
+    data = {
+        "auth": {"token": "${T}", "token_url": "${U}", "key_id": "${I}"},
+        "key_fields": ["${F}"],
+        "headers": {"Authorization": "Bearer ${T}", "Accept": "${A}"},
+    }
+    env = {"T": "tok-1", "U": "https://idp/token", "I": "1234", "F": "alert_id", "A": "json"}
+    resolved, issues, secrets = resolve_references(data, env)
+    assert issues == []
+    assert resolved["headers"]["Authorization"] == "Bearer tok-1"
+    assert secrets == ["tok-1", "tok-1"]
+
+
 def test_file_references(tmp_path: Path) -> None:
     secret = tmp_path / "token"
     secret.write_text("from-file-5511\n", encoding="utf-8")

@@ -42,9 +42,17 @@ SECRET_NAME_PATTERN = re.compile(
 """Names of settings, headers and parameters whose values are masked wherever they are shown."""
 
 
+# settings whose names mention a key or token but hold none: key_fields, key_id, token_url ...
+_NOT_SECRET_SUFFIXES = ("_fields", "_field", "_header", "_url", "_param", "_path", "_id", "_method")
+
+
 def is_secret_name(name: object) -> bool:
     """Whether a key called ``name`` holds a credential (``api_key``, ``X-Auth-Token`` ...)."""
-    return isinstance(name, str) and SECRET_NAME_PATTERN.search(name) is not None
+    return (
+        isinstance(name, str)
+        and SECRET_NAME_PATTERN.search(name) is not None
+        and not name.lower().endswith(_NOT_SECRET_SUFFIXES)
+    )
 
 
 def parse_duration(value: object) -> float:

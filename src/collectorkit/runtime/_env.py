@@ -52,7 +52,8 @@ class _Resolver:
         return value
 
     def substitute(self, text: str, loc: tuple[Any, ...]) -> str:
-        secret_key = any(is_secret_name(part) for part in loc if isinstance(part, str))
+        names = [part for part in loc if isinstance(part, str)]
+        secret_key = bool(names) and is_secret_name(names[-1])
 
         def one(match: re.Match[str]) -> str:
             if match.group(0) == "$${":
