@@ -280,6 +280,21 @@ BROKEN: list[tuple[str, Any, str]] = [
         "sources[0].name: 'my alerts' does not match ^[A-Za-z0-9_.-]+$",
     ),
     (
+        "union of types",
+        _set("callbacks", [5]),
+        "sources[0].callbacks[0]: 5 is not a string or a mapping",
+    ),
+    (
+        "list where a mapping belongs",
+        _set("request.params", ["a", "b"]),
+        "sources[0].request.params: must be a mapping, not a list",
+    ),
+    (
+        "pipeline step of the wrong shape",
+        _set("pipeline", [5]),
+        "sources[0].pipeline[0]: 5 is not a processor name or {name: {options}}",
+    ),
+    (
         "unknown processor",
         _set("pipeline", [{"dedupe": {"key": "id"}}]),
         "sources[0].pipeline[0]: 'dedupe' is not one of {processors}",

@@ -23,6 +23,21 @@ from collectorkit.runtime._env import ConfigIssue, format_path
 __all__ = ["ConfigValidationError", "translate_errors"]
 
 _QUOTED = re.compile(r"'([^']*)'")
+# what a type error expected, by pydantic error type
+_KINDS = {
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "a boolean (true or false)",
+    "bool_type": "a boolean (true or false)",
+    "string_type": "a string",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+}
 
 
 class ConfigValidationError(ConfigError):
@@ -137,8 +152,8 @@ def _data_loc(loc: tuple[Any, ...], data: Any) -> tuple[tuple[Any, ...], Any, bo
         last = i == len(loc) - 1
         if _has(node, part):
             node = node[part]
-        elif not last:
-            continue  # a union tag or validator name pydantic adds to the location
+        elif not last or not isinstance(node, dict | list):
+            continue  # a union member or validator name pydantic adds to the location
         else:
             node, exists = None, False
         kept.append(part)
@@ -163,22 +178,10 @@ def _message(error: ErrorDetails, value: Any, shown: str, allowed: list[str], pa
         return f"unknown setting{did_you_mean} (allowed: {', '.join(allowed)})"
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
-    simple = {
-        "int_parsing": "is not an integer",
-        "int_type": "is not an integer",
-        "int_from_float": "is not a whole number",
-        "float_parsing": "is not a number",
-        "float_type": "is not a number",
-        "bool_parsing": "is not a boolean (true or false)",
-        "bool_type": "is not a boolean (true or false)",
-        "string_type": "is not a string",
-        "dict_type": "must be a mapping",
-        "model_type": "must be a mapping",
-        "model_attributes_type": "must be a mapping",
-        "list_type": "must be a list",
-    }
-    if kind in simple:
-        return f"{shown} {simple[kind]}"
+    if kind in _KINDS:
+        if isinstance(value, dict | list):
+            return f"must be {_KINDS[kind]}, not {shown}"
+        return f"{shown} is not {_KINDS[kind]}"
     bounds = {
         "greater_than": "must be > {gt}",
         "greater_than_equal": "must be >= {ge}",
@@ -203,6 +206,7 @@ def translate_errors(
 ) -> list[ConfigIssue]:
     """One ``(path, message)`` per pydantic error, located in ``data`` (the file as loaded)."""
     issues: list[ConfigIssue] = []
+    kinds_at: dict[str, list[str]] = {}
     for error in errors:
         raw_loc = tuple(error["loc"])
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -220,8 +224,18 @@ def translate_errors(
             allowed = _allowed_fields(root, loc[:-1], data)
         elif error["type"] == "union_tag_not_found":
             allowed = _tags(root, loc[:-1], data, str(part))
+        path = format_path(loc)
+        if error["type"] in _KINDS and path in kinds_at:
+            # another member of a union refused the same value: say what all of them expect
+            kinds_at[path].append(_KINDS[error["type"]])
+            shown = _show(value, secret)
+            message = f"{shown} is not {' or '.join(dict.fromkeys(kinds_at[path]))}"
+            issues = [(p, message if p == path else m) for p, m in issues]
+            continue
+        if error["type"] in _KINDS:
+            kinds_at[path] = [_KINDS[error["type"]]]
         message = _message(error, value, _show(value, secret), allowed, part)
-        issue = (format_path(loc), message)
+        issue = (path, message)
         if issue not in issues:
             issues.append(issue)
     return issues

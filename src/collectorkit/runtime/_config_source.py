@@ -142,9 +142,11 @@ class ProcessorStep(StrictModel):
     def _from_yaml(cls, data: Any) -> Any:
         if isinstance(data, str):
             return {"name": data}
-        if isinstance(data, dict) and "type" in data:
+        if not isinstance(data, dict):
+            raise ValueError(f"{data!r} is not a processor name or {{name: {{options}}}}")
+        if "type" in data:
             return {"name": data["type"], "options": {k: v for k, v in data.items() if k != "type"}}
-        if isinstance(data, dict) and not (data.keys() <= {"name", "options"} and "name" in data):
+        if not (data.keys() <= {"name", "options"} and "name" in data):
             if len(data) != 1:
                 raise ValueError(
                     "a pipeline step is one processor name with its options, got keys "
