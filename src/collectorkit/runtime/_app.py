@@ -87,7 +87,12 @@ def _sqlite_path(url: str) -> Path | None:
 def _checkpoint_sink(
     state_url: str, specs: Sequence[SinkConfig], sinks: Sequence[Sink]
 ) -> TransactionalSink | None:
-    """The sink whose database *is* the state store: records and state commit together."""
+    """The sink whose database *is* the state store: records and state commit together.
+
+    SQLite: the same file; PostgreSQL and Redis: the same URL with the default state table or
+    key prefix (what the state store reads). Otherwise state goes to the store after the sinks
+    acknowledged — still never before.
+    """
     state_db = _sqlite_path(state_url)
     for spec, sink in zip(specs, sinks, strict=True):
         if not callable(getattr(sink, "store_with_checkpoint", None)):
@@ -96,7 +101,10 @@ def _checkpoint_sink(
             path = Path(str(spec.options.get("path", _DEFAULT_DB))).resolve()
             if path == state_db:
                 return sink  # type: ignore[return-value]
-        if spec.type == "postgres" and spec.options.get("dsn") == state_url:
+        same_server = spec.options.get("url") == state_url
+        if spec.type == "postgres" and same_server and "state_table" not in spec.options:
+            return sink  # type: ignore[return-value]
+        if spec.type == "redis" and same_server and "state_prefix" not in spec.options:
             return sink  # type: ignore[return-value]
     return None
 
