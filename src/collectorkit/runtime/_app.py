@@ -303,9 +303,12 @@ def run_daemon_sync(
     if not config.sources or not any(s.enabled for s in config.sources):
         _log().warning("no enabled source (XDR_POLL_ENABLED=false?); nothing to do")
         return 0
-    return asyncio.run(
-        run_daemon(config, status_port=status_port, grace=grace, debug=debug, callbacks=hooks)
-    )
+    try:
+        return asyncio.run(
+            run_daemon(config, status_port=status_port, grace=grace, debug=debug, callbacks=hooks)
+        )
+    except KeyboardInterrupt:  # Ctrl-C before the daemon's own handlers were installed
+        return 130
 
 
 def parse_callback_option(text: str) -> AlertCallback:

@@ -212,6 +212,9 @@ def run_once_sync(config: Config, *, source: str | None = None, debug: bool = Fa
     except KeyError as exc:
         console.print(f"[red]error:[/] {exc.args[0]}", highlight=False)
         return 2
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
     except ConfigError as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
