@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from collectorkit import ConfigError, ProcessingError
+from collectorkit import ConfigError, ProcessingError, SinkError, SourceError
 from collectorkit.pipeline import (
     DedupProcessor,
     ErrorHandler,
@@ -188,3 +188,23 @@ async def test_error_handler_keeps_history_and_calls_back() -> None:
 
 def test_processing_error_reason() -> None:
     assert ProcessingError("why").reason == "why"
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (ProcessingError("bad"), ErrorType.PROCESSING),
+        (SinkError("full"), ErrorType.STORAGE),
+        (ConfigError("x", path="a"), ErrorType.CONFIGURATION),
+        (TimeoutError("slow"), ErrorType.TIMEOUT),
+        (ConnectionRefusedError("no"), ErrorType.CONNECTION),
+        (SourceError("gone"), ErrorType.COLLECTION),
+        (KeyError("k"), ErrorType.UNKNOWN),
+    ],
+)
+def test_error_info_from_an_exception(exc: Exception, expected: ErrorType) -> None:
+    info = ErrorInfo.from_exception(exc, layer="l", operation="op", details={"n": 1})
+    assert info.error_type is expected
+    assert (info.layer_name, info.operation, info.is_critical) == ("l", "op", True)
+    assert info.details == {"exception": type(exc).__name__, "n": 1}
+    assert info.message

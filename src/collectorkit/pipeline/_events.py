@@ -11,6 +11,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from collectorkit._errors import (
+    ConfigError,
+    HTTPError,
+    PaginationError,
+    ProcessingError,
+    SinkError,
+    SourceError,
+    StateError,
+)
+
 __all__ = [
     "ErrorHandler",
     "ErrorInfo",
@@ -73,6 +83,26 @@ class ErrorInfo:
     is_critical: bool = False
     timestamp: datetime = field(default_factory=_now)
 
+    @classmethod
+    def from_exception(
+        cls,
+        exc: BaseException,
+        *,
+        layer: str,
+        operation: str,
+        details: Mapping[str, Any] | None = None,
+        critical: bool = True,
+    ) -> ErrorInfo:
+        """An report for ``exc``; its :class:`ErrorType` follows from the exception's class."""
+        return cls(
+            error_type=_error_type(exc),
+            layer_name=layer,
+            operation=operation,
+            message=str(exc) or type(exc).__name__,
+            details={"exception": type(exc).__name__, **(details or {})},
+            is_critical=critical,
+        )
+
     @property
     def type(self) -> ErrorType:
         return self.error_type
@@ -84,6 +114,24 @@ class ErrorInfo:
     @property
     def critical(self) -> bool:
         return self.is_critical
+
+
+def _error_type(exc: BaseException) -> ErrorType:
+    checks: tuple[tuple[type[BaseException], ErrorType], ...] = (
+        (ProcessingError, ErrorType.PROCESSING),
+        (SinkError, ErrorType.STORAGE),
+        (ConfigError, ErrorType.CONFIGURATION),
+        (TimeoutError, ErrorType.TIMEOUT),
+        (ConnectionError, ErrorType.CONNECTION),
+        (SourceError, ErrorType.COLLECTION),
+        (HTTPError, ErrorType.COLLECTION),
+        (PaginationError, ErrorType.COLLECTION),
+        (StateError, ErrorType.STORAGE),
+    )
+    for kind, error_type in checks:
+        if isinstance(exc, kind):
+            return error_type
+    return ErrorType.UNKNOWN
 
 
 Listener = Callable[[SystemEvent], "Awaitable[None] | None"]

@@ -246,14 +246,10 @@ class _Loop:
             EventType.COLLECTION_FAILED, {"pages": self.report.pages, "error": message}
         )
         if self.errors is not None:
+            details = {"source": self.source, "pages_delivered": self.report.pages}
             await self.errors.handle_error(
-                ErrorInfo(
-                    error_type=ErrorType.COLLECTION,
-                    layer_name="collection",
-                    operation="collect",
-                    message=message,
-                    details={"source": self.source, "pages_delivered": self.report.pages},
-                    is_critical=True,
+                ErrorInfo.from_exception(
+                    exc, layer="collection", operation="collect", details=details
                 )
             )
 
@@ -261,15 +257,9 @@ class _Loop:
         message = str(exc) or type(exc).__name__
         await self._emit(EventType.STORAGE_FAILED, {"records": count, "error": message})
         if self.errors is not None:
+            details = {"source": self.source, "records": count}
             await self.errors.handle_error(
-                ErrorInfo(
-                    error_type=ErrorType.STORAGE,
-                    layer_name="storage",
-                    operation="store",
-                    message=message,
-                    details={"source": self.source, "records": count},
-                    is_critical=True,
-                )
+                ErrorInfo.from_exception(exc, layer="storage", operation="store", details=details)
             )
 
 
