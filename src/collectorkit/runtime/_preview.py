@@ -68,6 +68,12 @@ async def preview(
     if chosen.is_dev_mode:
         result.error = "development mode (dummy credentials): the API is not called"
         return result
+    if chosen.type != "http":
+        result.error = (
+            f"preview fetches pages of http sources; {chosen.name!r} is a {chosen.type} stream "
+            "(try `collectorkit once` with a limit)"
+        )
+        return result
     blueprint = build_blueprint(chosen)
     pipeline = build_pipeline_for(chosen)
     resume_state = await _saved_state(config, chosen.name) if resume else None
