@@ -352,9 +352,13 @@ async def deliver(
     with ``to_dict()``; ``None``: nothing to save), e.g. ``CollectorClient.iter_pages()``.
     The state is saved at ``(checkpoint_namespace, checkpoint_key or source)`` of
     ``checkpoint_sink`` — one of ``sinks``, committing records and state in one transaction —
-    or else of ``state_store``. ``key_fields`` build each record's idempotency key (see
-    :func:`~collectorkit.record_key`). ``on_delivered`` gets the records of each page after it
-    was checkpointed; ``should_stop`` is asked after each page (graceful shutdown).
+    or else of ``state_store``. ``key_fields`` build each record's idempotency key from the
+    record as the pipeline outputs it (see :func:`~collectorkit.record_key`). Records the
+    pipeline rejects go to ``dead_letter`` (any sink; wrapped in a :class:`DeadLetterSink`)
+    before the page's records are stored; without one they are logged at ERROR and counted.
+    Seed-style ``IStorageBackend`` objects may be given as sinks. ``on_delivered`` gets the
+    records of each page after it was checkpointed; ``should_stop`` is asked after each page
+    (graceful shutdown).
 
     With ``read_ahead`` the next page is fetched while the current one is being stored (at most
     one page ahead): the sinks' disk or network time overlaps the API's. A page read ahead is
