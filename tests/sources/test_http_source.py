@@ -101,3 +101,35 @@ async def test_a_client_passed_in_is_left_open(httpserver: HTTPServer) -> None:
         assert len(await source.collect()) == 10
     assert source.connected
     await client.aclose()
+
+
+async def test_concurrent_shards_stream_every_region(httpserver: HTTPServer) -> None:
+    def handler(request: Request) -> Response:
+        region, page = request.args["region"], int(request.args.get("page", 1))
+        data = [{"id": f"{region}-{page}-{i}"} for i in range(2)] if page <= 2 else []
+        return Response(json.dumps({"data": data}), content_type="application/json")
+
+    httpserver.expect_request("/events").respond_with_handler(handler)
+    bp = CollectorBlueprint(
+        name="sharded",
+        base_url=httpserver.url_for("/"),
+        request=CollectorRequest(
+            endpoint="/events",
+            data_path="data",
+            pagination=PaginationConfig(mode="page", page_size=2),
+            shards=[
+                {"state_key": "eu", "params": {"region": "eu"}},
+                {"state_key": "us", "params": {"region": "us"}},
+            ],
+        ),
+        default_strategy="concurrent",
+        concurrency=2,
+    )
+    source = HTTPCollectorSource(bp)
+    async with source:
+        ids = [r["id"] async for batch in source.collect_stream() for r in batch]
+    assert sorted(ids) == sorted(
+        f"{region}-{page}-{i}" for region in ("eu", "us") for page in (1, 2) for i in range(2)
+    )
+    assert source.state is not None
+    assert set(source.state.shards) == {"eu", "us"}

@@ -95,8 +95,16 @@ class HTTPCollectorSource:
         return list(result.events)
 
     async def collect_stream(self) -> AsyncIterator[list[Record]]:
-        """Each page's records as it arrives (empty pages are skipped, their state kept)."""
-        stream = self._require().iter_pages(limit=self.limit, resume_state=self._state)
+        """Each page's records as it arrives (empty pages are skipped, their state kept).
+
+        With the ``concurrent`` strategy the shards are walked ``blueprint.concurrency`` at once.
+        """
+        concurrent = self.blueprint.default_strategy == "concurrent"
+        stream = self._require().iter_pages(
+            limit=self.limit,
+            resume_state=self._state,
+            concurrency=self.blueprint.concurrency if concurrent else 1,
+        )
         try:
             async for page in stream:
                 self._state = page.state
