@@ -395,3 +395,15 @@ def test_interval_flag_overrides_every_source(tmp_path: Path) -> None:
     assert schedule_for(config.sources[0]).effective_jitter == 9
     with pytest.raises(ConfigError, match="--interval"):
         apply_overrides(config, interval="often")
+
+
+def test_validate_imports_the_callbacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDR_TOKEN_FOR_TEST", "t0k3n-value-xyz")
+    path = tmp_path / "c.yaml"
+    text = GOOD.format(db=tmp_path / "c.db") + '    callbacks: [{python: "tests.runtime.nope:f"}]\n'
+    path.write_text(text)
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert (
+        "sources[0].callbacks[0].python: cannot import module 'tests.runtime.nope'" in result.output
+    )

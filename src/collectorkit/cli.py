@@ -168,7 +168,12 @@ def validate(
 
         typer.echo(json.dumps(config_json_schema(), indent=2))
         return
+    from collectorkit.runtime._app import check_callbacks
+
     cfg = _load(config)
+    problems = check_callbacks(cfg)
+    if problems:
+        _fail("\n".join(str(p) for p in problems))
     names = ", ".join(s.name for s in cfg.sources)
     typer.echo(f"{config}: OK — {len(cfg.sources)} source(s): {names}")
 

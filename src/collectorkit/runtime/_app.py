@@ -35,6 +35,7 @@ __all__ = [
     "Runtime",
     "apply_overrides",
     "build_runtime",
+    "check_callbacks",
     "parse_callback_option",
     "run_daemon",
     "run_daemon_sync",
@@ -118,6 +119,17 @@ def _callbacks(source: SourceConfig, index: int) -> list[AlertCallback]:
         )
         for i, spec in enumerate(specs)
     ]
+
+
+def check_callbacks(config: Config) -> list[ConfigError]:
+    """Import every configured callback now (``validate``), so a typo fails before ``run``."""
+    problems: list[ConfigError] = []
+    for i, source in enumerate(config.sources):
+        try:
+            _callbacks(source, i)
+        except ConfigError as exc:
+            problems.append(exc)
+    return problems
 
 
 def _processed_capacity(source: SourceConfig) -> int:
