@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collectorkit import ConfigError, ProcessingError, SinkError, SourceError
 from collectorkit.pipeline import (
@@ -208,3 +210,25 @@ def test_error_info_from_an_exception(exc: Exception, expected: ErrorType) -> No
     assert (info.layer_name, info.operation, info.is_critical) == ("l", "op", True)
     assert info.details == {"exception": type(exc).__name__, "n": 1}
     assert info.message
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.fixed_dictionaries({"id": st.integers(0, 20), "n": st.integers(-5, 5)}),
+            st.fixed_dictionaries({"n": st.integers(-5, 5)}),
+            st.integers(),
+        ),
+        max_size=40,
+    )
+)
+def test_every_record_is_accounted_for(records: list[Any]) -> None:
+    import asyncio
+
+    pipeline = Pipeline(
+        [JSONValidationProcessor(required_fields=["id"]), FilterProcessor("n > `0`"), add_one]
+    )
+    outcome = asyncio.run(pipeline.run(records))
+    assert len(outcome.records) + len(outcome.dead) + outcome.dropped == len(records)
+    assert all(r["n"] >= 2 for r in outcome.records)
+    assert all("id" in r for r in outcome.records)
