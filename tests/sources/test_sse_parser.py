@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -68,3 +70,49 @@ def test_chunking_does_not_change_the_events(cuts: list[int]) -> None:
     chunks = [STREAM[a:b] for a, b in zip([0, *points], [*points, len(STREAM)], strict=True)]
     assert parse(*chunks) == parse(STREAM)
     assert [e.data for e in parse(STREAM)] == ['é{"k": 1}', "two\nlines", "three"]
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"),
+    max_size=20,
+)
+_EVENT = st.fixed_dictionaries(
+    {
+        "data": st.lists(_TEXT, min_size=1, max_size=3),
+        "event": st.one_of(st.none(), _TEXT.filter(lambda t: t != "")),
+        "id": st.one_of(st.none(), _TEXT),
+    }
+)
+
+
+def _serialize(event: dict[str, Any]) -> str:
+    lines = []
+    if event["event"] is not None:
+        lines.append(f"event: {event['event']}")
+    if event["id"] is not None:
+        lines.append(f"id: {event['id']}")
+    lines += [f"data: {line}" for line in event["data"]]
+    return "\n".join(lines) + "\n\n"
+
+
+@given(st.lists(_EVENT, max_size=6), st.data())
+def test_any_serialized_events_parse_back(
+    events: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    raw = ("".join(_serialize(e) for e in events)).encode()
+    cuts = sorted(set(data.draw(st.lists(st.integers(0, len(raw)), max_size=5))))
+    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    parsed = parse(*chunks)
+    last_id = ""
+    expected = []
+    for e in events:
+        last_id = e["id"] if e["id"] is not None else last_id
+        expected.append(
+            ServerSentEvent(
+                data="\n".join(e["data"]),
+                event=e["event"] or "message",
+                id=last_id,
+                has_id=e["id"] is not None,
+            )
+        )
+    assert parsed == expected
