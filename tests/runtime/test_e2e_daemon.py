@@ -293,3 +293,43 @@ def test_a_source_that_is_down_backs_off_while_the_other_collects(
     assert state["last_error"].startswith("transport")
     assert 'collectorkit_errors_total{kind="transport",source="down_api"}' in metrics
     assert "source run failed; backing off" in log.read_text()
+
+
+def test_a_page_in_flight_past_the_grace_period_is_abandoned_and_fetched_again(
+    tmp_path: Path,
+) -> None:
+    faults = [{"kind": "slow", "target": "generic", "requests": "3", "delay": 4}]
+    config_sim = build_config(seed=12, profiles=["generic", "okta"], records=200, faults=faults)
+    with SimulatorServer(config_sim) as sim:
+        db = tmp_path / "collectorkit.db"
+        config = tmp_path / "collectorkit.yaml"
+        text = CONFIG.format(db=db, generic=sim.url("generic"), okta=sim.url("okta"))
+        config.write_text(text.replace("shutdown_grace: 10s", "shutdown_grace: 0.3s"))
+        env = _env(sim)
+        log = tmp_path / "run1.log"
+        proc = _start(config, env, log)
+        try:
+            _status_url(log, proc)
+            _wait(lambda: len(_stored(db)["app_events"]) >= 80, "two pages")
+            _wait(lambda: sim.stats.snapshot()["requests"].get("generic.events", 0) >= 3, "page 3")
+            started = time.monotonic()
+            code = _stop(proc, log)
+            took = time.monotonic() - started
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert code == 0, log.read_text()
+        assert took < 3, f"the grace period was not honoured ({took:.1f}s)"
+        assert "abandoned in-flight runs" in log.read_text()
+        assert len(_stored(db)["app_events"]) == 80
+        # the abandoned page was not checkpointed: the restart fetches it, nothing twice
+        log2 = tmp_path / "run2.log"
+        proc = _start(config, env, log2)
+        try:
+            _status_url(log2, proc)
+            _wait(lambda: _caught_up(sim, db), "catch-up after the restart")
+        finally:
+            assert _stop(proc, log2) == 0, log2.read_text()
+        stored = _stored(db)["app_events"]
+        assert len(stored) == len(set(stored)) == 200
