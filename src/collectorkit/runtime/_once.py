@@ -186,8 +186,15 @@ async def run_once(
     metrics = RuntimeMetrics(started_at=time.time(), mode="once")
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def interrupt() -> None:  # first Ctrl-C: stop after the page; second: at once
+        if stopping.is_set() and main is not None:
+            main.cancel()
+        stopping.set()
+
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        loop.add_signal_handler(signal.SIGINT, stopping.set)
+        loop.add_signal_handler(signal.SIGINT, interrupt)
     try:
         for name in runtime.dev_mode:
             metrics.source(name).dev_mode = True
@@ -212,7 +219,7 @@ def run_once_sync(config: Config, *, source: str | None = None, debug: bool = Fa
     except KeyError as exc:
         console.print(f"[red]error:[/] {exc.args[0]}", highlight=False)
         return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("interrupted")
         return 130
     except ConfigError as exc:
