@@ -6,6 +6,8 @@ and hosts. The table is created on first use.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,14 +87,20 @@ class PostgresStateStore:
         self._timeout = connect_timeout
         self._clock: Clock = clock or SystemClock()
         self._pool: AsyncConnectionPool[Any] | None = None
+        self._open_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"PostgresStateStore({redact_url(self._url)!r}, table={self._table!r})"
 
     async def _open(self) -> AsyncConnectionPool[Any]:
-        if self._pool is not None:
+        async with self._open_lock:
+            if self._pool is None:
+                self._pool = await self._create_pool()
             return self._pool
+
+    async def _create_pool(self) -> AsyncConnectionPool[Any]:
         try:
+            import psycopg
             from psycopg_pool import AsyncConnectionPool
         except ImportError:  # pragma: no cover - depends on the installation
             raise ConfigError(
@@ -109,11 +117,16 @@ class PostgresStateStore:
         try:
             await pool.open(wait=True, timeout=self._timeout)
             async with pool.connection() as conn:
-                await conn.execute(self._sql("create"))
+                # another process may create the table at the same moment
+                with contextlib.suppress(
+                    psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable
+                ):
+                    await conn.execute(self._sql("create"))
         except Exception as exc:
             await pool.close()
+            if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
+                raise StateError(f"PostgreSQL state store: {exc}") from None
             raise self._unavailable(exc) from None
-        self._pool = pool
         return pool
 
     def _sql(self, name: str) -> Composed:
