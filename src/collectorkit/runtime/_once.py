@@ -74,9 +74,15 @@ async def run_jobs_once(
         return OnceResult(stats, outcome, None, time.perf_counter() - started)
 
     runs = asyncio.gather(*(one(job) for job in jobs))
-    if console is None:
-        return list(await runs)
-    return await _with_progress(runs, [j.name for j in jobs], metrics, console)
+    try:
+        if console is None:
+            return list(await runs)
+        return await _with_progress(runs, [j.name for j in jobs], metrics, console)
+    finally:
+        if not runs.done():  # cancelled (a second Ctrl-C): abandon the pages in flight
+            runs.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runs
 
 
 async def _forward(source: asyncio.Event, target: asyncio.Event) -> None:
