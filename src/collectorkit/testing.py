@@ -14,16 +14,19 @@ from collectorkit.http._retry import backoff_disabled, set_backoff_disabled
 from collectorkit.pipeline import MockErrorHandler, MockEventEmitter, MockProcessor
 from collectorkit.sinks import MemorySink, MockStorageBackend
 from collectorkit.sources import MockDataSource
+from collectorkit.state import MemoryStateStore, MockStorageClient
 
 __all__ = [
     "CapturingSink",
     "FakeClock",
     "MemorySink",
+    "MemoryStateStore",
     "MockDataSource",
     "MockErrorHandler",
     "MockEventEmitter",
     "MockProcessor",
     "MockStorageBackend",
+    "MockStorageClient",
     "MockTransport",
     "no_backoff",
     "set_testing",
