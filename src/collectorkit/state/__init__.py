@@ -6,6 +6,7 @@ delete / list by namespace and key); :func:`open_state_store` picks one by URL.
 
 from collectorkit.state._memory import MemoryStateStore
 from collectorkit.state._mock import MockStorageClient
+from collectorkit.state._open import STATE_STORE_SCHEMES as STATE_STORE_SCHEMES
 from collectorkit.state._open import create_state_store, open_state_store, register_state_store
 from collectorkit.state._postgres import PostgresStateStore
 from collectorkit.state._redis import RedisStateStore
