@@ -90,7 +90,8 @@ function render(status) {
     row.dataset.source = s.name;
     row.appendChild(text("td", s.name));
     const state = document.createElement("td");
-    const label = s.dev_mode ? s.state + " (dev mode)" : s.state;
+    const shown = s.state.replace("_", " ");
+    const label = s.dev_mode ? shown + " (dev mode)" : shown;
     state.appendChild(text("span", label, "state " + s.state));
     row.appendChild(state);
     row.appendChild(text("td", s.records, "records"));
