@@ -248,3 +248,51 @@ def test_seed004_rate_limited_paces_and_honours_retry_after(httpserver) -> None:
     # ... and the 429 paused the whole client for a second: nothing arrived right after it
     after = [t - arrivals[15] for t in arrivals[16:]]
     assert min(after) >= 0.9
+
+
+# --- seed 001: storage client and watermarks -----------------------------------------------------
+
+
+async def test_seed001_unit_test_with_mock_storage() -> None:
+    example = load_example("seed001_storage_client")
+    await example.test_collection_with_mock_storage()
+
+
+async def test_seed001_flows_against_a_real_storage_service(tmp_path: Path) -> None:
+    import os
+
+    from collectorkit.service import run_storage_service
+    from collectorkit.state import SQLiteStateStore
+
+    example = load_example("seed001_storage_client")
+    store = SQLiteStateStore(tmp_path / "storage.db")
+    previous = os.environ.get("STORAGE_SERVICE_URL")
+    try:
+        async with run_storage_service(store) as url:
+            seen = await example.run_against_service(url)
+    finally:
+        await store.close()
+        if previous is None:
+            os.environ.pop("STORAGE_SERVICE_URL", None)
+        else:
+            os.environ["STORAGE_SERVICE_URL"] = previous
+    assert seen["healthy"] is True
+    assert (seen["first_run"], seen["second_run"], seen["third_run"]) == (13, 0, 5)
+    assert seen["failed_kept_watermark"] is True
+    assert seen["status"] == "failed"
+    assert 11.9 * 3600 < seen["age"].total_seconds() < 12.1 * 3600
+
+
+def test_seed001_example_runs_as_a_script() -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "seed001_storage_client.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "first run (7-day lookback): 13 events" in done.stdout
+    assert "third run (5 new events): 5 events" in done.stdout
+    assert "failed run kept the watermark: True" in done.stdout
+    assert "open_state_store() with STORAGE_SERVICE_URL -> StorageServiceClient" in done.stdout
+    assert "No storage service URL provided - using mock storage client" in done.stderr

@@ -90,6 +90,10 @@ def test_naive_utcnow_arithmetic_works_as_in_the_seed() -> None:
     assert age == timedelta(hours=2)
     assert record["last_successful_timestamp"] - datetime(2024, 1, 1, 11) == timedelta(hours=1)
     assert datetime(2024, 1, 1, 14, tzinfo=UTC) - record["last_successful_timestamp"] == age
+    # comparisons with naive UTC datetimes work too (events newer than the watermark)
+    assert datetime(2024, 1, 1, 12, 1) > record["last_successful_timestamp"]
+    assert not datetime(2024, 1, 1, 11, 59) > record["last_successful_timestamp"]
+    assert record["last_successful_timestamp"] <= datetime(2024, 1, 1, 12)
 
 
 @pytest.mark.parametrize(

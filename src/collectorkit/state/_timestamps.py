@@ -15,8 +15,29 @@ from collectorkit._errors import ConfigError
 __all__ = ["UTCDateTime", "age_seconds", "format_timestamp", "parse_timestamp"]
 
 
+def _aware(other: Any) -> Any:
+    if isinstance(other, datetime) and other.tzinfo is None:
+        return other.replace(tzinfo=UTC)
+    return other
+
+
 class UTCDateTime(datetime):
-    """An aware UTC datetime that treats a naive operand of ``-`` as UTC."""
+    """An aware UTC datetime that treats a naive operand of ``-``, ``<``, ``>`` … as UTC.
+
+    (Equality keeps ``datetime`` semantics: an aware and a naive datetime are never equal.)
+    """
+
+    def __lt__(self, other: Any) -> bool:
+        return super().__lt__(_aware(other))
+
+    def __le__(self, other: Any) -> bool:
+        return super().__le__(_aware(other))
+
+    def __gt__(self, other: Any) -> bool:
+        return super().__gt__(_aware(other))
+
+    def __ge__(self, other: Any) -> bool:
+        return super().__ge__(_aware(other))
 
     def __sub__(self, other: Any) -> Any:
         if isinstance(other, datetime) and other.tzinfo is None:
