@@ -183,7 +183,7 @@ class StatusServer:
             sock.close()
             raise ConfigError(
                 f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                "choose another status.port (0: any free port) or stop what uses it",
+                "choose another status.port or --status-port (0: any free port)",
                 path="status.port",
             ) from None
         return sock
