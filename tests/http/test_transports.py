@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 from collectorkit import (
     AiohttpTransport,
     APIClient,
+    ConfigError,
     HttpxTransport,
     RequestTimeoutError,
     RetryPolicy,
@@ -146,3 +147,27 @@ async def test_transport_errors_carry_the_redacted_request() -> None:
             await client.get("/x", params={"token": "tt-998877"})
     assert info.value.request is not None
     assert "tt-998877" not in info.value.request.full_url
+
+
+@pytest.mark.parametrize("make", TRANSPORTS, ids=["aiohttp", "httpx"])
+def test_a_transport_used_from_a_second_loop_says_so(
+    server: HTTPServer, make: Callable[[], Transport]
+) -> None:
+    server.expect_request("/x").respond_with_data("ok")
+    transport = make()
+    url = f"{base_url(server)}/x"
+
+    async def once() -> int:
+        return (await transport.send("GET", url, [], None, FAST)).status_code
+
+    async def twice() -> None:
+        with pytest.raises(ConfigError, match="another event loop"):
+            await once()
+        await transport.aclose()
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(once()) == 200
+    finally:
+        loop.close()
+    asyncio.run(twice())

@@ -7,6 +7,7 @@ origins or collectors).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 import aiohttp
@@ -15,7 +16,7 @@ from yarl import URL
 from collectorkit._errors import RequestTimeoutError, TransportError
 from collectorkit.http._redact import redact_text, redact_url
 from collectorkit.http._timeouts import TimeoutSettings
-from collectorkit.http._transport import RawResponse
+from collectorkit.http._transport import RawResponse, check_loop
 
 __all__ = ["AiohttpTransport"]
 
@@ -27,8 +28,10 @@ class AiohttpTransport:
         self._max_connections = max_connections
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _open(self) -> aiohttp.ClientSession:
+        self._loop = check_loop(self._loop, "AiohttpTransport")
         connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._verify)
         self._session = aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
@@ -44,6 +47,8 @@ class AiohttpTransport:
         timeouts: TimeoutSettings,
     ) -> RawResponse:
         session = self._session or self._open()
+        if self._loop is not asyncio.get_running_loop():
+            check_loop(self._loop, "AiohttpTransport")
         timeout = aiohttp.ClientTimeout(
             total=None, connect=timeouts.connect, sock_read=timeouts.read
         )
@@ -67,6 +72,7 @@ class AiohttpTransport:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+            self._loop = None
 
 
 def _message(what: str, method: str, url: str, exc: BaseException) -> str:

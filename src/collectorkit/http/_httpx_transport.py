@@ -5,6 +5,7 @@ The only module that imports httpx2; its exceptions become ours here.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from collections.abc import Sequence
 
@@ -13,7 +14,7 @@ import httpx2
 from collectorkit._errors import RequestTimeoutError, TransportError
 from collectorkit.http._redact import get_logger, redact_text, redact_url
 from collectorkit.http._timeouts import TimeoutSettings
-from collectorkit.http._transport import RawResponse
+from collectorkit.http._transport import RawResponse, check_loop
 
 __all__ = ["HttpxTransport"]
 
@@ -40,6 +41,7 @@ class HttpxTransport:
             _log.info("h2 is not installed; using HTTP/1.1 (pip install 'collectorkit[http2]')")
             http2 = False
         self.http2 = http2
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._client = httpx2.AsyncClient(
             http2=http2,
             verify=verify,
@@ -59,6 +61,7 @@ class HttpxTransport:
         content: bytes | None,
         timeouts: TimeoutSettings,
     ) -> RawResponse:
+        self._loop = check_loop(self._loop, "HttpxTransport")
         timeout = httpx2.Timeout(
             connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
         )

@@ -9,12 +9,14 @@ module that imports the library.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
+from collectorkit._errors import ConfigError
 from collectorkit.http._timeouts import TimeoutSettings
 
-__all__ = ["RawResponse", "Transport"]
+__all__ = ["RawResponse", "Transport", "check_loop"]
 
 
 class RawResponse(NamedTuple):
@@ -39,3 +41,16 @@ class Transport(Protocol):
     ) -> RawResponse: ...
 
     async def aclose(self) -> None: ...
+
+
+def check_loop(bound: asyncio.AbstractEventLoop | None, name: str) -> asyncio.AbstractEventLoop:
+    """The running loop, if ``bound`` is it or ``None``; a connection pool belongs to the event
+    loop that opened it, so using it from another one is a clear error, not a library crash."""
+    running = asyncio.get_running_loop()
+    if bound is not None and bound is not running:
+        raise ConfigError(
+            f"{name} was opened on another event loop; create one transport per event loop "
+            "(for sync calls, let the client create and own its transport)",
+            path="transport",
+        )
+    return running
