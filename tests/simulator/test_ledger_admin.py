@@ -107,3 +107,12 @@ def test_records_and_index_endpoints(sim: SimulatorServer, client: httpx.Client)
     assert okta["base_url"] == sim.url("okta")
     assert okta["endpoints"]["logs"] == [sim.url("okta") + "/api/v1/logs"]
     assert index["profiles"]["graph"]["credentials"]["token_url"].startswith(sim.url("graph"))
+
+
+def test_server_conveniences(sim: SimulatorServer) -> None:
+    before = sim.records("okta")
+    new = sim.add_records("okta", 2, late_by=30)
+    assert sim.update_records("okta", [new[0], "missing"]) == [new[0]]
+    after = {r["uuid"]: r for r in sim.records("okta")}
+    assert len(after) == len(before) + 2
+    assert sim.ledger.existing("okta") == set(after)

@@ -172,7 +172,16 @@ class SimulatorServer:
         self.simulator.clear_faults()
 
     def add_records(self, profile: str, count: int, *, late_by: float = 0.0) -> list[str]:
+        """Insert records now (event time ``late_by`` seconds ago); their ids."""
         return self.simulator.add_records(profile, count, late_by=late_by)
+
+    def update_records(self, profile: str, ids: list[str]) -> list[str]:
+        """Bump the version and update time of ``ids``; the ids that exist."""
+        return self.simulator.update_records(profile, ids)
+
+    def records(self, profile: str) -> list[dict[str, Any]]:
+        """Every record of ``profile`` as the vendor renders it, in event-time order."""
+        return self.simulator.records(profile)
 
 
 def build_config(
