@@ -41,6 +41,8 @@ class SeenRequest:
     path: str
     query: str
     status: int
+    credential: str = ""
+    """The ``Authorization`` / ``X-API-Key`` header value the request carried."""
 
 
 @dataclass
@@ -57,6 +59,8 @@ class RequestLog:
                 return
             at = time.monotonic()
             status = [0]
+            headers = dict(scope.get("headers") or [])
+            credential = headers.get(b"authorization") or headers.get(b"x-api-key") or b""
 
             async def watch(message: Any) -> None:
                 if message["type"] == "http.response.start":
@@ -72,6 +76,7 @@ class RequestLog:
                     scope["path"],
                     scope.get("query_string", b"").decode("latin-1"),
                     status[0],
+                    credential.decode("latin-1"),
                 )
                 with self._lock:
                     self.entries.append(seen)
