@@ -327,3 +327,23 @@ def test_headers_mapping_is_case_insensitive_and_joins_repeats() -> None:
     assert "x-one" in headers
     del headers["X-ONE"]
     assert len(headers) == 1
+
+
+async def test_unsupported_body_is_a_config_error() -> None:
+    client = APIClient(base_url="http://mock", transport=MockTransport(lambda r: Response(200)))
+    with pytest.raises(ConfigError, match="data: must be bytes, str or a mapping, got int"):
+        await client.post("/x", data=42)
+    assert client.metrics.failed_requests == 1
+
+
+async def test_json_body_is_encoded_with_orjson() -> None:
+    transport = MockTransport(lambda r: Response(200))
+    async with APIClient(base_url="http://mock", transport=transport) as client:
+        await client.post("/x", json={"when": "2024-01-01", "n": [1, 2]})
+    assert transport.requests[0].content == orjson.dumps({"when": "2024-01-01", "n": [1, 2]})
+
+
+async def test_unencodable_json_is_a_config_error() -> None:
+    client = APIClient(base_url="http://mock", transport=MockTransport(lambda r: Response(200)))
+    with pytest.raises(ConfigError, match="json: cannot be encoded as JSON"):
+        await client.post("/x", json={"s": {1, 2}})

@@ -12,6 +12,7 @@ import orjson
 from collectorkit._errors import (
     AuthenticationError,
     ClientRequestError,
+    ConfigError,
     HTTPStatusError,
     QuotaError,
     ServiceError,
@@ -55,7 +56,10 @@ def default_transport(
 
 def encode_body(json: Any, data: Any) -> tuple[bytes | None, str | None]:
     if json is not None:
-        return orjson.dumps(json), "application/json"
+        try:
+            return orjson.dumps(json), "application/json"
+        except orjson.JSONEncodeError as exc:
+            raise ConfigError(f"cannot be encoded as JSON: {exc}", path="json") from None
     if data is None:
         return None, None
     if isinstance(data, bytes):
@@ -64,7 +68,7 @@ def encode_body(json: Any, data: Any) -> tuple[bytes | None, str | None]:
         return data.encode(), None
     if isinstance(data, Mapping):
         return urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
-    raise TypeError(f"data must be bytes, str or a mapping, got {type(data).__name__}")
+    raise ConfigError(f"must be bytes, str or a mapping, got {type(data).__name__}", path="data")
 
 
 def status_error(request: Request, response: Response, attempts: int) -> HTTPStatusError:
