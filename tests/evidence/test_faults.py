@@ -198,15 +198,6 @@ async def test_collector_clock_jumps_back_and_forward_without_loss_or_duplicates
     assert (first.records, behind.records, ahead.records) == (RECORDS, 0, 30)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "http/_retry.py RetryPolicy.decide and http/_client.py (server-hint pause) treat a 503 "
-        "without Retry-After as a rate limit: server_wait() falls back to X-RateLimit-Reset "
-        "although X-RateLimit-Remaining is > 0, so each 503 waits until the quota window resets "
-        "(up to 60 s) instead of the configured backoff (max_delay 0.2 s)"
-    ),
-)
 async def test_503_burst_without_retry_after_uses_the_configured_backoff(tmp_path: Path) -> None:
     import asyncio
 

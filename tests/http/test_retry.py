@@ -105,6 +105,37 @@ def test_retry_after_overrides_backoff_for_429_only_when_respected() -> None:
     assert ignoring.decide(attempt=1, status_code=429, headers=headers, now=NOW).delay == 1.0
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_with_quota_left_and_no_retry_after_gets_the_backoff_not_the_reset(
+    status: int,
+) -> None:
+    headers = {"x-ratelimit-remaining": "57", "x-ratelimit-reset": str(int(NOW) + 60)}
+    policy = RetryPolicy(initial_delay=0.2, jitter=False)
+    decision = policy.decide(attempt=1, status_code=status, headers=headers, now=NOW)
+    assert (decision.delay, decision.server_hint) == (0.2, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "wait"),
+    [
+        # the quota is spent: the reset is the server's answer, whatever the status
+        (503, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 60)}, 60.0),
+        (429, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "30"}, 30.0),
+        # a 429 means "spent" even without a Remaining header
+        (429, {"ratelimit-reset": "12"}, 12.0),
+        # Retry-After on a 5xx wins over the reset, with or without quota left
+        (503, {"retry-after": "4", "x-ratelimit-remaining": "9", "x-ratelimit-reset": "60"}, 4.0),
+        (502, {"retry-after": "3"}, 3.0),
+    ],
+)
+def test_server_wait_is_used_when_the_server_asks_for_it(
+    status: int, headers: dict[str, str], wait: float
+) -> None:
+    policy = RetryPolicy(initial_delay=0.2, jitter=False)
+    decision = policy.decide(attempt=1, status_code=status, headers=headers, now=NOW)
+    assert (decision.delay, decision.server_hint) == (pytest.approx(wait), True)
+
+
 def test_no_backoff_switch_zeroes_every_wait() -> None:
     with no_backoff():
         assert RetryPolicy(initial_delay=5).decide(attempt=1, status_code=503).delay == 0.0
@@ -200,3 +231,18 @@ async def test_exhausted_retries_raise_service_error_with_redacted_context(
     assert error.request is not None
     assert "abcd-1234-secret" not in error.request.full_url
     assert client.metrics.failed_requests == 1
+
+
+async def test_503_with_quota_left_neither_waits_for_the_reset_nor_pauses_the_client(
+    server: HTTPServer, clock: FakeClock
+) -> None:
+    limits = {"X-RateLimit-Remaining": "58", "X-RateLimit-Reset": str(int(clock.time()) + 60)}
+    server.expect_ordered_request("/e").respond_with_data("busy", status=503, headers=limits)
+    server.expect_ordered_request("/e").respond_with_json({"ok": True}, headers=limits)
+    server.expect_request("/e").respond_with_json({"ok": True}, headers=limits)
+    policy = RetryPolicy(initial_delay=0.2, max_delay=0.2, jitter=False)
+    async with APIClient(base_url=base_url(server), retry=policy, clock=clock) as client:
+        assert (await client.get("/e")).json() == {"ok": True}
+        await client.get("/e")  # the client is not paused either
+    assert clock.sleeps == [0.2]
+    assert client.metrics.rate_limit_waits == 0

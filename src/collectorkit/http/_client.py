@@ -45,7 +45,7 @@ from collectorkit.http._redact import (
     register_secret,
 )
 from collectorkit.http._retry import RetryDecision, RetryPolicy, backoff_disabled
-from collectorkit.http._server_hints import quota_exhausted, reset_wait, server_wait
+from collectorkit.http._server_hints import server_pause
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
 from collectorkit.http._transport import Transport
 from collectorkit.http._wire import (
@@ -479,13 +479,7 @@ class APIClient:
         )
         if not respect or backoff_disabled():
             return
-        headers = response.headers
-        if status in (429, 503):
-            wait = server_wait(headers, self.clock.time())
-        elif quota_exhausted(headers):
-            wait = reset_wait(headers, self.clock.time())
-        else:
-            return
+        wait = server_pause(status, response.headers, self.clock.time())
         if wait:
             self._bucket.pause_until(self.clock.monotonic() + wait)
             self._log.info(

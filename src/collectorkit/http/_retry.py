@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from collectorkit._errors import ConfigError
-from collectorkit.http._server_hints import server_wait
+from collectorkit.http._server_hints import server_pause
 from collectorkit.http._timeouts import DurationInput, parse_duration
 
 __all__ = [
@@ -62,10 +62,11 @@ class RetryPolicy:
     * ``fixed``: ``initial_delay``
 
     capped at ``max_delay``; with ``jitter`` a uniform ±25 % is applied (then capped again), so
-    clients that failed together do not retry together. For a 429 or 503 with ``Retry-After``
-    (seconds or an HTTP date) or a rate-limit reset header, the server's wait is used instead,
-    unjittered and not capped by ``max_delay``, when ``respect_retry_after`` is set. The driver
-    caps every wait by the remaining time budget.
+    clients that failed together do not retry together. When ``respect_retry_after`` is set,
+    the server's wait is used instead, unjittered and not capped by ``max_delay``, for a 429 or
+    5xx with ``Retry-After`` (seconds or an HTTP date), and for a rate-limit reset header when
+    the quota is spent (a 429, or ``X-RateLimit-Remaining: 0``); a 5xx with quota left and no
+    ``Retry-After`` gets the backoff. The driver caps every wait by the remaining time budget.
     """
 
     max_attempts: int
@@ -178,8 +179,8 @@ class RetryPolicy:
             return RetryDecision(False, 0.0, f"{reason}; {self.max_attempts} attempts exhausted")
         if backoff_disabled():
             return RetryDecision(True, 0.0, reason)
-        if self.respect_retry_after and headers is not None and status_code in (429, 503):
-            wait = server_wait(headers, now)
+        if self.respect_retry_after and headers is not None:
+            wait = server_pause(status_code, headers, now)
             if wait is not None:
                 return RetryDecision(True, wait, reason, server_hint=True)
         return RetryDecision(True, self.backoff(attempt - 1, rand=rand), reason)

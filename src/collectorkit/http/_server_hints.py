@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
-__all__ = ["parse_retry_after", "quota_exhausted", "reset_wait", "server_wait"]
+__all__ = [
+    "parse_retry_after",
+    "quota_exhausted",
+    "reset_wait",
+    "server_pause",
+    "server_wait",
+]
 
 _RESET_HEADERS = ("x-ratelimit-reset", "ratelimit-reset", "x-rate-limit-reset")
 _REMAINING_HEADERS = ("x-ratelimit-remaining", "ratelimit-remaining", "x-rate-limit-remaining")
@@ -66,7 +72,11 @@ def reset_wait(headers: Mapping[str, str], now: float) -> float | None:
 
 
 def server_wait(headers: Mapping[str, str], now: float) -> float | None:
-    """Seconds the server asked us to wait: ``Retry-After`` first, then the reset headers."""
+    """Seconds the headers name: ``Retry-After`` first, then the reset headers.
+
+    This reads the headers without judging the response; whether they ask for a wait depends
+    on the status and the remaining quota, which :func:`server_pause` decides.
+    """
     wait = parse_retry_after(headers.get("retry-after"), now)
     return wait if wait is not None else reset_wait(headers, now)
 
@@ -78,3 +88,21 @@ def quota_exhausted(headers: Mapping[str, str]) -> bool:
         if value is not None:
             return value < 1
     return False
+
+
+def server_pause(status_code: int | None, headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds the server asked us to stay away after a response with ``status_code``, or
+    ``None`` when it did not ask (the caller's own backoff applies).
+
+    ``Retry-After`` counts on a 429 and on a 5xx. The reset headers mean "wait until the
+    window resets" only when the quota is spent: on a 429, or when ``*-RateLimit-Remaining``
+    is 0 (GitHub's 403 included). APIs that send the rate-limit headers on every response,
+    a 503 among them, with quota left, are not asking for a pause until the reset.
+    """
+    if status_code is not None and (status_code == 429 or status_code >= 500):
+        wait = parse_retry_after(headers.get("retry-after"), now)
+        if wait is not None:
+            return wait
+    if status_code == 429 or quota_exhausted(headers):
+        return reset_wait(headers, now)
+    return None
