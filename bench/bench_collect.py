@@ -13,7 +13,8 @@ by nginx from static files (or, without nginx, an aiohttp server in its own proc
 
 Rounds alternate between the contenders and the best round counts, to damp noise from other
 processes; ratios are printed by wall clock and by the client process's CPU time (steadier on
-a shared machine, since the server runs in its own process). Run: ``python bench/bench_collect.py`` (well under two minutes).
+a shared machine, since the server runs in its own process).
+Run: ``python bench/bench_collect.py`` (well under two minutes).
 """
 
 from __future__ import annotations
