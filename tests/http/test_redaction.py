@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import unquote_plus
+
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from structlog.testing import capture_logs
 
@@ -14,7 +20,8 @@ from collectorkit import (
     get_logger,
     redact,
 )
-from collectorkit.http import redact_url, register_secret
+from collectorkit.http import _redact as redact_module
+from collectorkit.http import is_sensitive_name, redact_url, register_secret
 from collectorkit.http._models import Request
 from collectorkit.testing import FakeClock
 
@@ -129,3 +136,111 @@ def test_structlog_configuration_cannot_bypass_redaction() -> None:
         structlog.reset_defaults()
     assert captured[0]["event"] == "failed with ***"
     assert captured[0]["detail"] == {"secret": "***", "x": 1}
+
+
+@contextmanager
+def only_secrets(*secrets: str) -> Iterator[None]:
+    """Run with exactly ``secrets`` registered, then restore the process-wide registry (so
+    generated values neither meet other tests' secrets nor stay behind to mask their output)."""
+    saved = dict(redact_module._secrets)
+    redact_module._secrets.clear()
+    try:
+        for secret in secrets:
+            register_secret(secret)
+        yield
+    finally:
+        redact_module._secrets.clear()
+        redact_module._secrets.update(saved)
+
+
+def test_urls_and_text_without_secrets_are_left_byte_identical() -> None:
+    cases = [
+        "sqlite:///x.db",
+        "sqlite:////abs/path/x.db?mode=ro",
+        "name: value ://odd text",
+        "name: see http://h/x and file:///tmp/a b",
+        "https://api.example.com/v1/x?a=1&a=2&q=hello+world%20x&flag&=&empty=#frag",
+        "https://user@host:8443/p;params?x=%2F",
+        "postgresql://alice@db:5432/app?sslmode=require",
+        "redis://:@localhost:6379/0",
+        "http://[::1]:80/?b=1;c=2",
+    ]
+    with only_secrets():
+        for text in cases:
+            assert redact_url(text) == text
+            assert redact(text) == text
+            assert redact({"where": text}) == {"where": text}
+
+
+def test_only_the_secret_parts_of_a_url_inside_text_change() -> None:
+    text = "name: db postgresql://u:pw@h:5/db?sslmode=require&password=x#access_token=y then"
+    with only_secrets():
+        assert redact(text) == (
+            "name: db postgresql://u:***@h:5/db?sslmode=require&password=***#access_token=*** then"
+        )
+        assert redact_url("sqlite:///x.db?token=t1") == "sqlite:///x.db?token=***"
+
+
+_URL_CHARS = st.sampled_from(list("abcxyz019-._~%/+=&;,!$'()*:@ "))
+_SAFE_NAME = st.text(st.sampled_from(list("abcdfgmnqruvwxz01_-.%+")), max_size=6).filter(
+    lambda n: not is_sensitive_name(n)
+)
+
+
+@st.composite
+def _urls_without_secrets(draw: st.DrawFn) -> str:
+    scheme = draw(st.sampled_from(["http", "https", "sqlite", "postgresql", "redis", "s3", "x.y"]))
+    user = draw(st.sampled_from(["", "alice@", ":@", "bob:@"]))
+    host = draw(st.sampled_from(["", "h", "api.example.com", "127.0.0.1:8080", "[::1]"]))
+    path = draw(st.text(st.sampled_from(list("abc/._-~%;,:@ ")), max_size=12))
+    if path and not path.startswith("/"):
+        path = "/" + path
+    pairs = draw(st.lists(st.tuples(_SAFE_NAME, st.booleans(), st.text(_URL_CHARS, max_size=8))))
+    query = "&".join(f"{n}={v}" if eq else n for n, eq, v in pairs)
+    fragment = draw(st.text(st.sampled_from(list("abc-=_")), max_size=6))
+    url = f"{scheme}://{user}{host}{path}"
+    if pairs:
+        url += "?" + query
+    if fragment and not is_sensitive_name(fragment):
+        url += "#" + fragment
+    return url
+
+
+@given(url=_urls_without_secrets(), before=st.text(max_size=20), after=st.text(max_size=20))
+def test_redaction_is_the_identity_without_secrets(url: str, before: str, after: str) -> None:
+    with only_secrets():
+        assert redact_url(url) == url
+        assert redact(url) == url
+        text = f"{before} {url} {after}"
+        if "@" not in text and not is_sensitive_name(unquote_plus(text)):
+            assert redact(text) == text
+
+
+@given(text=st.text(max_size=60))
+def test_free_text_without_passwords_or_sensitive_names_is_unchanged(text: str) -> None:
+    with only_secrets():
+        if "@" not in text and not is_sensitive_name(unquote_plus(text)):
+            assert redact(text) == text
+            assert redact_url(text) == text
+
+
+@given(
+    secret=st.text(min_size=4, max_size=16),
+    before=st.text(max_size=24),
+    after=st.text(max_size=24),
+    shape=st.sampled_from(["{b}{s}{a}", "https://u:{s}@h/{b}?q={a}", "x://h/?k={b}{s}{a}#{s}"]),
+)
+def test_a_registered_secret_never_survives_redaction(
+    secret: str, before: str, after: str, shape: str
+) -> None:
+    text = shape.format(b=before, s=secret, a=after)
+    with only_secrets(secret):
+        outputs = [
+            redact_url(text),
+            redact(text),
+            repr(redact({text: [text, (text,)], "nested": {"n": text}})),
+            redact(ValueError(text)),
+            redact(object.__new__(type("Box", (), {"__repr__": lambda self: text}))),
+        ]
+    for output in outputs:
+        assert secret not in output

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
 import structlog
 
@@ -56,45 +56,84 @@ def is_sensitive_name(name: str) -> bool:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every registered secret value masked."""
+    """``text`` with every registered secret value masked.
+
+    Masking repeats until no secret is left: a secret that contains ``***`` could otherwise be
+    put together again by the mask and the text around it.
+    """
     if not _secrets:
         return text
-    # longest first, so a secret that contains another is masked whole
-    for secret in sorted((s for s in _secrets if s in text), key=len, reverse=True):
-        text = text.replace(secret, MASK)
+    present = [s for s in _secrets if s in text]
+    while present:
+        # longest first, so a secret that contains another is masked whole
+        for secret in sorted(present, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        present = [s for s in _secrets if s in text]  # each pass shrinks text: this ends
     return text
 
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+# a URL inside free text: a scheme, "://", then everything up to whitespace or a delimiter
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"]*")
+
+
+def _mask_params(params: str) -> str:
+    """``a=1&token=x`` with the values of sensitive names masked, every other byte kept."""
+    if "=" not in params:
+        return params
+    pairs = params.split("&")
+    for i, pair in enumerate(pairs):
+        name, eq, value = pair.partition("=")
+        if eq and value and is_sensitive_name(unquote_plus(name)):
+            pairs[i] = f"{name}={MASK}"
+    return "&".join(pairs)
+
+
+def _mask_url(url: str) -> str:
+    """The userinfo password and sensitive query (and fragment) values of ``url`` masked; the
+    rest is left byte for byte, so ``sqlite:///x.db`` or an unusual query stays as written."""
+    head, tail = "", url
+    scheme = _SCHEME.match(url)
+    start = scheme.end() if scheme else 0
+    if url.startswith("//", start):
+        start += 2
+        end = len(url)
+        for delimiter in "/?#":
+            found = url.find(delimiter, start)
+            if found != -1 and found < end:
+                end = found
+        authority = url[start:end]
+        userinfo, at, host = authority.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        if at and colon and password:
+            authority = f"{user}:{MASK}@{host}"
+        head, tail = url[:start] + authority, url[end:]
+    tail, hash_, fragment = tail.partition("#")
+    path, question, query = tail.partition("?")
+    return f"{head}{path}{question}{_mask_params(query)}{hash_}{_mask_params(fragment)}"
+
+
 def redact_url(url: str) -> str:
-    """``url`` with the password, sensitive query values and any registered secret masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return redact_text(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else netloc
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if is_sensitive_name(k) else v) for k, v in pairs], safe="*")
-    return redact_text(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+    """``url`` with the password, sensitive query values and any registered secret masked;
+    everything else is returned unchanged."""
+    return redact_text(_mask_url(url))
 
 
 def redact(value: Any, *, name: str | None = None) -> Any:
     """A copy of ``value`` safe to log: mappings, sequences and strings are walked recursively.
 
-    ``name`` is the field the value sits under; a sensitive name masks the whole value. Strings
-    that look like URLs have their query parameters checked by name too.
+    ``name`` is the field the value sits under; a sensitive name masks the whole value. URLs
+    inside strings have their passwords and query parameters checked by name too; the rest of
+    the text is kept as it was.
     """
     if name is not None and is_sensitive_name(name) and value is not None:
         return MASK
     if isinstance(value, str):
-        return redact_url(value) if "://" in value else redact_text(value)
+        if "://" in value:
+            value = _URL_IN_TEXT.sub(lambda match: _mask_url(match.group()), value)
+        return redact_text(value)
     if isinstance(value, Mapping):
-        return {str(k): redact(v, name=str(k)) for k, v in value.items()}
+        return {redact_text(str(k)): redact(v, name=str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [redact(v) for v in value]
     if isinstance(value, bytes | bytearray):
