@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,40 +92,54 @@ def _unprivileged_user() -> pwd.struct_passwd | None:
     raise MissingServerError("running as root and no 'postgres' or 'nobody' user to run as")
 
 
-def _wait_for_port(server: RunningServer, port: int, timeout: float) -> None:
+class _PortTakenError(RuntimeError):
+    """Another process listens on the port we picked; pick another one."""
+
+
+def _wait_for_redis(server: RunningServer, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             break
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2) as s:
+            s.sendall(b"INFO server\r\n")
+            reply = s.recv(65536).decode(errors="replace")
+            if f"process_id:{server.process.pid}\r\n" not in reply:
+                server.stop()
+                raise _PortTakenError(server.url)
             return
         time.sleep(0.05)
     output = server.log.read_text(errors="replace")[-2000:] if server.log.exists() else ""
     server.stop()
+    if "Address already in use" in output:
+        raise _PortTakenError(server.url)
     raise RuntimeError(f"{server.name} did not start on port {port}:\n{output}")
 
 
-def _wait_for_postgres(server: RunningServer, timeout: float) -> None:
+def _wait_for_postgres(server: RunningServer, data: Path, timeout: float) -> None:
     import psycopg
 
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with psycopg.connect(server.url, connect_timeout=2):
+            with psycopg.connect(server.url, connect_timeout=2) as conn:
+                row = conn.execute("SHOW data_directory").fetchone()
+                if row is None or Path(row[0]).resolve() != data.resolve():
+                    # someone else's server took the port between free_port() and our bind
+                    server.stop()
+                    raise _PortTakenError(server.url)
                 return
         except psycopg.OperationalError:
             if time.monotonic() > deadline or server.process.poll() is not None:
                 output = server.log.read_text(errors="replace")[-2000:]
                 server.stop()
+                if "Address already in use" in output:
+                    raise _PortTakenError(server.url) from None
                 raise RuntimeError(f"postgres did not start:\n{output}") from None
             time.sleep(0.05)
 
 
-def start_postgres(*, timeout: float = 30.0) -> RunningServer:
-    """initdb + postgres in a fresh directory; returns the ``postgresql://`` URL of db ``postgres``.
-
-    Durability is off (``fsync``, ``synchronous_commit``): these are throwaway test servers.
-    """
+def _start_postgres_once(timeout: float) -> RunningServer:
     bin_dir = find_postgres_bin()
     if bin_dir is None:
         raise MissingServerError("PostgreSQL binaries (initdb, postgres) not found")
@@ -166,12 +181,11 @@ def start_postgres(*, timeout: float = 30.0) -> RunningServer:
         )
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     server = RunningServer("postgres", url, process, directory, log)
-    _wait_for_postgres(server, timeout)
+    _wait_for_postgres(server, data, timeout)
     return server
 
 
-def start_redis(*, timeout: float = 15.0) -> RunningServer:
-    """redis-server on a free port with persistence off; returns its ``redis://`` URL (db 0)."""
+def _start_redis_once(timeout: float) -> RunningServer:
     binary = find_redis_server()
     if binary is None:
         raise MissingServerError("redis-server not found")
@@ -190,5 +204,27 @@ def start_redis(*, timeout: float = 15.0) -> RunningServer:
             start_new_session=True,
         )
     server = RunningServer("redis", f"redis://127.0.0.1:{port}/0", process, directory, log)
-    _wait_for_port(server, port, timeout)
+    _wait_for_redis(server, port, timeout)
     return server
+
+
+def start_postgres(*, timeout: float = 30.0) -> RunningServer:
+    """initdb + postgres in a fresh directory; returns the ``postgresql://`` URL of db ``postgres``.
+
+    Durability is off (``fsync``, ``synchronous_commit``): these are throwaway test servers.
+    """
+    return _retry_ports(lambda: _start_postgres_once(timeout))
+
+
+def start_redis(*, timeout: float = 15.0) -> RunningServer:
+    """redis-server on a free port with persistence off; returns its ``redis://`` URL (db 0)."""
+    return _retry_ports(lambda: _start_redis_once(timeout))
+
+
+def _retry_ports(start: Callable[[], RunningServer]) -> RunningServer:
+    for _ in range(4):
+        try:
+            return start()
+        except _PortTakenError:
+            continue
+    return start()
