@@ -1,23 +1,34 @@
-"""The storage-service client's private HTTP seam (httpx2), with its retry loop.
+"""The storage-service client's HTTP seam, on :class:`collectorkit.http.APIClient`.
 
-Kept to one small class so it can move onto ``collectorkit.http.APIClient`` once that lands,
-without touching the client above. httpx2 exceptions are translated here and nowhere else.
+The API client brings the retry loop (exponential backoff on connection failures, timeouts and
+429/502/503/504), bearer auth, secret redaction and metrics. This module turns its outcomes into
+what a state store reports: 404/409/422 come back as values for the caller to interpret, refused
+credentials raise :class:`~collectorkit.AuthenticationError`, and a service that stays
+unreachable raises :class:`~collectorkit.StateStoreUnavailableError` naming the URL and reason.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import httpx2
 import orjson
 
-from collectorkit._clock import Clock, SystemClock
-from collectorkit._errors import AuthenticationError, StateError, StateStoreUnavailableError
+from collectorkit._clock import Clock
+from collectorkit._errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    HTTPError,
+    HTTPStatusError,
+    StateError,
+    StateStoreUnavailableError,
+)
+from collectorkit.http import APIClient, BearerTokenAuthHandler, RetryPolicy
 from collectorkit.state._values import redact_url
 
 __all__ = ["ServiceResponse", "ServiceTransport"]
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_JSON = {"Content-Type": "application/json"}
 
 
 class ServiceResponse:
@@ -36,10 +47,7 @@ class ServiceResponse:
 class ServiceTransport:
     """Sends JSON requests to ``base_url`` with a bearer token, retrying what is safe to retry.
 
-    Connection failures, timeouts and 429/502/503/504 are retried up to ``retries`` more times
-    with exponential backoff (``backoff`` × 2ⁿ seconds, on ``clock``). 401/403 raise
-    :class:`~collectorkit.AuthenticationError`; still failing after the retries raises
-    :class:`~collectorkit.StateStoreUnavailableError` naming the URL and the last reason.
+    ``retries`` more attempts after the first, waiting ``backoff`` × 2ⁿ seconds (on ``clock``).
     """
 
     def __init__(
@@ -52,16 +60,29 @@ class ServiceTransport:
         backoff: float,
         clock: Clock | None = None,
     ) -> None:
-        headers = {"Accept": "application/json", "User-Agent": "collectorkit-state"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         self._base_url = base_url.rstrip("/")
-        self._retries = retries
-        self._backoff = backoff
-        self._clock: Clock = clock or SystemClock()
-        self._client = httpx2.AsyncClient(
-            base_url=self._base_url, headers=headers, timeout=timeout, follow_redirects=False
-        )
+        self._attempts = retries + 1
+        auth = BearerTokenAuthHandler(token) if token else None
+
+        def client(attempts: int) -> APIClient:
+            policy = RetryPolicy(
+                max_attempts=attempts,
+                initial_delay=backoff,
+                multiplier=2.0,
+                jitter=False,
+                retryable_status_codes=_RETRY_STATUSES,
+            )
+            return APIClient(
+                base_url=self._base_url,
+                auth=auth,
+                retry=policy,
+                timeout=timeout,
+                clock=clock,
+                name="storage-service",
+            )
+
+        self._client = client(self._attempts)
+        self._probe = client(1)
 
     @property
     def base_url(self) -> str:
@@ -77,46 +98,48 @@ class ServiceTransport:
         retry: bool = True,
     ) -> ServiceResponse:
         """Send ``json`` (or already-encoded JSON ``content``) and return the response."""
-        if json is not None:
-            content = orjson.dumps(json)
-        attempts = 1 + (self._retries if retry else 0)
-        reason = ""
-        for attempt in range(attempts):
-            if attempt:
-                await self._clock.sleep(self._backoff * 2 ** (attempt - 1))
-            try:
-                response = await self._client.request(
-                    method,
-                    path,
-                    content=content,
-                    headers={"Content-Type": "application/json"} if content is not None else None,
-                )
-            except httpx2.TransportError as exc:
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                continue
-            result = ServiceResponse(response.status_code, _decode(response.content))
-            if response.status_code in (401, 403):
-                raise AuthenticationError(
-                    f"storage service {redact_url(self._base_url)} refused the credentials "
-                    f"({response.status_code}): set the right token",
-                    response=result,
-                )
-            if response.status_code in _RETRY_STATUSES or response.status_code >= 500:
-                reason = f"HTTP {response.status_code} {_detail(result.body)}".strip()
-                if response.status_code in _RETRY_STATUSES:
-                    continue
-                raise StateError(f"storage service {method} {path} failed: {reason}")
-            return result
-        raise StateStoreUnavailableError(
+        client = self._client if retry else self._probe
+        headers = _JSON if content is not None else None
+        try:
+            response = await client.request(method, path, json=json, data=content, headers=headers)
+        except HTTPStatusError as exc:
+            return self._status(exc, method, path, self._attempts if retry else 1)
+        except (CircuitOpenError, HTTPError) as exc:
+            raise self._unavailable(exc, self._attempts if retry else 1) from None
+        return ServiceResponse(response.status_code, _decode(response.content))
+
+    def _status(
+        self, exc: HTTPStatusError, method: str, path: str, attempts: int
+    ) -> ServiceResponse:
+        status = exc.status_code or 0
+        body = _decode(getattr(exc.response, "content", b""))
+        if status in (401, 403):
+            raise AuthenticationError(
+                f"storage service {redact_url(self._base_url)} refused the credentials "
+                f"({status}): set the right token",
+                response=exc.response,
+            ) from None
+        if status in _RETRY_STATUSES:
+            raise self._unavailable(exc, attempts) from None
+        if status >= 500:
+            raise StateError(
+                f"storage service {method} {path} failed: HTTP {status} {_detail(body)}".strip()
+            ) from None
+        return ServiceResponse(status, body)
+
+    def _unavailable(self, exc: HTTPError, attempts: int) -> StateStoreUnavailableError:
+        reason = str(exc) or type(exc).__name__
+        return StateStoreUnavailableError(
             f"storage service {redact_url(self._base_url)} unreachable after {attempts} "
             f"attempt(s): {reason}; is it running and is STORAGE_SERVICE_URL right?"
         )
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        await self._probe.aclose()
 
 
-def _decode(content: bytes) -> Any:
+def _decode(content: bytes | None) -> Any:
     if not content:
         return None
     try:
