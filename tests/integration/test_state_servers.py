@@ -35,12 +35,12 @@ async def test_service_restart_keeps_postgres_data(postgres_fresh_url: str) -> N
 
 @pytest.mark.parametrize("kind", ["postgres", "redis"])
 async def test_separate_clients_share_state_with_compare_and_set(
-    kind: str, postgres_fresh_url: str, redis_fresh_url: str
+    kind: str, request: pytest.FixtureRequest
 ) -> None:
+    url: str = request.getfixturevalue(f"{kind}_fresh_url")
+
     def make() -> PostgresStateStore | RedisStateStore:
-        if kind == "postgres":
-            return PostgresStateStore(postgres_fresh_url)
-        return RedisStateStore(redis_fresh_url)
+        return PostgresStateStore(url) if kind == "postgres" else RedisStateStore(url)
 
     stores = [make() for _ in range(4)]
     managers = [WatermarkManager(s) for s in stores]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
 from collectorkit import FakeClock
+from collectorkit.http import APIClient, OAuth2ClientCredentialsHandler
 from collectorkit.state import MemoryStateStore, SQLiteStateStore, StateStoreTokenCache
 from collectorkit.typing import TokenCache
 
@@ -38,3 +42,33 @@ async def test_token_survives_a_restart_and_odd_keys_work(tmp_path: Path) -> Non
     assert "secret-token" not in repr(cache)
     assert await cache.delete_token(key) is True
     await second.close()
+
+
+async def test_oauth2_clients_share_one_token_through_the_store(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """Two clients (two runs, or two processes) on one SQLite file fetch the token once."""
+    token_requests: list[str] = []
+
+    def issue(request: Request) -> Response:
+        token_requests.append(request.get_data(as_text=True))
+        body = '{"access_token": "tok-shared-1", "expires_in": 3600}'
+        return Response(body, mimetype="application/json")
+
+    httpserver.expect_request("/token", method="POST").respond_with_handler(issue)
+    httpserver.expect_request(
+        "/data", headers={"Authorization": "Bearer tok-shared-1"}
+    ).respond_with_json({"ok": True})
+    path = tmp_path / "state.db"
+    for _ in range(2):
+        store = SQLiteStateStore(path)
+        handler = OAuth2ClientCredentialsHandler(
+            httpserver.url_for("/token"),
+            "client-1",
+            "secret-1",
+            token_cache=StateStoreTokenCache(store),
+        )
+        async with APIClient(base_url=httpserver.url_for("/"), auth=handler) as client:
+            assert (await client.get("/data")).json() == {"ok": True}
+        await store.close()
+    assert len(token_requests) == 1
