@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from collectorkit import ConfigError, StateConflictError
 from collectorkit.typing import StateStore
@@ -161,3 +164,45 @@ async def test_concurrent_writers_lose_no_increment(store: StateStore) -> None:
     assert stored.value == {"count": writers * times}
     assert stored.version == writers * times
     assert sum(conflicts) >= 0  # how many depends on scheduling; the total above is what counts
+
+
+_KEYS = st.sampled_from(["a", "b", "c/d"])
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), _KEYS, st.integers(0, 9), st.none() | st.integers(0, 4)),
+        st.tuples(st.just("delete"), _KEYS, st.just(0), st.none()),
+        st.tuples(st.just("get"), _KEYS, st.just(0), st.none()),
+    ),
+    max_size=25,
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(ops=_OPS)
+async def test_behaves_like_the_reference_model(store: StateStore, ops: list[Any]) -> None:
+    """Any sequence of puts, conditional puts, deletes and gets matches a plain dict model."""
+    namespace = f"model{uuid.uuid4().hex[:8]}"
+    model: dict[str, tuple[int, int]] = {}  # key -> (value, version)
+    for op, key, value, if_version in ops:
+        if op == "put":
+            current = model.get(key, (0, 0))[1]
+            if if_version is not None and if_version != current:
+                with pytest.raises(StateConflictError):
+                    await store.put(namespace, key, {"v": value}, if_version=if_version)
+                continue
+            assert (
+                await store.put(namespace, key, {"v": value}, if_version=if_version) == current + 1
+            )
+            model[key] = (value, current + 1)
+        elif op == "delete":
+            assert await store.delete(namespace, key) is (model.pop(key, None) is not None)
+        else:
+            stored = await store.get(namespace, key)
+            expected = model.get(key)
+            assert (None if stored is None else (stored.value["v"], stored.version)) == expected
+    listed = await store.list(namespace)
+    assert {k: (v.value["v"], v.version) for k, v in listed.items()} == model
