@@ -52,6 +52,13 @@ class StateStore(Protocol):
     ``put(..., if_version=None)`` writes unconditionally; ``if_version=0`` writes only if the key
     does not exist; ``if_version=n`` writes only if the stored version is ``n``. A failed condition
     raises :class:`~collectorkit.StateConflictError`. ``put`` returns the new version.
+
+    A new key starts at version 1 (also after ``delete``); ``delete`` returns whether the key
+    existed; ``list`` returns the namespace's keys in sorted order. A namespace is 1-128
+    characters of ``[A-Za-z0-9_.:-]``, a key 1-512 characters without control characters; a
+    value is a JSON object. A store that cannot be reached raises
+    :class:`~collectorkit.StateStoreUnavailableError`. ``tests/state/test_contract.py`` is the
+    executable form of this contract.
     """
 
     async def get(self, namespace: str, key: str) -> StoredValue | None: ...
