@@ -17,7 +17,12 @@ from collectorkit import (
     StateStoreUnavailableError,
 )
 from collectorkit.service import check_bind, run_storage_service, serve_async
-from collectorkit.state import MemoryStateStore, SQLiteStateStore, StorageServiceClient
+from collectorkit.state import (
+    MemoryStateStore,
+    RedisStateStore,
+    SQLiteStateStore,
+    StorageServiceClient,
+)
 from tests._servers import free_port
 
 TOKEN = "s3cret-token-value"
@@ -258,3 +263,22 @@ async def test_restart_keeps_sqlite_data(tmp_path: Path) -> None:
     await store.close()
     assert record is not None
     assert record["last_successful_timestamp"].isoformat() == "2024-01-01T12:00:00+00:00"
+
+
+async def test_store_down_is_503_and_the_client_says_so() -> None:
+    store = RedisStateStore(f"redis://:hunter2@127.0.0.1:{free_port()}/0", connect_timeout=1)
+    async with run_storage_service(store) as url:
+        async with httpx2.AsyncClient(base_url=url) as http:
+            status = await http.get("/status")
+            assert status.status_code == 503
+            assert status.json()["store_reachable"] is False
+            missing = await http.get("/api/v1/watermarks/src")
+            assert missing.status_code == 503
+            assert "state store unavailable" in missing.json()["detail"]
+            assert "hunter2" not in missing.text
+        clock = FakeClock()
+        async with StorageServiceClient(url, retries=2, clock=clock) as client:
+            with pytest.raises(StateStoreUnavailableError, match="after 3 attempt"):
+                await client.get_watermark("src")
+        assert clock.sleeps == [0.2, 0.4]
+    await store.close()
