@@ -108,6 +108,7 @@ async def test_list_status_and_metrics(http: httpx2.AsyncClient, clock: FakeCloc
     metrics = (await http.get("/metrics", headers=AUTH)).text
     assert "collectorkit_storage_watermarks 2.0" in metrics
     assert "collectorkit_storage_oldest_watermark_age_seconds 3600.0" in metrics
+    assert 'collectorkit_storage_watermark_age_seconds{source_id="b"} 1800.0' in metrics
     assert (
         'collectorkit_storage_requests_total{method="PUT",'
         'route="/api/v1/watermarks/{source_id:path}",status="201"} 2.0'
@@ -282,3 +283,49 @@ async def test_store_down_is_503_and_the_client_says_so() -> None:
                 await client.get_watermark("src")
         assert clock.sleeps == [0.2, 0.4]
     await store.close()
+
+
+def test_serve_in_its_own_process_keeps_data_across_restarts(tmp_path: Path) -> None:
+    """``serve()`` as ``collectorkit serve-storage`` runs it: a process, a port, a SQLite file."""
+    import subprocess
+    import sys
+    import time
+
+    def start() -> tuple[subprocess.Popen[bytes], str]:
+        port = free_port()
+        code = (
+            "from collectorkit.service import serve; "
+            f"serve('127.0.0.1', {port}, 'sqlite:///{tmp_path}/storage.db', '{TOKEN}')"
+        )
+        process = subprocess.Popen([sys.executable, "-c", code])
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"{url}/health").status_code == 200:
+                    return process, url
+            except httpx2.TransportError:
+                time.sleep(0.05)
+        process.kill()
+        raise AssertionError("serve() did not start")
+
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        process.terminate()
+        process.wait(timeout=15)
+
+    body = {"timestamp": "2024-01-01T12:00:00Z", "status": "success", "records_collected": 7}
+    process, url = start()
+    try:
+        assert httpx2.put(f"{url}/api/v1/watermarks/src", json=body).status_code == 401
+        created = httpx2.put(f"{url}/api/v1/watermarks/src", json=body, headers=AUTH)
+        assert created.status_code == 201
+    finally:
+        stop(process)
+    process, url = start()
+    try:
+        again = httpx2.get(f"{url}/api/v1/watermarks/src", headers=AUTH)
+    finally:
+        stop(process)
+    assert again.status_code == 200
+    assert again.json()["records_collected"] == 7
+    assert again.json()["last_successful_timestamp"] == "2024-01-01T12:00:00Z"

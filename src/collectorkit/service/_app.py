@@ -215,25 +215,27 @@ def _ops_router(store: StateStore, metrics: ServiceMetrics, clock: Clock) -> API
             reachable, records = False, []
         else:
             reachable = True
-        ages = [
-            now - w.last_successful_timestamp.timestamp()
+        ages = {
+            w.source_id: now - w.last_successful_timestamp.timestamp()
             for w in records
             if w.last_successful_timestamp
-        ]
+        }
         return {
             "status": "ok" if reachable else "degraded",
             "store": type(store).__name__,
             "store_reachable": reachable,
             "watermarks": len(records),
             "failed_sources": [w.source_id for w in records if w.status == "failed"],
-            "oldest_watermark_age_seconds": max(ages) if ages else None,
+            "oldest_watermark_age_seconds": max(ages.values()) if ages else None,
             "uptime_seconds": time.monotonic() - started,
+            "ages": ages,
         }
 
     @router.get("/status", response_model=StatusOut, responses={503: {"model": StatusOut}})
     async def status() -> Any:
         """Store reachability, watermark counts, failed sources and the oldest watermark age."""
         body = await summary()
+        del body["ages"]
         return body if body["store_reachable"] else JSONResponse(body, status_code=503)
 
     @router.get("/metrics", response_class=Response)
@@ -243,6 +245,9 @@ def _ops_router(store: StateStore, metrics: ServiceMetrics, clock: Clock) -> API
         metrics.watermarks.set(body["watermarks"])
         metrics.failed.set(len(body["failed_sources"]))
         metrics.oldest_age.set(body["oldest_watermark_age_seconds"] or 0)
+        metrics.source_age.clear()
+        for source_id, age in body["ages"].items():
+            metrics.source_age.labels(source_id).set(age)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -38,6 +38,12 @@ class ServiceMetrics:
             "Age of the oldest last_successful_timestamp",
             registry=self.registry,
         )
+        self.source_age = Gauge(
+            "collectorkit_storage_watermark_age_seconds",
+            "Seconds since each source's last_successful_timestamp (alert when it grows)",
+            ["source_id"],
+            registry=self.registry,
+        )
         self.store_up = Gauge(
             "collectorkit_storage_store_up",
             "1 when the backing state store answered the last scrape",
