@@ -13,18 +13,17 @@ process per set of files.
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import sqlite3
 import string
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from io import FileIO
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import TypeVar
 
 import orjson
 
@@ -34,7 +33,7 @@ from collectorkit._records import Envelope
 from collectorkit.sinks._base import (
     BaseSink,
     as_envelopes,
-    dump_json,
+    json_default,
     match_criteria,
     result_for,
     unique_envelopes,
@@ -52,7 +51,8 @@ _SCHEMA = (
     "segment INTEGER NOT NULL, committed INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, path TEXT NOT NULL) WITHOUT ROWID",
 )
-_CHUNK = 4000  # rows per statement: 2 parameters each, SQLite allows 32766
+_CLAIM = "INSERT OR IGNORE INTO keys SELECT value, ? FROM json_each(?)"
+_SET_OFFSET = "UPDATE files SET committed = ? WHERE path = ?"
 
 
 def _placeholders(template: str) -> set[str]:
@@ -122,7 +122,9 @@ class JSONLSink(BaseSink):
         self.index_path = str(index_path or default_index)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        self._files: dict[str, IO[bytes]] = {}
+        self._files: dict[str, FileIO] = {}
+        self._suspect: set[str] = set()  # files whose size may differ from the committed offset
+        self._day: tuple[int, str] = (-1, "")
         self._current: dict[str, tuple[str, int]] = {}  # base -> (path, committed offset)
 
     @property
@@ -178,6 +180,7 @@ class JSONLSink(BaseSink):
                 for f in self._files.values():
                     f.close()
                 self._files.clear()
+                self._suspect.clear()
                 self._current.clear()
                 if self._db is not None:
                     self._db.close()
@@ -217,62 +220,73 @@ class JSONLSink(BaseSink):
             self._files.pop(path).close()
         return path, committed
 
-    def _handle(self, path: str) -> IO[bytes]:
+    def _handle(self, path: str, committed: int) -> FileIO:
         f = self._files.get(path)
         if f is None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            f = self._files[path] = open(path, "ab")  # noqa: SIM115 - kept open across batches
+            # Unbuffered and O_APPEND: one write(2) per batch, always at the end of the file.
+            f = self._files[path] = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
+            self._suspect.add(path)
+        if path in self._suspect:  # new handle, or an earlier write failed: cut what it left
+            if os.fstat(f.fileno()).st_size != committed:
+                os.ftruncate(f.fileno(), committed)
+            self._suspect.discard(path)
         return f
 
-    def _claim(self, db: sqlite3.Connection, path: str, envelopes: list[Envelope]) -> set[str]:
-        """Insert the keys (inside the caller's transaction); return those that were new."""
-        fresh: set[str] = set()
-        for i in range(0, len(envelopes), _CHUNK):
-            chunk = envelopes[i : i + _CHUNK]
-            params: list[Any] = [None] * (2 * len(chunk))
-            params[::2] = [e.key for e in chunk]
-            params[1::2] = [path] * len(chunk)
-            sql = _claim_sql(len(chunk))
-            fresh.update(row[0] for row in db.execute(sql, params))
-        return fresh
+    def _claim(
+        self, db: sqlite3.Connection, groups: list[_Group], paths: list[str]
+    ) -> list[list[bytes]]:
+        """Insert every group's keys (in the caller's transaction); return the new lines.
+
+        The keys travel as one JSON array per group (one parameter, expanded by ``json_each``)
+        and the common case — every key new — is told by the row counts alone. Only when some
+        key was already held is the transaction restarted and the keys inserted again with
+        ``RETURNING``, to learn which were new.
+        """
+        keys = [orjson.dumps([e.key for e in g.envelopes]).decode() for g in groups]
+        if all(
+            db.execute(_CLAIM, (path, k)).rowcount == len(g.envelopes)
+            for g, path, k in zip(groups, paths, keys, strict=True)
+        ):
+            return [g.lines for g in groups]
+        db.execute("ROLLBACK")
+        db.execute("BEGIN IMMEDIATE")
+        out: list[list[bytes]] = []
+        for g, path, k in zip(groups, paths, keys, strict=True):
+            fresh = {row[0] for row in db.execute(_CLAIM + " RETURNING key", (path, k))}
+            pairs = zip(g.envelopes, g.lines, strict=True)
+            out.append([line for e, line in pairs if e.key in fresh] if fresh else [])
+        return out
 
     def _write(
-        self,
-        db: sqlite3.Connection,
-        batch: list[Envelope],
-        lines: list[bytes],
-        date: str,
-        checkpoint: Checkpoint | None = None,
+        self, db: sqlite3.Connection, groups: list[_Group], checkpoint: Checkpoint | None = None
     ) -> int:
-        groups: defaultdict[str, list[Envelope]] = defaultdict(list)
-        line_of: dict[str, bytes] = {}
-        bases: dict[str, str] = {}
-        for e, line in zip(batch, lines, strict=True):
-            base = bases.get(e.source)
-            if base is None:
-                base = bases[e.source] = self._base_for(e.source, date)
-            groups[base].append(e)
-            line_of[e.key] = line
+        """Append each group to its file, then commit keys, offsets and ``checkpoint`` at once.
+
+        The bytes are written (and fsynced with ``fsync=True``) before the index commits: the
+        committed offset never points past data, and bytes past it — a crash before the
+        commit, or a failed batch — are cut off on the next start or the next write.
+        """
         # Files are registered (committed) before anything is written to them.
-        targets = {base: self._target(db, base) for base in groups}
+        targets = [self._target(db, group.base) for group in groups]
         written = 0
+        touched: list[str] = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            fresh_lines = self._claim(db, groups, [path for path, _ in targets])
             offsets: dict[str, tuple[str, int]] = {}
-            for base, envelopes in groups.items():
-                path, committed = targets[base]
-                fresh = self._claim(db, path, envelopes)
+            for group, (path, committed), fresh in zip(groups, targets, fresh_lines, strict=True):
                 if not fresh:
                     continue
-                f = self._handle(path)
-                if f.tell() != committed:  # an earlier failed write left bytes behind
-                    f.truncate(committed)
-                f.write(b"".join(line_of[e.key] for e in envelopes if e.key in fresh))
-                f.flush()
+                f = self._handle(path, committed)
+                touched.append(path)
+                data = b"".join(fresh)
+                _write_all(f, data)
                 if self.fsync:
                     os.fsync(f.fileno())
-                offsets[base] = (path, f.tell())
-                db.execute("UPDATE files SET committed = ? WHERE path = ?", (f.tell(), path))
+                end = committed + len(data)
+                offsets[group.base] = (path, end)
+                db.execute(_SET_OFFSET, (end, path))
                 written += len(fresh)
             if checkpoint is not None:
                 sqlite_put_state(
@@ -280,18 +294,41 @@ class JSONLSink(BaseSink):
                 )
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            self._suspect.update(touched)
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         self._current.update(offsets)
         return written
 
+    def _groups(self, batch: list[Envelope]) -> list[_Group]:
+        """Serialise ``batch`` (on the caller's thread) and split it by target file."""
+        date = self._date()
+        lines = _lines(batch)
+        sources = {e.source for e in batch}
+        if len(sources) == 1:
+            return [_Group(self._base_for(sources.pop(), date), batch, lines)]
+        by_base: dict[str, _Group] = {}
+        base_of = {source: self._base_for(source, date) for source in sources}
+        for e, line in zip(batch, lines, strict=True):
+            base = base_of[e.source]
+            group = by_base.get(base)
+            if group is None:
+                group = by_base[base] = _Group(base, [], [])
+            group.envelopes.append(e)
+            group.lines.append(line)
+        return list(by_base.values())
+
     def _date(self) -> str:
-        return datetime.fromtimestamp(self._clock.time(), UTC).strftime("%Y-%m-%d")
+        """The UTC date of now, ``YYYY-MM-DD`` (formatted once per day, not once per batch)."""
+        day = int(self._clock.time() // 86400)
+        if self._day[0] != day:
+            self._day = (day, datetime.fromtimestamp(day * 86400, UTC).strftime("%Y-%m-%d"))
+        return self._day[1]
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
-        date = self._date()
-        lines = [_line(e) for e in batch]  # serialised here: the worker thread mostly waits on I/O
-        written = await self._run(lambda db: self._write(db, batch, lines, date))
+        groups = self._groups(batch)  # serialised here: the worker thread mostly waits on I/O
+        written = await self._run(lambda db: self._write(db, groups))
         return result_for(self, self.template, batch, written)
 
     async def store_with_checkpoint(
@@ -304,9 +341,8 @@ class JSONLSink(BaseSink):
         check_names(checkpoint.namespace, checkpoint.key)
         envelopes = unique_envelopes(as_envelopes(batch, self.default_source))
         await self.connect()
-        date = self._date()
-        lines = [_line(e) for e in envelopes]
-        written = await self._run(lambda db: self._write(db, envelopes, lines, date, checkpoint))
+        groups = self._groups(envelopes) if envelopes else []
+        written = await self._run(lambda db: self._write(db, groups, checkpoint))
         result = result_for(self, self.template, envelopes, written)
         return replace(result, duplicates=len(batch) - written)
 
@@ -360,11 +396,28 @@ class JSONLSink(BaseSink):
         return True
 
 
-@functools.lru_cache(maxsize=8)
-def _claim_sql(rows: int) -> str:
-    values = ",".join(["(?, ?)"] * rows)
-    return f"INSERT OR IGNORE INTO keys VALUES {values} RETURNING key"  # noqa: S608
+@dataclass(slots=True)
+class _Group:
+    """The records of one batch bound for one file (one ``base``), with their JSON lines."""
+
+    base: str
+    envelopes: list[Envelope]
+    lines: list[bytes]
 
 
-def _line(e: Envelope) -> bytes:
-    return dump_json({"key": e.key, "source": e.source, "data": e.data}) + b"\n"
+def _write_all(f: FileIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[f.write(view) or 0 :]
+
+
+def _lines(batch: list[Envelope]) -> list[bytes]:
+    dumps = orjson.dumps
+    return [
+        dumps(
+            {"key": e.key, "source": e.source, "data": e.data},
+            default=json_default,
+            option=orjson.OPT_APPEND_NEWLINE,
+        )
+        for e in batch
+    ]
