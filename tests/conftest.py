@@ -52,10 +52,11 @@ def postgres_fresh_url(postgres_url: str) -> Iterator[str]:
     import psycopg
 
     name = f"test_{os.getpid()}_{next(_counter)}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+    with psycopg.connect(postgres_url, autocommit=True, connect_timeout=10) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     yield postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
+    with psycopg.connect(postgres_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute("SET statement_timeout = '20s'")
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -80,7 +81,7 @@ def redis_fresh_url(redis_url: str) -> str:
     import redis
 
     url = redis_url.rsplit("/", 1)[0] + "/1"
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10)
     try:
         client.flushdb()
     finally:

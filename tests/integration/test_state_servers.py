@@ -45,11 +45,13 @@ async def test_separate_clients_share_state_with_compare_and_set(
     stores = [make() for _ in range(4)]
     managers = [WatermarkManager(s) for s in stores]
     stamps = [f"2024-01-0{d}T00:00:00Z" for d in (3, 1, 4, 2, 9, 5, 7, 6)]
-    await asyncio.gather(
-        *(managers[i % 4].update_watermark("src", stamp) for i, stamp in enumerate(stamps))
-    )
-    record = await managers[0].get_watermark("src")
-    for store in stores:
-        await store.close()
+    try:
+        await asyncio.gather(
+            *(managers[i % 4].update_watermark("src", stamp) for i, stamp in enumerate(stamps))
+        )
+        record = await managers[0].get_watermark("src")
+    finally:
+        for store in stores:
+            await store.close()
     assert record is not None
     assert record["last_successful_timestamp"].isoformat() == "2024-01-09T00:00:00+00:00"

@@ -64,8 +64,15 @@ def _server(
     clock: Clock | None,
 ) -> uvicorn.Server:
     app = create_app(store, token, max_body_bytes=max_body_bytes, clock=clock)
+    # a request stuck on a dead store must not hold shutdown forever
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="off", ws="none"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        timeout_graceful_shutdown=10,
     )
     return uvicorn.Server(config)
 
