@@ -28,6 +28,7 @@ __all__ = [
     "find_postgres_bin",
     "find_redis_server",
     "free_port",
+    "start_or_skip",
     "start_postgres",
     "start_redis",
 ]
@@ -228,3 +229,18 @@ def _retry_ports(start: Callable[[], RunningServer]) -> RunningServer:
         except _PortTakenError:
             continue
     return start()
+
+
+def start_or_skip(start: Callable[[], RunningServer]) -> RunningServer:
+    """``start()``, or skip the test when the binaries are missing.
+
+    With ``COLLECTORKIT_REQUIRE_SERVICES=1`` (CI) a missing server fails instead of skipping.
+    """
+    import pytest
+
+    try:
+        return start()
+    except MissingServerError as exc:
+        if os.environ.get("COLLECTORKIT_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{exc} (COLLECTORKIT_REQUIRE_SERVICES=1; run scripts/install-system-deps)")
+        pytest.skip(f"{exc}; run scripts/install-system-deps")

@@ -13,27 +13,18 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from tests._servers import MissingServerError, RunningServer, start_postgres, start_redis
+from tests._servers import RunningServer, start_or_skip, start_postgres, start_redis
 
 _counter = itertools.count()
 
 
-def _start_or_skip(start: Callable[[], RunningServer]) -> RunningServer:
-    try:
-        return start()
-    except MissingServerError as exc:
-        if os.environ.get("COLLECTORKIT_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{exc} (COLLECTORKIT_REQUIRE_SERVICES=1; run scripts/install-system-deps)")
-        pytest.skip(f"{exc}; run scripts/install-system-deps")
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[RunningServer]:
-    server = _start_or_skip(start_postgres)
+    server = start_or_skip(start_postgres)
     try:
         yield server
     finally:
@@ -62,7 +53,7 @@ def postgres_fresh_url(postgres_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RunningServer]:
-    server = _start_or_skip(start_redis)
+    server = start_or_skip(start_redis)
     try:
         yield server
     finally:
