@@ -29,6 +29,7 @@ class AiohttpTransport:
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
 
     def _open(self) -> aiohttp.ClientSession:
         self._loop = check_loop(self._loop, "AiohttpTransport")
@@ -49,14 +50,12 @@ class AiohttpTransport:
         session = self._session or self._open()
         if self._loop is not asyncio.get_running_loop():
             check_loop(self._loop, "AiohttpTransport")
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeouts.connect, sock_read=timeouts.read
-        )
+        timeout = self._timeout(timeouts)
         try:
             async with session.request(
                 method,
                 URL(url, encoded=True),
-                headers=list(headers),
+                headers=headers if type(headers) is list else list(headers),
                 data=content,
                 allow_redirects=False,
                 timeout=timeout,
@@ -67,6 +66,18 @@ class AiohttpTransport:
             raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
         except (aiohttp.ClientError, ValueError) as exc:
             raise TransportError(_message("failed", method, url, exc)) from None
+
+    def _timeout(self, timeouts: TimeoutSettings) -> aiohttp.ClientTimeout:
+        """The aiohttp timeout for ``timeouts``, built once per distinct (connect, read)."""
+        key = (timeouts.connect, timeouts.read)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            if len(self._timeouts) >= 64:  # deadline-capped values vary: keep the table small
+                self._timeouts.clear()
+            timeout = self._timeouts[key] = aiohttp.ClientTimeout(
+                total=None, connect=timeouts.connect, sock_read=timeouts.read
+            )
+        return timeout
 
     async def aclose(self) -> None:
         if self._session is not None:

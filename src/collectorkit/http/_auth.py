@@ -31,6 +31,7 @@ __all__ = [
     "BearerTokenAuthHandler",
     "CustomAuthHandler",
     "NoAuth",
+    "maybe_await",
     "strip_credentials",
 ]
 
@@ -53,7 +54,7 @@ class AuthContext:
     clock: Clock
 
 
-async def _maybe_await(value: Any) -> Any:
+async def maybe_await(value: Any) -> Any:
     if value is None or value is True or value is False:  # the common, synchronous answers
         return value
     return await value if inspect.isawaitable(value) else value
@@ -102,10 +103,10 @@ class AuthHandler:
 
     async def auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
         """``response = yield request``: add credentials, send, on 401 maybe refresh and resend."""
-        await _maybe_await(self.on_request(request))
+        await maybe_await(self.on_request(request))
         response = yield request
-        if response.status_code == 401 and await _maybe_await(self.on_auth_failure(response)):
-            await _maybe_await(self.on_request(request))
+        if response.status_code == 401 and await maybe_await(self.on_auth_failure(response)):
+            await maybe_await(self.on_request(request))
             yield request
 
     async def authenticate(self, request: Request, *, trusted: bool, send: Send) -> Response:
@@ -120,10 +121,12 @@ class AuthHandler:
             strip_credentials(request)
             return await send(request)
         if type(self).auth_flow is AuthHandler.auth_flow:
-            await _maybe_await(self.on_request(request))
+            pending = self.on_request(request)
+            if pending is not None:  # an async on_request (no coroutine made for sync ones)
+                await pending
             response = await send(request)
-            if response.status_code == 401 and await _maybe_await(self.on_auth_failure(response)):
-                await _maybe_await(self.on_request(request))
+            if response.status_code == 401 and await maybe_await(self.on_auth_failure(response)):
+                await maybe_await(self.on_request(request))
                 response = await send(request)
             return response
         return await _drive(self.auth_flow(request), send)
@@ -222,10 +225,11 @@ class BearerTokenAuthHandler(AuthHandler):
 
     def __init__(self, token: str) -> None:
         self._token = _require_text(token, "BearerTokenAuthHandler.token")
+        self._header = f"Bearer {self._token}"  # built once, not per request
         register_secret(self._token)
 
     def on_request(self, request: Request) -> None:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.headers["Authorization"] = self._header
 
     def __repr__(self) -> str:
         return f"BearerTokenAuthHandler(token={MASK!r})"

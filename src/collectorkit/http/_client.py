@@ -32,9 +32,10 @@ from collectorkit._errors import (
     TransportError,
 )
 from collectorkit._sync import run_sync
-from collectorkit.http._auth import AuthContext, AuthHandler, NoAuth
+from collectorkit.http._auth import AuthContext, AuthHandler, NoAuth, maybe_await
 from collectorkit.http._breaker import BreakerState, CircuitBreakerPolicy, CircuitState
 from collectorkit.http._config import APIClientConfig, AuthConfig, resolve_auth
+from collectorkit.http._headers import Headers
 from collectorkit.http._metrics import ClientMetrics
 from collectorkit.http._models import Request, Response, origin_of
 from collectorkit.http._ratelimit import RateLimitPolicy, TokenBucket
@@ -45,7 +46,7 @@ from collectorkit.http._redact import (
     register_secret,
 )
 from collectorkit.http._retry import RetryDecision, RetryPolicy, backoff_disabled
-from collectorkit.http._server_hints import server_pause
+from collectorkit.http._server_hints import quota_exhausted, server_pause
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
 from collectorkit.http._transport import Transport
 from collectorkit.http._wire import (
@@ -59,6 +60,7 @@ from collectorkit.http._wire import (
 __all__ = ["APIClient", "BaseAPIClient"]
 
 _USER_AGENT = "collectorkit/0.1"
+_HOOKS_ONLY = AuthHandler.authenticate  # a handler that did not override authenticate()
 _Origin = tuple[str, str, int]
 
 
@@ -123,7 +125,18 @@ class APIClient:
         self._transport = transport
         self._owns_transport = transport is None
         self._base_url: str | None = None
+        self._trusted: tuple[str, _Origin, str] | None = None  # (base URL, origin, URL prefix)
         self._attempt_estimate = 0.0
+        # precomputed once, so each request pays for what it uses and nothing else
+        self._default_header_items = Headers(self._headers).items_dict()
+        cls = type(self)
+        self._default_prepare = cls._prepare_request is APIClient._prepare_request
+        self._default_handle = cls._handle_response is APIClient._handle_response
+        self._respect_limits = (
+            config.rate_limit.respect_server_limits
+            if config.rate_limit
+            else self.retry_policy.respect_retry_after
+        )
         self._rand = random.Random()
         self._log = get_logger(
             "collectorkit.http",
@@ -231,6 +244,33 @@ class APIClient:
         """Called with every successful response; override to extract metadata."""
         return response
 
+    def _default_request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+    ) -> Request:
+        """What the default :meth:`_prepare_request` gives, built straight into a
+        :class:`Request` (no intermediate dicts) when no subclass overrides the hook."""
+        request_headers = Headers.from_items_dict(self._default_header_items)
+        if headers:
+            request_headers.update(headers)
+        content: bytes | None = None
+        if json is not None or data is not None:
+            content, content_type = encode_body(json, data)
+            if content_type and "content-type" not in request_headers:
+                request_headers["Content-Type"] = content_type
+        return Request(
+            method,
+            url if "://" in url else join_url(self._base_url or "", url),
+            headers=request_headers,
+            params=params,
+            content=content,
+        )
+
     # --- the public verbs ------------------------------------------------------------------------
 
     async def request(
@@ -251,25 +291,32 @@ class APIClient:
         did not cure raise ``AuthenticationError`` (401/403), ``QuotaError`` (429),
         ``ServiceError`` (5xx) or ``ClientRequestError`` (other 4xx).
         """
-        self.metrics.total_requests += 1
-        start = self.clock.monotonic()
+        metrics = self.metrics
+        metrics.total_requests += 1
+        start = 0.0 if self._default_handle else self.clock.monotonic()
         try:
-            prepared = await self._prepare_request(
-                method, url, params=params, json=json, data=data, headers=headers
-            )
-            full_url, all_headers, all_params, json_body, data_body = prepared
-            content, content_type = encode_body(json_body, data_body)
-            request = Request(
-                method, full_url, headers=all_headers, params=all_params, content=content
-            )
-            if content_type and "content-type" not in request.headers:
-                request.headers["Content-Type"] = content_type
+            if self._default_prepare:
+                if self._base_url is None:
+                    self._base_url = await self._build_base_url()
+                request = self._default_request(method, url, params, json, data, headers)
+            else:
+                prepared = await self._prepare_request(
+                    method, url, params=params, json=json, data=data, headers=headers
+                )
+                full_url, all_headers, all_params, json_body, data_body = prepared
+                content, content_type = encode_body(json_body, data_body)
+                request = Request(
+                    method, full_url, headers=all_headers, params=all_params, content=content
+                )
+                if content_type and "content-type" not in request.headers:
+                    request.headers["Content-Type"] = content_type
             response = await self._send(request, deadline)
-            response = await self._handle_response(response, start)
+            if not self._default_handle:
+                response = await self._handle_response(response, start)
         except BaseException:
-            self.metrics.failed_requests += 1
+            metrics.failed_requests += 1
             raise
-        self.metrics.successful_requests += 1
+        metrics.successful_requests += 1
         return response
 
     def get(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
@@ -325,17 +372,46 @@ class APIClient:
     # --- the send loop ---------------------------------------------------------------------------
 
     async def _send(self, request: Request, deadline: float | None) -> Response:
-        trusted = origin_of(self._base_url) if self._base_url else request.origin
+        trusted = self._trusted_origin() or request.origin
         retryable = self.retry_policy.retryable_status_codes
         attempt = 0
         while True:
             attempt += 1
-            if self._bucket.reserve(self.clock.monotonic()) > 0:
+            now = self.clock.monotonic()
+            if self._bucket.reserve(now) > 0:
                 await self._wait_for_turn(deadline)
-            self._check_breaker(request)
-            response, error = await self._attempt(request, trusted, deadline)
-            if response is not None and response.status_code not in retryable:
-                return self._final(request, response, None, attempt, deadline)
+                now = self.clock.monotonic()
+            if self._breaker is not None:
+                self._check_breaker(request, now)
+            # one attempt; its outcome is recorded (breaker, server limits), and kept when a
+            # retry might cure it (inline rather than a helper coroutine: this is the hot path)
+            response: Response | None = None
+            error: HTTPError | None = None
+            try:
+                got = await self._exchange(request, trusted, deadline)
+            except TransportError as exc:
+                if exc.request is None:
+                    exc.request = request.redacted()
+                self._record_breaker(None, _error_kind(exc))
+                error = exc
+            except HTTPStatusError as exc:  # raised by an auth flow, e.g. its token endpoint
+                self._record_breaker(None, None)
+                if exc.status_code not in retryable:
+                    raise
+                error = exc
+            except BaseException:  # cancelled, out of budget: says nothing about the service
+                self._record_breaker(None, None)
+                raise
+            else:
+                self._record_breaker(got, None)
+                status = got.status_code
+                if status == 429 or status >= 500 or quota_exhausted(got.headers):
+                    self._observe_limits(got)
+                if status not in retryable:
+                    if status < 400:
+                        return got
+                    return self._final(request, got, None, attempt, deadline)
+                response = got
             decision = self._decide(attempt, response, error)
             if not decision.retry:
                 return self._final(request, response, error, attempt, deadline)
@@ -349,30 +425,6 @@ class APIClient:
                 delay_s=round(decision.delay, 3),
             )
             await self._sleep_within(decision.delay, deadline, f"retry after {decision.reason}")
-
-    async def _attempt(
-        self, request: Request, trusted: _Origin, deadline: float | None
-    ) -> tuple[Response | None, HTTPError | None]:
-        """One attempt. Its outcome is recorded (breaker, server limits) and returned when a
-        retry might cure it; anything else is raised."""
-        try:
-            response = await self._exchange(request, trusted, deadline)
-        except TransportError as exc:
-            if exc.request is None:
-                exc.request = request.redacted()
-            self._record_breaker(None, _error_kind(exc))
-            return None, exc
-        except HTTPStatusError as exc:  # raised by an auth flow, e.g. its token endpoint failed
-            self._record_breaker(None, None)
-            if exc.status_code in self.retry_policy.retryable_status_codes:
-                return None, exc
-            raise
-        except BaseException:  # cancelled, out of budget: says nothing about the service
-            self._record_breaker(None, None)
-            raise
-        self._record_breaker(response, None)
-        self._observe_limits(response)
-        return response, None
 
     def _decide(
         self, attempt: int, response: Response | None, error: HTTPError | None
@@ -433,10 +485,10 @@ class APIClient:
         if delay > 0:
             await self.clock.sleep(delay)
 
-    def _check_breaker(self, request: Request) -> None:
+    def _check_breaker(self, request: Request, now: float | None = None) -> None:
         if self._breaker is None:
             return
-        wait = self._breaker.check(self.clock.monotonic())
+        wait = self._breaker.check(self.clock.monotonic() if now is None else now)
         if wait is not None:
             error = CircuitOpenError(
                 f"circuit of client {self.name!r} is open; {request.method} "
@@ -466,56 +518,76 @@ class APIClient:
             breaker.record_success(now)
 
     def _observe_limits(self, response: Response) -> None:
-        """Count what the response says and pause the whole client when the server asks."""
+        """Count what the response says and pause the whole client when the server asks (the
+        send loop calls it only for a 429, a 5xx or an exhausted quota: nothing to do else)."""
         status = response.status_code
         if status == 429:
             self.metrics.rate_limit_hits += 1
         elif status >= 500:
             self.metrics.service_errors += 1
-        respect = (
-            self._rate_policy.respect_server_limits
-            if self._rate_policy
-            else self.retry_policy.respect_retry_after
-        )
-        if not respect or backoff_disabled():
+        if not self._respect_limits:
             return
         wait = server_pause(status, response.headers, self.clock.time())
-        if wait:
+        if wait and not backoff_disabled():
             self._bucket.pause_until(self.clock.monotonic() + wait)
             self._log.info(
                 "pausing client for the server's rate limit", status=status, pause_s=round(wait, 3)
             )
 
-    def _exchange(
+    async def _exchange(
         self, request: Request, trusted: _Origin, deadline: float | None
-    ) -> Coroutine[Any, Any, Response]:
-        """One attempt: the auth flow, then redirects (each hop judged for credentials)."""
-        send = functools.partial(self._transmit, deadline=deadline)
-        first = self.auth.authenticate(
-            request.copy(), trusted=self._trusts(request.origin, trusted), send=send
-        )
-        if not self.config.follow_redirects:
-            return first
-        return self._follow(request, first, trusted, send)
-
-    async def _follow(
-        self,
-        request: Request,
-        first: Coroutine[Any, Any, Response],
-        trusted: _Origin,
-        send: Callable[[Request], Awaitable[Response]],
     ) -> Response:
-        response = await first
+        """One attempt: the auth flow, then redirects (each hop judged for credentials)."""
+        send: Callable[[Request], Awaitable[Response]] = (
+            self._transmit
+            if deadline is None
+            else functools.partial(self._transmit, deadline=deadline)
+        )
+        auth = self.auth
+        first, trust = request.copy(), self._trusts_url(request.url, trusted)
+        kind = type(auth)
+        if trust and kind.authenticate is _HOOKS_ONLY and kind.auth_flow is AuthHandler.auth_flow:
+            # what AuthHandler.authenticate does for a trusted origin and a handler that only
+            # has on_* hooks, without a coroutine layer of its own on every request
+            pending = auth.on_request(first)
+            if pending is not None:
+                await pending
+            response = await send(first)
+            if response.status_code == 401 and await maybe_await(auth.on_auth_failure(response)):
+                await maybe_await(auth.on_request(first))
+                response = await send(first)
+        else:
+            response = await auth.authenticate(first, trusted=trust, send=send)
+        if not self.config.follow_redirects:
+            return response
         current = request
         for _ in range(10):
             if not response.is_redirect:
                 return response
             current = redirect_request(current, response)
-            trust = self._trusts(current.origin, trusted)
-            response = await self.auth.authenticate(current.copy(), trusted=trust, send=send)
+            trust = self._trusts_url(current.url, trusted)
+            response = await auth.authenticate(current.copy(), trusted=trust, send=send)
         raise TransportError(
             f"too many redirects from {redact_url(request.url)}", request=request.redacted()
         )
+
+    def _trusted_origin(self) -> _Origin | None:
+        """The base URL's origin (cached per base URL), ``None`` without a base URL."""
+        base = self._base_url
+        if not base:
+            return None
+        cached = self._trusted
+        if cached is None or cached[0] != base:
+            cached = self._trusted = (base, origin_of(base), _authority_prefix(base))
+        return cached[1]
+
+    def _trusts_url(self, url: str, trusted: _Origin) -> bool:
+        """:meth:`_trusts` for a URL, answered from its text when it starts with the base URL's
+        ``scheme://authority/`` (then its origin is the base URL's, with no parsing)."""
+        cached = self._trusted
+        if cached is not None and cached[1] == trusted and url.startswith(cached[2]):
+            return True
+        return self._trusts(origin_of(url), trusted)
 
     def _trusts(self, origin: _Origin, trusted: _Origin) -> bool:
         """Credentials go to the client's own origin, and to hosts in ``allowed_hosts`` (a bare
@@ -527,7 +599,7 @@ class APIClient:
             or f"{host}:{port}" in self.allowed_hosts
         )
 
-    async def _transmit(self, request: Request, deadline: float | None) -> Response:
+    async def _transmit(self, request: Request, deadline: float | None = None) -> Response:
         timeouts = self.timeouts
         if deadline is not None:
             remaining = deadline - self.clock.monotonic()
@@ -536,20 +608,20 @@ class APIClient:
                     f"time budget ran out before {request.method} {redact_url(request.url)}"
                 )
             timeouts = timeouts.capped(remaining)
-        url = request.full_url
-        started, perf = self.clock.monotonic(), time.perf_counter()
+        url = request.url if not request.params else request.full_url
+        clock = self.clock
+        started, perf = clock.monotonic(), time.perf_counter()
         try:
-            raw = await self.transport.send(
+            raw = await (self._transport or self.transport).send(
                 request.method, url, request.headers.pairs(), request.content, timeouts
             )
         except RequestTimeoutError:
             self.metrics.timeouts += 1
             raise
         finally:
-            took = self.clock.monotonic() - started
-            self._attempt_estimate = (
-                took if not self._attempt_estimate else 0.8 * self._attempt_estimate + 0.2 * took
-            )
+            took = clock.monotonic() - started
+            estimate = self._attempt_estimate
+            self._attempt_estimate = 0.8 * estimate + 0.2 * took if estimate else took
         elapsed_ms = (time.perf_counter() - perf) * 1000.0
         self.metrics.observe_response_time(elapsed_ms)
         if raw.status_code in (401, 403):
@@ -588,8 +660,21 @@ class APIClient:
                 fields["body"] = body[:2000] if isinstance(body, str) else body
             self._log.debug("response", url=response.url, **fields)
 
-    async def _send_token_request(self, request: Request) -> Response:
-        return await self._transmit(request, None)
+    def _send_token_request(self, request: Request) -> Coroutine[Any, Any, Response]:
+        return self._transmit(request, None)
+
+
+def _authority_prefix(url: str) -> str:
+    """``scheme://authority/`` of an absolute URL (``"\0"``, which starts no URL, otherwise)."""
+    start = url.find("://")
+    if start < 0:
+        return "\0"
+    end = len(url)
+    for mark in "/?#":
+        found = url.find(mark, start + 3)
+        if 0 <= found < end:
+            end = found
+    return url[:end] + "/"
 
 
 def _error_kind(error: TransportError) -> str:

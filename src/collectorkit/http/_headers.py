@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import TypeAlias
 
 from collectorkit.http._redact import redact
@@ -28,12 +28,15 @@ class Headers(MutableMapping[str, str]):
         self._items: dict[str, tuple[str, str]] = {}
         if headers is None:
             return
-        if isinstance(headers, dict) or (
+        if type(headers) is list:  # pairs from a transport: the hot path
+            pairs: Sequence[tuple[str, str]] = headers
+        elif isinstance(headers, dict) or (
             not isinstance(headers, _SEQUENCES) and isinstance(headers, Mapping)
         ):
             self._items = {name.lower(): (name, value) for name, value in headers.items()}
             return
-        pairs = headers if isinstance(headers, _SEQUENCES) else list(headers)
+        else:
+            pairs = headers if isinstance(headers, _SEQUENCES) else list(headers)
         self._items = items = {name.lower(): (name, value) for name, value in pairs}
         if len(items) == len(pairs):
             return
@@ -75,8 +78,20 @@ class Headers(MutableMapping[str, str]):
         return default if item is None else item[1]
 
     def copy(self) -> Headers:
-        new = Headers()
-        new._items = dict(self._items)
+        new = Headers.__new__(Headers)
+        new._items = self._items.copy()
+        return new
+
+    def items_dict(self) -> dict[str, tuple[str, str]]:
+        """A copy of the internal ``{lower name: (name, value)}`` table, for
+        :meth:`from_items_dict` (a client keeps its default headers so, built once)."""
+        return self._items.copy()
+
+    @classmethod
+    def from_items_dict(cls, items: dict[str, tuple[str, str]]) -> Headers:
+        """Headers from a table made by :meth:`items_dict` (copied, never shared)."""
+        new = cls.__new__(cls)
+        new._items = items.copy()
         return new
 
     def pairs(self) -> list[tuple[str, str]]:

@@ -61,8 +61,10 @@ class ClientMetrics:
     def observe_response_time(self, elapsed_ms: float) -> None:
         self._timed += 1
         self._sum += elapsed_ms
-        self._min = min(self._min, elapsed_ms)
-        self._max = max(self._max, elapsed_ms)
+        if elapsed_ms < self._min:
+            self._min = elapsed_ms
+        if elapsed_ms > self._max:
+            self._max = elapsed_ms
         self._recent.append(elapsed_ms)
 
     @property

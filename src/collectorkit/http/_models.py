@@ -79,14 +79,19 @@ class Request:
     ) -> None:
         self.method = method.upper()
         self.url = url
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        # ``type() is`` first: isinstance against a Mapping ABC subclass is slow on a hot path
+        self.headers = (
+            headers
+            if type(headers) is Headers or isinstance(headers, Headers)
+            else Headers(headers)
+        )
         self.params: dict[str, Any] = dict(params or {})
         self.content = content
 
     @property
     def full_url(self) -> str:
         """The URL with ``params`` merged into its query string: what goes on the wire."""
-        return merge_params(self.url, self.params)
+        return merge_params(self.url, self.params) if self.params else self.url
 
     @property
     def origin(self) -> tuple[str, str, int]:
@@ -97,7 +102,7 @@ class Request:
         new.method = method.upper() if method else self.method
         new.url = self.url if url is None else url
         new.headers = self.headers.copy()
-        new.params = dict(self.params)
+        new.params = self.params.copy()
         new.content = self.content
         return new
 
@@ -143,7 +148,11 @@ class Response:
         request: Request | None = None,
     ) -> None:
         self.status_code = status_code
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self.headers = (
+            headers
+            if type(headers) is Headers or isinstance(headers, Headers)
+            else Headers(headers)
+        )
         self.content = content
         self.url = url
         self.elapsed_ms = elapsed_ms

@@ -84,9 +84,11 @@ def server_wait(headers: Mapping[str, str], now: float) -> float | None:
 def quota_exhausted(headers: Mapping[str, str]) -> bool:
     """Whether a ``*-RateLimit-Remaining`` header says no request is left in this window."""
     for name in _REMAINING_HEADERS:
-        value = _number(headers.get(name))
-        if value is not None:
-            return value < 1
+        text = headers.get(name)
+        if text is not None:
+            value = _number(text)
+            if value is not None:
+                return value < 1
     return False
 
 

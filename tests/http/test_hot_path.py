@@ -1,0 +1,88 @@
+"""The per-request work of a client with every policy on: a budget of Python calls, so a change
+that puts per-request churn back on the hot path (rebuilt headers, eager logging, a coroutine
+layer per step) fails here rather than only in ``bench/bench_http.py``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
+
+import orjson
+
+from collectorkit import (
+    APIClient,
+    BearerTokenAuthHandler,
+    CircuitBreakerPolicy,
+    RateLimitPolicy,
+    RetryPolicy,
+    TimeoutSettings,
+)
+from collectorkit.http import RawResponse
+
+BODY = orjson.dumps({"data": [{"id": 1}]})
+HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))]
+
+
+class Answering:
+    """A transport answering 200 at once, keeping what it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, list[tuple[str, str]]]] = []
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeouts: TimeoutSettings,
+    ) -> RawResponse:
+        self.sent.append((method, url, list(headers)))
+        return RawResponse(200, HEADERS, BODY)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _client(transport: Answering) -> APIClient:
+    return APIClient(
+        base_url="http://api.test/v1",
+        auth=BearerTokenAuthHandler("hot-path-token-1"),
+        retry=RetryPolicy(max_attempts=3),
+        rate_limit=RateLimitPolicy(rate_per_second=1_000_000, burst=1000),
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=5),
+        transport=transport,
+    )
+
+
+async def _calls_per_request(client: APIClient) -> int:
+    """Python-level calls into collectorkit made by one ``get`` (the transport excluded)."""
+    calls = 0
+
+    def count(frame: FrameType, event: str, _: Any) -> None:
+        nonlocal calls
+        if event == "call" and "collectorkit" in frame.f_code.co_filename:
+            calls += 1
+
+    await client.get("/events")  # warm: base URL resolved, pools and caches built
+    sys.setprofile(count)
+    try:
+        await client.get("/events")
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+async def test_a_request_with_every_policy_stays_within_its_call_budget() -> None:
+    transport = Answering()
+    client = _client(transport)
+    calls = await _calls_per_request(client)
+    # measured 36 after the hot-path work (59 before it): headroom for a new policy step,
+    # not for per-request rebuilding of what can be built once
+    assert calls <= 42, calls
+    method, url, headers = transport.sent[-1]
+    assert (method, url) == ("GET", "http://api.test/v1/events")
+    assert ("Authorization", "Bearer hot-path-token-1") in headers
+    assert client.metrics.successful_requests == 2
