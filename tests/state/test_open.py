@@ -93,7 +93,7 @@ async def test_fallback_to_memory_is_loud(caplog: pytest.LogCaptureFixture) -> N
     assert isinstance(store, MockStorageClient)
     error = next(r for r in caplog.records if r.levelno == logging.ERROR)
     assert "FALLING BACK TO MEMORY" in error.getMessage()
-    assert "NOT persist" in error.getMessage()
+    assert "watermarks will not persist" in error.getMessage()
     assert "hunter2" not in caplog.text
 
 

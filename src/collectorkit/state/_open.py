@@ -125,8 +125,9 @@ async def open_state_store(
                 "fallback_to_memory=True to run on memory (watermarks will NOT persist)"
             ) from None
         logger.error(
-            "STATE STORE %s UNAVAILABLE (%s) - FALLING BACK TO MEMORY: watermarks will NOT "
-            "persist and collectors will re-collect from their default lookback after a restart",
+            "Storage Service health check failed - watermarks will not persist: state store "
+            "%s is unavailable (%s). FALLING BACK TO MEMORY: every watermark is lost at exit "
+            "and collectors re-collect from their default lookback after a restart",
             redact_url(url),
             exc,
         )
