@@ -329,3 +329,13 @@ def test_serve_in_its_own_process_keeps_data_across_restarts(tmp_path: Path) -> 
     assert again.status_code == 200
     assert again.json()["records_collected"] == 7
     assert again.json()["last_successful_timestamp"] == "2024-01-01T12:00:00Z"
+
+
+async def test_open_state_store_checks_the_token_at_start(service: str) -> None:
+    from collectorkit.state import open_state_store
+
+    store = await open_state_store(service, token=TOKEN)
+    assert isinstance(store, StorageServiceClient)
+    await store.close()
+    with pytest.raises(AuthenticationError, match="refused the credentials"):
+        await open_state_store(service, token="wrong", fallback_to_memory=True)

@@ -19,7 +19,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from collectorkit._clock import Clock
-from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
+from collectorkit._errors import (
+    CollectorError,
+    ConfigError,
+    StateError,
+    StateStoreUnavailableError,
+)
 from collectorkit.state._memory import MemoryStateStore
 from collectorkit.state._mock import MockStorageClient
 from collectorkit.state._postgres import PostgresStateStore
@@ -117,8 +122,10 @@ async def open_state_store(
         ping = getattr(store, "ping", None)
         if ping is not None:
             await ping()
-    except StateError as exc:
+    except CollectorError as exc:
         await store.close()
+        if not isinstance(exc, StateError):
+            raise  # e.g. a refused token: memory would not fix it, so never fall back
         if not fallback_to_memory:
             raise StateStoreUnavailableError(
                 f"refusing to start: {exc}. Fix the state store, or pass "

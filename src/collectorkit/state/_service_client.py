@@ -170,8 +170,12 @@ class StorageServiceClient:
         }
 
     async def ping(self) -> None:
-        """Raise :class:`~collectorkit.StateStoreUnavailableError` unless ``/health`` answers."""
-        self._ok(await self._http.request("GET", "/health"), "health")
+        """Check the service, its token and its store: ``GET /status`` must answer 200.
+
+        Raises :class:`~collectorkit.StateStoreUnavailableError` when the service or its store
+        cannot be reached and :class:`~collectorkit.AuthenticationError` for a refused token.
+        """
+        self._ok(await self._http.request("GET", "/status"), "status")
 
     async def close(self) -> None:
         await self._http.aclose()
