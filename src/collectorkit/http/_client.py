@@ -60,6 +60,7 @@ from collectorkit.http._wire import (
 __all__ = ["APIClient", "BaseAPIClient"]
 
 _USER_AGENT = "collectorkit/0.1"
+_REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
 _HOOKS_ONLY = AuthHandler.authenticate  # a handler that did not override authenticate()
 _Origin = tuple[str, str, int]
 
@@ -255,7 +256,8 @@ class APIClient:
     ) -> Request:
         """What the default :meth:`_prepare_request` gives, built straight into a
         :class:`Request` (no intermediate dicts) when no subclass overrides the hook."""
-        request_headers = Headers.from_items_dict(self._default_header_items)
+        request_headers = Headers.__new__(Headers)  # Headers.from_items_dict, without the call
+        request_headers._items = self._default_header_items.copy()
         if headers:
             request_headers.update(headers)
         content: bytes | None = None
@@ -381,8 +383,11 @@ class APIClient:
             if self._bucket.reserve(now) > 0:
                 await self._wait_for_turn(deadline)
                 now = self.clock.monotonic()
-            if self._breaker is not None:
-                self._check_breaker(request, now)
+            breaker = self._breaker
+            if breaker is not None:
+                wait = breaker.check(now)
+                if wait is not None:
+                    raise self._circuit_open(request, wait)
             # one attempt; its outcome is recorded (breaker, server limits), and kept when a
             # retry might cure it (inline rather than a helper coroutine: this is the hot path)
             response: Response | None = None
@@ -403,8 +408,13 @@ class APIClient:
                 self._record_breaker(None, None)
                 raise
             else:
-                self._record_breaker(got, None)
                 status = got.status_code
+                if breaker is None:
+                    pass
+                elif status in breaker.policy.failure_status_codes:
+                    self._record_breaker(got, None)
+                else:  # what _record_breaker does for a success, without the calls
+                    breaker.record_success(now)
                 if status == 429 or status >= 500 or quota_exhausted(got.headers):
                     self._observe_limits(got)
                 if status not in retryable:
@@ -485,18 +495,15 @@ class APIClient:
         if delay > 0:
             await self.clock.sleep(delay)
 
-    def _check_breaker(self, request: Request, now: float | None = None) -> None:
-        if self._breaker is None:
-            return
-        wait = self._breaker.check(self.clock.monotonic() if now is None else now)
-        if wait is not None:
-            error = CircuitOpenError(
-                f"circuit of client {self.name!r} is open; {request.method} "
-                f"{redact_url(request.url)} not sent; retry in {wait:.1f}s",
-                retry_after=wait,
-            )
-            error.request = request.redacted()
-            raise error
+    def _circuit_open(self, request: Request, wait: float) -> CircuitOpenError:
+        """The error for a request the open breaker refused (``wait``: seconds until a trial)."""
+        error = CircuitOpenError(
+            f"circuit of client {self.name!r} is open; {request.method} "
+            f"{redact_url(request.url)} not sent; retry in {wait:.1f}s",
+            retry_after=wait,
+        )
+        error.request = request.redacted()
+        return error
 
     def _record_breaker(self, response: Response | None, error: str | None) -> None:
         breaker = self._breaker
@@ -544,7 +551,12 @@ class APIClient:
             else functools.partial(self._transmit, deadline=deadline)
         )
         auth = self.auth
-        first, trust = request.copy(), self._trusts_url(request.url, trusted)
+        first = request.copy()
+        cached = self._trusted  # _trusts_url's shortcut, inline
+        if cached is not None and cached[1] == trusted and first.url.startswith(cached[2]):
+            trust = True
+        else:
+            trust = self._trusts_url(first.url, trusted)
         kind = type(auth)
         if trust and kind.authenticate is _HOOKS_ONLY and kind.auth_flow is AuthHandler.auth_flow:
             # what AuthHandler.authenticate does for a trusted origin and a handler that only
@@ -558,7 +570,7 @@ class APIClient:
                 response = await send(first)
         else:
             response = await auth.authenticate(first, trusted=trust, send=send)
-        if not self.config.follow_redirects:
+        if not self.config.follow_redirects or response.status_code not in _REDIRECT_CODES:
             return response
         current = request
         for _ in range(10):

@@ -37,7 +37,9 @@ class Headers(MutableMapping[str, str]):
             return
         else:
             pairs = headers if isinstance(headers, _SEQUENCES) else list(headers)
-        self._items = items = {name.lower(): (name, value) for name, value in pairs}
+        self._items = items = {}
+        for name, value in pairs:  # a loop, not a comprehension: no function call per response
+            items[name.lower()] = (name, value)
         if len(items) == len(pairs):
             return
         items.clear()  # a name repeats: join its values in order
@@ -82,17 +84,19 @@ class Headers(MutableMapping[str, str]):
         new._items = self._items.copy()
         return new
 
-    def items_dict(self) -> dict[str, tuple[str, str]]:
-        """A copy of the internal ``{lower name: (name, value)}`` table, for
-        :meth:`from_items_dict` (a client keeps its default headers so, built once)."""
-        return self._items.copy()
+    def first(self, names: tuple[str, ...]) -> str | None:
+        """The value of the first of ``names`` (lower case) that is present, else ``None``."""
+        items = self._items
+        for name in names:
+            item = items.get(name)
+            if item is not None:
+                return item[1]
+        return None
 
-    @classmethod
-    def from_items_dict(cls, items: dict[str, tuple[str, str]]) -> Headers:
-        """Headers from a table made by :meth:`items_dict` (copied, never shared)."""
-        new = cls.__new__(cls)
-        new._items = items.copy()
-        return new
+    def items_dict(self) -> dict[str, tuple[str, str]]:
+        """A copy of the internal ``{lower name: (name, value)}`` table (a client keeps its
+        default headers so, built once, and copies it into each request's headers)."""
+        return self._items.copy()
 
     def pairs(self) -> list[tuple[str, str]]:
         """The headers as ``(name, value)`` pairs, for a transport."""

@@ -101,7 +101,8 @@ class Request:
         new = Request.__new__(Request)
         new.method = method.upper() if method else self.method
         new.url = self.url if url is None else url
-        new.headers = self.headers.copy()
+        headers = new.headers = Headers.__new__(Headers)  # Headers.copy, without the call
+        headers._items = self.headers._items.copy()
         new.params = self.params.copy()
         new.content = self.content
         return new

@@ -103,14 +103,17 @@ class TokenBucket:
 
     def reserve(self, now: float) -> float:
         """Take one token; the seconds to wait before sending (0.0: send now)."""
-        pause = max(0.0, self._paused_until - now)
+        pause = self._paused_until - now
         policy = self.policy
         if policy is None:
-            return pause
-        self._refill(now)
+            return pause if pause > 0.0 else 0.0
+        if now > self._stamp:  # _refill, inline: this runs on every request
+            tokens = self._tokens + (now - self._stamp) * policy.rate_per_second
+            self._tokens = tokens if tokens < policy.burst else float(policy.burst)
+            self._stamp = now
         self._tokens -= 1.0
         wait = 0.0 if self._tokens >= 0 else -self._tokens / policy.rate_per_second
-        return max(wait, pause)
+        return wait if wait > pause else (pause if pause > 0.0 else 0.0)
 
     def wait_for_reserved(self, now: float) -> float:
         """Seconds until the tokens already reserved are covered (0.0 when they are)."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
+from collectorkit.http._headers import Headers
+
 __all__ = [
     "parse_retry_after",
     "quota_exhausted",
@@ -83,12 +85,17 @@ def server_wait(headers: Mapping[str, str], now: float) -> float | None:
 
 def quota_exhausted(headers: Mapping[str, str]) -> bool:
     """Whether a ``*-RateLimit-Remaining`` header says no request is left in this window."""
+    if type(headers) is Headers:  # one call for the three spellings, on every response
+        text = headers.first(_REMAINING_HEADERS)
+        if text is None:
+            return False
+        value = _number(text)
+        if value is not None:
+            return value < 1
     for name in _REMAINING_HEADERS:
-        text = headers.get(name)
-        if text is not None:
-            value = _number(text)
-            if value is not None:
-                return value < 1
+        value = _number(headers.get(name))
+        if value is not None:
+            return value < 1
     return False
 
 
