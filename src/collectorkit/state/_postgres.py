@@ -57,7 +57,8 @@ _STATEMENTS = {
     ),
     "delete": "DELETE FROM {table} WHERE namespace = %s AND key = %s",
     "list": (
-        "SELECT key, value, version, updated_at FROM {table} WHERE namespace = %s ORDER BY key"
+        "SELECT key, value, version, updated_at FROM {table} WHERE namespace = %s "
+        'ORDER BY key COLLATE "C"'  # code-point order, whatever the database's collation
     ),
 }
 
