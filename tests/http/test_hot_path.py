@@ -86,3 +86,37 @@ async def test_a_request_with_every_policy_stays_within_its_call_budget() -> Non
     assert (method, url) == ("GET", "http://api.test/v1/events")
     assert ("Authorization", "Bearer hot-path-token-1") in headers
     assert client.metrics.successful_requests == 2
+
+
+async def test_the_trusted_url_shortcut_gives_credentials_to_the_base_origin_only() -> None:
+    transport = Answering()
+    client = _client(transport)
+    urls = [
+        "/events",  # under the base URL
+        "http://api.test/other",  # the same origin, outside the base path
+        "HTTP://API.TEST:80/caps",  # the same origin, spelled otherwise (no shortcut)
+        "http://api.test:80@evil.test/x",  # userinfo that looks like the base: another host
+        "http://api.test.evil/x",
+        "https://api.test/x",  # another scheme is another origin
+        "http://api.test:8080/x",
+    ]
+    for url in urls:
+        await client.get(url)
+    authorized = [
+        any(name == "Authorization" for name, _ in headers) for _, _, headers in transport.sent
+    ]
+    assert authorized == [True, True, True, False, False, False, False]
+
+
+async def test_per_request_headers_params_and_json_body_reach_the_wire() -> None:
+    transport = Answering()
+    client = _client(transport)
+    await client.post(
+        "events", params={"page": 2, "tag": ["a", "b"]}, json={"x": 1}, headers={"X-Trace": "t"}
+    )
+    await client.get("/events")  # defaults untouched by the previous call
+    (method, url, headers), (_, _, plain) = transport.sent
+    assert (method, url) == ("POST", "http://api.test/v1/events?page=2&tag=a&tag=b")
+    assert {"X-Trace", "Content-Type", "Authorization", "User-Agent"} <= {n for n, _ in headers}
+    assert ("Content-Type", "application/json") in headers
+    assert not {"X-Trace", "Content-Type"} & {n for n, _ in plain}
