@@ -60,6 +60,8 @@ def as_envelopes(data: SinkInput, source: str) -> list[Envelope]:
         return [data]
     if isinstance(data, Mapping):
         return [Envelope(source, _key(source, data), data)]
+    if type(data) is list and set(map(type, data)) == {Envelope}:
+        return list(data)  # the common case (a page from ``deliver``), told at C speed
     out: list[Envelope] = []
     for item in data:
         if isinstance(item, Envelope):

@@ -1,13 +1,13 @@
 """JSON Lines files, rotated by date and size, exactly-once across crashes.
 
 Each line is ``{"key", "source", "data"}``. A small SQLite index next to the files keeps, per
-file, the *committed* byte offset, and the keys already written. A batch is appended to its file
-and then its keys and the new offset commit in one index transaction. On start, every file is
-truncated back to its committed offset, so a batch half-written by a killed process disappears
-(and is written again, once, when the page is re-fetched); a key in the index is never written
-again. ``store_with_checkpoint`` commits the collector state in the same index transaction
-(readable by :class:`~collectorkit.state.SQLiteStateStore` on ``index_path``). One writer
-process per set of files.
+file, the *committed* byte offset, and the keys already written (see ``_jsonl_index``). A batch
+is appended to its file and then its keys and the new offset commit in one index transaction.
+On start, every file is truncated back to its committed offset, so a batch half-written by a
+killed process disappears (and is written again, once, when the page is re-fetched); a key in
+the index is never written again. ``store_with_checkpoint`` commits the collector state in the
+same index transaction (readable by :class:`~collectorkit.state.SQLiteStateStore` on
+``index_path``). One writer process per set of files.
 """
 
 from __future__ import annotations
@@ -38,21 +38,26 @@ from collectorkit.sinks._base import (
     result_for,
     unique_envelopes,
 )
-from collectorkit.state import sqlite_create_state_table, sqlite_put_state
+from collectorkit.sinks._jsonl_index import (
+    CLAIM,
+    CLAIM_RETURNING,
+    SET_OFFSET,
+    FileRow,
+    latest_file,
+    open_index,
+    recover,
+    register_file,
+    wal_checkpoint,
+)
+from collectorkit.state import sqlite_put_state
 from collectorkit.state._values import check_names
 from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
 
 __all__ = ["JSONLSink"]
 
 T = TypeVar("T")
+_CHECKPOINT_EVERY = 200  # index commits between WAL checkpoints (run in a worker thread)
 _PLACEHOLDERS = {"source", "date"}
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, base TEXT NOT NULL, "
-    "segment INTEGER NOT NULL, committed INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, path TEXT NOT NULL) WITHOUT ROWID",
-)
-_CLAIM = "INSERT OR IGNORE INTO keys SELECT value, ? FROM json_each(?)"
-_SET_OFFSET = "UPDATE files SET committed = ? WHERE path = ?"
 
 
 def _placeholders(template: str) -> set[str]:
@@ -125,7 +130,8 @@ class JSONLSink(BaseSink):
         self._files: dict[str, FileIO] = {}
         self._suspect: set[str] = set()  # files whose size may differ from the committed offset
         self._day: tuple[int, str] = (-1, "")
-        self._current: dict[str, tuple[str, int]] = {}  # base -> (path, committed offset)
+        self._commits = 0  # since the last WAL checkpoint
+        self._current: dict[str, FileRow] = {}  # base -> its newest file
 
     @property
     def location(self) -> str:
@@ -136,40 +142,59 @@ class JSONLSink(BaseSink):
     def _db_sync(self) -> sqlite3.Connection:
         if self._db is None:
             Path(self.index_path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.index_path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = " + ("FULL" if self.fsync else "NORMAL"))
-            for ddl in _SCHEMA:
-                db.execute(ddl)
-            sqlite_create_state_table(db)
+            db = open_index(self.index_path, durable=self.fsync)
+            try:
+                recover(db)
+            except BaseException:
+                db.close()
+                raise
             self._db = db
-            self._recover(db)
         return self._db
 
-    def _recover(self, db: sqlite3.Connection) -> None:
-        """Cut every file back to its committed offset (drops what a crash left half-written)."""
-        for path, committed in db.execute("SELECT path, committed FROM files").fetchall():
+    def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` on the index (the caller holds ``_lock``); errors become SinkError."""
+        try:
+            db = self._db_sync()
             try:
-                if os.path.getsize(path) > committed:
-                    os.truncate(path, committed)
-            except FileNotFoundError:
-                continue
+                return work(db)
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise SinkError(f"JSONL index {self.index_path!r}: {exc}") from None
+        except OSError as exc:
+            raise SinkError(f"JSONL sink {self.template!r}: {exc}") from None
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             with self._lock:
-                db = self._db_sync()
-                try:
-                    return work(db)
-                except sqlite3.Error as exc:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise SinkError(f"JSONL index {self.index_path!r}: {exc}") from None
+                return self._call(work)
 
-        try:
-            return await asyncio.to_thread(call)
-        except OSError as exc:
-            raise SinkError(f"JSONL sink {self.template!r}: {exc}") from None
+        return await asyncio.to_thread(call)
+
+    async def _append(self, groups: list[_Group], checkpoint: Checkpoint | None) -> int:
+        """Write ``groups`` (and ``checkpoint``); the number of records newly written.
+
+        Without ``fsync`` nothing here waits on the disk — a write(2) into the page cache and
+        a WAL commit that is not synced (the periodic WAL checkpoint, which does sync, runs
+        in a worker thread) — so the batch is appended on the event loop's thread: that
+        measured faster than a hop to a worker thread per page. With ``fsync``, or while a
+        query or delete holds the index, it runs in a worker thread.
+        """
+
+        def work(db: sqlite3.Connection) -> int:
+            return self._write(db, groups, checkpoint)
+
+        if self.fsync or self._db is None or not self._lock.acquire(blocking=False):
+            written = await self._run(work)
+        else:
+            try:
+                written = self._call(work)
+            finally:
+                self._lock.release()
+        if self._commits >= _CHECKPOINT_EVERY:
+            self._commits = 0
+            await self._run(wal_checkpoint)
+        return written
 
     async def _open(self) -> None:
         await self._run(lambda db: None)
@@ -193,32 +218,30 @@ class JSONLSink(BaseSink):
     def _base_for(self, source: str, date: str) -> str:
         return self.template.format(source=_safe(source), date=date)
 
-    def _target(self, db: sqlite3.Connection, base: str) -> tuple[str, int]:
-        """The file the next batch for ``base`` goes to, and its committed offset."""
+    def _target(self, db: sqlite3.Connection, base: str) -> FileRow:
+        """The file the next batch for ``base`` goes to (a new segment once it is full)."""
         current = self._current.get(base)
         if current is None:
-            row = db.execute(
-                "SELECT path, committed FROM files WHERE base = ? ORDER BY segment DESC LIMIT 1",
-                (base,),
-            ).fetchone()
-            current = (row[0], row[1]) if row else self._register(db, base, 0)
-        if self.max_bytes is not None and current[1] >= self.max_bytes:
-            segment = db.execute("SELECT segment FROM files WHERE path = ?", (current[0],))
-            current = self._register(db, base, segment.fetchone()[0] + 1)
+            found = latest_file(db, base)
+            current, segment = found if found else (self._register(db, base, 0), 0)
+        else:
+            segment = -1  # looked up only when a new segment is due
+        if self.max_bytes is not None and current[2] >= self.max_bytes:
+            if segment < 0:
+                segment = db.execute(
+                    "SELECT segment FROM jsonl_files WHERE id = ?", (current[1],)
+                ).fetchone()[0]
+            current = self._register(db, base, segment + 1)
         self._current[base] = current
         return current
 
-    def _register(self, db: sqlite3.Connection, base: str, segment: int) -> tuple[str, int]:
+    def _register(self, db: sqlite3.Connection, base: str, segment: int) -> FileRow:
         # Registered (and committed) before the first write, so that a crash during that write
-        # is cut back on restart. Content that was there before us counts as committed.
-        path = _segment_path(base, segment)
-        committed = os.path.getsize(path) if os.path.exists(path) else 0
-        db.execute(
-            "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?)", (path, base, segment, committed)
-        )
-        if path in self._files:
-            self._files.pop(path).close()
-        return path, committed
+        # is cut back on restart.
+        row = register_file(db, _segment_path(base, segment), base, segment)
+        if row[0] in self._files:
+            self._files.pop(row[0]).close()
+        return row
 
     def _handle(self, path: str, committed: int) -> FileIO:
         f = self._files.get(path)
@@ -228,32 +251,37 @@ class JSONLSink(BaseSink):
             f = self._files[path] = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
             self._suspect.add(path)
         if path in self._suspect:  # new handle, or an earlier write failed: cut what it left
-            if os.fstat(f.fileno()).st_size != committed:
+            size = os.fstat(f.fileno()).st_size
+            if size < committed:
+                raise SinkError(
+                    f"JSONL file {path!r} holds {size} bytes but {committed} were committed: "
+                    "it was truncated or replaced while the sink was writing to it"
+                )
+            if size > committed:
                 os.ftruncate(f.fileno(), committed)
             self._suspect.discard(path)
         return f
 
     def _claim(
-        self, db: sqlite3.Connection, groups: list[_Group], paths: list[str]
+        self, db: sqlite3.Connection, groups: list[_Group], targets: list[FileRow]
     ) -> list[list[bytes]]:
         """Insert every group's keys (in the caller's transaction); return the new lines.
 
-        The keys travel as one JSON array per group (one parameter, expanded by ``json_each``)
-        and the common case — every key new — is told by the row counts alone. Only when some
-        key was already held is the transaction restarted and the keys inserted again with
+        The common case — every key new — is told by the row counts alone. Only when some key
+        was already held is the transaction restarted and the keys inserted again with
         ``RETURNING``, to learn which were new.
         """
         keys = [orjson.dumps([e.key for e in g.envelopes]).decode() for g in groups]
         if all(
-            db.execute(_CLAIM, (path, k)).rowcount == len(g.envelopes)
-            for g, path, k in zip(groups, paths, keys, strict=True)
+            db.execute(CLAIM, (file_id, k)).rowcount == len(g.envelopes)
+            for g, (_, file_id, _), k in zip(groups, targets, keys, strict=True)
         ):
             return [g.lines for g in groups]
         db.execute("ROLLBACK")
         db.execute("BEGIN IMMEDIATE")
         out: list[list[bytes]] = []
-        for g, path, k in zip(groups, paths, keys, strict=True):
-            fresh = {row[0] for row in db.execute(_CLAIM + " RETURNING key", (path, k))}
+        for g, (_, file_id, _), k in zip(groups, targets, keys, strict=True):
+            fresh = {row[0] for row in db.execute(CLAIM_RETURNING, (file_id, k))}
             pairs = zip(g.envelopes, g.lines, strict=True)
             out.append([line for e, line in pairs if e.key in fresh] if fresh else [])
         return out
@@ -273,9 +301,11 @@ class JSONLSink(BaseSink):
         touched: list[str] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            fresh_lines = self._claim(db, groups, [path for path, _ in targets])
-            offsets: dict[str, tuple[str, int]] = {}
-            for group, (path, committed), fresh in zip(groups, targets, fresh_lines, strict=True):
+            fresh_lines = self._claim(db, groups, targets)
+            offsets: dict[str, FileRow] = {}
+            for group, (path, file_id, committed), fresh in zip(
+                groups, targets, fresh_lines, strict=True
+            ):
                 if not fresh:
                     continue
                 f = self._handle(path, committed)
@@ -285,14 +315,15 @@ class JSONLSink(BaseSink):
                 if self.fsync:
                     os.fsync(f.fileno())
                 end = committed + len(data)
-                offsets[group.base] = (path, end)
-                db.execute(_SET_OFFSET, (end, path))
+                offsets[group.base] = (path, file_id, end)
+                db.execute(SET_OFFSET, (end, file_id))
                 written += len(fresh)
             if checkpoint is not None:
                 sqlite_put_state(
                     db, checkpoint.namespace, checkpoint.key, checkpoint.state, now=time.time()
                 )
             db.execute("COMMIT")
+            self._commits += 1
         except BaseException:
             self._suspect.update(touched)
             if db.in_transaction:
@@ -327,8 +358,7 @@ class JSONLSink(BaseSink):
         return self._day[1]
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
-        groups = self._groups(batch)  # serialised here: the worker thread mostly waits on I/O
-        written = await self._run(lambda db: self._write(db, groups))
+        written = await self._append(self._groups(batch), None)
         return result_for(self, self.template, batch, written)
 
     async def store_with_checkpoint(
@@ -341,8 +371,7 @@ class JSONLSink(BaseSink):
         check_names(checkpoint.namespace, checkpoint.key)
         envelopes = unique_envelopes(as_envelopes(batch, self.default_source))
         await self.connect()
-        groups = self._groups(envelopes) if envelopes else []
-        written = await self._run(lambda db: self._write(db, groups, checkpoint))
+        written = await self._append(self._groups(envelopes) if envelopes else [], checkpoint)
         result = result_for(self, self.template, envelopes, written)
         return replace(result, duplicates=len(batch) - written)
 
@@ -352,7 +381,7 @@ class JSONLSink(BaseSink):
         return list(self._iter(db))
 
     def _iter(self, db: sqlite3.Connection) -> Iterator[Envelope]:
-        files = db.execute("SELECT path, committed FROM files ORDER BY rowid").fetchall()
+        files = db.execute("SELECT path, committed FROM jsonl_files ORDER BY id").fetchall()
         for path, committed in files:
             try:
                 with open(path, "rb") as f:
@@ -374,24 +403,35 @@ class JSONLSink(BaseSink):
         return await self._run(lambda db: self._delete(db, location_id))
 
     def _delete(self, db: sqlite3.Connection, key: str) -> bool:
-        row = db.execute("SELECT path FROM keys WHERE key = ?", (key,)).fetchone()
+        row = db.execute(
+            "SELECT f.path, f.id, f.committed FROM jsonl_keys k JOIN jsonl_files f "
+            "ON f.id = k.file WHERE k.key = ?",
+            (key,),
+        ).fetchone()
         if row is None:
             return False
-        path = row[0]
+        path, file_id, committed = row
         if path in self._files:
             self._files.pop(path).close()
-        committed = db.execute("SELECT committed FROM files WHERE path = ?", (path,)).fetchone()[0]
         with open(path, "rb") as f:
             lines = f.read(committed).splitlines(keepends=True)
         kept = b"".join(x for x in lines if x.strip() and orjson.loads(x).get("key") != key)
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(kept)
-        os.replace(tmp, path)
+            if self.fsync:
+                os.fsync(f.fileno())
+        # Replaced inside the transaction: a crash before the commit leaves the file shorter
+        # than its offset, which the next start takes as it is (the key stays claimed).
         db.execute("BEGIN IMMEDIATE")
-        db.execute("DELETE FROM keys WHERE key = ?", (key,))
-        db.execute("UPDATE files SET committed = ? WHERE path = ?", (len(kept), path))
-        db.execute("COMMIT")
+        try:
+            db.execute("DELETE FROM jsonl_keys WHERE key = ?", (key,))
+            db.execute(SET_OFFSET, (len(kept), file_id))
+            os.replace(tmp, path)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         self._current = {b: c for b, c in self._current.items() if c[0] != path}
         return True
 
@@ -412,12 +452,9 @@ def _write_all(f: FileIO, data: bytes) -> None:
 
 
 def _lines(batch: list[Envelope]) -> list[bytes]:
+    # ``+ b"\n"`` rather than OPT_APPEND_NEWLINE: measured three times faster (orjson 3.13).
     dumps = orjson.dumps
     return [
-        dumps(
-            {"key": e.key, "source": e.source, "data": e.data},
-            default=json_default,
-            option=orjson.OPT_APPEND_NEWLINE,
-        )
+        dumps({"key": e.key, "source": e.source, "data": e.data}, default=json_default) + b"\n"
         for e in batch
     ]

@@ -1,0 +1,155 @@
+"""The SQLite index behind :class:`~collectorkit.sinks.JSONLSink`.
+
+Two tables: ``jsonl_files`` (one row per file: an integer id, its path, the ``base`` path it
+rotates from, its segment number and its *committed* byte offset) and ``jsonl_keys`` (every
+record key written, with the id of its file). Keys are claimed a page at a time: the page's keys
+travel as one JSON array expanded by ``json_each``, so a page costs one statement whatever its
+size. An index written by an earlier version (tables ``files`` and ``keys``, the file's path
+repeated on every key) is migrated in place on open.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+
+from collectorkit.state import sqlite_create_state_table
+
+__all__ = [
+    "CLAIM",
+    "CLAIM_RETURNING",
+    "SET_OFFSET",
+    "FileRow",
+    "latest_file",
+    "open_index",
+    "recover",
+    "register_file",
+    "wal_checkpoint",
+]
+
+FileRow = tuple[str, int, int]
+"""A file of the index: ``(path, id, committed offset)``."""
+
+_log = logging.getLogger(__name__)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS jsonl_files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, "
+    "base TEXT NOT NULL, segment INTEGER NOT NULL, committed INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS jsonl_files_base ON jsonl_files (base, segment)",
+    "CREATE TABLE IF NOT EXISTS jsonl_keys (key TEXT PRIMARY KEY, file INTEGER NOT NULL) "
+    "WITHOUT ROWID",
+)
+_MIGRATE = (
+    "INSERT INTO jsonl_files (path, base, segment, committed) "
+    "SELECT path, base, segment, committed FROM files ORDER BY rowid",
+    "INSERT OR IGNORE INTO jsonl_keys SELECT k.key, f.id FROM keys k "
+    "JOIN jsonl_files f ON f.path = k.path",
+    "DROP TABLE keys",
+    "DROP TABLE files",
+)
+CLAIM = "INSERT OR IGNORE INTO jsonl_keys SELECT value, ? FROM json_each(?)"
+"""Parameters: the file id, the page's keys as a JSON array. The row count says how many
+were new."""
+CLAIM_RETURNING = CLAIM + " RETURNING key"
+SET_OFFSET = "UPDATE jsonl_files SET committed = ? WHERE id = ?"
+_CACHE_KIB = 16384  # page cache of the index: keys of random ids touch many pages
+
+
+def open_index(path: str, *, durable: bool) -> sqlite3.Connection:
+    """Open (creating or migrating) the index at ``path``; autocommit mode, any thread.
+
+    WAL with ``synchronous=NORMAL`` unless ``durable``: the JSONL bytes are written before the
+    index commits, so a commit the OS loses in a crash of the machine only leaves bytes past
+    the committed offset, which :func:`recover` cuts off (the page is fetched again). With
+    ``durable`` the files are fsynced before the commit and the commit is ``FULL``. SQLite's
+    automatic WAL checkpoint is off: the sink calls :func:`wal_checkpoint` from a worker thread
+    every so many commits, and closing the connection checkpoints too.
+    """
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = " + ("FULL" if durable else "NORMAL"))
+        db.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        db.execute("PRAGMA wal_autocheckpoint = 0")  # see wal_checkpoint
+        db.execute("BEGIN IMMEDIATE")
+        for ddl in _SCHEMA:
+            db.execute(ddl)
+        sqlite_create_state_table(db)
+        if _is_old_index(db):
+            for sql in _MIGRATE:
+                db.execute(sql)
+        db.execute("COMMIT")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _is_old_index(db: sqlite3.Connection) -> bool:
+    def columns(table: str) -> list[str]:
+        return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+    return columns("keys") == ["key", "path"] and columns("files") == [
+        "path",
+        "base",
+        "segment",
+        "committed",
+    ]
+
+
+def recover(db: sqlite3.Connection) -> None:
+    """Make every file agree with its committed offset.
+
+    Bytes past the offset (a batch a killed process wrote but did not commit) are cut off. A
+    file *shorter* than its offset (a ``delete`` interrupted between replacing the file and
+    committing, or data the machine lost without ``fsync``) is taken as it is: the offset moves
+    back to its size, and a warning names it.
+    """
+    rows = db.execute("SELECT id, path, committed FROM jsonl_files").fetchall()
+    for file_id, path, committed in rows:
+        try:
+            size = os.path.getsize(path)
+        except FileNotFoundError:
+            continue
+        if size > committed:
+            os.truncate(path, committed)
+        elif size < committed:
+            _log.warning(
+                "JSONL file %s holds %d bytes, its index says %d were committed; "
+                "continuing from %d",
+                path,
+                size,
+                committed,
+                size,
+            )
+            db.execute(SET_OFFSET, (size, file_id))
+
+
+def latest_file(db: sqlite3.Connection, base: str) -> tuple[FileRow, int] | None:
+    """The newest segment of ``base`` and its segment number, or ``None``."""
+    row = db.execute(
+        "SELECT path, id, committed, segment FROM jsonl_files WHERE base = ? "
+        "ORDER BY segment DESC LIMIT 1",
+        (base,),
+    ).fetchone()
+    return None if row is None else ((row[0], row[1], row[2]), row[3])
+
+
+def register_file(db: sqlite3.Connection, path: str, base: str, segment: int) -> FileRow:
+    """Add ``path`` to the index (committed at once, before anything is written to it).
+
+    Content already in the file counts as committed: it was not written by this index.
+    """
+    committed = os.path.getsize(path) if os.path.exists(path) else 0
+    db.execute(
+        "INSERT OR IGNORE INTO jsonl_files (path, base, segment, committed) VALUES (?, ?, ?, ?)",
+        (path, base, segment, committed),
+    )
+    row = db.execute("SELECT id, committed FROM jsonl_files WHERE path = ?", (path,)).fetchone()
+    return path, row[0], row[1]
+
+
+def wal_checkpoint(db: sqlite3.Connection) -> None:
+    """Copy the WAL back into the database file (syncs the disk: call it off the event loop)."""
+    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
