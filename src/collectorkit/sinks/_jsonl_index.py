@@ -19,8 +19,8 @@ from collectorkit.state import sqlite_create_state_table
 __all__ = [
     "CLAIM",
     "CLAIM_RETURNING",
-    "SET_OFFSET",
     "FileRow",
+    "SET_OFFSET",
     "latest_file",
     "open_index",
     "recover",
