@@ -199,6 +199,9 @@ async def test_collector_clock_jumps_back_and_forward_without_loss_or_duplicates
 
 
 async def test_503_burst_without_retry_after_uses_the_configured_backoff(tmp_path: Path) -> None:
+    """A 503 without Retry-After, whose X-RateLimit-Remaining says quota is left, is retried
+    after the configured backoff — not held until X-RateLimit-Reset (up to a minute), as it
+    was before http's ``server_pause`` (found by this suite)."""
     import asyncio
 
     burst = FaultSpec(kind="server_error", target="generic", requests="2-3", status=503)
