@@ -31,7 +31,6 @@ from collectorkit._errors import (
     RequestTimeoutError,
     TransportError,
 )
-from collectorkit._sync import run_sync
 from collectorkit.http._auth import AuthContext, AuthHandler, NoAuth, maybe_await
 from collectorkit.http._breaker import BreakerState, CircuitBreakerPolicy, CircuitState
 from collectorkit.http._config import APIClientConfig, AuthConfig, resolve_auth
@@ -49,10 +48,15 @@ from collectorkit.http._retry import RetryDecision, RetryPolicy, backoff_disable
 from collectorkit.http._server_hints import quota_exhausted, server_pause
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
 from collectorkit.http._transport import Transport
+from collectorkit.http._verbs import HTTPVerbs
 from collectorkit.http._wire import (
+    authority_prefix,
+    build_request,
     default_transport,
     encode_body,
+    error_kind,
     join_url,
+    log_exchange,
     redirect_request,
     status_error,
 )
@@ -65,7 +69,7 @@ _HOOKS_ONLY = AuthHandler.authenticate  # a handler that did not override authen
 _Origin = tuple[str, str, int]
 
 
-class APIClient:
+class APIClient(HTTPVerbs):
     """The resilient HTTP client: auth, rate limit, circuit breaker, retries, redirects,
     metrics and redacted logs around a pluggable :class:`~collectorkit.http.Transport`.
 
@@ -245,34 +249,6 @@ class APIClient:
         """Called with every successful response; override to extract metadata."""
         return response
 
-    def _default_request(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        data: Any,
-        headers: Mapping[str, str] | None,
-    ) -> Request:
-        """What the default :meth:`_prepare_request` gives, built straight into a
-        :class:`Request` (no intermediate dicts) when no subclass overrides the hook."""
-        request_headers = Headers.__new__(Headers)  # Headers.from_items_dict, without the call
-        request_headers._items = self._default_header_items.copy()
-        if headers:
-            request_headers.update(headers)
-        content: bytes | None = None
-        if json is not None or data is not None:
-            content, content_type = encode_body(json, data)
-            if content_type and "content-type" not in request_headers:
-                request_headers["Content-Type"] = content_type
-        return Request(
-            method,
-            url if "://" in url else join_url(self._base_url or "", url),
-            headers=request_headers,
-            params=params,
-            content=content,
-        )
-
     # --- the public verbs ------------------------------------------------------------------------
 
     async def request(
@@ -300,7 +276,11 @@ class APIClient:
             if self._default_prepare:
                 if self._base_url is None:
                     self._base_url = await self._build_base_url()
-                request = self._default_request(method, url, params, json, data, headers)
+                request = build_request(
+                    method, url, self._base_url, self._default_header_items, params, json, data
+                )
+                if headers:
+                    request.headers.update(headers)
             else:
                 prepared = await self._prepare_request(
                     method, url, params=params, json=json, data=data, headers=headers
@@ -320,56 +300,6 @@ class APIClient:
             raise
         metrics.successful_requests += 1
         return response
-
-    def get(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
-        """``await client.get(url, ...)``: :meth:`request` with ``GET``."""
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
-        """``await client.post(url, ...)``: :meth:`request` with ``POST``."""
-        return self.request("POST", url, **kwargs)
-
-    def put(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
-        """``await client.put(url, ...)``: :meth:`request` with ``PUT``."""
-        return self.request("PUT", url, **kwargs)
-
-    def patch(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
-        """``await client.patch(url, ...)``: :meth:`request` with ``PATCH``."""
-        return self.request("PATCH", url, **kwargs)
-
-    def delete(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
-        """``await client.delete(url, ...)``: :meth:`request` with ``DELETE``."""
-        return self.request("DELETE", url, **kwargs)
-
-    # --- sync entry points (the same async code, on a loop of their own) ---------------------
-
-    def request_sync(self, method: str, url: str, **kwargs: Any) -> Response:
-        """Blocking :meth:`request`, for code without an event loop; inside a running loop it
-        raises :class:`~collectorkit.SyncInAsyncError`. Each call runs on a fresh event loop, so
-        the connection pool this client created is closed after it (a transport passed in must
-        be usable from that loop)."""
-        return run_sync(self._request_then_release(method, url, **kwargs), async_name="request")
-
-    async def _request_then_release(self, method: str, url: str, **kwargs: Any) -> Response:
-        try:
-            return await self.request(method, url, **kwargs)
-        finally:
-            await self.aclose()
-
-    def get_sync(self, url: str, **kwargs: Any) -> Response:
-        return self.request_sync("GET", url, **kwargs)
-
-    def post_sync(self, url: str, **kwargs: Any) -> Response:
-        return self.request_sync("POST", url, **kwargs)
-
-    def put_sync(self, url: str, **kwargs: Any) -> Response:
-        return self.request_sync("PUT", url, **kwargs)
-
-    def patch_sync(self, url: str, **kwargs: Any) -> Response:
-        return self.request_sync("PATCH", url, **kwargs)
-
-    def delete_sync(self, url: str, **kwargs: Any) -> Response:
-        return self.request_sync("DELETE", url, **kwargs)
 
     # --- the send loop ---------------------------------------------------------------------------
 
@@ -397,7 +327,7 @@ class APIClient:
             except TransportError as exc:
                 if exc.request is None:
                     exc.request = request.redacted()
-                self._record_breaker(None, _error_kind(exc))
+                self._record_breaker(None, error_kind(exc))
                 error = exc
             except HTTPStatusError as exc:  # raised by an auth flow, e.g. its token endpoint
                 self._record_breaker(None, None)
@@ -449,7 +379,7 @@ class APIClient:
             attempt=attempt,
             status_code=status,
             headers=headers,
-            error=_error_kind(error) if isinstance(error, TransportError) else None,
+            error=error_kind(error) if isinstance(error, TransportError) else None,
             now=self.clock.time(),
             rand=self._rand.random(),
         )
@@ -590,7 +520,7 @@ class APIClient:
             return None
         cached = self._trusted
         if cached is None or cached[0] != base:
-            cached = self._trusted = (base, origin_of(base), _authority_prefix(base))
+            cached = self._trusted = (base, origin_of(base), authority_prefix(base))
         return cached[1]
 
     def _trusts_url(self, url: str, trusted: _Origin) -> bool:
@@ -647,50 +577,11 @@ class APIClient:
             request=request,
         )
         if self._log.diagnostic:
-            self._log_exchange(request, response)
+            log_exchange(self._log, self.config, request, response)
         return response
-
-    def _log_exchange(self, request: Request, response: Response) -> None:
-        """Debug lines (diagnostic mode only), as ``log_requests`` / ``log_responses`` /
-        ``log_response_body`` ask; the logger redacts every field."""
-        config = self.config
-        if config.log_requests:
-            self._log.debug(
-                "request",
-                method=request.method,
-                url=request.full_url,
-                headers=dict(request.headers),
-            )
-        if config.log_responses:
-            fields: dict[str, Any] = {
-                "status": response.status_code,
-                "elapsed_ms": round(response.elapsed_ms, 2),
-                "bytes": len(response.content),
-            }
-            if config.log_response_body:
-                body = response.body
-                fields["body"] = body[:2000] if isinstance(body, str) else body
-            self._log.debug("response", url=response.url, **fields)
 
     def _send_token_request(self, request: Request) -> Coroutine[Any, Any, Response]:
         return self._transmit(request, None)
-
-
-def _authority_prefix(url: str) -> str:
-    """``scheme://authority/`` of an absolute URL (``"\0"``, which starts no URL, otherwise)."""
-    start = url.find("://")
-    if start < 0:
-        return "\0"
-    end = len(url)
-    for mark in "/?#":
-        found = url.find(mark, start + 3)
-        if 0 <= found < end:
-            end = found
-    return url[:end] + "/"
-
-
-def _error_kind(error: TransportError) -> str:
-    return "timeout" if isinstance(error, RequestTimeoutError) else "connection"
 
 
 class BaseAPIClient(APIClient):

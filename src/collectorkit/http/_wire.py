@@ -4,7 +4,7 @@ default transport. Pure helpers of the send loop in ``_client``."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin
 
 import orjson
@@ -15,16 +15,27 @@ from collectorkit._errors import (
     ConfigError,
     HTTPStatusError,
     QuotaError,
+    RequestTimeoutError,
     ServiceError,
+    TransportError,
 )
+from collectorkit.http._headers import Headers
 from collectorkit.http._models import Request, Response
 from collectorkit.http._redact import MASK, is_sensitive_name, redact_text, redact_url
 from collectorkit.http._transport import Transport
 
+if TYPE_CHECKING:
+    from collectorkit.http._config import APIClientConfig
+    from collectorkit.http._redact import CollectorLogger
+
 __all__ = [
+    "authority_prefix",
+    "build_request",
     "default_transport",
     "encode_body",
+    "error_kind",
     "join_url",
+    "log_exchange",
     "mask_request_secrets",
     "redirect_request",
     "status_error",
@@ -121,3 +132,74 @@ def redirect_request(request: Request, response: Response) -> Request:
         new = request.copy(url=location)
     new.params = {}  # the Location is the full target, query included
     return new
+
+
+def build_request(
+    method: str,
+    url: str,
+    base_url: str | None,
+    default_headers: dict[str, tuple[str, str]],
+    params: Mapping[str, Any] | None,
+    json: Any,
+    data: Any,
+) -> Request:
+    """The request the default ``_prepare_request`` hook describes, built straight into a
+    :class:`Request`: ``url`` joined to ``base_url`` unless absolute, the client's default
+    headers (a ``Headers.items_dict()`` table, copied) and the encoded body with its type."""
+    headers = Headers.__new__(Headers)  # no per-request rebuild of the defaults
+    headers._items = default_headers.copy()
+    content: bytes | None = None
+    if json is not None or data is not None:
+        content, content_type = encode_body(json, data)
+        if content_type and "content-type" not in headers:  # a default Content-Type wins
+            headers["Content-Type"] = content_type
+    return Request(
+        method,
+        url if "://" in url else join_url(base_url or "", url),
+        headers=headers,
+        params=params,
+        content=content,
+    )
+
+
+def log_exchange(
+    log: CollectorLogger, config: APIClientConfig, request: Request, response: Response
+) -> None:
+    """Debug lines (diagnostic mode only), as ``log_requests`` / ``log_responses`` /
+    ``log_response_body`` ask; the logger redacts every field."""
+    if config.log_requests:
+        log.debug(
+            "request",
+            method=request.method,
+            url=request.full_url,
+            headers=dict(request.headers),
+        )
+    if config.log_responses:
+        fields: dict[str, Any] = {
+            "status": response.status_code,
+            "elapsed_ms": round(response.elapsed_ms, 2),
+            "bytes": len(response.content),
+        }
+        if config.log_response_body:
+            body = response.body
+            fields["body"] = body[:2000] if isinstance(body, str) else body
+        log.debug("response", url=response.url, **fields)
+
+
+def authority_prefix(url: str) -> str:
+    """``scheme://authority/`` of an absolute URL (``"\\0"``, which starts no URL, otherwise):
+    a URL starting with it has that URL's origin, no parsing needed."""
+    start = url.find("://")
+    if start < 0:
+        return "\0"
+    end = len(url)
+    for mark in "/?#":
+        found = url.find(mark, start + 3)
+        if 0 <= found < end:
+            end = found
+    return url[:end] + "/"
+
+
+def error_kind(error: TransportError) -> str:
+    """``"timeout"`` or ``"connection"``: the retry and breaker policies' name for ``error``."""
+    return "timeout" if isinstance(error, RequestTimeoutError) else "connection"
