@@ -80,11 +80,11 @@ class Request:
         self.method = method.upper()
         self.url = url
         # ``type() is`` first: isinstance against a Mapping ABC subclass is slow on a hot path
-        self.headers = (
-            headers
-            if type(headers) is Headers or isinstance(headers, Headers)
-            else Headers(headers)
-        )
+        if type(headers) is not Headers and (
+            type(headers) is list or not isinstance(headers, Headers)
+        ):
+            headers = Headers(headers)
+        self.headers = headers
         self.params: dict[str, Any] = dict(params or {})
         self.content = content
 
@@ -149,11 +149,11 @@ class Response:
         request: Request | None = None,
     ) -> None:
         self.status_code = status_code
-        self.headers = (
-            headers
-            if type(headers) is Headers or isinstance(headers, Headers)
-            else Headers(headers)
-        )
+        if type(headers) is not Headers and (
+            type(headers) is list or not isinstance(headers, Headers)
+        ):
+            headers = Headers(headers)
+        self.headers = headers
         self.content = content
         self.url = url
         self.elapsed_ms = elapsed_ms
