@@ -9,6 +9,9 @@ doing the same writes by hand:
   ``executemany`` ``INSERT OR IGNORE`` + a state row, one commit per page;
 - JSONL: ``JSONLSink`` (appends, then commits the file offset, the record keys and the state
   in its SQLite index), vs one file write per page (no idempotency, no state);
+- JSONL ceiling: the bare loop's writes done by a sink inside the same ``deliver`` (no index,
+  no state, no idempotency), vs the bare loop: what the collector and the delivery loop cost
+  on their own, i.e. the best ratio any JSONL sink could reach here;
 - PostgreSQL (when the test helper can start a server): ``PostgresSink`` committing records +
   state in one transaction per page, vs ``executemany`` ``INSERT … ON CONFLICT DO NOTHING`` + a
   state upsert, one commit per page.
@@ -29,7 +32,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,7 @@ from collectorkit import (
     SQLiteSink,
 )
 from collectorkit.runtime import deliver
+from collectorkit.typing import Checkpoint, Envelope, QueryCriteria, StoreResult
 
 PAGE_SIZE = 500
 PAGES = 100
@@ -156,6 +160,58 @@ async def ours_postgres(base: str, url: str) -> int:
             key_fields=["id"],
             checkpoint_sink=sink,
         )
+    return report.stored
+
+
+class _PlainJSONL:
+    """The bare loop's JSONL writes as a sink: no index, no state, no idempotency."""
+
+    name = "plain-jsonl"
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open("ab")
+
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        self._file.close()
+
+    async def store(self, batch: Sequence[Envelope]) -> StoreResult:
+        self._file.write(
+            b"".join(
+                orjson.dumps({"key": e.key, "source": e.source, "data": e.data}) + b"\n"
+                for e in batch
+            )
+        )
+        self._file.flush()
+        return StoreResult(location=self._file.name, written=len(batch))
+
+    async def store_with_checkpoint(
+        self, batch: Sequence[Envelope], checkpoint: Checkpoint
+    ) -> StoreResult:
+        return await self.store(batch)
+
+    async def query(self, criteria: QueryCriteria) -> list[Envelope]:
+        return []
+
+    async def delete(self, location_id: str) -> bool:
+        return False
+
+
+async def plain_jsonl(base: str, work: Path) -> int:
+    sink = _PlainJSONL(work / "plain.jsonl")
+    try:
+        async with _collector(base) as client:
+            report = await deliver(
+                client.iter_pages(),
+                source=SOURCE,
+                sinks=[sink],
+                key_fields=["id"],
+                checkpoint_sink=sink,
+            )
+    finally:
+        await sink.disconnect()
     return report.stored
 
 
@@ -334,6 +390,7 @@ def main() -> None:
     pairs: dict[str, tuple[Run, Run]] = {
         "sqlite": (lambda w: ours_sqlite(base, w), lambda w: bare_sqlite(base, w)),
         "jsonl": (lambda w: ours_jsonl(base, w), lambda w: bare_jsonl(base, w)),
+        "ceiling": (lambda w: plain_jsonl(base, w), lambda w: bare_jsonl(base, w)),
     }
     if pg is not None:
         pairs["postgres"] = (lambda w: ours_postgres(base, pg), lambda w: bare_postgres(base, pg))
@@ -352,6 +409,7 @@ def main() -> None:
     for name, (ours, bare) in best.items():
         ratio = ours / bare
         print(f"  {name:9s} ours {ours:10,.0f}   bare loop {bare:10,.0f}   ratio {ratio:.2f}")
+    print("  (ceiling: the bare JSONL writes as a sink inside deliver, no index or state)")
     if pg is None:
         print("  postgres  skipped: no PostgreSQL binaries (run scripts/install-system-deps)")
     print(

@@ -39,14 +39,14 @@ from collectorkit.sinks._base import (
     unique_envelopes,
 )
 from collectorkit.sinks._jsonl_index import (
-    CLAIM,
-    CLAIM_RETURNING,
-    SET_OFFSET,
     FileRow,
+    claim_keys,
+    claim_new_keys,
     latest_file,
     open_index,
     recover,
     register_file,
+    set_offset,
     wal_checkpoint,
 )
 from collectorkit.state import sqlite_put_state
@@ -57,6 +57,7 @@ __all__ = ["JSONLSink"]
 
 T = TypeVar("T")
 _CHECKPOINT_EVERY = 200  # index commits between WAL checkpoints (run in a worker thread)
+_INLINE_MAX = 2000  # records: a larger batch is written from a worker thread
 _PLACEHOLDERS = {"source", "date"}
 
 
@@ -171,20 +172,26 @@ class JSONLSink(BaseSink):
 
         return await asyncio.to_thread(call)
 
-    async def _append(self, groups: list[_Group], checkpoint: Checkpoint | None) -> int:
-        """Write ``groups`` (and ``checkpoint``); the number of records newly written.
+    async def _append(self, batch: list[Envelope], checkpoint: Checkpoint | None) -> int:
+        """Write ``batch`` (and ``checkpoint``); the number of records newly written.
 
         Without ``fsync`` nothing here waits on the disk — a write(2) into the page cache and
         a WAL commit that is not synced (the periodic WAL checkpoint, which does sync, runs
         in a worker thread) — so the batch is appended on the event loop's thread: that
-        measured faster than a hop to a worker thread per page. With ``fsync``, or while a
-        query or delete holds the index, it runs in a worker thread.
+        measured faster than a hop to a worker thread per page. With ``fsync``, for a batch
+        of more than ``_INLINE_MAX`` records (the loop never stalls for long), or while a
+        query or delete holds the index, it runs in a worker thread. Either way it first
+        yields once, so that tasks already waiting (the delivery reading the next page ahead)
+        send their requests before this stretch of CPU work, not after it.
         """
+        await asyncio.sleep(0)
+        groups = self._groups(batch) if batch else []
 
         def work(db: sqlite3.Connection) -> int:
             return self._write(db, groups, checkpoint)
 
-        if self.fsync or self._db is None or not self._lock.acquire(blocking=False):
+        inline = not self.fsync and len(batch) <= _INLINE_MAX and self._db is not None
+        if not inline or not self._lock.acquire(blocking=False):
             written = await self._run(work)
         else:
             try:
@@ -273,7 +280,7 @@ class JSONLSink(BaseSink):
         """
         keys = [orjson.dumps([e.key for e in g.envelopes]).decode() for g in groups]
         if all(
-            db.execute(CLAIM, (file_id, k)).rowcount == len(g.envelopes)
+            claim_keys(db, file_id, k) == len(g.envelopes)
             for g, (_, file_id, _), k in zip(groups, targets, keys, strict=True)
         ):
             return [g.lines for g in groups]
@@ -281,7 +288,7 @@ class JSONLSink(BaseSink):
         db.execute("BEGIN IMMEDIATE")
         out: list[list[bytes]] = []
         for g, (_, file_id, _), k in zip(groups, targets, keys, strict=True):
-            fresh = {row[0] for row in db.execute(CLAIM_RETURNING, (file_id, k))}
+            fresh = claim_new_keys(db, file_id, k)
             pairs = zip(g.envelopes, g.lines, strict=True)
             out.append([line for e, line in pairs if e.key in fresh] if fresh else [])
         return out
@@ -316,7 +323,7 @@ class JSONLSink(BaseSink):
                     os.fsync(f.fileno())
                 end = committed + len(data)
                 offsets[group.base] = (path, file_id, end)
-                db.execute(SET_OFFSET, (end, file_id))
+                set_offset(db, file_id, end)
                 written += len(fresh)
             if checkpoint is not None:
                 sqlite_put_state(
@@ -358,7 +365,7 @@ class JSONLSink(BaseSink):
         return self._day[1]
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
-        written = await self._append(self._groups(batch), None)
+        written = await self._append(batch, None)
         return result_for(self, self.template, batch, written)
 
     async def store_with_checkpoint(
@@ -371,7 +378,7 @@ class JSONLSink(BaseSink):
         check_names(checkpoint.namespace, checkpoint.key)
         envelopes = unique_envelopes(as_envelopes(batch, self.default_source))
         await self.connect()
-        written = await self._append(self._groups(envelopes) if envelopes else [], checkpoint)
+        written = await self._append(envelopes, checkpoint)
         result = result_for(self, self.template, envelopes, written)
         return replace(result, duplicates=len(batch) - written)
 
@@ -426,7 +433,7 @@ class JSONLSink(BaseSink):
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("DELETE FROM jsonl_keys WHERE key = ?", (key,))
-            db.execute(SET_OFFSET, (len(kept), file_id))
+            set_offset(db, file_id, len(kept))
             os.replace(tmp, path)
             db.execute("COMMIT")
         except BaseException:

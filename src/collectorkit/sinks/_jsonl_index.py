@@ -17,14 +17,14 @@ import sqlite3
 from collectorkit.state import sqlite_create_state_table
 
 __all__ = [
-    "CLAIM",
-    "CLAIM_RETURNING",
     "FileRow",
-    "SET_OFFSET",
+    "claim_keys",
+    "claim_new_keys",
     "latest_file",
     "open_index",
     "recover",
     "register_file",
+    "set_offset",
     "wal_checkpoint",
 ]
 
@@ -48,11 +48,8 @@ _MIGRATE = (
     "DROP TABLE keys",
     "DROP TABLE files",
 )
-CLAIM = "INSERT OR IGNORE INTO jsonl_keys SELECT value, ? FROM json_each(?)"
-"""Parameters: the file id, the page's keys as a JSON array. The row count says how many
-were new."""
-CLAIM_RETURNING = CLAIM + " RETURNING key"
-SET_OFFSET = "UPDATE jsonl_files SET committed = ? WHERE id = ?"
+_CLAIM = "INSERT OR IGNORE INTO jsonl_keys SELECT value, ? FROM json_each(?)"
+_SET_OFFSET = "UPDATE jsonl_files SET committed = ? WHERE id = ?"
 _CACHE_KIB = 16384  # page cache of the index: keys of random ids touch many pages
 
 
@@ -123,7 +120,7 @@ def recover(db: sqlite3.Connection) -> None:
                 committed,
                 size,
             )
-            db.execute(SET_OFFSET, (size, file_id))
+            set_offset(db, file_id, size)
 
 
 def latest_file(db: sqlite3.Connection, base: str) -> tuple[FileRow, int] | None:
@@ -153,3 +150,17 @@ def register_file(db: sqlite3.Connection, path: str, base: str, segment: int) ->
 def wal_checkpoint(db: sqlite3.Connection) -> None:
     """Copy the WAL back into the database file (syncs the disk: call it off the event loop)."""
     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+def claim_keys(db: sqlite3.Connection, file_id: int, keys: str) -> int:
+    """Insert ``keys`` (a JSON array) for ``file_id``; how many were not held yet."""
+    return db.execute(_CLAIM, (file_id, keys)).rowcount
+
+
+def claim_new_keys(db: sqlite3.Connection, file_id: int, keys: str) -> set[str]:
+    """Insert ``keys`` (a JSON array) for ``file_id``; those that were not held yet."""
+    return {row[0] for row in db.execute(_CLAIM + " RETURNING key", (file_id, keys))}
+
+
+def set_offset(db: sqlite3.Connection, file_id: int, committed: int) -> None:
+    db.execute(_SET_OFFSET, (committed, file_id))
