@@ -45,15 +45,7 @@ class PreviewResult:
 
 def next_request(blueprint: CollectorBlueprint, state: CollectorState) -> RequestSpec:
     """The request the collector sends from ``state``: window filter, then the paging position."""
-    from collectorkit.collect import StandardPaginator, Window
-
-    request = blueprint.request
-    spec = request.spec(None)
-    inc = request.incremental
-    if inc is not None and state.window_start is not None and state.window_end is not None:
-        spec = inc.apply_window(spec, Window(state.window_start, state.window_end))
-    paginator = request.paginator or StandardPaginator(request.pagination)
-    return paginator.prepare(spec, state)
+    return blueprint.request.next_request(state)
 
 
 async def preview(
