@@ -7,11 +7,10 @@ from typing import Any
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit.state._values import (
-    check_if_version,
     check_names,
+    check_put,
     conflict_error,
     decode_value,
-    encode_value,
 )
 from collectorkit.typing import StoredValue
 
@@ -47,9 +46,7 @@ class MemoryStateStore:
         *,
         if_version: int | None = None,
     ) -> int:
-        check_names(namespace, key)
-        check_if_version(if_version)
-        text = encode_value(value)
+        text = check_put(namespace, key, value, if_version)
         current = self._data.get((namespace, key))
         version = current[1] if current else 0
         if if_version is not None and if_version != version:

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
 from collectorkit.state._values import (
-    check_if_version,
     check_names,
+    check_put,
     conflict_error,
     decode_value,
-    encode_value,
     redact_url,
 )
 from collectorkit.typing import StoredValue
@@ -123,10 +122,9 @@ class RedisStateStore:
         *,
         if_version: int | None = None,
     ) -> int:
-        check_names(namespace, key)
-        check_if_version(if_version)
+        text = check_put(namespace, key, value, if_version)
         args = [key, "" if if_version is None else str(if_version)]
-        args += [repr(self._clock.time()), encode_value(value)]
+        args += [repr(self._clock.time()), text]
 
         async def work(r: Redis) -> Any:
             return await r.eval(_PUT, 1, self._hash(namespace), *args)

@@ -22,7 +22,7 @@ from collectorkit._errors import (
 )
 from collectorkit.state._service_transport import ServiceResponse, ServiceTransport
 from collectorkit.state._timestamps import format_timestamp
-from collectorkit.state._values import check_if_version, check_names, encode_value, redact_url
+from collectorkit.state._values import check_names, check_put, redact_url
 from collectorkit.state._watermarks import WATERMARK_NAMESPACE, Watermark
 from collectorkit.typing import StoredValue
 
@@ -142,10 +142,9 @@ class StorageServiceClient:
         *,
         if_version: int | None = None,
     ) -> int:
-        check_names(namespace, key)
-        check_if_version(if_version)
+        text = check_put(namespace, key, value, if_version)
         condition = "null" if if_version is None else str(if_version)
-        body = f'{{"value":{encode_value(value)},"if_version":{condition}}}'
+        body = f'{{"value":{text},"if_version":{condition}}}'
         response = await self._http.request(
             "PUT", f"/api/v1/state/{namespace}/{_q(key)}", content=body.encode()
         )

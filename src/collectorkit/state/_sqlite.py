@@ -21,11 +21,10 @@ from typing import Any, TypeVar
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import StateError, StateStoreUnavailableError
 from collectorkit.state._values import (
-    check_if_version,
     check_names,
+    check_put,
     conflict_error,
     decode_value,
-    encode_value,
 )
 from collectorkit.typing import StoredValue
 
@@ -84,9 +83,7 @@ def sqlite_put_state(
     The table must exist (call :func:`sqlite_create_state_table` once). Raises
     :class:`~collectorkit.StateConflictError` when ``if_version`` does not match.
     """
-    check_names(namespace, key)
-    check_if_version(if_version)
-    text = encode_value(value)
+    text = check_put(namespace, key, value, if_version)
     if if_version is None:
         row = conn.execute(_UPSERT, (namespace, key, text, now)).fetchone()
     elif if_version == 0:

@@ -15,6 +15,7 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "check_if_version",
     "check_names",
+    "check_put",
     "conflict_error",
     "decode_value",
     "encode_value",
@@ -51,6 +52,14 @@ def check_if_version(if_version: int | None) -> None:
         return
     if isinstance(if_version, bool) or not isinstance(if_version, int) or if_version < 0:
         raise ConfigError(f"must be None or an integer >= 0, got {if_version!r}", path="if_version")
+
+
+def check_put(namespace: str, key: str, value: Mapping[str, Any], if_version: int | None) -> str:
+    """Check the arguments of a ``put`` (names, ``if_version``, value) in the order every store
+    reports them, and return the value as JSON text."""
+    check_names(namespace, key)
+    check_if_version(if_version)
+    return encode_value(value)
 
 
 def encode_value(value: Mapping[str, Any]) -> str:
