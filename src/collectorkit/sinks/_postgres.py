@@ -8,6 +8,7 @@ A batch is one ``executemany`` of ``INSERT … ON CONFLICT (key) DO NOTHING`` in
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +24,8 @@ from collectorkit.sinks._base import (
     result_for,
     unique_envelopes,
 )
-from collectorkit.state._values import check_names, encode_value, redact_url
+from collectorkit.state import postgres_create_state_table, postgres_put_state
+from collectorkit.state._values import check_names, redact_url
 from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
 
 if TYPE_CHECKING:
@@ -37,17 +39,6 @@ T = TypeVar("T")
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _FIELD = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 
-# The state table must match collectorkit.state.PostgresStateStore (tests read it back with it).
-_STATE_DDL = (
-    "CREATE TABLE IF NOT EXISTS {state} (namespace TEXT NOT NULL, key TEXT NOT NULL, "
-    "value JSONB NOT NULL, version BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL, "
-    "PRIMARY KEY (namespace, key))"
-)
-_STATE_UPSERT = (
-    "INSERT INTO {state} VALUES (%s, %s, %s::jsonb, 1, extract(epoch from clock_timestamp())) "
-    "ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, "
-    "version = {state}.version + 1, updated_at = excluded.updated_at"
-)
 _EVENTS_DDL = (
     "CREATE TABLE IF NOT EXISTS {table} (seq BIGSERIAL, key TEXT PRIMARY KEY, "
     "source TEXT NOT NULL, data JSONB NOT NULL, stored_at TIMESTAMPTZ NOT NULL DEFAULT now())"
@@ -97,9 +88,7 @@ class PostgresSink(BaseSink):
     def _sql(self, text: str) -> Composed:
         from psycopg import sql
 
-        return sql.SQL(text).format(
-            table=sql.Identifier(self.table), state=sql.Identifier(self.state_table)
-        )
+        return sql.SQL(text).format(table=sql.Identifier(self.table))
 
     def _error(self, exc: BaseException, what: str) -> SinkError:
         lines = str(exc).replace(self.url, redact_url(self.url)).strip().splitlines()
@@ -126,7 +115,7 @@ class PostgresSink(BaseSink):
             await pool.open(wait=True, timeout=self._timeout)
             async with pool.connection() as conn, conn.transaction():
                 await conn.execute(self._sql(_EVENTS_DDL))
-                await conn.execute(self._sql(_STATE_DDL))
+                await postgres_create_state_table(conn, table=self.state_table)
         except Exception as exc:
             await pool.close()
             raise self._error(exc, "cannot connect") from None
@@ -162,9 +151,13 @@ class PostgresSink(BaseSink):
                     await cur.executemany(insert, rows)
                     written = cur.rowcount
                 if checkpoint is not None:
-                    state = encode_value(checkpoint.state)
-                    await cur.execute(
-                        self._sql(_STATE_UPSERT), (checkpoint.namespace, checkpoint.key, state)
+                    await postgres_put_state(
+                        conn,
+                        checkpoint.namespace,
+                        checkpoint.key,
+                        checkpoint.state,
+                        now=time.time(),
+                        table=self.state_table,
                     )
             return written
 

@@ -8,7 +8,11 @@ from collectorkit.state._memory import MemoryStateStore
 from collectorkit.state._mock import MockStorageClient
 from collectorkit.state._open import STATE_STORE_SCHEMES as STATE_STORE_SCHEMES
 from collectorkit.state._open import create_state_store, open_state_store, register_state_store
-from collectorkit.state._postgres import PostgresStateStore
+from collectorkit.state._postgres import (
+    PostgresStateStore,
+    postgres_create_state_table,
+    postgres_put_state,
+)
 from collectorkit.state._redis import RedisStateStore
 from collectorkit.state._service_client import StorageServiceClient
 from collectorkit.state._sqlite import (
@@ -36,6 +40,8 @@ __all__ = [
     "format_timestamp",
     "open_state_store",
     "parse_timestamp",
+    "postgres_create_state_table",
+    "postgres_put_state",
     "register_state_store",
     "sqlite_create_state_table",
     "sqlite_put_state",

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
 from collectorkit.state._values import (
-    check_if_version,
     check_names,
+    check_put,
     conflict_error,
-    encode_value,
     redact_url,
 )
 from collectorkit.typing import StoredValue
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from psycopg.sql import Composed
     from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["PostgresStateStore"]
+__all__ = ["PostgresStateStore", "postgres_create_state_table", "postgres_put_state"]
 
 T = TypeVar("T")
 _TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -63,6 +62,75 @@ _STATEMENTS = {
 }
 
 
+def _statement(name: str, table: str) -> Composed:
+    from psycopg import sql
+
+    return sql.SQL(_STATEMENTS[name]).format(table=sql.Identifier(table))
+
+
+def _check_table(table: str, path: str = "table") -> None:
+    if not isinstance(table, str) or not _TABLE.fullmatch(table):
+        raise ConfigError(f"invalid table name {table!r}", path=path)
+
+
+async def postgres_create_state_table(
+    conn: AsyncConnection[Any], *, table: str = "collectorkit_state"
+) -> None:
+    """Create the state table ``table`` on ``conn`` if it does not exist (idempotent).
+
+    The table is the one :class:`PostgresStateStore` reads and writes, so a sink can keep its
+    checkpoints in it inside its own transaction (with :func:`postgres_put_state`).
+    """
+    _check_table(table)
+    await conn.execute(_statement("create", table))
+
+
+async def postgres_put_state(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    key: str,
+    value: Mapping[str, Any],
+    *,
+    now: float,
+    if_version: int | None = None,
+    table: str = "collectorkit_state",
+) -> int:
+    """Write one state value on ``conn`` (in the caller's transaction) and return its version.
+
+    The table must exist (call :func:`postgres_create_state_table` once). Raises
+    :class:`~collectorkit.StateConflictError` when ``if_version`` does not match.
+    """
+    _check_table(table)
+    text = check_put(namespace, key, value, if_version)
+    return await _put_text(conn, table, namespace, key, text, now, if_version)
+
+
+async def _put_text(
+    conn: AsyncConnection[Any],
+    table: str,
+    namespace: str,
+    key: str,
+    text: str,
+    now: float,
+    if_version: int | None,
+) -> int:
+    """The compare-and-set write of already-checked JSON ``text``: one atomic statement."""
+    if if_version is None:
+        sql = _statement("upsert", table)
+        params: tuple[Any, ...] = (namespace, key, text, now)
+    elif if_version == 0:
+        sql = _statement("insert_new", table)
+        params = (namespace, key, text, now)
+    else:
+        sql = _statement("update_if", table)
+        params = (text, now, namespace, key, if_version)
+    row = await (await conn.execute(sql, params)).fetchone()
+    if row is not None:
+        return int(row[0])
+    found = await (await conn.execute(_statement("version", table), (namespace, key))).fetchone()
+    raise conflict_error(namespace, key, if_version, int(found[0]) if found else 0)
+
+
 class PostgresStateStore:
     """A :class:`~collectorkit.typing.StateStore` in table ``table`` of the database at ``url``.
 
@@ -80,8 +148,7 @@ class PostgresStateStore:
         connect_timeout: float = 10.0,
         clock: Clock | None = None,
     ) -> None:
-        if not _TABLE.fullmatch(table):
-            raise ConfigError(f"invalid table name {table!r}", path="table")
+        _check_table(table)
         self._url = url
         self._table = table
         self._max = max_connections
@@ -122,7 +189,7 @@ class PostgresStateStore:
                 with contextlib.suppress(
                     psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable
                 ):
-                    await conn.execute(self._sql("create"))
+                    await postgres_create_state_table(conn, table=self._table)
         except Exception as exc:
             await pool.close()
             if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
@@ -131,9 +198,7 @@ class PostgresStateStore:
         return pool
 
     def _sql(self, name: str) -> Composed:
-        from psycopg import sql
-
-        return sql.SQL(_STATEMENTS[name]).format(table=sql.Identifier(self._table))
+        return _statement(name, self._table)
 
     def _unavailable(self, exc: BaseException) -> StateStoreUnavailableError:
         reason = str(exc).replace(self._url, redact_url(self._url)).strip().splitlines()
@@ -173,31 +238,12 @@ class PostgresStateStore:
         *,
         if_version: int | None = None,
     ) -> int:
-        check_names(namespace, key)
-        check_if_version(if_version)
-        text, now = encode_value(value), self._clock.time()
-        if if_version is None:
-            sql = self._sql("upsert")
-            params: tuple[Any, ...] = (namespace, key, text, now)
-        elif if_version == 0:
-            sql = self._sql("insert_new")
-            params = (namespace, key, text, now)
-        else:
-            sql = self._sql("update_if")
-            params = (text, now, namespace, key, if_version)
+        text, now = check_put(namespace, key, value, if_version), self._clock.time()
 
-        async def work(conn: AsyncConnection[Any]) -> tuple[bool, int]:
-            row = await (await conn.execute(sql, params)).fetchone()
-            if row is not None:
-                return True, int(row[0])
-            found = await conn.execute(self._sql("version"), (namespace, key))
-            actual = await found.fetchone()
-            return False, int(actual[0]) if actual else 0
+        async def work(conn: AsyncConnection[Any]) -> int:
+            return await _put_text(conn, self._table, namespace, key, text, now, if_version)
 
-        written, version = await self._run(work)
-        if not written:
-            raise conflict_error(namespace, key, if_version, version)
-        return version
+        return await self._run(work)
 
     async def delete(self, namespace: str, key: str) -> bool:
         check_names(namespace, key)
