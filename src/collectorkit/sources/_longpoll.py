@@ -19,16 +19,10 @@ import orjson
 from collectorkit._errors import SourceError
 from collectorkit._records import Record
 from collectorkit.http import redact_url
-from collectorkit.sources._stream import (
-    FatalSourceError,
-    StreamEvent,
-    StreamingSource,
-    register_header_secrets,
-)
+from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
+from collectorkit.sources._stream import FatalSourceError, StreamEvent
 
 __all__ = ["LongPollSource"]
-
-_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 def _lookup(value: Any, dotted: str | None) -> Any:
@@ -37,7 +31,7 @@ def _lookup(value: Any, dotted: str | None) -> Any:
     return value
 
 
-class LongPollSource(StreamingSource):
+class LongPollSource(HTTPStreamingSource):
     """Records from repeated GETs of ``url`` (batching and bounds: :class:`StreamingSource`).
 
     An empty response (the server's hold timed out) polls again after ``idle_delay``. A response
@@ -62,11 +56,15 @@ class LongPollSource(StreamingSource):
         client: httpx2.AsyncClient | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(source_id=source_id or url, **options)
-        self.url = url
-        self._headers = dict(headers or {})
-        register_header_secrets(self._headers)
-        self._params = dict(params or {})
+        super().__init__(
+            url,
+            source_id=source_id,
+            headers=headers,
+            params=params,
+            verify=verify,
+            client=client,
+            **options,
+        )
         self.data_path = data_path
         self.cursor_param = cursor_param
         self.cursor_path = cursor_path
@@ -74,24 +72,10 @@ class LongPollSource(StreamingSource):
         self.poll_timeout = poll_timeout
         self.id_field = id_field
         self.idle_delay = idle_delay
-        self._verify = verify
-        self._client = client
-        self._owns_client = client is None
 
-    def __repr__(self) -> str:
-        return f"LongPollSource(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
-
-    async def _open(self) -> None:
-        if self._client is None:
-            # the read timeout must outlast the server's hold
-            timeout = httpx2.Timeout(self.poll_timeout + 30.0, connect=10.0)
-            self._client = httpx2.AsyncClient(timeout=timeout, verify=self._verify)
-            self._owns_client = True
-
-    async def _close(self) -> None:
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    def _client_timeout(self) -> httpx2.Timeout:
+        # the read timeout must outlast the server's hold
+        return httpx2.Timeout(self.poll_timeout + 30.0, connect=10.0)
 
     def _query(self, cursor: str | None) -> dict[str, Any]:
         params = dict(self._params)
@@ -130,18 +114,14 @@ class LongPollSource(StreamingSource):
         return None if value is None else str(value)
 
     async def _poll(self, cursor: str | None) -> Any:
-        if self._client is None:
-            raise SourceError(f"{self.source_id}: not connected")
+        client = self._require_client()
         where = f"{self.source_id}: GET {redact_url(self.url)}"
         try:
-            response = await self._client.get(
-                self.url, params=self._query(cursor), headers=self._headers
-            )
+            response = await client.get(self.url, params=self._query(cursor), headers=self._headers)
         except httpx2.HTTPError as exc:
             raise SourceError(f"{where}: {type(exc).__name__}: {exc}") from exc
         if response.status_code != 200:
-            error = SourceError if response.status_code in _RETRYABLE_STATUS else FatalSourceError
-            raise error(f"{where} answered {response.status_code}")
+            raise status_error(response.status_code, f"{where} answered {response.status_code}")
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:

@@ -17,17 +17,11 @@ import orjson
 from collectorkit._errors import SourceError
 from collectorkit._records import Record
 from collectorkit.http import redact_url
+from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
 from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
-from collectorkit.sources._stream import (
-    FatalSourceError,
-    StreamEvent,
-    StreamingSource,
-    register_header_secrets,
-)
+from collectorkit.sources._stream import FatalSourceError, StreamEvent
 
 __all__ = ["SSESource", "records_from_text"]
-
-_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 def records_from_text(text: str, *, data_path: str | None = None) -> list[Record]:
@@ -45,7 +39,7 @@ def records_from_text(text: str, *, data_path: str | None = None) -> list[Record
     return [] if value is None else [{"data": value}]
 
 
-class SSESource(StreamingSource):
+class SSESource(HTTPStreamingSource):
     """Events from ``url`` (see :class:`StreamingSource` for batching, bounds and checkpoints).
 
     ``event_types`` keeps only those event names (default: all). ``idle_timeout`` is how long a
@@ -68,30 +62,21 @@ class SSESource(StreamingSource):
         client: httpx2.AsyncClient | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(source_id=source_id or url, **options)
-        self.url = url
-        self._headers = dict(headers or {})
-        register_header_secrets(self._headers)
-        self._params = dict(params or {})
+        super().__init__(
+            url,
+            source_id=source_id,
+            headers=headers,
+            params=params,
+            verify=verify,
+            client=client,
+            **options,
+        )
         self.event_types = event_types
         self.data_path = data_path
         self._timeout = httpx2.Timeout(idle_timeout, connect=connect_timeout)
-        self._verify = verify
-        self._client = client
-        self._owns_client = client is None
 
-    def __repr__(self) -> str:
-        return f"SSESource(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
-
-    async def _open(self) -> None:
-        if self._client is None:
-            self._client = httpx2.AsyncClient(timeout=self._timeout, verify=self._verify)
-            self._owns_client = True
-
-    async def _close(self) -> None:
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    def _client_timeout(self) -> httpx2.Timeout:
+        return self._timeout
 
     def _request_headers(self, resume_token: str | None) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._headers}
@@ -100,11 +85,10 @@ class SSESource(StreamingSource):
         return headers
 
     async def _read(self, resume_token: str | None) -> AsyncGenerator[StreamEvent, None]:
-        if self._client is None:
-            raise SourceError(f"{self.source_id}: not connected")
+        client = self._require_client()
         parser = SSEParser(last_event_id=resume_token or "")
         try:
-            async with self._client.stream(
+            async with client.stream(
                 "GET", self.url, params=self._params, headers=self._request_headers(resume_token)
             ) as response:
                 self._check(response)
@@ -121,8 +105,7 @@ class SSESource(StreamingSource):
     def _check(self, response: httpx2.Response) -> None:
         where = f"{self.source_id}: GET {redact_url(self.url)}"
         if response.status_code != 200:
-            error = SourceError if response.status_code in _RETRYABLE_STATUS else FatalSourceError
-            raise error(f"{where} answered {response.status_code}")
+            raise status_error(response.status_code, f"{where} answered {response.status_code}")
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
             raise FatalSourceError(

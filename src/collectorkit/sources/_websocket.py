@@ -22,9 +22,9 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from collectorkit._errors import SourceError
 from collectorkit._records import Record
 from collectorkit.http import redact_url
+from collectorkit.sources._http_stream import status_error
 from collectorkit.sources._sse import records_from_text
 from collectorkit.sources._stream import (
-    FatalSourceError,
     StreamEvent,
     StreamingSource,
     register_header_secrets,
@@ -32,7 +32,6 @@ from collectorkit.sources._stream import (
 
 __all__ = ["WebSocketSource"]
 
-_RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 Message = Mapping[str, Any] | str
 
 
@@ -117,9 +116,8 @@ class WebSocketSource(StreamingSource):
                         ws.transport.abort()
         except InvalidStatus as exc:
             status = exc.response.status_code
-            error = SourceError if status in _RETRYABLE_STATUS else FatalSourceError
-            raise error(
-                f"{self.source_id}: {redact_url(url)} refused the upgrade: {status}"
+            raise status_error(
+                status, f"{self.source_id}: {redact_url(url)} refused the upgrade: {status}"
             ) from exc
         except (WebSocketException, OSError, TimeoutError) as exc:
             raise SourceError(
