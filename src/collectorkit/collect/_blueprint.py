@@ -5,12 +5,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
 from collectorkit.collect._request import CollectorRequest
 from collectorkit.collect._time import parse_duration
+
+if TYPE_CHECKING:
+    from collectorkit.http import (
+        APIClientConfig,
+        AuthConfig,
+        AuthHandler,
+        CircuitBreakerPolicy,
+        RateLimitPolicy,
+        RetryPolicy,
+        TimeoutSettings,
+        Transport,
+    )
+    from collectorkit.http._timeouts import DurationInput
 
 __all__ = ["CollectorBlueprint"]
 
@@ -21,7 +34,9 @@ class CollectorBlueprint:
 
     ``retry_policy``, ``rate_limit``, ``circuit_breaker``, ``timeout`` and ``auth_handler`` are the
     :mod:`collectorkit.http` policies, passed unchanged to the :class:`~collectorkit.APIClient`
-    that :class:`~collectorkit.CollectorClient` builds (``None`` keeps that client's default).
+    that :class:`~collectorkit.CollectorClient` builds (``None`` keeps that client's default);
+    ``auth_handler`` may also be an :class:`~collectorkit.http.AuthConfig` and ``timeout`` one
+    duration (the read timeout), as the client accepts.
     ``timeout.execution`` is the time budget of one collection; ``time_margin`` is the least
     time (seconds) kept in hand before it — the collector keeps more once it has seen how long a
     request takes. ``raise_on_timeout=True`` raises :class:`~collectorkit.CollectorTimeoutError`
@@ -36,21 +51,21 @@ class CollectorBlueprint:
     name: str
     base_url: str
     request: CollectorRequest
-    auth_handler: Any = None
-    retry_policy: Any = None
-    rate_limit: Any = None
-    circuit_breaker: Any = None
-    timeout: Any = None
+    auth_handler: AuthHandler | AuthConfig | None = None
+    retry_policy: RetryPolicy | None = None
+    rate_limit: RateLimitPolicy | None = None
+    circuit_breaker: CircuitBreakerPolicy | None = None
+    timeout: TimeoutSettings | DurationInput | None = None
     default_strategy: Any = "sequential"
     concurrency: int = 4
     diagnostic_mode: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
     allowed_hosts: Sequence[str] = ()
-    transport: Any = None
+    transport: Transport | None = None
     clock: Clock | None = None
     raise_on_timeout: bool = False
     time_margin: Any = 1.0
-    client_config: Any = None
+    client_config: APIClientConfig | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -57,23 +57,20 @@ class CollectorClient:
         """The HTTP client every request goes through (created on first use)."""
         if self._api is None:
             bp = self.blueprint
-            options: dict[str, Any] = {
-                "auth": bp.auth_handler,
-                "retry": bp.retry_policy,
-                "rate_limit": bp.rate_limit,
-                "circuit_breaker": bp.circuit_breaker,
-                "timeout": bp.timeout,
-                "transport": bp.transport,
-            }
-            self._api = APIClient(
+            self._api = APIClient(  # a policy left None keeps the client's default
                 bp.client_config,
                 base_url=bp.base_url,
+                auth=bp.auth_handler,
+                retry=bp.retry_policy,
+                rate_limit=bp.rate_limit,
+                circuit_breaker=bp.circuit_breaker,
+                timeout=bp.timeout,
+                transport=bp.transport,
                 headers=dict(bp.headers),
                 clock=self.clock,
                 allowed_hosts=bp.allowed_hosts,
                 diagnostic_mode=bp.diagnostic_mode,
                 name=bp.name,
-                **{k: v for k, v in options.items() if v is not None},
             )
         return self._api
 
