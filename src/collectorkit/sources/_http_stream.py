@@ -22,16 +22,16 @@ from collectorkit.sources._stream import (
     register_header_secrets,
 )
 
-__all__ = ["HTTPStreamingSource", "RETRYABLE_STATUS", "status_error"]
+__all__ = ["HTTPStreamingSource", "status_error"]
 
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """Statuses a reconnect may cure (timeouts, rate limits, server errors); others are fatal."""
 
 
 def status_error(status: int, message: str) -> SourceError:
     """``message`` as a :class:`~collectorkit.SourceError` (reconnect with backoff) when
     ``status`` is worth retrying, else as a :class:`FatalSourceError` (stop at once)."""
-    return (SourceError if status in RETRYABLE_STATUS else FatalSourceError)(message)
+    return (SourceError if status in _RETRYABLE_STATUS else FatalSourceError)(message)
 
 
 class HTTPStreamingSource(StreamingSource):
