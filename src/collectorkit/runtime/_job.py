@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -101,25 +101,18 @@ class NewAlerts:
 
 
 @dataclass(kw_only=True, eq=False)
-class CollectorJob:
-    """An HTTP collector source, delivered with the checkpoint protocol.
-
-    The client is kept between runs (connection pool, rate limiter and breaker state carry
-    over); close it with :meth:`aclose`. ``id_field`` names the record id used for the processed
-    ids and callbacks (default: the first of ``key_fields``).
-    """
+class _DeliveringJob:
+    """What the HTTP and streaming jobs share: where pages go (sinks, pipeline, dead letter,
+    checkpoints) and the new-alert handling after each delivered page."""
 
     name: str
     schedule: Schedule
-    client: CollectorClient
     sinks: Sequence[Sink]
     state_store: StateStore
     checkpoint_sink: TransactionalSink | None = None
     pipeline: Pipeline | None = None
     dead_letter: Sink | None = None
     key_fields: Sequence[str] = ("id",)
-    limit: int | None = None
-    concurrency: int = 1
     processed: PersistentProcessedIds | None = None
     callbacks: Sequence[AlertCallback] = ()
     id_field: str | None = None
@@ -134,6 +127,40 @@ class CollectorJob:
             id_field=self.id_field or (self.key_fields[0] if self.key_fields else None),
             log=self.log,
         )
+
+    async def _deliver(
+        self,
+        pages: AsyncIterator[Any],
+        ctx: RunContext,
+        on_delivered: Callable[[list[Record]], Awaitable[None]],
+    ) -> DeliveryReport:
+        """:func:`deliver` ``pages`` to this job's sinks; stops between pages on shutdown."""
+        return await deliver(
+            pages,
+            source=self.name,
+            sinks=self.sinks,
+            key_fields=tuple(self.key_fields),
+            pipeline=self.pipeline,
+            dead_letter=self.dead_letter,
+            state_store=self.state_store,
+            checkpoint_sink=self.checkpoint_sink,
+            on_delivered=on_delivered,
+            should_stop=ctx.stopping.is_set,
+        )
+
+
+@dataclass(kw_only=True, eq=False)
+class CollectorJob(_DeliveringJob):
+    """An HTTP collector source, delivered with the checkpoint protocol.
+
+    The client is kept between runs (connection pool, rate limiter and breaker state carry
+    over); close it with :meth:`aclose`. ``id_field`` names the record id used for the processed
+    ids and callbacks (default: the first of ``key_fields``).
+    """
+
+    client: CollectorClient
+    limit: int | None = None
+    concurrency: int = 1
 
     async def load_state(self) -> CollectorState | None:
         stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
@@ -154,18 +181,7 @@ class CollectorJob:
             await self.alerts.handle(stats, records)
 
         try:
-            report = await deliver(
-                stream,
-                source=self.name,
-                sinks=self.sinks,
-                key_fields=tuple(self.key_fields),
-                pipeline=self.pipeline,
-                dead_letter=self.dead_letter,
-                state_store=self.state_store,
-                checkpoint_sink=self.checkpoint_sink,
-                on_delivered=delivered,
-                should_stop=ctx.stopping.is_set,
-            )
+            report = await self._deliver(stream, ctx, delivered)
         except Exception as exc:
             self._absorb(stats, stream)
             await self._record_run(stats, stream, "failed", error=exc)
@@ -261,7 +277,7 @@ class _Batch:
 
 
 @dataclass(kw_only=True, eq=False)
-class StreamJob:
+class StreamJob(_DeliveringJob):
     """A streaming source (SSE, WebSocket, long poll): one run lasts as long as the stream.
 
     Each batch is delivered and checkpointed with the stream's resume token
@@ -269,30 +285,8 @@ class StreamJob:
     interval is the pause before reconnecting after a stream ends.
     """
 
-    name: str
-    schedule: Schedule
     make_source: Callable[[str | None, asyncio.Event], DataSource]
     """Builds the source from the saved resume token; it ends its stream once the event is set."""
-    sinks: Sequence[Sink]
-    state_store: StateStore
-    checkpoint_sink: TransactionalSink | None = None
-    pipeline: Pipeline | None = None
-    dead_letter: Sink | None = None
-    key_fields: Sequence[str] = ("id",)
-    processed: PersistentProcessedIds | None = None
-    callbacks: Sequence[AlertCallback] = ()
-    id_field: str | None = None
-    log: Any = None
-    alerts: NewAlerts = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.alerts = NewAlerts(
-            source=self.name,
-            processed=self.processed,
-            callbacks=self.callbacks,
-            id_field=self.id_field or (self.key_fields[0] if self.key_fields else None),
-            log=self.log,
-        )
 
     async def run(self, ctx: RunContext) -> RunOutcome:
         stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
@@ -309,18 +303,7 @@ class StreamJob:
             await self.alerts.handle(ctx.stats, records)
 
         try:
-            report = await deliver(
-                batches(),
-                source=self.name,
-                sinks=self.sinks,
-                key_fields=tuple(self.key_fields),
-                pipeline=self.pipeline,
-                dead_letter=self.dead_letter,
-                state_store=self.state_store,
-                checkpoint_sink=self.checkpoint_sink,
-                on_delivered=delivered,
-                should_stop=ctx.stopping.is_set,
-            )
+            report = await self._deliver(batches(), ctx, delivered)
         finally:
             await source.disconnect()
         return RunOutcome(
