@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Envelope", "Record", "record_key"]
+__all__ = ["Envelope", "Record", "lookup_path", "record_key"]
 
 Record = dict[str, Any]
 """One event as decoded from the API: a JSON object."""
@@ -24,11 +24,15 @@ class Envelope:
     data: Mapping[str, Any]
 
 
-def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
+def lookup_path(record: Any, dotted: str, missing: Any = None) -> Any:
+    """The value at the dotted path ``dotted`` (``"meta.uid"``) in ``record``, or ``missing``
+    when a part of the path is absent or leads into something that is not a mapping."""
+    if "." not in dotted:
+        return record.get(dotted, missing) if isinstance(record, Mapping) else missing
     value: Any = record
     for part in dotted.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return None
+            return missing
         value = value[part]
     return value
 
@@ -40,7 +44,7 @@ def record_key(source: str, record: Mapping[str, Any], key_fields: Sequence[str]
     ``("id", "updated_at")`` for APIs that re-deliver a record when it changes. When a key field is
     missing (or none is configured) the key is a SHA-256 of the canonical JSON of the record.
     """
-    parts = [_lookup(record, f) for f in key_fields]
+    parts = [lookup_path(record, f) for f in key_fields]
     if key_fields and all(p is not None for p in parts):
         return source + ":" + "|".join(str(p) for p in parts)
     digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()

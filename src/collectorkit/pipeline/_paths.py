@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from collectorkit._records import lookup_path
+
 __all__ = ["MISSING", "get_path", "pop_path", "set_path"]
 
 MISSING: Any = object()
@@ -12,14 +14,7 @@ MISSING: Any = object()
 
 def get_path(record: Mapping[str, Any], path: str) -> Any:
     """The value at ``path`` or :data:`MISSING`."""
-    if "." not in path:
-        return record.get(path, MISSING)
-    value: Any = record
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return MISSING
-        value = value[part]
-    return value
+    return lookup_path(record, path, MISSING)
 
 
 def set_path(record: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from collectorkit._records import Record
+from collectorkit._records import Record, lookup_path
 from collectorkit.collect import CollectorClient, CollectorState
 from collectorkit.pipeline import Pipeline
 from collectorkit.runtime._dedup import PersistentProcessedIds
@@ -35,12 +35,8 @@ __all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob", "lookup"]
 
 
 def lookup(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(part)
-    return value
+    """The value at the dotted path ``dotted`` in ``record``, or ``None``."""
+    return lookup_path(record, dotted)
 
 
 @dataclass(kw_only=True, eq=False)

@@ -12,7 +12,7 @@ from typing import Any, Self
 import orjson
 
 from collectorkit._errors import ConfigError
-from collectorkit._records import Envelope, record_key
+from collectorkit._records import Envelope, lookup_path, record_key
 from collectorkit.typing import QueryCriteria, StoreResult
 
 __all__ = [
@@ -88,12 +88,7 @@ def result_for(
 
 
 def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
+    return lookup_path(record, dotted, _MISSING)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

@@ -17,7 +17,7 @@ import httpx2
 import orjson
 
 from collectorkit._errors import SourceError
-from collectorkit._records import Record
+from collectorkit._records import Record, lookup_path
 from collectorkit.http import redact_url
 from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
 from collectorkit.sources._stream import FatalSourceError, StreamEvent
@@ -26,9 +26,7 @@ __all__ = ["LongPollSource"]
 
 
 def _lookup(value: Any, dotted: str | None) -> Any:
-    for part in dotted.split(".") if dotted else ():
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
+    return lookup_path(value, dotted) if dotted else value
 
 
 class LongPollSource(HTTPStreamingSource):

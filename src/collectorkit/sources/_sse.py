@@ -15,7 +15,7 @@ import httpx2
 import orjson
 
 from collectorkit._errors import SourceError
-from collectorkit._records import Record
+from collectorkit._records import Record, lookup_path
 from collectorkit.http import redact_url
 from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
 from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
@@ -30,8 +30,8 @@ def records_from_text(text: str, *, data_path: str | None = None) -> list[Record
         value: Any = orjson.loads(text)
     except orjson.JSONDecodeError:
         return [{"data": text}]
-    for part in (data_path or "").split(".") if data_path else ():
-        value = value.get(part) if isinstance(value, dict) else None
+    if data_path:
+        value = lookup_path(value, data_path)
     if isinstance(value, dict):
         return [value]
     if isinstance(value, list):

@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from collectorkit._errors import SourceError
-from collectorkit._records import Record
+from collectorkit._records import Record, lookup_path
 from collectorkit.http import redact_url
 from collectorkit.sources._http_stream import status_error
 from collectorkit.sources._sse import records_from_text
@@ -33,13 +33,6 @@ from collectorkit.sources._stream import (
 __all__ = ["WebSocketSource"]
 
 Message = Mapping[str, Any] | str
-
-
-def _lookup(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
-    return value
 
 
 class WebSocketSource(StreamingSource):
@@ -141,6 +134,6 @@ class WebSocketSource(StreamingSource):
         return message if isinstance(message, str) else orjson.dumps(dict(message)).decode()
 
     def _event(self, record: Record) -> StreamEvent:
-        event_id = _lookup(record, self.id_field)
+        event_id = lookup_path(record, self.id_field)
         token = None if event_id is None else str(event_id)
         return StreamEvent([record], event_id=token, token=token)
