@@ -24,7 +24,11 @@ from collectorkit.sinks._base import (
     result_for,
     unique_envelopes,
 )
-from collectorkit.state import postgres_create_state_table, postgres_put_state
+from collectorkit.state import (
+    open_postgres_pool,
+    postgres_create_state_table,
+    postgres_put_state,
+)
 from collectorkit.state._values import check_names, redact_url
 from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
 
@@ -97,29 +101,23 @@ class PostgresSink(BaseSink):
         )
 
     async def _open(self) -> None:
-        try:
-            from psycopg_pool import AsyncConnectionPool
-        except ImportError:  # pragma: no cover - depends on the installation
-            raise ConfigError(
-                "the postgres sink needs: pip install 'collectorkit[postgres]'"
-            ) from None
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self.url,
-            min_size=1,
-            max_size=self._max,
-            open=False,
-            timeout=self._timeout,
-            kwargs={"connect_timeout": max(1, int(self._timeout))},
-        )
-        try:
-            await pool.open(wait=True, timeout=self._timeout)
-            async with pool.connection() as conn, conn.transaction():
+        async def setup(conn: AsyncConnection[Any]) -> None:
+            async with conn.transaction():
                 await conn.execute(self._sql(_EVENTS_DDL))
                 await postgres_create_state_table(conn, table=self.state_table)
+
+        try:
+            self._pool = await open_postgres_pool(
+                self.url,
+                max_size=self._max,
+                connect_timeout=self._timeout,
+                setup=setup,
+                needed_by="the postgres sink",
+            )
+        except ConfigError:
+            raise
         except Exception as exc:
-            await pool.close()
             raise self._error(exc, "cannot connect") from None
-        self._pool = pool
 
     async def _close(self) -> None:
         if self._pool is not None:

@@ -10,6 +10,7 @@ from collectorkit.state._open import STATE_STORE_SCHEMES as STATE_STORE_SCHEMES
 from collectorkit.state._open import create_state_store, open_state_store, register_state_store
 from collectorkit.state._postgres import (
     PostgresStateStore,
+    open_postgres_pool,
     postgres_create_state_table,
     postgres_put_state,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "apply_run",
     "create_state_store",
     "format_timestamp",
+    "open_postgres_pool",
     "open_state_store",
     "parse_timestamp",
     "postgres_create_state_table",

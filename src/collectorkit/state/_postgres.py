@@ -27,7 +27,12 @@ if TYPE_CHECKING:
     from psycopg.sql import Composed
     from psycopg_pool import AsyncConnectionPool
 
-__all__ = ["PostgresStateStore", "postgres_create_state_table", "postgres_put_state"]
+__all__ = [
+    "PostgresStateStore",
+    "open_postgres_pool",
+    "postgres_create_state_table",
+    "postgres_put_state",
+]
 
 T = TypeVar("T")
 _TABLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
@@ -71,6 +76,44 @@ def _statement(name: str, table: str) -> Composed:
 def _check_table(table: str, path: str = "table") -> None:
     if not isinstance(table, str) or not _TABLE.fullmatch(table):
         raise ConfigError(f"invalid table name {table!r}", path=path)
+
+
+async def open_postgres_pool(
+    url: str,
+    *,
+    max_size: int,
+    connect_timeout: float,
+    setup: Callable[[AsyncConnection[Any]], Awaitable[None]],
+    autocommit: bool = False,
+    needed_by: str = "PostgreSQL state",
+) -> AsyncConnectionPool[Any]:
+    """An opened psycopg pool of 1 to ``max_size`` connections to ``url``, after ``setup`` ran
+    on one of them (creating tables).
+
+    Opening waits at most ``connect_timeout`` seconds. When opening or ``setup`` fails the pool is
+    closed and the exception propagates, for the caller to word; a missing psycopg raises
+    :class:`~collectorkit.ConfigError` naming ``needed_by``.
+    """
+    try:
+        from psycopg_pool import AsyncConnectionPool
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ConfigError(
+            f"{needed_by} needs psycopg: pip install 'collectorkit[postgres]'"
+        ) from None
+    connect: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout))}
+    if autocommit:
+        connect["autocommit"] = True
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url, min_size=1, max_size=max_size, open=False, timeout=connect_timeout, kwargs=connect
+    )
+    try:
+        await pool.open(wait=True, timeout=connect_timeout)
+        async with pool.connection() as conn:
+            await setup(conn)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
 
 
 async def postgres_create_state_table(
@@ -167,35 +210,29 @@ class PostgresStateStore:
             return self._pool
 
     async def _create_pool(self) -> AsyncConnectionPool[Any]:
-        try:
+        async def setup(conn: AsyncConnection[Any]) -> None:
             import psycopg
-            from psycopg_pool import AsyncConnectionPool
-        except ImportError:  # pragma: no cover - depends on the installation
-            raise ConfigError(
-                "PostgreSQL state needs psycopg: pip install 'collectorkit[postgres]'"
-            ) from None
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            self._url,
-            min_size=1,
-            max_size=self._max,
-            open=False,
-            timeout=self._timeout,
-            kwargs={"autocommit": True, "connect_timeout": max(1, int(self._timeout))},
-        )
+
+            # another process may create the table at the same moment
+            with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+                await postgres_create_state_table(conn, table=self._table)
+
         try:
-            await pool.open(wait=True, timeout=self._timeout)
-            async with pool.connection() as conn:
-                # another process may create the table at the same moment
-                with contextlib.suppress(
-                    psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable
-                ):
-                    await postgres_create_state_table(conn, table=self._table)
+            return await open_postgres_pool(
+                self._url,
+                max_size=self._max,
+                connect_timeout=self._timeout,
+                setup=setup,
+                autocommit=True,
+            )
+        except ConfigError:
+            raise
         except Exception as exc:
-            await pool.close()
+            import psycopg
+
             if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.OperationalError):
                 raise StateError(f"PostgreSQL state store: {exc}") from None
             raise self._unavailable(exc) from None
-        return pool
 
     def _sql(self, name: str) -> Composed:
         return _statement(name, self._table)
