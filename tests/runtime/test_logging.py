@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from rich.console import Console
 
-from collectorkit.runtime._logging import configure_logging, register_secrets
+from collectorkit._errors import CollectorError, ConfigError, StateStoreUnavailableError
+from collectorkit.runtime._logging import configure_logging, print_command_error, register_secrets
 
 
 @pytest.fixture(autouse=True)
@@ -56,3 +58,21 @@ def test_a_terminal_gets_the_console_format_and_debug_when_asked() -> None:
     assert "details" in text
     assert not text.lstrip().startswith("{")
     assert "hunter2" not in text
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "line"),
+    [
+        (KeyError("no source 'nope'"), 2, "error: no source 'nope'"),
+        (ConfigError("expected a number", path="sources[0].limit"), 2, "sources[0].limit"),
+        (StateStoreUnavailableError("store down"), 1, "error: store down"),
+    ],
+)
+def test_a_command_error_is_one_line_with_its_exit_code(
+    error: KeyError | CollectorError, code: int, line: str
+) -> None:
+    out = io.StringIO()
+    assert print_command_error(Console(file=out, width=200), error) == code
+    printed = out.getvalue()
+    assert line in printed
+    assert printed.count("\n") == 1

@@ -11,11 +11,16 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
-__all__ = ["configure_logging", "mask_event", "register_secrets"]
+from collectorkit._errors import CollectorError, ConfigError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["configure_logging", "mask_event", "print_command_error", "register_secrets"]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -93,3 +98,12 @@ def configure_logging(
     logging.basicConfig(level=max(numeric, logging.INFO), stream=out, force=True)
     for noisy in ("uvicorn", "uvicorn.access", "uvicorn.error", "httpx", "httpx2", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def print_command_error(console: Console, exc: KeyError | CollectorError) -> int:
+    """Print why a CLI command failed as one red line, and return its exit code: 2 for a
+    configuration problem (a bad value, an unknown source), 1 for anything else (a store or
+    sink that cannot be opened, ...)."""
+    message = exc.args[0] if isinstance(exc, KeyError) else exc
+    console.print(f"[red]error:[/] {message}", highlight=False)
+    return 2 if isinstance(exc, KeyError | ConfigError) else 1

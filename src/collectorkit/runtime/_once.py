@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import SystemClock
-from collectorkit._errors import CollectorError, ConfigError
+from collectorkit._errors import CollectorError
 from collectorkit.runtime._metrics import RuntimeMetrics, SourceStats
 from collectorkit.runtime._scheduler import RunContext, RunOutcome, SourceJob, error_kind
 
@@ -216,23 +216,16 @@ def run_once_sync(config: Config, *, source: str | None = None, debug: bool = Fa
     """``collectorkit once``: exit code 0 when every source succeeded, 1 otherwise."""
     from rich.console import Console
 
-    from collectorkit.runtime._logging import configure_logging
+    from collectorkit.runtime._logging import configure_logging, print_command_error
 
     console = Console()
     configure_logging(level="debug" if debug else "warning")
     try:
         results = asyncio.run(run_once(config, source=source, console=console, debug=debug))
-    except KeyError as exc:
-        console.print(f"[red]error:[/] {exc.args[0]}", highlight=False)
-        return 2
     except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("interrupted")
         return 130
-    except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return 2
-    except CollectorError as exc:  # a store or sink that cannot be opened, ...
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return 1
+    except (KeyError, CollectorError) as exc:
+        return print_command_error(console, exc)
     console.print(summary_table(results, title=f"collectorkit once — state in {config.state}"))
     return 0 if all(r.ok for r in results) else 1

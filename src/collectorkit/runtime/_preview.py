@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from collectorkit._errors import CollectorError, ConfigError
+from collectorkit._errors import CollectorError
 from collectorkit._records import Envelope, record_key
 
 if TYPE_CHECKING:
@@ -157,20 +157,13 @@ def preview_sync(
 ) -> int:
     from rich.console import Console
 
-    from collectorkit.runtime._logging import configure_logging
+    from collectorkit.runtime._logging import configure_logging, print_command_error
 
     console = Console()
     configure_logging(level="debug" if debug else "warning")
     try:
         result = asyncio.run(preview(config, source=source, pages=pages))
-    except KeyError as exc:
-        console.print(f"[red]error:[/] {exc.args[0]}", highlight=False)
-        return 2
-    except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return 2
-    except CollectorError as exc:  # a store or sink that cannot be opened, ...
-        console.print(f"[red]error:[/] {exc}", highlight=False)
-        return 1
+    except (KeyError, CollectorError) as exc:
+        return print_command_error(console, exc)
     render(result, console)
     return 1 if result.error else 0
