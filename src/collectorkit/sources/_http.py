@@ -8,11 +8,12 @@ from typing import Any
 from collectorkit._errors import SourceError
 from collectorkit._records import Record
 from collectorkit.collect import CollectorBlueprint, CollectorClient, CollectorState
+from collectorkit.sources._base import SourceBase
 
 __all__ = ["HTTPCollectorSource"]
 
 
-class HTTPCollectorSource:
+class HTTPCollectorSource(SourceBase):
     """A :class:`~collectorkit.CollectorClient` behind the :class:`~collectorkit.typing.DataSource`
     interface, resuming where the last handed-out records end.
 
@@ -49,14 +50,6 @@ class HTTPCollectorSource:
         return f"HTTPCollectorSource(source_id={self._source_id!r})"
 
     @property
-    def source_id(self) -> str:
-        return self._source_id
-
-    def get_source_id(self) -> str:
-        """The seed's spelling of :attr:`source_id`."""
-        return self._source_id
-
-    @property
     def state(self) -> CollectorState | None:
         """The state after the last records handed out (``None`` before the first run)."""
         return self._state
@@ -75,13 +68,6 @@ class HTTPCollectorSource:
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
-
-    async def __aenter__(self) -> HTTPCollectorSource:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.disconnect()
 
     def _require(self) -> CollectorClient:
         if self._client is None:

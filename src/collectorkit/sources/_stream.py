@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
@@ -29,6 +29,7 @@ from collectorkit._errors import ConfigError, SourceError
 from collectorkit._records import Record
 from collectorkit.http import get_logger, is_sensitive_name, register_secret
 from collectorkit.sources._backoff import ReconnectPolicy
+from collectorkit.sources._base import SourceBase
 
 __all__ = ["FatalSourceError", "StreamEvent", "StreamingSource", "register_header_secrets"]
 
@@ -64,7 +65,7 @@ def register_header_secrets(headers: dict[str, str]) -> None:
                 register_secret(credential)  # the token after "Bearer "
 
 
-class StreamingSource(ABC):
+class StreamingSource(SourceBase):
     """Base of the SSE, WebSocket and long-poll sources (see the module docstring).
 
     ``collect_stream()`` yields batches of up to ``batch_size`` records, handing out what has
@@ -111,14 +112,6 @@ class StreamingSource(ABC):
     # --- identity and state ----------------------------------------------------------------
 
     @property
-    def source_id(self) -> str:
-        return self._source_id
-
-    def get_source_id(self) -> str:
-        """The seed's spelling of :attr:`source_id`."""
-        return self._source_id
-
-    @property
     def last_event_id(self) -> str | None:
         """The resume token after the last record handed out (save it with that batch)."""
         return self._last_event_id
@@ -163,13 +156,6 @@ class StreamingSource(ABC):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(_END)
         await self._close()
-
-    async def __aenter__(self) -> StreamingSource:
-        await self.connect()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.disconnect()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -284,10 +270,10 @@ class StreamingSource(ABC):
 
     # --- what a subclass provides ----------------------------------------------------------
 
-    async def _open(self) -> None:  # noqa: B027 - optional hook
+    async def _open(self) -> None:
         """Create clients or sessions before the first connection."""
 
-    async def _close(self) -> None:  # noqa: B027 - optional hook
+    async def _close(self) -> None:
         """Release what :meth:`_open` created."""
 
     @abstractmethod
