@@ -30,6 +30,7 @@ from collectorkit.http import (
     RateLimitPolicy,
     RetryPolicy,
     TimeoutSettings,
+    Transport,
 )
 from collectorkit.pipeline import Pipeline, build_pipeline
 from collectorkit.runtime._config_models import Config
@@ -160,7 +161,7 @@ def _key_id_headers(source: SourceConfig) -> dict[str, str]:
 
 
 def build_blueprint(
-    source: SourceConfig, *, clock: Clock | None = None, transport: Any = None
+    source: SourceConfig, *, clock: Clock | None = None, transport: Transport | None = None
 ) -> CollectorBlueprint:
     """The collector blueprint of an ``http`` source."""
     if source.type != "http":
@@ -211,7 +212,7 @@ def build_source(
     clock: Clock | None = None,
     last_event_id: str | None = None,
     stop: asyncio.Event | None = None,
-    transport: Any = None,
+    transport: Transport | None = None,
 ) -> DataSource:
     """The data source of a configured source (``type`` http, sse, websocket or long_poll).
 
