@@ -106,10 +106,10 @@ def _machine() -> list[str]:
         return (done.stdout or done.stderr).strip()
 
     cpu = sh("lscpu | grep -m1 'Model name' | cut -d: -f2")
-    postgres = sh(
-        "ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 "
-        "| xargs -I{} {}/postgres --version"
-    )
+    import glob
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    postgres = sh(f"{bins[-1]} --version") if bins else ""
     return [
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- `nproc`: {sh('nproc')}; CPU: {cpu.strip() or 'unknown'}",
