@@ -213,7 +213,15 @@ def run_soak(minutes: float, *, verbose: bool = True) -> dict[str, Any]:
         for source, profile in (("app_events", "generic"), ("okta_log", "okta")):
             existing = sim.ledger.existing(profile)
             result[f"{source}_existing"] = len(existing)
-            result[f"{source}_lost"] = len(existing - set(stored[source]))
+            lost = existing - set(stored[source])
+            result[f"{source}_lost"] = len(lost)
+            if lost:  # what the daemon missed, to diagnose: id, served how often, record
+                served = sim.ledger.served(profile)
+                records = {r.get("uuid", r.get("id")): r for r in sim.simulator.records(profile)}
+                result[f"{source}_lost_detail"] = [
+                    {"id": i, "served": served.get(i, 0), "record": records.get(i)}
+                    for i in sorted(lost)[:10]
+                ]
             result[f"{source}_duplicated"] = sum(1 for n in stored[source].values() if n > 1)
         faults = sim.stats.snapshot()["faults"]
         result["faults_injected"] = sum(faults.values())
