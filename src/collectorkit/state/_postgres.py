@@ -1,7 +1,9 @@
 """State in PostgreSQL (psycopg 3, async, pooled): the store for a fleet of collectors.
 
 Every write is one atomic statement, so compare-and-set holds across any number of processes
-and hosts. The table is created on first use.
+and hosts. The table is created on first use. A sink that keeps checkpoints in the same
+database writes them in its own transaction with :func:`postgres_create_state_table` and
+:func:`postgres_put_state`, over a pool from :func:`open_postgres_pool`.
 """
 
 from __future__ import annotations
