@@ -78,7 +78,11 @@ def _config(db: Path, out: Path, sim: SimulatorServer) -> dict[str, Any]:
                         "cursor_param": "cursor",
                         "next_cursor_path": "meta.next_cursor",
                     },
-                    "incremental": {"timestamp_field": "created_at", "start_param": "since"},
+                    "incremental": {
+                        "timestamp_field": "created_at",
+                        "start_param": "since",
+                        "overlap": "2s",  # the simulator back-dates new records by a few ms
+                    },
                 },
             },
             {
@@ -98,7 +102,11 @@ def _config(db: Path, out: Path, sim: SimulatorServer) -> dict[str, Any]:
                     "endpoint": "/api/v1/logs",
                     "params": {"limit": 100},
                     "pagination": {"mode": "link"},
-                    "incremental": {"timestamp_field": "published", "start_param": "since"},
+                    "incremental": {
+                        "timestamp_field": "published",
+                        "start_param": "since",
+                        "overlap": "2s",
+                    },
                 },
             },
         ],
