@@ -210,3 +210,38 @@ async def test_503_burst_without_retry_after_uses_the_configured_backoff(tmp_pat
         results = await asyncio.wait_for(once(sqlite_config(tmp_path, [_generic(sim)])), 8)
         _assert_exactly_once(sim, "generic", tmp_path / "ck.db", "events")
     assert results["events"].stats.retries == 2
+
+
+async def test_collector_clock_ahead_of_the_api_loses_nothing(tmp_path: Path) -> None:
+    """Clock skew: the collector host runs 5 s ahead of the API. Records the API creates after
+    the first run are newer than every delivered record, so the next run fetches them."""
+    import dataclasses
+    import time
+
+    from collectorkit import FakeClock
+    from collectorkit.collect import CollectorClient
+    from collectorkit.runtime import RuntimeMetrics, build_runtime, load_config
+    from collectorkit.runtime._once import run_jobs_once
+
+    cfg = build_config(seed=14, profiles=["generic"], records=RECORDS)
+    with timed_simulator(cfg) as (sim, _):
+        config = load_config(sqlite_config(tmp_path, [_generic(sim)]))
+        clock = FakeClock(start=time.time() + 5)  # the collector's clock runs 5 s ahead
+        runtime = await build_runtime(config)
+        try:
+            (job,) = runtime.jobs
+            old = job.client  # type: ignore[union-attr]
+            job.client = CollectorClient(dataclasses.replace(old.blueprint, clock=clock))  # type: ignore[union-attr]
+            await old.aclose()
+            metrics = RuntimeMetrics(started_at=0)
+            (first,) = await run_jobs_once(runtime.jobs, metrics)
+            after_first = first.stats.records  # the stats are cumulative per source
+            sim.add_records("generic", 10)
+            clock.advance(1.0)
+            (second,) = await run_jobs_once(runtime.jobs, metrics)
+        finally:
+            await runtime.aclose()
+        assert first.ok, first.error
+        assert second.ok, second.error
+        _assert_exactly_once(sim, "generic", tmp_path / "ck.db", "events")
+    assert (after_first, second.stats.records) == (RECORDS, RECORDS + 10)
