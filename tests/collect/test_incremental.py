@@ -304,3 +304,29 @@ async def test_placeholders_inside_filter_text_and_a_quoted_next_link_path(
         "createdDateTime ge 2023-11-14T00:00:00Z and createdDateTime le 2023-11-15T00:00:00Z"
     )
     assert filters[1] == "same"  # the next link is followed as given
+
+
+async def test_open_ended_requests_keep_the_watermark_at_the_newest_record(
+    api: FakeAPI, clock
+) -> None:
+    # no end_param: the API answers up to its own "now"; a record that lands afterwards with an
+    # event time between the newest delivered record and the collector's "now" (ingestion delay)
+    # must still be ahead of the watermark on the next run, not skipped for good.
+    now = datetime.fromtimestamp(clock.time(), tz=UTC)
+    api.records = make_records(5, start=now - timedelta(hours=2), step=600)
+    config = IncrementalConfig(timestamp_field="created", start_param="since")
+    bp = blueprint(
+        api, clock, "/cursor", CURSOR, request={"data_path": "data.events", "incremental": config}
+    )
+    async with CollectorClient(bp) as client:
+        first = await client.collect_events()
+        newest = datetime.fromisoformat(api.records[-1]["created"])
+        assert first.state.watermark == newest
+        late = {"id": "late", "created": (now - timedelta(minutes=5)).isoformat(), "n": 99}
+        api.records = sorted([*api.records, late], key=lambda r: r["created"])
+        clock.advance(60)
+        second = await client.collect_events(resume_state=first.state)
+    assert ids(second.events) == ["late"]
+    assert second.state.watermark == datetime.fromisoformat(late["created"])
+    # one request per run: an open-ended walk does not loop over its own window
+    assert api.requests[-1].args["since"] == newest.isoformat().replace("+00:00", "Z")

@@ -141,9 +141,18 @@ class IncrementalConfig:
                 request = request.with_param(name, value)
         return request
 
-    def close_window(self, state: CollectorState) -> CollectorState:
-        """``state`` after its window was walked to the end: everything up to its end is in."""
-        candidates = [t for t in (state.watermark, state.window_end) if t is not None]
+    def close_window(self, state: CollectorState, *, bounded: bool = True) -> CollectorState:
+        """``state`` after its window was walked to the end.
+
+        ``bounded``: the request told the API where the window ends (``end_param`` or an
+        ``{end}`` placeholder), so everything up to that end is in and the watermark may move
+        there, past an empty stretch. An open-ended request only shows what the API had when it
+        answered: the watermark stays at the newest record delivered, so a record that lands
+        later with an older event time is still ahead of it (DESIGN: the watermark never moves
+        past records that were not delivered).
+        """
+        ends = (state.watermark, state.window_end) if bounded else (state.watermark,)
+        candidates = [t for t in ends if t is not None]
         if state.boundary_ids:
             newest = max(state.boundary_ids.values())
             candidates.append(datetime.fromtimestamp(newest, tz=UTC))

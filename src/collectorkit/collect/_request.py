@@ -9,7 +9,7 @@ from typing import Any
 
 from collectorkit._errors import ConfigError, ResponseDecodeError
 from collectorkit._records import Record
-from collectorkit.collect._incremental import IncrementalConfig, Window
+from collectorkit.collect._incremental import END_PLACEHOLDER, IncrementalConfig, Window
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._paginator import StandardPaginator
 from collectorkit.collect._paths import JSONPath, compile_path
@@ -108,6 +108,18 @@ class CollectorRequest:
         )
 
     @property
+    def sends_window_end(self) -> bool:
+        """True when requests tell the API where the incremental window ends (``end_param``
+        or an ``{end}`` placeholder in the params, body or a shard's params)."""
+        inc = self.incremental
+        if inc is None:
+            return False
+        if inc.end_param is not None:
+            return True
+        values = [self.params, self.json, *(s.params for s in self.shards if isinstance(s, Shard))]
+        return any(_mentions(value, END_PLACEHOLDER) for value in values)
+
+    @property
     def active_paginator(self) -> Paginator:
         """``paginator`` if given, else the built-in one for ``pagination``."""
         return self._paginator
@@ -176,3 +188,13 @@ def _shards(shards: Sequence[Shard | Mapping[str, Any]], where: str) -> list[Sha
             raise ConfigError(f"duplicate state_key {shard.state_key!r}", path=path)
         out.append(shard)
     return out
+
+
+def _mentions(value: Any, text: str) -> bool:
+    if isinstance(value, str):
+        return text in value
+    if isinstance(value, Mapping):
+        return any(_mentions(v, text) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_mentions(v, text) for v in value)
+    return False

@@ -259,8 +259,10 @@ class FeedWalker:
         """Close the window when its walk ended; go on to the next one unless caught up."""
         if stop is None or not stop.exhausted or self._inc is None:
             return state, stop
-        closed = self._inc.close_window(state)
-        if self._inc.plan_window(closed, self._now()) is None:
+        bounded = self.request.sends_window_end
+        closed = self._inc.close_window(state, bounded=bounded)
+        if not bounded or self._inc.plan_window(closed, self._now()) is None:
+            # an open-ended request already returned everything the API had: caught up
             return closed, stop
         return closed, None
 
