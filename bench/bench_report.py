@@ -39,6 +39,20 @@ import bench_sinks  # noqa: E402
 import bench_soak  # noqa: E402
 
 Row = tuple[str, str, str, str, str]  # measure, collectorkit, baseline, ratio, goal
+NOTES = """Reading the table:
+
+- *end-to-end, SQLite sink (once)* runs the whole daemon job (config → job → pipeline →
+  `SQLiteSink`, records + state in one transaction per page, seed 002 processed ids, callbacks,
+  metrics); *deliver()* is the same sink without the job around it. The gap between the two is
+  the job's per-page work — in a profile of the 50/page run, `PersistentProcessedIds.save`
+  (runtime/_dedup.py, the whole id window re-serialised on every page) was the largest part.
+- *soak*: `bench/bench_soak.py` — the daemon against the simulator (cursor API + Okta, records
+  added every second) with 429/5xx/reset/slow/malformed/duplicate faults; processed-ids window
+  2,000 so the bounded cache fills during warm-up; RSS and fds sampled every 5 s; afterwards every
+  record the simulator holds is compared with SQLite (lost / duplicated).
+- goals are the targets the layer engineers set for themselves; a ratio below its goal is a
+  finding, not a rounding issue.
+"""
 
 
 def resilience_overhead() -> dict[str, float]:
@@ -280,6 +294,7 @@ def main() -> int:
                 "",
                 table,
                 "",
+                NOTES,
                 "Raw figures:",
                 "",
                 "```json",
