@@ -222,6 +222,14 @@ async def build_runtime(
             if source.is_dev_mode:
                 runtime.jobs.append(DevModeJob(name=source.name, schedule=schedule, log=log))
                 continue
+            callbacks = [*_callbacks(source, i), *extra_callbacks]
+            # the processed ids only keep callbacks from seeing an alert twice (the sinks are
+            # idempotent on their own): without callbacks there is nothing to save per page
+            processed = (
+                PersistentProcessedIds(store, source.name, capacity=_processed_capacity(source))
+                if callbacks
+                else None
+            )
             common: dict[str, Any] = {
                 "name": source.name,
                 "schedule": schedule,
@@ -231,10 +239,8 @@ async def build_runtime(
                 "pipeline": build_pipeline_for(source, index=i),
                 "dead_letter": runtime.dead_letter,
                 "key_fields": tuple(source.key_fields),
-                "processed": PersistentProcessedIds(
-                    store, source.name, capacity=_processed_capacity(source)
-                ),
-                "callbacks": [*_callbacks(source, i), *extra_callbacks],
+                "processed": processed,
+                "callbacks": callbacks,
                 "log": log,
             }
             if source.type != "http":
