@@ -24,7 +24,6 @@ import gc
 import multiprocessing
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from _common import free_port, wait_for
 
 from collectorkit import (
     CollectorBlueprint,
@@ -78,23 +78,6 @@ def _page_body(page: int, last: int) -> bytes:
     return orjson.dumps({"data": {"events": _records(page)}, "meta": {"next_cursor": cursor}})
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("bench server did not start")
-
-
 # --- servers -------------------------------------------------------------------------------------
 
 
@@ -103,7 +86,7 @@ class NginxServer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
@@ -147,7 +130,7 @@ http {{
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for(self.port)
+        wait_for(self.port)
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
@@ -176,14 +159,14 @@ def _serve_generated(port: int, pages: int) -> None:
 
 class GeneratedServer:
     def __init__(self, pages: int) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.process = multiprocessing.Process(
             target=_serve_generated, args=(self.port, pages), daemon=True
         )
 
     def start(self) -> str:
         self.process.start()
-        _wait_for(self.port)
+        wait_for(self.port)
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:

@@ -23,7 +23,6 @@ import asyncio
 import gc
 import multiprocessing
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from _common import free_port, wait_for
 
 from collectorkit import (
     APIClient,
@@ -79,23 +79,6 @@ def page_body(page: int, pages: int, per_page: int) -> bytes:
     cursor = f"p{page + 1}" if page + 1 < pages else None
     body = {"data": {"events": _records(page, per_page)}, "meta": {"next_cursor": cursor}}
     return orjson.dumps(body)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(port: int) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"bench server on port {port} did not start")
 
 
 class StaticPages:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import socket
 import statistics
 import sys
 import time
@@ -23,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import httpx2
 import orjson
+from _common import free_port, wait_for
 
 from collectorkit import (
     AiohttpTransport,
@@ -73,23 +73,6 @@ def _serve(port: int) -> None:
     app.router.add_get("/small", handle_small)
     app.router.add_get("/page", handle_page)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("bench server did not start")
 
 
 Fetch = Callable[[str], Awaitable[object]]
@@ -265,11 +248,11 @@ def _report(rounds: list[Round], cpu: dict[str, float]) -> None:
 
 
 def main() -> int:
-    port = _free_port()
+    port = free_port()
     server = multiprocessing.get_context("spawn").Process(target=_serve, args=(port,), daemon=True)
     server.start()
     try:
-        _wait_for(port)
+        wait_for(port)
         asyncio.run(_main(f"http://127.0.0.1:{port}"))
     finally:
         server.terminate()

@@ -37,6 +37,7 @@ import bench_e2e  # noqa: E402
 import bench_http  # noqa: E402
 import bench_sinks  # noqa: E402
 import bench_soak  # noqa: E402
+from _common import free_port, wait_for  # noqa: E402
 
 Row = tuple[str, str, str, str, str]  # measure, collectorkit, baseline, ratio, goal
 NOTES = """Reading the table:
@@ -58,13 +59,13 @@ NOTES = """Reading the table:
 def resilience_overhead() -> dict[str, float]:
     """bench_http's paired rounds: APIClient with every policy vs bare aiohttp + orjson."""
     bench_http.ROUNDS = 5
-    port = bench_http._free_port()
+    port = free_port()
     server = multiprocessing.get_context("spawn").Process(
         target=bench_http._serve, args=(port,), daemon=True
     )
     server.start()
     try:
-        bench_http._wait_for(port)
+        wait_for(port)
 
         async def run() -> dict[str, float]:
             base = f"http://127.0.0.1:{port}"

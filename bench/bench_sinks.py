@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from _common import free_port, wait_for
 
 from collectorkit import (
     CollectorBlueprint,
@@ -94,23 +94,6 @@ def _serve(port: int, pages: int) -> None:
     app = web.Application()
     app.router.add_get("/events", handle)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("bench server did not start")
 
 
 # --- ours ----------------------------------------------------------------------------------------
@@ -362,10 +345,10 @@ async def memory_peaks(base_small: str, base_large: str, root: Path) -> tuple[fl
 
 
 def _start_server(pages: int) -> tuple[multiprocessing.Process, str]:
-    port = _free_port()
+    port = free_port()
     process = multiprocessing.Process(target=_serve, args=(port, pages), daemon=True)
     process.start()
-    _wait_for(port)
+    wait_for(port)
     return process, f"http://127.0.0.1:{port}"
 
 
