@@ -236,7 +236,8 @@ async def ours_memory(base: str, work: Path) -> int:
 
 
 async def ours_sqlite(base: str, work: Path) -> int:
-    from collectorkit.runtime import load_config, run_once
+    from collectorkit.cli._once import run_once
+    from collectorkit.config import load_config
 
     db = work / "ours.db"
     config = load_config(

@@ -48,7 +48,7 @@ from collectorkit import (
     PostgresSink,
     SQLiteSink,
 )
-from collectorkit.runtime import deliver
+from collectorkit.delivery import deliver
 from collectorkit.typing import Checkpoint, Envelope, QueryCriteria, StoreResult
 
 PAGE_SIZE = 500

@@ -40,7 +40,7 @@ from collectorkit import (
     SystemEvent,
     TimestampProcessor,
 )
-from collectorkit.runtime import deliver
+from collectorkit.delivery import deliver
 from collectorkit.sources import MockDataSource
 from collectorkit.state import SQLiteStateStore
 from collectorkit.testing import (

@@ -10,7 +10,9 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "collectorkit"
 
 CORE = {"_errors", "_clock", "_sync", "_records", "typing"}
-# layer -> the layers of ours it may import (besides itself and the core modules)
+# layer -> the layers of ours it may import (besides itself and the core modules).
+# core → http → collect|state|pipeline → sinks|sources → delivery → config → daemon → cli|service
+_LIBRARY = {"http", "collect", "state", "pipeline", "sinks", "sources"}
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
     "http": set(),
@@ -19,41 +21,15 @@ ALLOWED: dict[str, set[str]] = {
     "pipeline": {"http"},
     "sinks": {"http", "state", "pipeline"},
     "sources": {"http", "collect"},
+    "delivery": _LIBRARY,
+    "config": _LIBRARY | {"delivery"},
+    "daemon": _LIBRARY | {"delivery", "config"},
     "simulator": set(),
     "service": {"http", "state"},
-    "testing": {"http", "collect", "state", "pipeline", "sinks", "sources"},
-    "runtime": {
-        "http",
-        "collect",
-        "state",
-        "pipeline",
-        "sinks",
-        "sources",
-        "service",
-        "simulator",
-    },
-    "cli": {
-        "http",
-        "collect",
-        "state",
-        "pipeline",
-        "sinks",
-        "sources",
-        "service",
-        "simulator",
-        "runtime",
-        "testing",
-    },
+    "testing": _LIBRARY,
+    "cli": _LIBRARY | {"delivery", "config", "daemon", "service", "simulator", "testing"},
     "__main__": {"cli"},
-    "__init__": {
-        "http",
-        "collect",
-        "state",
-        "pipeline",
-        "sinks",
-        "sources",
-        "testing",
-    },
+    "__init__": _LIBRARY | {"delivery", "config", "testing"},
 }
 
 
@@ -106,14 +82,15 @@ def test_no_upward_import(path: Path) -> None:
     assert not upward, f"{path.relative_to(SRC)} ({layer}) imports {sorted(upward)}"
 
 
-def test_nothing_imports_runtime_or_cli() -> None:
+def test_nothing_imports_the_daemon_or_the_cli() -> None:
     for layer, allowed in ALLOWED.items():
-        if layer not in {"runtime", "cli", "__main__"}:
-            assert "runtime" not in allowed
+        if layer not in {"cli", "__main__"}:
             assert "cli" not in allowed
+        if layer not in {"daemon", "cli", "__main__"}:
+            assert "daemon" not in allowed
 
 
 def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("from collectorkit.runtime import x\nimport collectorkit.sinks._sqlite\n")
-    assert _imported_layers(bad) == {"runtime", "sinks"}
+    bad.write_text("from collectorkit.daemon import x\nimport collectorkit.sinks._sqlite\n")
+    assert _imported_layers(bad) == {"daemon", "sinks"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from collectorkit.runtime import load_config, run_once
-from collectorkit.runtime._once import OnceResult
+from collectorkit.cli._once import OnceResult, run_once
+from collectorkit.config import load_config
 
 __all__ = ["once", "sqlite_config"]
 

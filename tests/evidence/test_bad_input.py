@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from collectorkit._errors import CollectorError, ConfigError
-from collectorkit.runtime import load_config
+from collectorkit.config import load_config
 from tests.evidence._runs import once
 
 BASE: dict[str, Any] = {

@@ -164,9 +164,10 @@ async def test_collector_clock_jumps_back_and_forward_without_loss_or_duplicates
     import time
 
     from collectorkit import FakeClock
+    from collectorkit.cli._once import run_jobs_once
     from collectorkit.collect import CollectorClient
-    from collectorkit.runtime import RuntimeMetrics, build_runtime, load_config
-    from collectorkit.runtime._once import run_jobs_once
+    from collectorkit.config import load_config
+    from collectorkit.daemon import RuntimeMetrics, build_runtime
 
     cfg = build_config(seed=9, profiles=["generic"], records=RECORDS)
     with timed_simulator(cfg) as (sim, _):
@@ -219,9 +220,10 @@ async def test_collector_clock_ahead_of_the_api_loses_nothing(tmp_path: Path) ->
     import time
 
     from collectorkit import FakeClock
+    from collectorkit.cli._once import run_jobs_once
     from collectorkit.collect import CollectorClient
-    from collectorkit.runtime import RuntimeMetrics, build_runtime, load_config
-    from collectorkit.runtime._once import run_jobs_once
+    from collectorkit.config import load_config
+    from collectorkit.daemon import RuntimeMetrics, build_runtime
 
     cfg = build_config(seed=14, profiles=["generic"], records=RECORDS)
     with timed_simulator(cfg) as (sim, _):

@@ -1,0 +1,328 @@
+"""The ``collectorkit`` command.
+
+Only ``typer`` is imported at module level: ``collectorkit --help`` must start fast, so every
+command imports what it needs (the runtime, pydantic, httpx2, uvicorn …) inside its body.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from collectorkit.config._models import Config
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="collectorkit",
+    help="Collect events from HTTP APIs into storage without losing or duplicating a record.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+state_app = typer.Typer(help="Inspect or change saved collector state.", no_args_is_help=True)
+app.add_typer(state_app, name="state")
+
+ConfigArg = Annotated[Path, typer.Argument(help="The YAML configuration file.", show_default=False)]
+SourceOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at runtime (Python 3.11)
+    typer.Option("--source", "-s", help="Only this source."),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Debug logging (request details).")]
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _load(path: Path) -> Config:
+    from collectorkit._errors import ConfigError
+    from collectorkit.config._load import load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from collectorkit import __version__
+
+        typer.echo(f"collectorkit {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Collect events from HTTP APIs into storage without losing or duplicating a record."""
+
+
+@app.command()
+def run(
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="YAML file; without it, one XDR source from XDR_* variables."),
+    ] = None,
+    interval: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Seconds (or 30s, 5m) between polls of every source."),
+    ] = None,
+    base_url: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--base-url", help="XDR API base URL (single-source mode)."),
+    ] = None,
+    auth_token: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--auth-token", help="XDR API key (single-source mode)."),
+    ] = None,
+    status_port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--status-port", help="Override status.port (0: any free port)."),
+    ] = None,
+    grace: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Seconds in-flight pages get to finish after SIGINT/SIGTERM."),
+    ] = None,
+    callback: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--callback",
+            help="On new alerts: python:pkg.mod:func, command:<shell cmd> (JSON on stdin) "
+            "or webhook:<url>. Repeatable.",
+        ),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the daemon: every source on its schedule until SIGINT/SIGTERM."""
+    from collectorkit._errors import CollectorError, ConfigError
+    from collectorkit.config._xdr_env import config_from_env
+    from collectorkit.daemon._app import apply_overrides, run_daemon_sync
+
+    try:
+        if config is None:
+            cfg = config_from_env(
+                overrides={
+                    "interval": interval,
+                    "debug": debug,
+                    "base_url": base_url,
+                    "auth_token": auth_token,
+                }
+            )
+        else:
+            if base_url is not None or auth_token is not None:
+                _fail("--base-url and --auth-token apply without a configuration file only")
+            cfg = apply_overrides(_load(config), interval=interval)
+        code = run_daemon_sync(
+            cfg, debug=debug, status_port=status_port, grace=grace, callbacks=callback or ()
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
+    except CollectorError as exc:  # a store or sink that cannot be opened, ...
+        _fail(str(exc), code=1)
+    raise typer.Exit(code)
+
+
+@app.command()
+def once(config: ConfigArg, source: SourceOpt = None, debug: DebugOpt = False) -> None:
+    """Run every source (or one) once, with progress bars and a summary table."""
+    from collectorkit.cli._once import run_once_sync
+
+    raise typer.Exit(run_once_sync(_load(config), source=source, debug=debug))
+
+
+@app.command()
+def preview(
+    config: ConfigArg,
+    source: SourceOpt = None,
+    pages: Annotated[int, typer.Option(min=1, max=10, help="Pages to fetch.")] = 2,
+    debug: DebugOpt = False,
+) -> None:
+    """Show a source's first pages as sinks would get them, and the next request; saves nothing."""
+    from collectorkit.cli._preview import preview_sync
+
+    raise typer.Exit(preview_sync(_load(config), source=source, pages=pages, debug=debug))
+
+
+@app.command()
+def validate(
+    config: ConfigArg,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON Schema of the file instead.")
+    ] = False,
+) -> None:
+    """Check a configuration file; every problem names its YAML path."""
+    if schema:
+        import json
+
+        from collectorkit.config._schema import config_json_schema
+
+        typer.echo(json.dumps(config_json_schema(), indent=2))
+        return
+    from collectorkit.daemon._app import check_callbacks
+
+    cfg = _load(config)
+    problems = check_callbacks(cfg)
+    if problems:
+        _fail("\n".join(str(p) for p in problems))
+    names = ", ".join(s.name for s in cfg.sources)
+    typer.echo(f"{config}: OK — {len(cfg.sources)} source(s): {names}")
+
+
+StateOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--state", help="State store URL (default: the config's, or ./collectorkit.db)."),
+]
+ConfigOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--config", "-c", help="Take the state URL from this configuration file."),
+]
+
+
+def _state_url(config: Path | None, state: str | None) -> str:
+    if state:
+        return state
+    if config is not None:
+        return _load(config).state
+    from collectorkit.config._models import DEFAULT_STATE_URL
+
+    return DEFAULT_STATE_URL
+
+
+@state_app.command("show")
+def state_show(
+    source: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(help="Only this source."),
+    ] = None,
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Show the saved state: cursors, watermarks, processed ids."""
+    from collectorkit.cli._state import show_state
+
+    raise typer.Exit(show_state(_state_url(config, state), source))
+
+
+@state_app.command("reset")
+def state_reset(
+    source: Annotated[str, typer.Argument(help="The source whose state to delete.")],
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
+    """Forget a source's state: its next run starts from the initial lookback."""
+    from collectorkit.cli._state import reset_state
+
+    url = _state_url(config, state)
+    if not yes:
+        typer.confirm(f"Delete all saved state of {source!r} in {url}?", abort=True)
+    raise typer.Exit(reset_state(url, source))
+
+
+@state_app.command("set")
+def state_set(
+    source: Annotated[str, typer.Argument(help="The source.")],
+    watermark: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="New watermark (ISO 8601 or epoch seconds)."),
+    ] = None,
+    cursor: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="New cursor."),
+    ] = None,
+    config: ConfigOpt = None,
+    state: StateOpt = None,
+) -> None:
+    """Set a source's watermark or cursor by hand (e.g. to re-collect from a date)."""
+    from collectorkit.cli._state import set_state
+
+    if watermark is None and cursor is None:
+        _fail("give --watermark and/or --cursor")
+    raise typer.Exit(
+        set_state(_state_url(config, state), source, watermark=watermark, cursor=cursor)
+    )
+
+
+@app.command("serve-storage")
+def serve_storage(
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8000,
+    state: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--state", help="Backing state store URL (default ./collectorkit-state.db)."),
+    ] = None,
+    token: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            envvar="STORAGE_SERVICE_TOKEN",
+            help="Bearer token clients must send (required off loopback).",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    """Run the storage service (watermarks and state for a fleet of collectors)."""
+    from collectorkit._errors import CollectorError
+    from collectorkit.cli._serve import serve_storage_sync
+
+    try:
+        serve_storage_sync(host=host, port=port, state=state, token=token)
+    except CollectorError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def simulate(
+    host: Annotated[str, typer.Option(help="Listen address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Listen port.")] = 8900,
+    seed: Annotated[int, typer.Option(help="Seed of the generated data.")] = 1,
+    records: Annotated[int, typer.Option(help="Records per API.")] = 250,
+    profile: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--profile", help="Serve only these APIs (xdr, okta, graph, github, ...)."),
+    ] = None,
+    faults: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help='Faults as JSON, e.g. \'[{"kind": "rate_limit", "target": "okta", "every": 5}]\'.'
+        ),
+    ] = None,
+) -> None:
+    """Serve vendor-shaped APIs on localhost with injectable faults (Ctrl-C stops)."""
+    from collectorkit._errors import CollectorError
+    from collectorkit.cli._serve import simulate_sync
+
+    try:
+        simulate_sync(
+            host=host, port=port, seed=seed, faults=faults, records=records, profiles=profile
+        )
+    except CollectorError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def demo(
+    records: Annotated[int, typer.Option(help="Records the simulator serves per API.")] = 3000,
+    keep: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Write the database here instead of a temporary directory."),
+    ] = None,
+) -> None:
+    """Start the simulator with faults, collect from it into SQLite, show what happened."""
+    from collectorkit.cli._demo import run_demo_sync
+
+    raise typer.Exit(run_demo_sync(records=records, directory=keep))
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of the ``collectorkit`` script (and ``python -m collectorkit``)."""
+    return app(args=sys.argv[1:] if argv is None else argv, prog_name="collectorkit")

@@ -1,0 +1,345 @@
+"""Builders: configuration models in, library objects out — one tiny function per kind.
+
+Each hands the validated values to the owning layer's constructor, which validates again in its own
+terms; :func:`check_config` runs every builder once at load time so those checks, too, happen
+before anything runs, with errors placed at the YAML path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+from typing import Any
+
+from collectorkit._clock import Clock
+from collectorkit._errors import ConfigError
+from collectorkit.collect import (
+    CollectorBlueprint,
+    CollectorRequest,
+    IncrementalConfig,
+    PaginationConfig,
+)
+from collectorkit.config._models import Config
+from collectorkit.config._refs import ConfigIssue
+from collectorkit.config._request import AuthConfig, RequestConfig
+from collectorkit.config._source import SourceConfig, StreamConfig
+from collectorkit.http import (
+    APIKeyAuthHandler,
+    AuthHandler,
+    BasicAuthHandler,
+    BearerTokenAuthHandler,
+    CircuitBreakerPolicy,
+    OAuth2ClientCredentialsHandler,
+    RateLimitPolicy,
+    RetryPolicy,
+    TimeoutSettings,
+    Transport,
+)
+from collectorkit.pipeline import Pipeline, build_pipeline
+from collectorkit.sinks import build_sink
+from collectorkit.sources import (
+    HTTPCollectorSource,
+    LongPollSource,
+    ReconnectPolicy,
+    SSESource,
+    WebSocketSource,
+)
+from collectorkit.state import open_state_store
+from collectorkit.typing import DataSource, Sink, StateStore
+
+__all__ = [
+    "build_auth",
+    "build_blueprint",
+    "build_circuit_breaker",
+    "build_dead_letter",
+    "build_pipeline_for",
+    "build_rate_limit",
+    "build_request",
+    "build_retry",
+    "build_sinks",
+    "build_source",
+    "build_timeout",
+    "check_config",
+    "open_state",
+]
+
+# where a layer's error path starts -> where that setting lives in a source of the YAML file
+_PLACES = {
+    "RetryPolicy": "retry",
+    "RateLimitPolicy": "rate_limit",
+    "CircuitBreakerPolicy": "circuit_breaker",
+    "TimeoutSettings": "timeout",
+    "APIKeyAuthHandler": "auth",
+    "BearerTokenAuthHandler": "auth",
+    "BasicAuthHandler": "auth",
+    "OAuth2ClientCredentialsHandler": "auth",
+    "request": "request",
+    "pagination": "request.pagination",
+    "incremental": "request.incremental",
+    "blueprint": "",
+    "auth": "auth",
+    "type": "type",
+}
+
+
+def _fields(model: Any, *exclude: str) -> dict[str, Any]:
+    return {k: v for k, v in model.model_dump(by_alias=False).items() if k not in exclude}
+
+
+def build_auth(auth: AuthConfig) -> AuthHandler | None:
+    """The auth handler (``None`` for ``type: none``)."""
+    if auth.type == "bearer":
+        return BearerTokenAuthHandler(auth.token.get_secret_value())
+    if auth.type == "api_key":
+        return APIKeyAuthHandler(
+            auth.key.get_secret_value(),
+            header_name=auth.header_name,
+            query_param=auth.query_param,
+            prefix=auth.prefix,
+        )
+    if auth.type == "basic":
+        return BasicAuthHandler(auth.username, auth.password.get_secret_value())
+    if auth.type == "oauth2":
+        return OAuth2ClientCredentialsHandler(
+            token_url=auth.token_url,
+            client_id=auth.client_id,
+            client_secret=auth.client_secret.get_secret_value(),
+            scope=auth.scope,
+            audience=auth.audience,
+            auth_method=auth.auth_method,
+            extra_params=auth.extra_params or None,
+        )
+    return None
+
+
+def build_retry(source: SourceConfig) -> RetryPolicy:
+    return RetryPolicy(**_fields(source.retry))
+
+
+def build_rate_limit(source: SourceConfig) -> RateLimitPolicy | None:
+    return None if source.rate_limit is None else RateLimitPolicy(**_fields(source.rate_limit))
+
+
+def build_circuit_breaker(source: SourceConfig) -> CircuitBreakerPolicy | None:
+    breaker = source.circuit_breaker
+    return None if breaker is None else CircuitBreakerPolicy(**_fields(breaker))
+
+
+def build_timeout(source: SourceConfig) -> TimeoutSettings:
+    return TimeoutSettings(**_fields(source.timeout))
+
+
+def build_request(request: RequestConfig) -> CollectorRequest:
+    pagination = PaginationConfig(**_fields(request.pagination))
+    incremental = (
+        None if request.incremental is None else IncrementalConfig(**_fields(request.incremental))
+    )
+    shards = [
+        {"state_key": s.state_key, "params": s.params, "json": s.json_body, "headers": s.headers}
+        for s in request.shards
+    ]
+    return CollectorRequest(
+        endpoint=request.endpoint,
+        method=request.method,
+        params=request.params,
+        json=request.json_body,
+        headers=request.headers,
+        data_path=request.data_path,
+        pagination=pagination,
+        incremental=incremental,
+        shards=shards,
+        state_key=request.state_key or "default",
+    )
+
+
+def _key_id_headers(source: SourceConfig) -> dict[str, str]:
+    auth = source.auth
+    if auth.type == "api_key" and auth.key_id is not None and auth.key_id_header:
+        return {auth.key_id_header: auth.key_id}
+    return {}
+
+
+def build_blueprint(
+    source: SourceConfig, *, clock: Clock | None = None, transport: Transport | None = None
+) -> CollectorBlueprint:
+    """The collector blueprint of an ``http`` source."""
+    if source.type != "http":
+        raise ConfigError(
+            f"source {source.name!r} is a {source.type} stream, not an http collector; "
+            "build it with build_source()",
+            path="type",
+        )
+    return CollectorBlueprint(
+        name=source.name,
+        base_url=source.base_url,
+        request=build_request(source.request),
+        auth_handler=build_auth(source.auth),
+        retry_policy=build_retry(source),
+        rate_limit=build_rate_limit(source),
+        circuit_breaker=build_circuit_breaker(source),
+        timeout=build_timeout(source),
+        default_strategy=source.strategy,
+        concurrency=source.concurrency,
+        headers=_key_id_headers(source),
+        allowed_hosts=source.allowed_hosts,
+        transport=transport,
+        clock=clock,
+    )
+
+
+def _stream_headers(source: SourceConfig) -> dict[str, str]:
+    """Credentials as plain headers, for the streaming sources (no OAuth2 there)."""
+    auth, headers = source.auth, {**source.request.headers, **_key_id_headers(source)}
+    if auth.type == "bearer":
+        headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
+    elif auth.type == "basic":
+        pair = f"{auth.username}:{auth.password.get_secret_value()}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    elif auth.type == "api_key" and auth.query_param is None:
+        key = auth.key.get_secret_value()
+        headers[auth.header_name or "X-API-Key"] = f"{auth.prefix} {key}" if auth.prefix else key
+    elif auth.type != "none" and auth.type != "api_key":
+        raise ConfigError(f"{auth.type!r} is not supported by {source.type} sources", path="auth")
+    if auth.type == "api_key" and auth.query_param is not None:
+        raise ConfigError("query_param keys are not supported by streaming sources", path="auth")
+    return headers
+
+
+def build_source(
+    source: SourceConfig,
+    *,
+    clock: Clock | None = None,
+    last_event_id: str | None = None,
+    stop: asyncio.Event | None = None,
+    transport: Transport | None = None,
+) -> DataSource:
+    """The data source of a configured source (``type`` http, sse, websocket or long_poll).
+
+    Streaming sources resume after ``last_event_id`` (the saved checkpoint) and end their
+    ``collect_stream`` promptly once ``stop`` is set (the daemon's shutdown event).
+    """
+    if source.type == "http":
+        return HTTPCollectorSource(
+            build_blueprint(source, clock=clock, transport=transport), limit=source.limit
+        )
+    stream = source.stream or StreamConfig()
+    url = source.base_url + source.request.endpoint
+    common: dict[str, Any] = {
+        "source_id": source.name,
+        "headers": _stream_headers(source),
+        "batch_size": stream.batch_size,
+        "batch_timeout": stream.batch_timeout,
+        "max_events": source.limit,
+        "reconnect": ReconnectPolicy(**_fields(stream.reconnect)),
+        "last_event_id": last_event_id,
+        "stop": stop,
+        "clock": clock,
+    }
+    if source.type == "sse":
+        return SSESource(
+            url,
+            params={k: str(v) for k, v in source.request.params.items()},
+            event_types=set(stream.event_types) if stream.event_types else None,
+            data_path=source.request.data_path,
+            verify=source.verify_tls,
+            **common,
+        )
+    if source.type == "websocket":
+        return WebSocketSource(
+            url,
+            id_field=stream.id_field,
+            data_path=source.request.data_path,
+            subscribe_message=stream.subscribe_message,
+            resume_param=stream.resume_param,
+            **common,
+        )
+    return LongPollSource(
+        url,
+        params=source.request.params,
+        data_path=source.request.data_path,
+        cursor_param=stream.cursor_param,
+        cursor_path=stream.cursor_path,
+        timeout_param=stream.timeout_param,
+        poll_timeout=stream.poll_timeout,
+        id_field=stream.id_field,
+        verify=source.verify_tls,
+        **common,
+    )
+
+
+def build_pipeline_for(source: SourceConfig, *, index: int = 0) -> Pipeline:
+    """The source's processing pipeline."""
+    return build_pipeline(
+        [step.model_dump() for step in source.pipeline], path=f"sources[{index}].pipeline"
+    )
+
+
+def build_sinks(config: Config) -> list[Sink]:
+    """Every configured sink, not yet connected, via the sinks registry."""
+    return [
+        build_sink({"type": s.type, **s.options}, path=f"sinks[{i}]")
+        for i, s in enumerate(config.sinks)
+    ]
+
+
+def build_dead_letter(config: Config) -> Sink | None:
+    """The dead-letter sink, when the file configures one."""
+    spec = config.dead_letter
+    if spec is None:
+        return None
+    return build_sink({"type": spec.type, **spec.options}, path="dead_letter")
+
+
+async def open_state(config: Config, *, clock: Clock | None = None) -> StateStore:
+    """The state store of ``config.state``, connected and checked."""
+    return await open_state_store(config.state, clock=clock)
+
+
+def _relocate(path: str | None, prefix: str) -> str:
+    head, _, rest = (path or "").partition(".")
+    place = _PLACES.get(head)
+    if place is None:
+        return prefix
+    return ".".join(p for p in (prefix, place, rest) if p)
+
+
+def _check_callbacks(source: SourceConfig, prefix: str) -> list[ConfigIssue]:
+    hooks = importlib.import_module("collectorkit.delivery._callbacks")
+    build = getattr(hooks, "callback_from_spec", None)
+    issues: list[ConfigIssue] = []
+    if build is None:
+        return issues
+    for j, spec in enumerate(source.callbacks):
+        path = f"{prefix}.callbacks[{j}]"
+        try:
+            build(spec, path=path)
+        except ConfigError as exc:
+            issues.append((exc.path or path, exc.reason))
+    return issues
+
+
+def check_config(config: Config) -> list[ConfigIssue]:
+    """Every problem the layers find when building ``config`` (nothing is connected)."""
+    issues: list[ConfigIssue] = []
+    for i, source in enumerate(config.sources):
+        prefix = f"sources[{i}]"
+        try:
+            build_source(source)
+        except ConfigError as exc:
+            issues.append((_relocate(exc.path, prefix), exc.reason))
+        try:
+            build_pipeline_for(source, index=i)
+        except ConfigError as exc:
+            issues.append((exc.path or prefix, exc.reason))
+        issues += _check_callbacks(source, prefix)
+    for i, sink in enumerate(config.sinks):
+        try:
+            build_sink({"type": sink.type, **sink.options}, path=f"sinks[{i}]")
+        except ConfigError as exc:
+            issues.append((exc.path or f"sinks[{i}]", exc.reason))
+    try:
+        build_dead_letter(config)
+    except ConfigError as exc:
+        issues.append((exc.path or "dead_letter", exc.reason))
+    return issues

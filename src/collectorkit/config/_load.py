@@ -1,0 +1,149 @@
+"""Loading and validating the configuration file, before anything runs.
+
+``load_config("collectorkit.yaml")`` (or a dict) reads YAML, resolves ``${...}`` references,
+validates, and returns a frozen :class:`Config`; otherwise it raises one
+:class:`ConfigValidationError` listing every problem with its YAML path — never a traceback of a
+library. Resolved secrets are registered with the log redactor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from collectorkit._errors import ConfigError
+from collectorkit.config._issues import ConfigValidationError, translate_errors
+from collectorkit.config._models import Config
+from collectorkit.config._refs import ConfigIssue, resolve_references
+
+__all__ = ["load_config", "parse_config_text", "register_secrets"]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key written twice in one mapping (YAML keeps the last)."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+# ``${VAR}`` and path templates such as ``./out/{source}/{date}.jsonl`` are not valid plain
+# scalars inside a YAML flow mapping (``{type: jsonl, path: ./out/{source}.jsonl}``), yet that is
+# how people write them. Their braces are swapped for private-use characters before parsing (same
+# length, so error columns stay right) and swapped back in every string afterwards.
+_TEMPLATE = re.compile(r"\$\{[^{}\n]*\}|(?<=[^\s,\[\]{}:'\"])\{[A-Za-z_][A-Za-z0-9_]*\}")
+_HIDE = str.maketrans("{}", "\ue000\ue001")
+_SHOW = str.maketrans("\ue000\ue001", "{}")
+
+
+def _restore(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.translate(_SHOW)
+    if isinstance(value, dict):
+        return {_restore(k): _restore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore(v) for v in value]
+    return value
+
+
+def parse_config_text(text: str, *, origin: str = "<config>") -> Any:
+    """The YAML document in ``text``; a syntax error names ``origin:line:column``."""
+    hidden = _TEMPLATE.sub(lambda m: m.group(0).translate(_HIDE), text)
+    try:
+        return _restore(yaml.load(hidden, Loader=_UniqueKeyLoader))  # noqa: S506 - SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{origin}:{mark.line + 1}:{mark.column + 1}" if mark else origin
+        problem = (exc.problem or exc.context or "invalid YAML").translate(_SHOW)
+        if "block" in problem or "indentation" in problem:
+            problem += " (check the indentation of this line and the one above)"
+        raise ConfigError(f"invalid YAML: {problem}", path=where) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=origin) from None
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Have the log redactor (``collectorkit.http.register_secret``) mask each value from now on."""
+    register = None
+    for module in ("collectorkit.http", "collectorkit.http._redact"):
+        try:
+            register = getattr(importlib.import_module(module), "register_secret", None)
+        except ImportError:  # pragma: no cover - the http layer ships with the package
+            continue
+        if register is not None:
+            break
+    if register is None:
+        return
+    for value in values:
+        register(value)
+
+
+def _check_buildable(config: Config) -> list[ConfigIssue]:
+    """Let each layer check what it will be given (options of processors, sinks, paging ...)."""
+    build = importlib.import_module("collectorkit.config._build")
+    issues: list[ConfigIssue] = build.check_config(config)
+    return issues
+
+
+def _read(source: str | os.PathLike[str]) -> tuple[Any, str]:
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"cannot read the configuration file: {reason}", path=str(path)) from None
+    return parse_config_text(text, origin=str(path)), str(path)
+
+
+def load_config(
+    source: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate a configuration file (a path) or the same structure as a mapping.
+
+    ``env`` is where ``${VAR}`` references are looked up (default ``os.environ``).
+    """
+    if isinstance(source, Mapping):
+        data: Any = dict(source)
+        origin = "<config>"
+    else:
+        data, origin = _read(source)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigValidationError(
+            [("(top level)", f"the configuration must be a mapping, got {type(data).__name__}")],
+            origin=origin,
+        )
+    data, issues, secrets = resolve_references(data, os.environ if env is None else env)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        bad_refs = {path for path, _ in issues}
+        found = translate_errors(exc.errors(), data, Config, secrets)
+        issues += [issue for issue in found if issue[0] not in bad_refs]
+        raise ConfigValidationError(issues, origin=origin) from None
+    if not issues:  # an unresolved reference would only cause follow-up errors here
+        issues = _check_buildable(config)
+    if issues:
+        raise ConfigValidationError(issues, origin=origin)
+    register_secrets([*secrets, *config.secret_values()])
+    return config

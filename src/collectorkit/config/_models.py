@@ -1,0 +1,223 @@
+"""The whole configuration file: state store, sinks, sources, status server, defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from collectorkit.config._registry import known_sink_types, known_state_schemes
+from collectorkit.config._request import StrictModel
+from collectorkit.config._source import (
+    CircuitBreakerConfig,
+    ProcessorStep,
+    RateLimitConfig,
+    RetryConfig,
+    SourceConfig,
+    TimeoutConfig,
+)
+from collectorkit.config._types import Duration, Secret, is_secret_name
+
+__all__ = [
+    "Config",
+    "DefaultsConfig",
+    "SinkConfig",
+    "StatusConfig",
+]
+
+DEFAULT_STATE_URL = "sqlite:///./collectorkit.db"
+_LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+class SinkConfig(StrictModel):
+    """``type`` names a sink in the sinks registry; the other keys are that sink's options."""
+
+    model_config = ConfigDict(frozen=True, extra="allow", use_attribute_docstrings=True)
+
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        known = known_sink_types()
+        if value not in known:
+            raise ValueError(f"{value!r} is not one of {', '.join(known)}")
+        return value
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Everything but ``type``: handed to the sink's factory."""
+        return dict(self.model_extra or {})
+
+
+class StatusConfig(StrictModel):
+    """The status server (``/health``, ``/metrics``, ``/status``, dashboard).
+
+    A ``token`` is required when ``host`` is not a loopback address.
+    """
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    token: Secret | None = None
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host in _LOOPBACK_NAMES:
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> StatusConfig:
+        if self.enabled and not self.is_loopback and self.token is None:
+            raise ValueError(
+                f"token is required when host {self.host!r} is not loopback "
+                "(e.g. token: ${STATUS_TOKEN})"
+            )
+        return self
+
+
+class DefaultsConfig(StrictModel):
+    """Settings every source inherits unless it sets its own (mappings merge key by key)."""
+
+    interval: Duration | None = None
+    jitter: Duration | None = None
+    retry: RetryConfig | None = None
+    rate_limit: RateLimitConfig | None = None
+    circuit_breaker: CircuitBreakerConfig | None = None
+    timeout: TimeoutConfig | None = None
+    key_fields: list[str] | None = None
+    verify_tls: bool | None = None
+    pipeline: list[ProcessorStep] | None = None
+
+
+def _merge(default: Any, own: Any) -> Any:
+    if isinstance(default, dict) and isinstance(own, dict):
+        return {**default, **{k: _merge(default.get(k), v) for k, v in own.items()}}
+    return own
+
+
+def _apply_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    raw_defaults, raw_sources = data.get("defaults"), data.get("sources")
+    if not isinstance(raw_defaults, dict) or not isinstance(raw_sources, list):
+        return data
+    try:
+        DefaultsConfig.model_validate(raw_defaults)
+    except ValueError:
+        return data  # reported at defaults.*; merging bad values would repeat each error
+    given = {k: v for k, v in raw_defaults.items() if v is not None}
+    sources = [
+        {**given, **{k: _merge(given.get(k), v) for k, v in src.items()}}
+        if isinstance(src, dict)
+        else src
+        for src in raw_sources
+    ]
+    return {**data, "sources": sources}
+
+
+class Config(StrictModel):
+    """A validated configuration file. Build one with :func:`load_config`."""
+
+    version: Literal[1] = 1
+    """The version of this file format."""
+    state: str = DEFAULT_STATE_URL
+    """Where collector state and watermarks live: sqlite:///…, postgresql://…, redis://…,
+    http(s)://storage-service, memory://."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    shutdown_grace: Duration = 30.0
+    """How long in-flight pages may take to finish after SIGINT/SIGTERM."""
+    sinks: list[SinkConfig] = Field(default_factory=lambda: [SinkConfig(type="sqlite")])
+    """Where records go; every sink receives every record (idempotent on the record key)."""
+    dead_letter: SinkConfig | None = None
+    """Where records that fail processing go, with the reason (a sink, e.g. ``type: jsonl``)."""
+    sources: list[SourceConfig] = Field(min_length=1)
+    """The APIs and feeds to collect from."""
+    status: StatusConfig = Field(default_factory=StatusConfig)
+    """The status server: /health, /ready, /metrics, /status and the dashboard."""
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    """Settings every source inherits unless it sets its own."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        return _apply_defaults(data) if isinstance(data, dict) else data
+
+    @field_validator("state")
+    @classmethod
+    def _state_url(cls, value: str) -> str:
+        scheme = value.partition("://")[0].lower() if "://" in value else ""
+        known = known_state_schemes()
+        if scheme not in known:
+            shown = value if "@" not in value else "<a URL>"  # never echo credentials
+            raise ValueError(
+                f"{shown!r} is not a state store URL (one of {', '.join(s + '://' for s in known)})"
+            )
+        return value
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        seen: set[str] = set()
+        for source in sources:
+            if source.name in seen:
+                raise ValueError(f"source name {source.name!r} is used twice; names must be unique")
+            seen.add(source.name)
+        return sources
+
+    def source(self, name: str) -> SourceConfig:
+        """The source called ``name`` (``KeyError`` listing the names when there is none)."""
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise KeyError(f"no source {name!r}; sources: {', '.join(s.name for s in self.sources)}")
+
+    def to_dict(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
+        """The configuration as plain data; :func:`load_config` reads it back to an equal Config.
+
+        Secrets are masked unless ``reveal_secrets`` (then treat the result as a secret too).
+        """
+        return self.model_dump(
+            mode="json", by_alias=True, context={"reveal_secrets": reveal_secrets}
+        )
+
+    def secret_values(self) -> list[str]:
+        """Every credential in the configuration, to register with the log redactor."""
+        found: list[str] = []
+        _collect_secrets(self, found)
+        return found
+
+
+def _url_password(text: str) -> str | None:
+    if "://" not in text or "@" not in text:
+        return None
+    try:
+        return urlsplit(text).password
+    except ValueError:
+        return None
+
+
+def _collect_secrets(value: Any, found: list[str]) -> None:
+    if isinstance(value, SecretStr):
+        found.append(value.get_secret_value())
+    elif isinstance(value, str):
+        password = _url_password(value)  # postgresql://user:password@host/db
+        if password:
+            found.append(password)
+    elif isinstance(value, StrictModel):
+        for name in type(value).model_fields:
+            _collect_secrets(getattr(value, name), found)
+        _collect_secrets(dict(value.model_extra or {}), found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_secrets(item, found)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str) and is_secret_name(key):
+                found.append(item)
+            else:
+                _collect_secrets(item, found)

@@ -1,0 +1,265 @@
+"""Configuration models of one source: schedule, policies, pipeline, and streaming options."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_serializer, model_validator
+
+from collectorkit.config._registry import known_processor_names
+from collectorkit.config._request import (
+    AuthConfig,
+    NoAuthConfig,
+    RequestConfig,
+    StrictModel,
+)
+from collectorkit.config._types import CronExpression, Duration, parse_duration
+
+__all__ = [
+    "CircuitBreakerConfig",
+    "ProcessedIdsConfig",
+    "ProcessorStep",
+    "RateLimitConfig",
+    "ReconnectConfig",
+    "RetryConfig",
+    "SourceConfig",
+    "StreamConfig",
+    "TimeoutConfig",
+]
+
+_URL = re.compile(r"^(https?|wss?)://[^\s/]+", re.IGNORECASE)
+DEV_TOKEN = "dev-dummy-token"  # noqa: S105 - the documented placeholder, not a credential
+"""Seed 002: a source whose credential is this runs in development mode (no API calls)."""
+
+
+class RetryConfig(StrictModel):
+    """Retries of one request (``max_attempts`` counts the first). The wait grows by ``strategy``
+    from ``initial_delay`` up to ``max_delay``; ``jitter`` spreads it ±25 %. A server's
+    ``Retry-After`` wins when ``respect_retry_after``. See :class:`collectorkit.RetryPolicy`."""
+
+    max_attempts: int = Field(default=4, ge=1)
+    strategy: Literal["exponential", "linear", "fixed"] = "exponential"
+    initial_delay: Duration = 1.0
+    multiplier: float = Field(default=2.0, ge=1.0)
+    max_delay: Duration = 60.0
+    jitter: bool = True
+    retryable_status_codes: list[int] = Field(default=[408, 429, 500, 502, 503, 504])
+    retry_on_timeout: bool = True
+    retry_on_connection_error: bool = True
+    respect_retry_after: bool = True
+
+
+class RateLimitConfig(StrictModel):
+    """A token bucket: ``rate_per_second`` sustained, ``burst`` at once (default: the rate,
+    rounded up); ``respect_server_limits`` pauses on 429 / exhausted ``X-RateLimit-*``."""
+
+    rate_per_second: float = Field(gt=0)
+    burst: int | None = Field(default=None, ge=1)
+    respect_server_limits: bool = True
+
+
+class CircuitBreakerConfig(StrictModel):
+    """Open after ``failure_threshold`` failures in a row; after ``recovery_timeout`` let
+    ``success_threshold`` trial requests through."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    recovery_timeout: Duration = 60.0
+    success_threshold: int = Field(default=2, ge=1)
+    failure_status_codes: list[int] = Field(default=[500, 502, 503, 504])
+    count_timeouts_as_failures: bool = True
+
+
+class TimeoutConfig(StrictModel):
+    """Per-request ``connect``/``read`` timeouts and the ``execution`` budget of one run.
+
+    A bare number or duration (``timeout: 30s``) sets ``connect`` and ``read``.
+    """
+
+    connect: Duration = 10.0
+    read: Duration = 30.0
+    execution: Duration | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalar(cls, data: Any) -> Any:
+        if isinstance(data, int | float | str | bool):
+            seconds = parse_duration(data)
+            return {"connect": seconds, "read": seconds}
+        return data
+
+
+class ReconnectConfig(StrictModel):
+    """Backoff between reconnects of a streaming source (``max_attempts``: None means forever)."""
+
+    initial_delay: Duration = 0.5
+    multiplier: float = Field(default=2.0, ge=1.0)
+    max_delay: Duration = 30.0
+    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
+    max_attempts: int | None = Field(default=None, ge=1)
+
+
+class StreamConfig(StrictModel):
+    """Options of ``sse``, ``websocket`` and ``long_poll`` sources.
+
+    ``batch_size`` events (or whatever arrived within ``batch_timeout``) make one batch, which is
+    checkpointed as a unit. ``id_field`` is where a WebSocket/long-poll record carries its event id
+    (SSE uses the ``id:`` line). Long polls send ``cursor_param`` from ``cursor_path`` of the last
+    response and ``timeout_param`` = ``poll_timeout``.
+    """
+
+    batch_size: int = Field(default=100, ge=1)
+    batch_timeout: Duration = 1.0
+    id_field: str = "id"
+    event_types: list[str] | None = None
+    resume_param: str | None = None
+    subscribe_message: dict[str, Any] | None = None
+    cursor_param: str = "cursor"
+    cursor_path: str | None = None
+    timeout_param: str | None = "timeout"
+    poll_timeout: Duration = 30.0
+    reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
+
+
+class ProcessedIdsConfig(StrictModel):
+    """Seed 002's memory of processed record ids: the newest ``capacity`` are kept (and saved
+    with the state, so a restart does not hand the same alert to the callbacks twice)."""
+
+    capacity: int = Field(default=10_000, ge=1)
+
+
+class ProcessorStep(StrictModel):
+    """One pipeline step, written in YAML as ``- name: {options}``, ``- name: value`` or ``- name``.
+
+    The options are checked by the pipeline layer's factory when the file is loaded.
+    """
+
+    name: str
+    options: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_yaml(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data}
+        if not isinstance(data, dict):
+            raise ValueError(f"{data!r} is not a processor name or {{name: {{options}}}}")
+        if "type" in data:
+            return {"name": data["type"], "options": {k: v for k, v in data.items() if k != "type"}}
+        if not (data.keys() <= {"name", "options"} and "name" in data):
+            if len(data) != 1:
+                raise ValueError(
+                    "a pipeline step is one processor name with its options, got keys "
+                    f"{', '.join(map(str, data))}"
+                )
+            ((name, options),) = data.items()
+            return {"name": name, "options": options}
+        return data
+
+    @model_validator(mode="after")
+    def _known(self) -> ProcessorStep:
+        known = known_processor_names()
+        if self.name not in known:
+            raise ValueError(f"{self.name!r} is not one of {', '.join(known)}")
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {
+            "anyOf": [
+                {"type": "string"},
+                {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": 1,
+                    "additionalProperties": {"type": ["object", "null"]},
+                },
+            ],
+            "description": "A processor name, or {name: {options}}.",
+        }
+
+    @model_serializer(mode="plain")
+    def _to_yaml(self) -> dict[str, Any]:
+        return {self.name: self.options}
+
+
+class SourceConfig(StrictModel):
+    """One configured source. ``type: http`` (default) runs the collector over ``request``.
+
+    Exactly one schedule: ``interval`` (default 60 s) or ``cron``; ``jitter`` delays each run by
+    up to that much. Unset policies come from the file's ``defaults``.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=100)
+    """Unique; names the source in state, records, metrics and logs."""
+    type: Literal["http", "sse", "websocket", "long_poll"] = "http"
+    """``http`` runs the paginating collector; the others are streaming feeds."""
+    base_url: str
+    auth: AuthConfig = Field(default_factory=NoAuthConfig)
+    enabled: bool = True
+    dev_mode: bool = False
+    """Run the loop without calling the API (also implied by the token dev-dummy-token)."""
+    interval: Duration | None = None
+    cron: CronExpression | None = None
+    jitter: Duration = 0.0
+    """Delay each run by a random amount up to this, so sources do not fire in step."""
+    request: RequestConfig
+    stream: StreamConfig | None = None
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    rate_limit: RateLimitConfig | None = None
+    circuit_breaker: CircuitBreakerConfig | None = None
+    timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
+    key_fields: list[str] = Field(default=["id"])
+    """Record fields that make the idempotency key (a content hash when they are missing)."""
+    limit: int | None = Field(default=None, ge=1)
+    """Records per run at most (``XDR_MAX_ALERTS_PER_POLL``); the next run continues."""
+    strategy: Literal["sequential", "concurrent"] = "sequential"
+    concurrency: int = Field(default=4, ge=1)
+    verify_tls: bool = True
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Other hosts a next link may lead to with the credentials still attached."""
+    pipeline: list[ProcessorStep] = Field(default_factory=list)
+    callbacks: list[str | dict[str, Any]] = Field(default_factory=list)
+    """Run for each new record: ``{python: pkg.mod:func}``, ``{command: ...}``, ``{webhook: …}``."""
+    processed_ids: ProcessedIdsConfig = Field(default_factory=ProcessedIdsConfig)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not _URL.match(value):
+            raise ValueError(f"{value!r} is not an http(s):// or ws(s):// URL")
+        return value.rstrip("/")
+
+    @field_validator("interval")
+    @classmethod
+    def _positive_interval(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError(f"{value!r} must be > 0 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _schedule(self) -> SourceConfig:
+        if self.interval is not None and self.cron is not None:
+            raise ValueError("set either interval or cron, not both")
+        if self.strategy == "concurrent" and not self.request.shards:
+            raise ValueError("strategy 'concurrent' needs request.shards")
+        if self.type == "http" and self.stream is not None:
+            raise ValueError("stream settings apply to sse, websocket and long_poll sources")
+        websocket = self.base_url.lower().startswith(("ws://", "wss://"))
+        if websocket != (self.type == "websocket"):
+            wanted = "ws:// or wss://" if self.type == "websocket" else "http:// or https://"
+            raise ValueError(f"a {self.type} source needs a {wanted} base_url")
+        return self
+
+    @property
+    def schedule_seconds(self) -> float:
+        """The interval in seconds (60 when neither ``interval`` nor ``cron`` is set)."""
+        return self.interval if self.interval is not None else 60.0
+
+    @property
+    def is_dev_mode(self) -> bool:
+        """Development mode: set explicitly, or the credential is ``dev-dummy-token`` (seed 002)."""
+        if self.dev_mode:
+            return True
+        secret = getattr(self.auth, "token", None) or getattr(self.auth, "key", None)
+        return secret is not None and secret.get_secret_value() == DEV_TOKEN

@@ -1,0 +1,337 @@
+"""From a validated :class:`Config` to running parts: state store, sinks, jobs — and back.
+
+:class:`Runtime` owns everything one command opens (the state store, the connected sinks, one
+job per source) and closes it in the right order: jobs (their HTTP clients), sinks, then the
+store. The commands ``run`` and ``once`` share it; the daemon gets its ``aclose`` as the last
+shutdown hook, after the processed ids were saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from collectorkit._errors import ConfigError
+from collectorkit.daemon._daemon import Daemon, DaemonSettings
+from collectorkit.daemon._job import CollectorJob, DevModeJob, StreamJob
+from collectorkit.daemon._logging import configure_logging
+from collectorkit.daemon._schedule import Schedule
+from collectorkit.daemon._status import StatusSettings
+from collectorkit.delivery._callbacks import AlertCallback, callback_from_spec
+from collectorkit.delivery._processed import PersistentProcessedIds
+from collectorkit.typing import Sink, StateStore, TransactionalSink
+
+if TYPE_CHECKING:
+    from collectorkit.config._models import Config, SinkConfig
+    from collectorkit.config._source import SourceConfig
+
+__all__ = [
+    "Runtime",
+    "apply_overrides",
+    "build_runtime",
+    "check_callbacks",
+    "parse_callback_option",
+    "run_daemon",
+    "run_daemon_sync",
+    "schedule_for",
+]
+
+Job = CollectorJob | DevModeJob | StreamJob
+_DEFAULT_DB = "./collectorkit" + ".db"  # the sqlite sink's default file
+
+
+def _log(name: str = "collectorkit.daemon", *, diagnostic: bool = False) -> Any:
+    from collectorkit.http._redact import get_logger
+
+    return get_logger(name, diagnostic=diagnostic)
+
+
+def apply_overrides(config: Config, *, interval: str | None = None) -> Config:
+    """``--interval`` applied to every source of a configuration file."""
+    if interval is None:
+        return config
+    from collectorkit.config._types import parse_duration
+
+    try:
+        seconds = parse_duration(interval)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path="--interval") from None
+    if seconds <= 0:
+        raise ConfigError(f"{interval!r} must be > 0 seconds", path="--interval")
+    sources = [s.model_copy(update={"interval": seconds, "cron": None}) for s in config.sources]
+    return config.model_copy(update={"sources": sources})
+
+
+def schedule_for(source: SourceConfig) -> Schedule:
+    """The schedule of a source: its interval or cron; jitter 10 % of the interval unless set."""
+    jitter = source.jitter if "jitter" in source.model_fields_set else None
+    if source.cron is not None:
+        return Schedule(cron=str(source.cron), jitter=jitter or 0.0)
+    return Schedule(interval=source.schedule_seconds, jitter=jitter)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///").partition("?")[0]).resolve()
+
+
+def _checkpoint_sink(
+    state_url: str, specs: Sequence[SinkConfig], sinks: Sequence[Sink]
+) -> TransactionalSink | None:
+    """The sink whose database *is* the state store: records and state commit together.
+
+    SQLite: the same file; PostgreSQL and Redis: the same URL with the default state table or
+    key prefix (what the state store reads). Otherwise state goes to the store after the sinks
+    acknowledged — still never before.
+    """
+    state_db = _sqlite_path(state_url)
+    for spec, sink in zip(specs, sinks, strict=True):
+        if not callable(getattr(sink, "store_with_checkpoint", None)):
+            continue
+        if spec.type == "sqlite" and state_db is not None:
+            path = Path(str(spec.options.get("path", _DEFAULT_DB))).resolve()
+            if path == state_db:
+                return sink  # type: ignore[return-value]
+        same_server = spec.options.get("url") == state_url
+        if spec.type == "postgres" and same_server and "state_table" not in spec.options:
+            return sink  # type: ignore[return-value]
+        if spec.type == "redis" and same_server and "state_prefix" not in spec.options:
+            return sink  # type: ignore[return-value]
+    return None
+
+
+def _callbacks(source: SourceConfig, index: int) -> list[AlertCallback]:
+    specs = getattr(source, "callbacks", None) or []
+    return [
+        callback_from_spec(
+            spec.model_dump() if hasattr(spec, "model_dump") else spec,
+            path=f"sources[{index}].callbacks[{i}]",
+        )
+        for i, spec in enumerate(specs)
+    ]
+
+
+def check_callbacks(config: Config) -> list[ConfigError]:
+    """Import every configured callback now (``validate``), so a typo fails before ``run``."""
+    problems: list[ConfigError] = []
+    for i, source in enumerate(config.sources):
+        try:
+            _callbacks(source, i)
+        except ConfigError as exc:
+            problems.append(exc)
+    return problems
+
+
+def _processed_capacity(source: SourceConfig) -> int:
+    dedup = getattr(source, "processed_ids", None) or getattr(source, "dedup", None)
+    capacity = getattr(dedup, "capacity", None)
+    if capacity is None and isinstance(dedup, dict):
+        capacity = dedup.get("capacity")
+    return int(capacity) if capacity else 10_000
+
+
+@dataclass(eq=False)
+class Runtime:
+    """Everything a command opened for one configuration."""
+
+    config: Config
+    store: StateStore
+    sinks: list[Sink]
+    jobs: list[Job] = field(default_factory=list)
+    checkpoint_sink: TransactionalSink | None = None
+    dead_letter: Sink | None = None
+
+    @property
+    def dev_mode(self) -> list[str]:
+        return [j.name for j in self.jobs if isinstance(j, DevModeJob)]
+
+    async def aclose(self) -> None:
+        for job in self.jobs:
+            with contextlib.suppress(Exception):
+                await job.aclose()
+        for sink in [*self.sinks, *([self.dead_letter] if self.dead_letter else [])]:
+            with contextlib.suppress(Exception):
+                await sink.disconnect()
+        await self.store.close()
+
+    async def save(self) -> None:
+        for job in self.jobs:
+            if isinstance(job, CollectorJob | StreamJob) and job.processed is not None:
+                await job.processed.save()
+
+
+def _stream_factory(
+    build: Callable[..., Any], source: SourceConfig
+) -> Callable[[str | None, asyncio.Event], Any]:
+    def make(last_event_id: str | None, stop: asyncio.Event) -> Any:
+        return build(source, last_event_id=last_event_id, stop=stop)
+
+    return make
+
+
+async def build_runtime(
+    config: Config,
+    *,
+    only: str | None = None,
+    log: Any = None,
+    diagnostic: bool = False,
+    extra_callbacks: Sequence[AlertCallback] = (),
+) -> Runtime:
+    """Open the store, connect the sinks, build one job per enabled source (``only``: one).
+
+    ``diagnostic`` turns on the HTTP clients' request/response debug logs (``--debug``);
+    ``extra_callbacks`` are added to every source's own (``--callback``).
+    """
+    from collectorkit.collect import CollectorClient
+    from collectorkit.config._build import (
+        build_blueprint,
+        build_dead_letter,
+        build_pipeline_for,
+        build_source,
+    )
+    from collectorkit.sinks import build_sink
+    from collectorkit.state import open_state_store
+
+    if only is not None:
+        config.source(only)  # KeyError listing the names
+    store = await open_state_store(config.state)
+    runtime = Runtime(config=config, store=store, sinks=[])
+    try:
+        for i, spec in enumerate(config.sinks):
+            sink = build_sink({"type": spec.type, **spec.options}, path=f"sinks[{i}]")
+            await sink.connect()
+            runtime.sinks.append(sink)
+        runtime.checkpoint_sink = _checkpoint_sink(config.state, config.sinks, runtime.sinks)
+        runtime.dead_letter = build_dead_letter(config)
+        if runtime.dead_letter is not None:
+            await runtime.dead_letter.connect()
+        for i, source in enumerate(config.sources):
+            if (only is not None and source.name != only) or not source.enabled:
+                continue
+            schedule = schedule_for(source)
+            if source.is_dev_mode:
+                runtime.jobs.append(DevModeJob(name=source.name, schedule=schedule, log=log))
+                continue
+            callbacks = [*_callbacks(source, i), *extra_callbacks]
+            # the processed ids only keep callbacks from seeing an alert twice (the sinks are
+            # idempotent on their own): without callbacks there is nothing to save per page
+            processed = (
+                PersistentProcessedIds(store, source.name, capacity=_processed_capacity(source))
+                if callbacks
+                else None
+            )
+            common: dict[str, Any] = {
+                "name": source.name,
+                "schedule": schedule,
+                "sinks": runtime.sinks,
+                "state_store": store,
+                "checkpoint_sink": runtime.checkpoint_sink,
+                "pipeline": build_pipeline_for(source, index=i),
+                "dead_letter": runtime.dead_letter,
+                "key_fields": tuple(source.key_fields),
+                "processed": processed,
+                "callbacks": callbacks,
+                "log": log,
+            }
+            if source.type != "http":
+                runtime.jobs.append(
+                    StreamJob(make_source=_stream_factory(build_source, source), **common)
+                )
+                continue
+            blueprint = build_blueprint(source)
+            if diagnostic:
+                blueprint = dataclasses.replace(blueprint, diagnostic_mode=True)
+            runtime.jobs.append(
+                CollectorJob(
+                    client=CollectorClient(blueprint),
+                    limit=source.limit,
+                    concurrency=source.concurrency if source.strategy == "concurrent" else 1,
+                    **common,
+                )
+            )
+    except BaseException:
+        await runtime.aclose()
+        raise
+    return runtime
+
+
+async def run_daemon(
+    config: Config,
+    *,
+    status_port: int | None = None,
+    grace: float | None = None,
+    debug: bool = False,
+    callbacks: Sequence[AlertCallback] = (),
+) -> int:
+    """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code."""
+    diagnostic = debug or config.log_level == "debug"
+    log = _log("collectorkit.daemon", diagnostic=diagnostic)
+    log.debug("configuration", config=config.to_dict())
+    runtime = await build_runtime(config, log=log, diagnostic=diagnostic, extra_callbacks=callbacks)
+    status = None
+    if config.status.enabled:
+        token = config.status.token.get_secret_value() if config.status.token else None
+        port = config.status.port if status_port is None else status_port
+        status = StatusSettings(host=config.status.host, port=port, token=token)
+    settings = DaemonSettings(
+        grace=config.shutdown_grace if grace is None else grace, status=status
+    )
+    daemon = Daemon(
+        runtime.jobs,
+        settings=settings,
+        shutdown_hooks=[runtime.save, runtime.aclose],
+        log=log,
+    )
+    for name in runtime.dev_mode:
+        daemon.metrics.source(name).dev_mode = True
+        log.warning(
+            "development mode: dummy credentials; the loop runs but the API is not called",
+            source=name,
+        )
+    log.info(
+        "daemon starting",
+        sources=[j.name for j in runtime.jobs],
+        state=config.state,
+        sinks=[s.type for s in config.sinks],
+    )
+    return await daemon.run()
+
+
+def run_daemon_sync(
+    config: Config,
+    *,
+    debug: bool = False,
+    status_port: int | None = None,
+    grace: float | None = None,
+    callbacks: Sequence[str] = (),
+) -> int:
+    """Configure logging, then :func:`run_daemon`; ``callbacks`` as ``kind:value`` strings."""
+    configure_logging(level="debug" if debug else config.log_level)
+    hooks = [parse_callback_option(text) for text in callbacks]
+    if not config.sources or not any(s.enabled for s in config.sources):
+        _log().warning("no enabled source (XDR_POLL_ENABLED=false?); nothing to do")
+        return 0
+    try:
+        return asyncio.run(
+            run_daemon(config, status_port=status_port, grace=grace, debug=debug, callbacks=hooks)
+        )
+    except KeyboardInterrupt:  # Ctrl-C before the daemon's own handlers were installed
+        return 130
+
+
+def parse_callback_option(text: str) -> AlertCallback:
+    """``--callback python:pkg.mod:func`` / ``command:./notify.sh`` / ``webhook:https://…``."""
+    kind, sep, value = text.partition(":")
+    if not sep or kind not in ("python", "command", "webhook"):
+        raise ConfigError(
+            f"{text!r} is not python:<module:function>, command:<shell command> or webhook:<url>",
+            path="--callback",
+        )
+    return callback_from_spec({kind: value}, path="--callback")

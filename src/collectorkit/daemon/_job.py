@@ -1,0 +1,313 @@
+"""One source as the scheduler runs it: collect → deliver (checkpointed) → new-alert callbacks.
+
+:class:`CollectorJob` resumes from the state the checkpoint loop saved, hands the collector's
+pages to :func:`~collectorkit.delivery._loop.deliver`, and — after each page is stored and
+checkpointed — passes the records not seen before (seed 002's processed ids, bounded and saved in
+the state store) to the callbacks. It stops between pages when the daemon shuts down, and keeps
+the per-source figures of ``/status`` and ``/metrics`` current.
+
+:class:`DevModeJob` is seed 002's development mode: dummy credentials, the loop runs on schedule,
+no request is sent, and every run says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from collectorkit._records import Record, lookup_path
+from collectorkit.collect import CollectorClient, CollectorState
+from collectorkit.daemon._metrics import SourceStats
+from collectorkit.daemon._schedule import Schedule
+from collectorkit.daemon._scheduler import RunContext, RunOutcome, error_kind
+from collectorkit.delivery._callbacks import AlertCallback
+from collectorkit.delivery._loop import DEFAULT_CHECKPOINT_NAMESPACE, DeliveryReport, deliver
+from collectorkit.delivery._processed import PersistentProcessedIds
+from collectorkit.pipeline import Pipeline
+from collectorkit.state import WatermarkManager
+from collectorkit.typing import DataSource, Sink, StateStore, TransactionalSink
+
+__all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob", "lookup"]
+
+
+def lookup(record: Mapping[str, Any], dotted: str) -> Any:
+    """The value at the dotted path ``dotted`` in ``record``, or ``None``."""
+    return lookup_path(record, dotted)
+
+
+@dataclass(kw_only=True, eq=False)
+class NewAlerts:
+    """Seed 002's alert handling after delivery: skip ids already processed, call the
+    callbacks with the rest, remember their ids (bounded, saved in the state store)."""
+
+    source: str
+    processed: PersistentProcessedIds | None = None
+    callbacks: Sequence[AlertCallback] = ()
+    id_field: str | None = None
+    log: Any = None
+    _loaded: bool = field(default=False, repr=False)
+
+    async def load(self) -> None:
+        if self.processed is not None and not self._loaded:
+            await self.processed.load()
+            self._loaded = True
+
+    async def handle(self, stats: SourceStats, records: list[Record]) -> None:
+        id_field = self.id_field
+        fresh = records
+        if self.processed is not None and id_field:
+            ids = [lookup(r, id_field) for r in records]
+            new = set(self.processed.new(str(i) for i in ids if i is not None))
+            fresh = []
+            for record, rid in zip(records, ids, strict=True):
+                if rid is None or str(rid) in new:
+                    fresh.append(record)
+                    new.discard(str(rid))
+            stats.duplicates_skipped += len(records) - len(fresh)
+        stats.new_alerts += len(fresh)
+        if self.log is not None:
+            self.log.debug(
+                "page delivered",
+                source=self.source,
+                records=len(records),
+                new=len(fresh),
+                already_processed=len(records) - len(fresh),
+            )
+        if fresh:
+            await self._call(stats, fresh)
+        if self.processed is not None and id_field:
+            self.processed.update(str(i) for r in fresh if (i := lookup(r, id_field)) is not None)
+            await self.processed.save()
+
+    async def _call(self, stats: SourceStats, fresh: list[Record]) -> None:
+        for callback in self.callbacks:
+            try:
+                await callback(self.source, fresh)
+            except Exception as exc:  # stored already; a callback never undoes delivery
+                stats.callbacks_failed += 1
+                stats.error(stats.last_run_started or 0.0, "callback", str(exc))
+                if self.log is not None:
+                    self.log.error(
+                        "callback failed", source=self.source, callback=callback.label, error=exc
+                    )
+
+
+@dataclass(kw_only=True, eq=False)
+class _DeliveringJob:
+    """What the HTTP and streaming jobs share: where pages go (sinks, pipeline, dead letter,
+    checkpoints) and the new-alert handling after each delivered page."""
+
+    name: str
+    schedule: Schedule
+    sinks: Sequence[Sink]
+    state_store: StateStore
+    checkpoint_sink: TransactionalSink | None = None
+    pipeline: Pipeline | None = None
+    dead_letter: Sink | None = None
+    key_fields: Sequence[str] = ("id",)
+    processed: PersistentProcessedIds | None = None
+    callbacks: Sequence[AlertCallback] = ()
+    id_field: str | None = None
+    log: Any = None
+    alerts: NewAlerts = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.alerts = NewAlerts(
+            source=self.name,
+            processed=self.processed,
+            callbacks=self.callbacks,
+            id_field=self.id_field or (self.key_fields[0] if self.key_fields else None),
+            log=self.log,
+        )
+
+    async def _deliver(
+        self,
+        pages: AsyncIterator[Any],
+        ctx: RunContext,
+        on_delivered: Callable[[list[Record]], Awaitable[None]],
+    ) -> DeliveryReport:
+        """:func:`deliver` ``pages`` to this job's sinks; stops between pages on shutdown."""
+        return await deliver(
+            pages,
+            source=self.name,
+            sinks=self.sinks,
+            key_fields=tuple(self.key_fields),
+            pipeline=self.pipeline,
+            dead_letter=self.dead_letter,
+            state_store=self.state_store,
+            checkpoint_sink=self.checkpoint_sink,
+            on_delivered=on_delivered,
+            should_stop=ctx.stopping.is_set,
+        )
+
+
+@dataclass(kw_only=True, eq=False)
+class CollectorJob(_DeliveringJob):
+    """An HTTP collector source, delivered with the checkpoint protocol.
+
+    The client is kept between runs (connection pool, rate limiter and breaker state carry
+    over); close it with :meth:`aclose`. ``id_field`` names the record id used for the processed
+    ids and callbacks (default: the first of ``key_fields``).
+    """
+
+    client: CollectorClient
+    limit: int | None = None
+    concurrency: int = 1
+
+    async def load_state(self) -> CollectorState | None:
+        stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
+        return CollectorState.from_dict(stored.value) if stored is not None else None
+
+    async def run(self, ctx: RunContext) -> RunOutcome:
+        await self.alerts.load()
+        stats = ctx.stats
+        stream = self.client.iter_pages(
+            limit=self.limit, resume_state=await self.load_state(), concurrency=self.concurrency
+        )
+        live_pages = 0
+
+        async def delivered(records: list[Record]) -> None:
+            nonlocal live_pages
+            live_pages += 1
+            stats.page(ctx.clock.time(), len(records))
+            await self.alerts.handle(stats, records)
+
+        try:
+            report = await self._deliver(stream, ctx, delivered)
+        except Exception as exc:
+            self._absorb(stats, stream)
+            await self._record_run(stats, stream, "failed", error=exc)
+            raise
+        stats.pages += max(0, report.pages - live_pages)
+        self._absorb(stats, stream)
+        await self._record_run(
+            stats, stream, "partial" if report.stopped else "success", report=report
+        )
+        reason = "shutdown" if report.stopped else _reason(stream.stop_reason)
+        return RunOutcome(
+            records=report.records,
+            pages=report.pages,
+            stop_reason=reason,
+            interrupted=report.stopped,
+        )
+
+    def _absorb(self, stats: SourceStats, stream: Any) -> None:
+        metrics = getattr(stream, "metrics", None)
+        if metrics is not None:
+            stats.http_429 += int(getattr(metrics, "quota_error", 0))
+            stats.retries += int(getattr(metrics, "retry_error", 0))
+        api = getattr(self.client, "_api", None)
+        state = getattr(api, "circuit_state", None)
+        if state is not None:
+            stats.breaker_state = str(getattr(state, "value", state))
+        watermark = getattr(getattr(stream, "state", None), "watermark", None)
+        if isinstance(watermark, datetime):
+            stats.watermark = watermark.timestamp()
+
+    async def _record_run(
+        self,
+        stats: SourceStats,
+        stream: Any,
+        status: str,
+        *,
+        report: DeliveryReport | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Seed 001's watermark record; a failure to write it is logged, never fatal."""
+        manager = WatermarkManager(self.state_store)
+        watermark = getattr(getattr(stream, "state", None), "watermark", None)
+        if watermark is None and status != "failed":
+            watermark = time.time()  # no record timestamps: the run itself is the mark
+        try:
+            await manager.update_watermark(
+                self.name,
+                watermark,
+                status,
+                records_collected=report.records if report else 0,
+                error_message=None if error is None else f"{error_kind(error)}: {error}",
+            )
+        except Exception as exc:
+            if self.log is not None:
+                self.log.warning("could not record the watermark", source=self.name, error=exc)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _reason(stop_reason: Any) -> str | None:
+    if stop_reason is None:
+        return None
+    return str(getattr(stop_reason, "value", stop_reason))
+
+
+@dataclass(kw_only=True, eq=False)
+class DevModeJob:
+    """Seed 002's development mode: runs on schedule, sends nothing, says so every time."""
+
+    name: str
+    schedule: Schedule
+    log: Any = None
+
+    async def run(self, ctx: RunContext) -> RunOutcome:
+        ctx.stats.dev_mode = True
+        if self.log is not None:
+            self.log.info(
+                "development mode: dummy credentials, not calling the API",
+                source=self.name,
+                next_in=self.schedule.describe(),
+            )
+        return RunOutcome(stop_reason="dev_mode")
+
+    async def aclose(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    events: list[Record]
+    state: dict[str, Any]
+
+
+@dataclass(kw_only=True, eq=False)
+class StreamJob(_DeliveringJob):
+    """A streaming source (SSE, WebSocket, long poll): one run lasts as long as the stream.
+
+    Each batch is delivered and checkpointed with the stream's resume token
+    (``{"last_event_id": …}``); the next connection resumes from the saved token. The schedule's
+    interval is the pause before reconnecting after a stream ends.
+    """
+
+    make_source: Callable[[str | None, asyncio.Event], DataSource]
+    """Builds the source from the saved resume token; it ends its stream once the event is set."""
+
+    async def run(self, ctx: RunContext) -> RunOutcome:
+        stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
+        token = stored.value.get("last_event_id") if stored is not None else None
+        source = self.make_source(str(token) if token is not None else None, ctx.stopping)
+        await self.alerts.load()
+
+        async def batches() -> AsyncIterator[_Batch]:
+            async for batch in source.collect_stream():
+                yield _Batch(batch, dict(getattr(source, "state", {}) or {}))
+
+        async def delivered(records: list[Record]) -> None:
+            ctx.stats.page(ctx.clock.time(), len(records))
+            await self.alerts.handle(ctx.stats, records)
+
+        try:
+            report = await self._deliver(batches(), ctx, delivered)
+        finally:
+            await source.disconnect()
+        return RunOutcome(
+            records=report.records,
+            pages=report.pages,
+            stop_reason="shutdown" if report.stopped else "stream_ended",
+            interrupted=report.stopped,
+        )
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,37 @@
+"""The published JSON Schema is current, valid, and agrees with the loader on examples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from collectorkit.config._issues import ConfigValidationError
+from collectorkit.config._load import load_config, parse_config_text
+from collectorkit.config._schema import render_config_schema
+
+from .test_load import DESIGN_EXAMPLE
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "config.schema.json"
+
+
+def test_committed_schema_is_current() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render_config_schema(), (
+        "docs/config.schema.json is stale: run python -m collectorkit.config._schema"
+    )
+
+
+def test_schema_is_a_valid_json_schema() -> None:
+    jsonschema.Draft202012Validator.check_schema(json.loads(render_config_schema()))
+
+
+def test_schema_accepts_the_design_example_and_rejects_a_bad_mode() -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(render_config_schema()))
+    document = parse_config_text(DESIGN_EXAMPLE)
+    assert list(validator.iter_errors(document)) == []
+    document["sources"][0]["request"]["pagination"]["mode"] = "curser"
+    assert list(validator.iter_errors(document))
+    with pytest.raises(ConfigValidationError):
+        load_config(document, env={"XDR_BASE_URL": "https://x.test", "XDR_AUTH_TOKEN": "t"})
