@@ -9,7 +9,17 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "collectorkit"
 
-CORE = {"_errors", "_clock", "_sync", "_records", "typing"}
+CORE = {
+    "_errors",
+    "_clock",
+    "_sync",
+    "_records",
+    "_redact",
+    "_durations",
+    "_instants",
+    "_net",
+    "typing",
+}
 # layer -> the layers of ours it may import (besides itself and the core modules).
 # core → http → collect|state|pipeline → sinks|sources → delivery → config → daemon → cli|service
 _LIBRARY = {"http", "collect", "state", "pipeline", "sinks", "sources"}

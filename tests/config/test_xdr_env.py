@@ -108,7 +108,7 @@ def test_values_from_the_environment_are_taken_literally() -> None:
             {},
             [("XDR_MAX_ALERTS_PER_POLL", "'x' is not an integer")],
         ),
-        (ENV, {"interval": -5}, [("--interval", "-5 must be > 0 seconds")]),
+        (ENV, {"interval": -5}, [("--interval", "-5 is negative; a duration must be >= 0")]),
         (
             ENV,
             {"base_url": "xdr.example.com"},

@@ -20,7 +20,7 @@ from collectorkit import (
     get_logger,
     redact,
 )
-from collectorkit.http import _redact as redact_module
+from collectorkit import _redact as redact_module
 from collectorkit.http import is_sensitive_name, redact_url, register_secret
 from collectorkit.http._models import Request
 from collectorkit.testing import FakeClock

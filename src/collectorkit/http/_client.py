@@ -31,7 +31,7 @@ from collectorkit._errors import (
     RequestTimeoutError,
     TransportError,
 )
-from collectorkit.http._auth import AuthContext, AuthHandler, NoAuth, maybe_await
+from collectorkit.http._auth import AuthContext, AuthHandler, NoAuth, trusts_origin
 from collectorkit.http._breaker import BreakerState, CircuitBreakerPolicy, CircuitState
 from collectorkit.http._config import APIClientConfig, AuthConfig, resolve_auth
 from collectorkit.http._headers import Headers
@@ -65,7 +65,6 @@ __all__ = ["APIClient", "BaseAPIClient"]
 
 _USER_AGENT = "collectorkit/0.1"
 _REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
-_HOOKS_ONLY = AuthHandler.authenticate  # a handler that did not override authenticate()
 _Origin = tuple[str, str, int]
 
 
@@ -487,19 +486,7 @@ class APIClient(HTTPVerbs):
             trust = True
         else:
             trust = self._trusts_url(first.url, trusted)
-        kind = type(auth)
-        if trust and kind.authenticate is _HOOKS_ONLY and kind.auth_flow is AuthHandler.auth_flow:
-            # what AuthHandler.authenticate does for a trusted origin and a handler that only
-            # has on_* hooks, without a coroutine layer of its own on every request
-            pending = auth.on_request(first)
-            if pending is not None:
-                await pending
-            response = await send(first)
-            if response.status_code == 401 and await maybe_await(auth.on_auth_failure(response)):
-                await maybe_await(auth.on_request(first))
-                response = await send(first)
-        else:
-            response = await auth.authenticate(first, trusted=trust, send=send)
+        response = await auth.authenticate(first, trusted=trust, send=send)
         if not self.config.follow_redirects or response.status_code not in _REDIRECT_CODES:
             return response
         current = request
@@ -532,14 +519,7 @@ class APIClient(HTTPVerbs):
         return self._trusts(origin_of(url), trusted)
 
     def _trusts(self, origin: _Origin, trusted: _Origin) -> bool:
-        """Credentials go to the client's own origin, and to hosts in ``allowed_hosts`` (a bare
-        host name allows every port, ``host:port`` one port)."""
-        _, host, port = origin
-        return (
-            origin == trusted
-            or host in self.allowed_hosts
-            or f"{host}:{port}" in self.allowed_hosts
-        )
+        return trusts_origin(origin, trusted, self.allowed_hosts)
 
     async def _transmit(self, request: Request, deadline: float | None = None) -> Response:
         timeouts = self.timeouts

@@ -1,58 +1,17 @@
-"""Durations given in friendly forms, and the timeout settings of a client."""
+"""The timeout settings of a client (durations read by :mod:`collectorkit._durations`)."""
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeAlias
 
+from collectorkit._durations import parse_duration
 from collectorkit._errors import ConfigError
 
 __all__ = ["DurationInput", "TimeoutSettings", "parse_duration"]
 
 DurationInput: TypeAlias = "float | int | str | timedelta"
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|min|s|m|h|d|w)", re.IGNORECASE)
-
-
-def parse_duration(value: DurationInput, *, field: str = "duration") -> float:
-    """Seconds from ``30``, ``2.5``, ``"30s"``, ``"5m"``, ``"1h30m"``, ``"500ms"``, ``"7d"`` or a
-    :class:`~datetime.timedelta`. Negative, NaN and unparsable values raise :class:`ConfigError`
-    naming ``field`` and the value."""
-    if isinstance(value, bool):
-        raise ConfigError(f"expected a duration, got {value!r}", path=field)
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _parse_text(value, field)
-    else:
-        raise ConfigError(
-            f"expected a duration (seconds, '30s', timedelta), got {value!r}", path=field
-        )
-    if math.isnan(seconds) or seconds < 0:
-        raise ConfigError(f"must be a non-negative duration, got {value!r}", path=field)
-    return seconds
-
-
-def _parse_text(text: str, field: str) -> float:
-    stripped = text.strip()
-    try:
-        return float(stripped)
-    except ValueError:
-        pass
-    compact = stripped.replace(" ", "")
-    parts = _PART.findall(compact)
-    if not parts or "".join(n + u for n, u in parts).lower() != compact.lower():
-        raise ConfigError(
-            f"cannot read {text!r} as a duration (use e.g. 30, '30s', '5m', '1h30m', '7d')",
-            path=field,
-        )
-    return sum(float(number) * _UNITS[unit.lower()] for number, unit in parts)
 
 
 def _optional(value: DurationInput | None, field: str) -> float | None:

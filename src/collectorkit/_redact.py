@@ -1,0 +1,155 @@
+"""Redaction of secrets: the one secret-name rule, the registry of secret values, URL masking.
+
+Two rules, applied wherever a value could leave the process (logs, error messages, reprs, the
+configuration loader's errors and dumps):
+
+* a header, query parameter, body field or setting whose *name* is a secret name
+  (:func:`is_secret_name`: contains ``token``, ``secret``, ``key``, ``password``,
+  ``authorization``, ``cookie``, ``session``, ``signature``, ``jwt`` ...) has its value masked;
+* the literal secret *values* that auth handlers and the configuration hold (API keys, passwords,
+  client secrets, access tokens fetched at run time) are masked wherever they appear, whatever
+  the name around them. Their owners call :func:`register_secret` for each; values shorter than
+  4 characters are not registered, since masking them would garble unrelated text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote_plus
+
+__all__ = [
+    "MASK",
+    "is_secret_name",
+    "redact",
+    "redact_text",
+    "redact_url",
+    "register_secret",
+]
+
+MASK = "***"
+
+_SECRET_WORDS = re.compile(
+    r"token|secret|key|passw|pwd|authori[sz]ation|cookie|credential|signature|session|bearer|jwt",
+    re.IGNORECASE,
+)
+# names that mention a key or token but hold none: key_fields, key_id, token_url, api_key_header ...
+_NOT_SECRET_SUFFIXES = ("_fields", "_field", "_header", "_url", "_param", "_path", "_id", "_method")
+# ... except these, which are credentials whatever their suffix says
+_SECRET_DESPITE_SUFFIX = ("session_id",)
+_MIN_SECRET_LEN = 4
+_MAX_SECRETS = 4096
+# insertion-ordered "set" so the oldest runtime tokens are forgotten first when it fills up
+_secrets: dict[str, None] = {}
+
+
+def is_secret_name(name: object) -> bool:
+    """Whether a header, parameter, field or setting called ``name`` holds a secret.
+
+    ``api_key``, ``X-Auth-Token``, ``session_id``, ``signature`` and ``jwt`` do; ``key_fields``,
+    ``token_url`` and ``key_id`` (names of settings *about* a credential) do not.
+    """
+    if not isinstance(name, str) or _SECRET_WORDS.search(name) is None:
+        return False
+    lowered = name.lower()
+    return lowered.endswith(_SECRET_DESPITE_SUFFIX) or not lowered.endswith(_NOT_SECRET_SUFFIXES)
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` wherever it appears in logs, error messages and reprs from now on."""
+    if not value or len(value) < _MIN_SECRET_LEN or value in _secrets:
+        return
+    if len(_secrets) >= _MAX_SECRETS:
+        del _secrets[next(iter(_secrets))]
+    _secrets[value] = None
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every registered secret value masked.
+
+    Masking repeats until no secret is left: a secret that contains ``***`` could otherwise be
+    put together again by the mask and the text around it.
+    """
+    if not _secrets:
+        return text
+    present = [s for s in _secrets if s in text]
+    while present:
+        # longest first, so a secret that contains another is masked whole
+        for secret in sorted(present, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        present = [s for s in _secrets if s in text]  # each pass shrinks text: this ends
+    return text
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+# a URL inside free text: a scheme, "://", then everything up to whitespace or a delimiter
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s<>\"']*")
+
+
+def _mask_params(params: str) -> str:
+    """``a=1&token=x`` with the values of secret names masked, every other byte kept."""
+    if "=" not in params:
+        return params
+    pairs = params.split("&")
+    for i, pair in enumerate(pairs):
+        name, eq, value = pair.partition("=")
+        if eq and value and is_secret_name(unquote_plus(name)):
+            pairs[i] = f"{name}={MASK}"
+    return "&".join(pairs)
+
+
+def _mask_url(url: str) -> str:
+    """The userinfo password and secret query (and fragment) values of ``url`` masked; the
+    rest is left byte for byte, so ``sqlite:///x.db`` or an unusual query stays as written."""
+    head, tail = "", url
+    scheme = _SCHEME.match(url)
+    start = scheme.end() if scheme else 0
+    if url.startswith("//", start):
+        start += 2
+        end = len(url)
+        for delimiter in "/?#":
+            found = url.find(delimiter, start)
+            if found != -1 and found < end:
+                end = found
+        authority = url[start:end]
+        userinfo, at, host = authority.rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        if at and colon and password:
+            authority = f"{user}:{MASK}@{host}"
+        head, tail = url[:start] + authority, url[end:]
+    tail, hash_, fragment = tail.partition("#")
+    path, question, query = tail.partition("?")
+    return f"{head}{path}{question}{_mask_params(query)}{hash_}{_mask_params(fragment)}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password, secret query values and any registered secret masked;
+    everything else is returned unchanged."""
+    return redact_text(_mask_url(url))
+
+
+def redact(value: Any, *, name: str | None = None) -> Any:
+    """A copy of ``value`` safe to log: mappings, sequences and strings are walked recursively.
+
+    ``name`` is the field the value sits under; a secret name masks the whole value. URLs
+    inside strings have their passwords and query parameters checked by name too; the rest of
+    the text is kept as it was.
+    """
+    if name is not None and is_secret_name(name) and value is not None:
+        return MASK
+    if isinstance(value, str):
+        if "://" in value:
+            value = _URL_IN_TEXT.sub(lambda match: _mask_url(match.group()), value)
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {redact_text(str(k)): redact(v, name=str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, BaseException):
+        return redact(f"{type(value).__name__}: {value}")
+    if value is None or isinstance(value, int | float | bool):
+        return value
+    return redact(repr(value))
