@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +33,7 @@ __all__ = [
     "NoAuth",
     "maybe_await",
     "strip_credentials",
+    "trusts_origin",
 ]
 
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
@@ -43,6 +44,16 @@ def strip_credentials(request: Request) -> None:
     for name in list(request.headers):
         if name.lower() in _CREDENTIAL_HEADERS or is_sensitive_name(name):
             del request.headers[name]
+
+
+def trusts_origin(
+    origin: tuple[str, str, int], trusted: tuple[str, str, int], allowed_hosts: Set[str]
+) -> bool:
+    """Whether credentials may go to ``origin``: the ``trusted`` one (the client's base URL, a
+    stream's URL) and hosts in ``allowed_hosts`` (a bare host name allows every port,
+    ``host:port`` one port)."""
+    _, host, port = origin
+    return origin == trusted or host in allowed_hosts or f"{host}:{port}" in allowed_hosts
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +72,6 @@ async def maybe_await(value: Any) -> Any:
 
 
 Send = Callable[[Request], Awaitable[Response]]
-
-
-async def _drive(flow: AsyncGenerator[Request, Response], send: Send) -> Response:
-    """Run an ``auth_flow`` generator to its end; the last response is the answer."""
-    try:
-        response = await send(await flow.__anext__())
-        while True:
-            try:
-                outgoing = await flow.asend(response)
-            except StopAsyncIteration:
-                return response
-            response = await send(outgoing)
-    finally:
-        await flow.aclose()
 
 
 def _require_text(value: object, path: str) -> str:
@@ -102,8 +99,15 @@ class AuthHandler:
         return False
 
     async def auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
-        """``response = yield request``: add credentials, send, on 401 maybe refresh and resend."""
-        await maybe_await(self.on_request(request))
+        """``response = yield request``: add credentials and send; on a 401, if
+        :meth:`on_auth_failure` refreshed the credentials, add them again and resend — once.
+
+        The one "401 → refresh once → resend" rule: every client, stream and auth kind goes
+        through it. A second 401 is the caller's answer (``AuthenticationError``).
+        """
+        pending = self.on_request(request)
+        if pending is not None:  # an async on_request (no coroutine made for sync ones)
+            await pending
         response = yield request
         if response.status_code == 401 and await maybe_await(self.on_auth_failure(response)):
             await maybe_await(self.on_request(request))
@@ -114,22 +118,22 @@ class AuthHandler:
 
         The cross-origin rule lives here, once: a request to an origin the client does not
         trust goes out with every credential header stripped and no handler code runs. For
-        trusted origins :meth:`auth_flow` is driven (``response = yield request``); handlers
-        that only override the ``on_*`` hooks take the same steps without a generator.
+        trusted origins :meth:`auth_flow` is driven to its end; the last response is the answer.
         """
         if not trusted:
             strip_credentials(request)
             return await send(request)
-        if type(self).auth_flow is AuthHandler.auth_flow:
-            pending = self.on_request(request)
-            if pending is not None:  # an async on_request (no coroutine made for sync ones)
-                await pending
-            response = await send(request)
-            if response.status_code == 401 and await maybe_await(self.on_auth_failure(response)):
-                await maybe_await(self.on_request(request))
-                response = await send(request)
-            return response
-        return await _drive(self.auth_flow(request), send)
+        flow = self.auth_flow(request)
+        try:
+            response = await send(await flow.__anext__())
+            while True:
+                try:
+                    outgoing = await flow.asend(response)
+                except StopAsyncIteration:
+                    return response
+                response = await send(outgoing)
+        finally:
+            await flow.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

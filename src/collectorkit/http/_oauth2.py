@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -175,24 +175,15 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
             lifetime = DEFAULT_EXPIRES_IN
         return data["access_token"], lifetime
 
-    def on_request(self, request: Request) -> Any:
-        return self._authorize(request)
-
-    async def _authorize(self, request: Request, *, stale: str | None = None) -> str:
-        token = await self.token(stale=stale)
-        request.headers["Authorization"] = f"Bearer {token}"
-        return token
+    async def on_request(self, request: Request) -> None:
+        request.headers["Authorization"] = f"Bearer {await self.token()}"
 
     async def on_auth_failure(self, response: Response) -> bool:
-        await self.token(stale=self._token)
+        """Refresh the token the server refused — unless a concurrent request already did."""
+        sent = response._request.headers.get("authorization") if response._request else None
+        stale = sent.removeprefix("Bearer ") if sent else self._token
+        await self.token(stale=stale)
         return True
-
-    async def auth_flow(self, request: Request) -> AsyncGenerator[Request, Response]:
-        token = await self._authorize(request)
-        response = yield request
-        if response.status_code == 401:
-            await self._authorize(request, stale=token)
-            yield request
 
     async def get_initial_token(self) -> str:
         """Fetch (or load from the cache) a token now, e.g. to check credentials at startup."""
