@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx2
 import pytest
@@ -145,3 +146,90 @@ def test_debug_runs_with_every_auth_kind_leak_no_secret(tmp_path: Path) -> None:
         f"({sum(map(len, texts.values()))} chars): {len(hits)} hits"
     )
     assert hits == []
+
+
+STATE_PASSWORD = "hunter2pw"
+STATE_URLS = {
+    "postgres ?password=": f"postgresql://u@127.0.0.1:1/db?password={STATE_PASSWORD}",
+    "postgres user:password": f"postgresql://u:{STATE_PASSWORD}@127.0.0.1:1/db",
+    "storage service ?token=": f"http://127.0.0.1:1/?token={STATE_PASSWORD}",
+    "redis :password@": f"redis://:{STATE_PASSWORD}@127.0.0.1:1/0",
+}
+COMMANDS = {
+    "validate": ["validate"],
+    "once": ["once"],
+    "once --debug": ["once", "--debug"],
+    "run": ["run", "--debug"],  # exits by itself: the unreachable store refuses the start
+}
+
+
+def encodings(secret: str) -> set[str]:
+    """``secret`` as it could show in output: plain, URL-encoded, and base64 at every alignment
+    (the stable middle of the encoding, whatever bytes come before and after it)."""
+    raw = secret.encode()
+    found = {secret, quote(secret, safe=""), quote_plus(secret)}
+    for lead in range(3):
+        encoded = base64.b64encode(b"\0" * lead + raw).decode()
+        start = -(-lead * 4 // 3)  # the characters that also carry the leading bytes
+        found.add(encoded[start + 1 : len(encoded) - 4])
+    return {f for f in found if len(f) >= 6}
+
+
+def _leaks(outputs: dict[str, str]) -> list[str]:
+    return [
+        f"{name}: {form!r}"
+        for name, text in outputs.items()
+        for form in encodings(STATE_PASSWORD)
+        if form in text
+    ]
+
+
+@pytest.mark.timeout(90)
+def test_no_state_url_secret_reaches_any_command_output(tmp_path: Path) -> None:
+    """Every state URL form with a secret, through validate / once / once --debug / run, with
+    the store unreachable: the secret shows in no stdout, stderr or log line, in any encoding."""
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    env.pop("STORAGE_SERVICE_TOKEN", None)
+    runs: dict[str, subprocess.Popen[str]] = {}
+    for form, url in STATE_URLS.items():
+        folder = tmp_path / form.replace(" ", "_").replace(":", "").replace("?", "")
+        folder.mkdir()
+        config = {
+            "state": url,
+            "sinks": [{"type": "jsonl", "path": str(folder / "out.jsonl")}],
+            "status": {"host": "127.0.0.1", "port": 0},
+            "sources": [
+                {"name": "s1", "base_url": "http://127.0.0.1:1", "request": {"endpoint": "/x"}}
+            ],
+        }
+        path = write_config(folder / "collectorkit.yaml", config)
+        for command, args in COMMANDS.items():
+            runs[f"{form} / {command}"] = subprocess.Popen(
+                [sys.executable, "-m", "collectorkit", *args, str(path)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+            )
+    outputs: dict[str, str] = {}
+    codes: dict[str, int] = {}
+    for name, proc in runs.items():
+        out, err = proc.communicate(timeout=60)
+        outputs[f"{name} stdout"], outputs[f"{name} stderr"] = out, err
+        codes[name] = proc.returncode
+    assert _leaks(outputs) == []
+    for name, code in codes.items():  # the commands did run into the store, and said so
+        if name.endswith(("/ once", "/ once --debug", "/ run")):
+            assert code != 0, (name, outputs[f"{name} stderr"])
+            assert "127.0.0.1:1" in outputs[f"{name} stderr"] + outputs[f"{name} stdout"]
+        else:
+            assert code == 0, (name, outputs[f"{name} stderr"])
+
+
+def test_encodings_cover_plain_url_and_base64_forms() -> None:
+    forms = encodings("pa ss/wörd")
+    assert {"pa ss/wörd", "pa%20ss%2Fw%C3%B6rd", "pa+ss%2Fw%C3%B6rd"} <= forms
+    for lead in ("", "x", "xy", "user:"):
+        text = base64.b64encode(f"{lead}pa ss/wörd!".encode()).decode()
+        assert any(form in text for form in forms), lead

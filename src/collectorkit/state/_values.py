@@ -1,15 +1,19 @@
-"""What every state store shares: name and value validation, JSON encoding, conflict errors."""
+"""What every state store shares: name and value validation, JSON encoding, conflict errors.
+
+URLs are shown through :func:`collectorkit._redact.redact_url` (re-exported here), the one
+redactor: passwords, secret query values (``?password=``, ``?token=``) and registered secrets.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
 from collectorkit._errors import ConfigError, StateConflictError, StateError
+from collectorkit._redact import redact_url
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -91,18 +95,3 @@ def conflict_error(
         f"state conflict on {namespace}/{key}: expected {wanted}, found {found} "
         "(another writer changed it; read it again and retry)"
     )
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for errors, logs and reprs)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
