@@ -53,6 +53,7 @@ from collectorkit.http._redact import (
 from collectorkit.http._retry import RetryDecision, RetryPolicy, RetryStrategy
 from collectorkit.http._retry_handler import RetryHandler, create_retry_handler
 from collectorkit.http._server_hints import parse_retry_after, server_wait
+from collectorkit.http._stream import RawStream, StreamedResponse, StreamingTransport
 from collectorkit.http._timeouts import TimeoutSettings, parse_duration
 from collectorkit.http._transport import RawResponse, Transport
 from collectorkit.http._wire import default_transport
@@ -86,6 +87,7 @@ __all__ = [
     "RateLimitConfig",
     "RateLimitPolicy",
     "RawResponse",
+    "RawStream",
     "Request",
     "Response",
     "RetryConfig",
@@ -93,6 +95,8 @@ __all__ = [
     "RetryHandler",
     "RetryPolicy",
     "RetryStrategy",
+    "StreamedResponse",
+    "StreamingTransport",
     "TimeoutSettings",
     "TokenBucket",
     "Transport",

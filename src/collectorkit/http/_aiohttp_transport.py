@@ -8,13 +8,15 @@ origins or collectors).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import aiohttp
 from yarl import URL
 
 from collectorkit._errors import RequestTimeoutError, TransportError
 from collectorkit.http._redact import redact_text, redact_url
+from collectorkit.http._stream import RawStream
 from collectorkit.http._timeouts import TimeoutSettings
 from collectorkit.http._transport import RawResponse, check_loop
 
@@ -67,6 +69,36 @@ class AiohttpTransport:
         except (aiohttp.ClientError, ValueError) as exc:
             raise TransportError(_message("failed", method, url, exc)) from None
 
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeouts: TimeoutSettings,
+    ) -> AsyncIterator[RawStream]:
+        """The response with its body handed out as it arrives (``timeouts.read`` per chunk)."""
+        session = self._session or self._open()
+        if self._loop is not asyncio.get_running_loop():
+            check_loop(self._loop, "AiohttpTransport")
+        try:
+            response = await session.request(
+                method,
+                URL(url, encoded=True),
+                headers=list(headers),
+                data=content,
+                allow_redirects=False,
+                timeout=self._timeout(timeouts),
+            )
+        except TimeoutError as exc:
+            raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise TransportError(_message("failed", method, url, exc)) from None
+        async with response:
+            chunks = _chunks(response, method, url)
+            yield RawStream(response.status, list(response.headers.items()), chunks)
+
     def _timeout(self, timeouts: TimeoutSettings) -> aiohttp.ClientTimeout:
         """The aiohttp timeout for ``timeouts``, built once per distinct (connect, read)."""
         key = (timeouts.connect, timeouts.read)
@@ -84,6 +116,16 @@ class AiohttpTransport:
             session, self._session = self._session, None
             await session.close()
             self._loop = None
+
+
+async def _chunks(response: aiohttp.ClientResponse, method: str, url: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.content.iter_any():
+            yield chunk
+    except TimeoutError as exc:
+        raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
+    except (aiohttp.ClientError, ValueError) as exc:
+        raise TransportError(_message("failed", method, url, exc)) from None
 
 
 def _message(what: str, method: str, url: str, exc: BaseException) -> str:

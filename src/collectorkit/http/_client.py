@@ -46,6 +46,7 @@ from collectorkit.http._redact import (
 )
 from collectorkit.http._retry import RetryDecision, RetryPolicy, backoff_disabled
 from collectorkit.http._server_hints import quota_exhausted, server_pause
+from collectorkit.http._stream import StreamingClient, Transmit
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
 from collectorkit.http._transport import Transport
 from collectorkit.http._verbs import HTTPVerbs
@@ -68,7 +69,7 @@ _REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
 _Origin = tuple[str, str, int]
 
 
-class APIClient(HTTPVerbs):
+class APIClient(HTTPVerbs, StreamingClient):
     """The resilient HTTP client: auth, rate limit, circuit breaker, retries, redirects,
     metrics and redacted logs around a pluggable :class:`~collectorkit.http.Transport`.
 
@@ -272,25 +273,7 @@ class APIClient(HTTPVerbs):
         metrics.total_requests += 1
         start = 0.0 if self._default_handle else self.clock.monotonic()
         try:
-            if self._default_prepare:
-                if self._base_url is None:
-                    self._base_url = await self._build_base_url()
-                request = build_request(
-                    method, url, self._base_url, self._default_header_items, params, json, data
-                )
-                if headers:
-                    request.headers.update(headers)
-            else:
-                prepared = await self._prepare_request(
-                    method, url, params=params, json=json, data=data, headers=headers
-                )
-                full_url, all_headers, all_params, json_body, data_body = prepared
-                content, content_type = encode_body(json_body, data_body)
-                request = Request(
-                    method, full_url, headers=all_headers, params=all_params, content=content
-                )
-                if content_type and "content-type" not in request.headers:
-                    request.headers["Content-Type"] = content_type
+            request = await self._new_request(method, url, params, json, data, headers)
             response = await self._send(request, deadline)
             if not self._default_handle:
                 response = await self._handle_response(response, start)
@@ -300,10 +283,47 @@ class APIClient(HTTPVerbs):
         metrics.successful_requests += 1
         return response
 
+    async def _new_request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Any,
+        headers: Mapping[str, str] | None,
+    ) -> Request:
+        """The request one call describes: the default preparation, or the subclass hook's."""
+        if self._default_prepare:
+            if self._base_url is None:
+                self._base_url = await self._build_base_url()
+            request = build_request(
+                method, url, self._base_url, self._default_header_items, params, json, data
+            )
+            if headers:
+                request.headers.update(headers)
+            return request
+        prepared = await self._prepare_request(
+            method, url, params=params, json=json, data=data, headers=headers
+        )
+        full_url, all_headers, all_params, json_body, data_body = prepared
+        content, content_type = encode_body(json_body, data_body)
+        request = Request(method, full_url, headers=all_headers, params=all_params, content=content)
+        if content_type and "content-type" not in request.headers:
+            request.headers["Content-Type"] = content_type
+        return request
+
     # --- the send loop ---------------------------------------------------------------------------
 
-    async def _send(self, request: Request, deadline: float | None) -> Response:
-        trusted = self._trusted_origin() or request.origin
+    async def _send(
+        self, request: Request, deadline: float | None, transmit: Transmit | None = None
+    ) -> Response:
+        """The retry loop around one request; ``transmit`` sends one attempt (default
+        :meth:`_transmit`; :meth:`stream` passes one that leaves the body unread)."""
+        cached = self._trusted  # _trusted_origin's cache, inline: this is the hot path
+        if cached is not None and cached[0] == self._base_url:
+            trusted = cached[1]
+        else:
+            trusted = self._trusted_origin() or request.origin
         retryable = self.retry_policy.retryable_status_codes
         attempt = 0
         while True:
@@ -322,7 +342,7 @@ class APIClient(HTTPVerbs):
             response: Response | None = None
             error: HTTPError | None = None
             try:
-                got = await self._exchange(request, trusted, deadline)
+                got = await self._exchange(request, trusted, deadline, transmit)
             except TransportError as exc:
                 if exc.request is None:
                     exc.request = request.redacted()
@@ -471,13 +491,12 @@ class APIClient(HTTPVerbs):
             )
 
     async def _exchange(
-        self, request: Request, trusted: _Origin, deadline: float | None
+        self, request: Request, trusted: _Origin, deadline: float | None, transmit: Transmit | None
     ) -> Response:
         """One attempt: the auth flow, then redirects (each hop judged for credentials)."""
+        transmit = transmit or self._transmit
         send: Callable[[Request], Awaitable[Response]] = (
-            self._transmit
-            if deadline is None
-            else functools.partial(self._transmit, deadline=deadline)
+            transmit if deadline is None else functools.partial(transmit, deadline=deadline)
         )
         auth = self.auth
         first = request.copy()

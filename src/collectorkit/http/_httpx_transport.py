@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import httpx2
 
 from collectorkit._errors import RequestTimeoutError, TransportError
 from collectorkit.http._redact import get_logger, redact_text, redact_url
+from collectorkit.http._stream import RawStream
 from collectorkit.http._timeouts import TimeoutSettings
 from collectorkit.http._transport import RawResponse, check_loop
 
@@ -62,12 +64,9 @@ class HttpxTransport:
         timeouts: TimeoutSettings,
     ) -> RawResponse:
         self._loop = check_loop(self._loop, "HttpxTransport")
-        timeout = httpx2.Timeout(
-            connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
-        )
         try:
             response = await self._client.request(
-                method, url, headers=list(headers), content=content, timeout=timeout
+                method, url, headers=list(headers), content=content, timeout=_timeout(timeouts)
             )
         except httpx2.TimeoutException as exc:
             raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
@@ -75,8 +74,50 @@ class HttpxTransport:
             raise TransportError(_message("failed", method, url, exc)) from None
         return RawResponse(response.status_code, response.headers.multi_items(), response.content)
 
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        content: bytes | None,
+        timeouts: TimeoutSettings,
+    ) -> AsyncIterator[RawStream]:
+        """The response with its body handed out as it arrives (``timeouts.read`` per chunk)."""
+        self._loop = check_loop(self._loop, "HttpxTransport")
+        request = self._client.build_request(
+            method, url, headers=list(headers), content=content, timeout=_timeout(timeouts)
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx2.TimeoutException as exc:
+            raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
+        except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
+            raise TransportError(_message("failed", method, url, exc)) from None
+        try:
+            chunks = _chunks(response, method, url)
+            yield RawStream(response.status_code, response.headers.multi_items(), chunks)
+        finally:
+            await response.aclose()
+
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _timeout(timeouts: TimeoutSettings) -> httpx2.Timeout:
+    return httpx2.Timeout(
+        connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
+    )
+
+
+async def _chunks(response: httpx2.Response, method: str, url: str) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except httpx2.TimeoutException as exc:
+        raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
+    except httpx2.HTTPError as exc:
+        raise TransportError(_message("failed", method, url, exc)) from None
 
 
 def _message(what: str, method: str, url: str, exc: BaseException) -> str:
