@@ -24,7 +24,6 @@ from collectorkit.typing import QueryCriteria, StoreResult
 __all__ = ["WebhookSink"]
 
 _FORMATS = ("json", "ndjson")
-_SECRET_HINTS = ("authorization", "token", "secret", "key", "cookie", "password")
 
 
 class WebhookSink(BaseSink):
