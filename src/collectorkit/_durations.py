@@ -11,16 +11,20 @@ from __future__ import annotations
 import math
 import re
 from datetime import timedelta
+from typing import TypeAlias
 
 from collectorkit._errors import ConfigError
 
-__all__ = ["DURATION_HINT", "DURATION_PATTERN", "format_duration", "parse_duration"]
+__all__ = ["DURATION_HINT", "DURATION_PATTERN", "Seconds", "format_duration", "parse_duration"]
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _UNIT = r"(?:ms|min|s|m|h|d|w)"
 _PART = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})", re.IGNORECASE)
 _WHOLE = re.compile(rf"\s*(?:\d+(?:\.\d+)?\s*{_UNIT}\s*)+", re.IGNORECASE)
 _NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+
+Seconds: TypeAlias = float
+"""A duration field in float seconds; its object reads any spelling :func:`parse_duration` takes."""
 
 DURATION_HINT = "use a number of seconds or e.g. 500ms, 30s, 5m, 1h30m, 7d"
 """The accepted spellings, as every duration error states them."""

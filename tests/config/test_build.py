@@ -61,7 +61,11 @@ def test_seed_002_environment_builds_the_xdr_collector() -> None:
     blueprint = build_blueprint(config.sources[0])
     assert isinstance(blueprint.auth_handler, APIKeyAuthHandler)
     assert blueprint.auth_handler.header_name == "Authorization"
-    assert blueprint.headers == {"x-xdr-auth-id": "9"}
+    # the key id travels with the key: the api_key handler sends it beside the key
+    assert (blueprint.auth_handler.key_id_header, blueprint.auth_handler.key_id) == (
+        "x-xdr-auth-id",
+        "9",
+    )
     assert blueprint.request.method == "POST"
     assert blueprint.request.pagination.offset_end_param == "request_data.search_to"
     assert [type(s).__name__ for s in build_sinks(config)] == ["JSONFileSink"]
@@ -162,11 +166,13 @@ def test_layer_checks_run_at_load_and_name_the_yaml_path() -> None:
     with pytest.raises(ConfigValidationError) as info:
         load_config(data, env={})
     paths = [path for path, _ in info.value.issues]
-    assert paths == [
-        "sources[0].auth",
-        "sources[1].request.pagination.next_cursor_path",
-        "sinks[0]",
-    ]
+    # the pagination object checks its path while the file is validated ...
+    assert paths == ["sources[1].request.pagination.next_cursor_path"]
+    data["sources"][1]["request"]["pagination"]["next_cursor_path"] = "meta.next"  # type: ignore[index]
+    with pytest.raises(ConfigValidationError) as info:
+        load_config(data, env={})
+    # ... and building the sources and sinks finds the rest, each at its YAML path
+    assert [path for path, _ in info.value.issues] == ["sources[0].auth", "sinks[0]"]
     assert "'oauth2' is not supported by sse sources" in str(info.value)
     assert "s3cret-value" not in str(info.value)
 

@@ -188,19 +188,20 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "option of another pagination mode",
         _set("request.pagination", {"mode": "page", "cursor_param": "c"}),
-        "sources[0].request.pagination.cursor_param: unknown setting (allowed: page_size, "
-        "page_size_param, param_location, max_pages, stop_on_empty_page, stop_on_short_page, "
-        "mode, page_param, start_page, total_pages_path)",
+        "sources[0].request.pagination.cursor_param: unknown setting (allowed: mode, page_param, "
+        "start_page, total_pages_path, page_size_param, page_size, param_location, "
+        "stop_on_empty_page, stop_on_short_page, max_pages)",
     ),
     (
         "cursor without its path",
         _set("request.pagination", {"mode": "cursor"}),
-        "sources[0].request.pagination.next_cursor_path: is missing (required)",
+        "sources[0].request.pagination.next_cursor_path: cursor mode needs next_cursor_path "
+        "(where the next cursor is in the response body) or next_cursor_header",
     ),
     (
         "auth type",
         _set("auth", {"type": "tokn", "token": "x"}),
-        "sources[0].auth.type: 'tokn' is not one of none, bearer, api_key, basic, oauth2",
+        "sources[0].auth.type: 'tokn' is not one of none, bearer, api_key, basic, oauth2, custom",
     ),
     (
         "bearer without token",
@@ -241,7 +242,7 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "retry attempts",
         _set("retry", {"max_attempts": 0}),
-        "sources[0].retry.max_attempts: 0 must be >= 1",
+        "sources[0].retry.max_attempts: must be an integer >= 1, got 0",
     ),
     (
         "retry attempts not a number",
@@ -364,7 +365,7 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "defaults are checked where they are written",
         _set("/defaults", {"retry": {"max_attempts": -2}}),
-        "defaults.retry.max_attempts: -2 must be >= 1",
+        "defaults.retry.max_attempts: must be an integer >= 1, got -2",
     ),
 ]
 

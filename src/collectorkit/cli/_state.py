@@ -70,7 +70,7 @@ def _with_store(url: str, work: Callable[[StateStore], Awaitable[T]]) -> T:
         try:
             return await work(store)
         finally:
-            await store.close()
+            await store.aclose()
 
     return asyncio.run(main())
 

@@ -12,7 +12,32 @@ from collectorkit.collect._paths import JSONPath, compile_path
 
 __all__ = ["PAGINATION_MODES", "PaginationConfig"]
 
-PAGINATION_MODES = ("cursor", "page", "offset", "link", "none")
+_PAGING = (
+    "page_size",
+    "page_size_param",
+    "param_location",
+    "max_pages",
+    "stop_on_empty_page",
+    "stop_on_short_page",
+)
+PAGINATION_MODES: dict[str, tuple[str, ...]] = {
+    "cursor": (
+        "cursor_param",
+        "next_cursor_path",
+        "next_cursor_header",
+        "cursor_location",
+        "cursor_only_body",
+        "has_more_path",
+        "expired_cursor_statuses",
+        *_PAGING,
+    ),
+    "page": ("page_param", "start_page", "total_pages_path", *_PAGING),
+    "offset": ("offset_param", "offset_end_param", "total_path", *_PAGING),
+    "link": ("link_path", "expired_cursor_statuses", *_PAGING),
+    "none": (),
+}
+"""Pagination mode → the :class:`PaginationConfig` options that mode reads (a configuration
+file may set only those; the types and defaults are the fields')."""
 PaginationMode = Literal["cursor", "page", "offset", "link", "none"]
 _PATH_FIELDS = (
     "next_cursor_path",

@@ -1,47 +1,31 @@
-"""Builders: configuration models in, library objects out — one tiny function per kind.
+"""Builders: a loaded configuration in, the collector, sources, pipelines, sinks and store out.
 
-Each hands the validated values to the owning layer's constructor, which validates again in its own
-terms; :func:`check_config` runs every builder once at load time so those checks, too, happen
-before anything runs, with errors placed at the YAML path.
+The policies (retry, rate limit, breaker, timeouts, pagination, incremental windows, reconnect)
+already are the library's objects once loaded; what is left is assembling them.
+:func:`check_config` runs every builder once at load time so those checks, too, happen before
+anything runs, with errors placed at the YAML path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import importlib
+import inspect
 from typing import Any
 
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
-from collectorkit.collect import (
-    CollectorBlueprint,
-    CollectorRequest,
-    IncrementalConfig,
-    PaginationConfig,
-)
+from collectorkit.collect import CollectorBlueprint, CollectorRequest
 from collectorkit.config._models import Config
 from collectorkit.config._refs import ConfigIssue
-from collectorkit.config._request import AuthConfig, RequestConfig
+from collectorkit.config._request import AuthSpec, RequestConfig
 from collectorkit.config._source import SourceConfig, StreamConfig
-from collectorkit.http import (
-    APIKeyAuthHandler,
-    AuthHandler,
-    BasicAuthHandler,
-    BearerTokenAuthHandler,
-    CircuitBreakerPolicy,
-    OAuth2ClientCredentialsHandler,
-    RateLimitPolicy,
-    RetryPolicy,
-    TimeoutSettings,
-    Transport,
-)
+from collectorkit.http import AuthHandler, Request, Transport
 from collectorkit.pipeline import Pipeline, build_pipeline
 from collectorkit.sinks import build_sink
 from collectorkit.sources import (
     HTTPCollectorSource,
     LongPollSource,
-    ReconnectPolicy,
     SSESource,
     WebSocketSource,
 )
@@ -51,29 +35,17 @@ from collectorkit.typing import DataSource, Sink, StateStore
 __all__ = [
     "build_auth",
     "build_blueprint",
-    "build_circuit_breaker",
     "build_dead_letter",
     "build_pipeline_for",
-    "build_rate_limit",
     "build_request",
-    "build_retry",
     "build_sinks",
     "build_source",
-    "build_timeout",
     "check_config",
     "open_state",
 ]
 
 # where a layer's error path starts -> where that setting lives in a source of the YAML file
 _PLACES = {
-    "RetryPolicy": "retry",
-    "RateLimitPolicy": "rate_limit",
-    "CircuitBreakerPolicy": "circuit_breaker",
-    "TimeoutSettings": "timeout",
-    "APIKeyAuthHandler": "auth",
-    "BearerTokenAuthHandler": "auth",
-    "BasicAuthHandler": "auth",
-    "OAuth2ClientCredentialsHandler": "auth",
     "request": "request",
     "pagination": "request.pagination",
     "incremental": "request.incremental",
@@ -83,58 +55,12 @@ _PLACES = {
 }
 
 
-def _fields(model: Any, *exclude: str) -> dict[str, Any]:
-    return {k: v for k, v in model.model_dump(by_alias=False).items() if k not in exclude}
-
-
-def build_auth(auth: AuthConfig) -> AuthHandler | None:
+def build_auth(auth: AuthSpec) -> AuthHandler | None:
     """The auth handler (``None`` for ``type: none``)."""
-    if auth.type == "bearer":
-        return BearerTokenAuthHandler(auth.token.get_secret_value())
-    if auth.type == "api_key":
-        return APIKeyAuthHandler(
-            auth.key.get_secret_value(),
-            header_name=auth.header_name,
-            query_param=auth.query_param,
-            prefix=auth.prefix,
-        )
-    if auth.type == "basic":
-        return BasicAuthHandler(auth.username, auth.password.get_secret_value())
-    if auth.type == "oauth2":
-        return OAuth2ClientCredentialsHandler(
-            token_url=auth.token_url,
-            client_id=auth.client_id,
-            client_secret=auth.client_secret.get_secret_value(),
-            scope=auth.scope,
-            audience=auth.audience,
-            auth_method=auth.auth_method,
-            extra_params=auth.extra_params or None,
-        )
-    return None
-
-
-def build_retry(source: SourceConfig) -> RetryPolicy:
-    return RetryPolicy(**_fields(source.retry))
-
-
-def build_rate_limit(source: SourceConfig) -> RateLimitPolicy | None:
-    return None if source.rate_limit is None else RateLimitPolicy(**_fields(source.rate_limit))
-
-
-def build_circuit_breaker(source: SourceConfig) -> CircuitBreakerPolicy | None:
-    breaker = source.circuit_breaker
-    return None if breaker is None else CircuitBreakerPolicy(**_fields(breaker))
-
-
-def build_timeout(source: SourceConfig) -> TimeoutSettings:
-    return TimeoutSettings(**_fields(source.timeout))
+    return auth.build()
 
 
 def build_request(request: RequestConfig) -> CollectorRequest:
-    pagination = PaginationConfig(**_fields(request.pagination))
-    incremental = (
-        None if request.incremental is None else IncrementalConfig(**_fields(request.incremental))
-    )
     shards = [
         {"state_key": s.state_key, "params": s.params, "json": s.json_body, "headers": s.headers}
         for s in request.shards
@@ -146,18 +72,11 @@ def build_request(request: RequestConfig) -> CollectorRequest:
         json=request.json_body,
         headers=request.headers,
         data_path=request.data_path,
-        pagination=pagination,
-        incremental=incremental,
+        pagination=request.pagination,
+        incremental=request.incremental,
         shards=shards,
         state_key=request.state_key or "default",
     )
-
-
-def _key_id_headers(source: SourceConfig) -> dict[str, str]:
-    auth = source.auth
-    if auth.type == "api_key" and auth.key_id is not None and auth.key_id_header:
-        return {auth.key_id_header: auth.key_id}
-    return {}
 
 
 def build_blueprint(
@@ -175,13 +94,12 @@ def build_blueprint(
         base_url=source.base_url,
         request=build_request(source.request),
         auth_handler=build_auth(source.auth),
-        retry_policy=build_retry(source),
-        rate_limit=build_rate_limit(source),
-        circuit_breaker=build_circuit_breaker(source),
-        timeout=build_timeout(source),
+        retry_policy=source.retry,
+        rate_limit=source.rate_limit,
+        circuit_breaker=source.circuit_breaker,
+        timeout=source.timeout,
         default_strategy=source.strategy,
         concurrency=source.concurrency,
-        headers=_key_id_headers(source),
         allowed_hosts=source.allowed_hosts,
         transport=transport,
         clock=clock,
@@ -189,21 +107,22 @@ def build_blueprint(
 
 
 def _stream_headers(source: SourceConfig) -> dict[str, str]:
-    """Credentials as plain headers, for the streaming sources (no OAuth2 there)."""
-    auth, headers = source.auth, {**source.request.headers, **_key_id_headers(source)}
-    if auth.type == "bearer":
-        headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
-    elif auth.type == "basic":
-        pair = f"{auth.username}:{auth.password.get_secret_value()}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-    elif auth.type == "api_key" and auth.query_param is None:
-        key = auth.key.get_secret_value()
-        headers[auth.header_name or "X-API-Key"] = f"{auth.prefix} {key}" if auth.prefix else key
-    elif auth.type != "none" and auth.type != "api_key":
-        raise ConfigError(f"{auth.type!r} is not supported by {source.type} sources", path="auth")
-    if auth.type == "api_key" and auth.query_param is not None:
-        raise ConfigError("query_param keys are not supported by streaming sources", path="auth")
-    return headers
+    """The request headers with the credentials the auth handler adds (streams send headers)."""
+    request = Request("GET", source.base_url, headers=source.request.headers)
+    handler = build_auth(source.auth)
+    if handler is not None:
+        if inspect.iscoroutinefunction(type(handler).on_request):
+            raise ConfigError(
+                f"{source.auth.type!r} is not supported by {source.type} sources", path="auth"
+            )
+        handler.on_request(request)
+        if request.params or request.content is not None:
+            raise ConfigError(
+                f"{source.type} sources send credentials in headers only (not query_param or "
+                "body_field)",
+                path="auth",
+            )
+    return dict(request.headers.items())
 
 
 def build_source(
@@ -231,7 +150,7 @@ def build_source(
         "batch_size": stream.batch_size,
         "batch_timeout": stream.batch_timeout,
         "max_events": source.limit,
-        "reconnect": ReconnectPolicy(**_fields(stream.reconnect)),
+        "reconnect": stream.reconnect,
         "last_event_id": last_event_id,
         "stop": stop,
         "clock": clock,

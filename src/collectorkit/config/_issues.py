@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from collectorkit._errors import ConfigError
+from collectorkit.config._objects import Options
 from collectorkit.config._refs import ConfigIssue, format_path
 from collectorkit.config._types import is_secret_name
 
@@ -74,6 +75,10 @@ def _unwrap(annotation: Any) -> list[Any]:
     """The concrete types an annotation may hold (Annotated/Optional/unions unwrapped)."""
     origin = get_origin(annotation)
     if origin is Annotated:
+        # a library object read from its options: the options models are what validate the file
+        for marker in get_args(annotation)[1:]:
+            if isinstance(marker, Options):
+                return list(marker.models().values())
         return _unwrap(get_args(annotation)[0])
     if origin is Union or origin is types.UnionType:
         return [t for arg in get_args(annotation) for t in _unwrap(arg)]
@@ -87,7 +92,9 @@ def _step(candidates: list[Any], part: Any, data: Any) -> list[Any]:
         if isinstance(cand, type) and issubclass(cand, BaseModel):
             for name, field in cand.model_fields.items():
                 if part in (name, field.alias):
-                    found += _unwrap(field.annotation)
+                    markers = [m for m in field.metadata if isinstance(m, Options)]
+                    models = [m for marker in markers for m in marker.models().values()]
+                    found += models or _unwrap(field.annotation)
         elif origin in (list, dict) and get_args(cand):
             found += _unwrap(get_args(cand)[-1])
     return _pick_variant(found, data)
@@ -176,6 +183,8 @@ def _message(error: ErrorDetails, value: Any, shown: str, allowed: list[str], pa
         hint = difflib.get_close_matches(str(part), allowed, n=1)
         did_you_mean = f"; did you mean {hint[0]!r}?" if hint else ""
         return f"unknown setting{did_you_mean} (allowed: {', '.join(allowed)})"
+    if kind == "config_error":
+        return str(ctx.get("reason", error["msg"]))
     if kind in ("value_error", "assertion_error"):
         return str(ctx.get("error", error["msg"]))
     if kind in _KINDS:
@@ -209,6 +218,9 @@ def translate_errors(
     kinds_at: dict[str, list[str]] = {}
     for error in errors:
         raw_loc = tuple(error["loc"])
+        field = (error.get("ctx") or {}).get("field") if error["type"] == "config_error" else None
+        if field:  # a library object's own check names its field: sources[0].retry.max_delay
+            raw_loc += tuple(str(field).split("."))
         if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
             # name the tag itself: sources[0].auth.type, not sources[0].auth
             raw_loc += (str((error.get("ctx") or {}).get("discriminator", "")).strip("'"),)

@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from collectorkit.config._registry import known_sink_types, known_state_schemes
-from collectorkit.config._request import StrictModel
+from collectorkit.config._request import AuthSpec, StrictModel
 from collectorkit.config._source import (
-    CircuitBreakerConfig,
+    CircuitBreaker,
     ProcessorStep,
-    RateLimitConfig,
-    RetryConfig,
+    RateLimit,
+    Retry,
     SourceConfig,
-    TimeoutConfig,
+    Timeout,
 )
 from collectorkit.config._types import Duration, Secret, is_secret_name
 
@@ -87,10 +87,10 @@ class DefaultsConfig(StrictModel):
 
     interval: Duration | None = None
     jitter: Duration | None = None
-    retry: RetryConfig | None = None
-    rate_limit: RateLimitConfig | None = None
-    circuit_breaker: CircuitBreakerConfig | None = None
-    timeout: TimeoutConfig | None = None
+    retry: Retry | None = None
+    rate_limit: RateLimit | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    timeout: Timeout | None = None
     key_fields: list[str] | None = None
     verify_tls: bool | None = None
     pipeline: list[ProcessorStep] | None = None
@@ -212,6 +212,8 @@ def _collect_secrets(value: Any, found: list[str]) -> None:
         for name in type(value).model_fields:
             _collect_secrets(getattr(value, name), found)
         _collect_secrets(dict(value.model_extra or {}), found)
+    elif isinstance(value, AuthSpec):
+        _collect_secrets(dict(value.options), found)
     elif isinstance(value, list | tuple):
         for item in value:
             _collect_secrets(item, found)

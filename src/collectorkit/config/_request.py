@@ -1,31 +1,31 @@
-"""Configuration models of how a source authenticates and what it requests.
+"""How a source authenticates and what it requests, as the library defines them.
 
-Each ``type``/``mode`` is a variant of a discriminated union, so an option that belongs to another
-variant (``cursor_param`` under ``mode: page``) is an error rather than silently ignored.
+``auth`` is one of the auth kinds of :data:`collectorkit.http._auth_kinds.AUTH_KINDS` with that
+handler's own parameters as options; ``pagination`` and ``incremental`` are the collector's
+:class:`~collectorkit.collect.PaginationConfig` and :class:`~collectorkit.collect.IncrementalConfig`
+(each pagination mode accepts only the options it reads, so ``cursor_param`` under ``mode: page``
+is an error rather than silently ignored).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from collectorkit.config._types import Duration, Secret
+from collectorkit.collect import IncrementalConfig, PaginationConfig
+from collectorkit.collect._pagination import PAGINATION_MODES
+from collectorkit.config._objects import Options, plain_options
+from collectorkit.http import AuthHandler
+from collectorkit.http._auth_kinds import AUTH_KINDS, build_auth_handler
 
 __all__ = [
-    "APIKeyAuthConfig",
-    "AuthConfig",
-    "BasicAuthConfig",
-    "BearerAuthConfig",
-    "CursorPaginationConfig",
-    "IncrementalConfig",
-    "LinkPaginationConfig",
-    "NoAuthConfig",
-    "NoPaginationConfig",
-    "OAuth2AuthConfig",
-    "OffsetPaginationConfig",
-    "PageNumberPaginationConfig",
-    "PaginationConfig",
+    "Auth",
+    "AuthSpec",
+    "Incremental",
+    "Pagination",
     "RequestConfig",
     "ShardConfig",
     "StrictModel",
@@ -40,162 +40,58 @@ class StrictModel(BaseModel):
     )
 
 
-# --- auth ----------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class AuthSpec:
+    """A source's credentials: ``type`` names an auth kind, ``options`` are the parameters of
+    that kind's handler (credentials held as ``SecretStr``). ``spec.token`` reads an option."""
+
+    type: str = "none"
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.options[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def build(self) -> AuthHandler | None:
+        """The handler (``None`` for ``type: none``)."""
+        if self.type == "none":
+            return None
+        options = {
+            k: v.get_secret_value() if isinstance(v, SecretStr) else v
+            for k, v in self.options.items()
+        }
+        return build_auth_handler(self.type, **options)
+
+    def to_options(self) -> dict[str, Any]:
+        return {"type": self.type, **self.options}
 
 
-class NoAuthConfig(StrictModel):
-    type: Literal["none"] = "none"
+def _auth_spec(kind: str, options: BaseModel) -> AuthSpec:
+    given = {k: v for k, v in plain_options(options, reveal=False).items() if k != "type"}
+    spec = AuthSpec(type=kind, options=given)
+    spec.build()  # the handler's own checks, now, at the YAML path
+    return spec
 
 
-class BearerAuthConfig(StrictModel):
-    """``Authorization: Bearer <token>``."""
+Auth = Annotated[AuthSpec, Options(AUTH_KINDS, AuthSpec, tag="type", make=_auth_spec)]
+"""``auth: {type: <kind>, ...that handler's parameters}``."""
 
-    type: Literal["bearer"]
-    token: Secret
-
-
-class APIKeyAuthConfig(StrictModel):
-    """An API key in a header (default ``X-API-Key``) or, with ``query_param``, in the URL.
-
-    ``key_id``/``key_id_header`` send a key id beside the key (Cortex XDR's ``x-xdr-auth-id``);
-    ``prefix`` goes before the key (``"Token "``).
-    """
-
-    type: Literal["api_key"]
-    key: Secret
-    header_name: str | None = None
-    query_param: str | None = None
-    prefix: str | None = None
-    key_id: str | None = None
-    key_id_header: str | None = None
-
-    @model_validator(mode="after")
-    def _one_location(self) -> APIKeyAuthConfig:
-        if self.header_name is not None and self.query_param is not None:
-            raise ValueError("give header_name or query_param, not both")
-        if self.key_id is not None and self.key_id_header is None:
-            raise ValueError("key_id needs key_id_header (the header that carries it)")
-        return self
-
-
-class BasicAuthConfig(StrictModel):
-    type: Literal["basic"]
-    username: str
-    password: Secret
-
-
-class OAuth2AuthConfig(StrictModel):
-    """OAuth2 client credentials; tokens are fetched and refreshed before they expire."""
-
-    type: Literal["oauth2"]
-    token_url: str
-    client_id: str
-    client_secret: Secret
-    scope: str | list[str] | None = None
-    audience: str | None = None
-    auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
-    extra_params: dict[str, str] = Field(default_factory=dict)
-
-
-AuthConfig = Annotated[
-    NoAuthConfig | BearerAuthConfig | APIKeyAuthConfig | BasicAuthConfig | OAuth2AuthConfig,
-    Field(discriminator="type"),
+Pagination = Annotated[
+    PaginationConfig,
+    Options(
+        dict.fromkeys(PAGINATION_MODES, PaginationConfig),
+        PaginationConfig,
+        tag="mode",
+        only=PAGINATION_MODES,
+    ),
 ]
+"""``pagination: {mode: <mode>, ...the options that mode reads}``."""
 
-
-# --- pagination ----------------------------------------------------------------------------------
-
-
-class _PageSize(StrictModel):
-    """Common paging options. ``param_location: body`` sends page/offset/size in the JSON body
-    (a dotted parameter name nests: ``request_data.search_from``)."""
-
-    page_size: int | None = Field(default=None, ge=1)
-    page_size_param: str | None = None
-    param_location: Literal["query", "body"] = "query"
-    max_pages: int | None = Field(default=None, ge=1)
-    stop_on_empty_page: bool = True
-    stop_on_short_page: bool = True
-
-
-class CursorPaginationConfig(_PageSize):
-    """The response carries the next cursor at ``next_cursor_path``; sent as ``cursor_param``
-    in the query, the body or a header (``cursor_location``). ``expired_cursor_statuses`` on a
-    resumed cursor fall back to the incremental watermark."""
-
-    mode: Literal["cursor"]
-    cursor_param: str = "cursor"
-    next_cursor_path: str
-    cursor_location: Literal["query", "body", "header"] = "query"
-    cursor_only_body: bool = False
-    has_more_path: str | None = None
-    expired_cursor_statuses: list[int] = Field(default=[400, 404, 410])
-
-
-class PageNumberPaginationConfig(_PageSize):
-    mode: Literal["page"]
-    page_param: str = "page"
-    start_page: int = Field(default=1, ge=0)
-    total_pages_path: str | None = None
-
-
-class OffsetPaginationConfig(_PageSize):
-    """``offset_param`` advances by the records received; ``total_path`` says when to stop;
-    ``offset_end_param`` is sent as ``offset + page_size`` (Cortex XDR ``search_to``)."""
-
-    mode: Literal["offset"]
-    offset_param: str = "offset"
-    offset_end_param: str | None = None
-    total_path: str | None = None
-
-
-class LinkPaginationConfig(_PageSize):
-    """The next URL is in the body at ``link_path`` or, when that is unset, the ``Link`` header."""
-
-    mode: Literal["link"]
-    link_path: str | None = None
-    expired_cursor_statuses: list[int] = Field(default=[400, 404, 410])
-
-
-class NoPaginationConfig(StrictModel):
-    mode: Literal["none"] = "none"
-
-
-PaginationConfig = Annotated[
-    CursorPaginationConfig
-    | PageNumberPaginationConfig
-    | OffsetPaginationConfig
-    | LinkPaginationConfig
-    | NoPaginationConfig,
-    Field(discriminator="mode"),
+Incremental = Annotated[
+    IncrementalConfig, Options({"incremental": IncrementalConfig}, IncrementalConfig)
 ]
-
-
-# --- request -------------------------------------------------------------------------------------
-
-
-class IncrementalConfig(StrictModel):
-    """Collect a time window: from the stored watermark (minus ``overlap``) up to now.
-
-    On the first run the window starts ``initial_lookback`` ago. ``start_param``/``end_param``
-    carry the window (query or JSON body, ``param_location``), written as ``time_format``
-    (``iso8601``, ``epoch_s``, ``epoch_ms`` or a strftime pattern). ``ordered: false`` for APIs
-    that return newest first. See :class:`collectorkit.collect.IncrementalConfig`.
-    """
-
-    timestamp_field: str
-    id_field: str | None = "id"
-    start_param: str | None = None
-    end_param: str | None = None
-    param_location: Literal["query", "body"] = "query"
-    time_format: str = "iso8601"
-    timestamp_unit: Literal["auto", "s", "ms"] = "auto"
-    initial_lookback: Duration = 7 * 86400.0
-    overlap: Duration = 0.0
-    end_lag: Duration = 0.0
-    max_window: Duration | None = None
-    max_boundary_ids: int = Field(default=10_000, ge=1)
-    ordered: bool = True
 
 
 class ShardConfig(StrictModel):
@@ -216,8 +112,8 @@ class RequestConfig(StrictModel):
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
     headers: dict[str, str] = Field(default_factory=dict)
     data_path: str | None = None
-    pagination: PaginationConfig = Field(default_factory=NoPaginationConfig)
-    incremental: IncrementalConfig | None = None
+    pagination: Pagination = Field(default_factory=PaginationConfig)
+    incremental: Incremental | None = None
     shards: list[ShardConfig] = Field(default_factory=list)
     state_key: str | None = None
 

@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
+from collectorkit.config._objects import Options
 from collectorkit.config._registry import known_processor_names
-from collectorkit.config._request import (
-    AuthConfig,
-    NoAuthConfig,
-    RequestConfig,
-    StrictModel,
+from collectorkit.config._request import Auth, AuthSpec, RequestConfig, StrictModel
+from collectorkit.config._types import CronExpression, Duration
+from collectorkit.http import (
+    CircuitBreakerPolicy,
+    RateLimitPolicy,
+    RetryPolicy,
+    TimeoutSettings,
 )
-from collectorkit.config._types import CronExpression, Duration, parse_duration
+from collectorkit.sources import ReconnectPolicy
 
 __all__ = [
-    "CircuitBreakerConfig",
+    "CircuitBreaker",
     "ProcessedIdsConfig",
     "ProcessorStep",
-    "RateLimitConfig",
-    "ReconnectConfig",
-    "RetryConfig",
+    "RateLimit",
+    "Reconnect",
+    "Retry",
     "SourceConfig",
     "StreamConfig",
-    "TimeoutConfig",
+    "Timeout",
 ]
 
 _URL = re.compile(r"^(https?|wss?)://[^\s/]+", re.IGNORECASE)
@@ -33,70 +36,20 @@ DEV_TOKEN = "dev-dummy-token"  # noqa: S105 - the documented placeholder, not a 
 """Seed 002: a source whose credential is this runs in development mode (no API calls)."""
 
 
-class RetryConfig(StrictModel):
-    """Retries of one request (``max_attempts`` counts the first). The wait grows by ``strategy``
-    from ``initial_delay`` up to ``max_delay``; ``jitter`` spreads it ±25 %. A server's
-    ``Retry-After`` wins when ``respect_retry_after``. See :class:`collectorkit.RetryPolicy`."""
-
-    max_attempts: int = Field(default=4, ge=1)
-    strategy: Literal["exponential", "linear", "fixed"] = "exponential"
-    initial_delay: Duration = 1.0
-    multiplier: float = Field(default=2.0, ge=1.0)
-    max_delay: Duration = 60.0
-    jitter: bool = True
-    retryable_status_codes: list[int] = Field(default=[408, 429, 500, 502, 503, 504])
-    retry_on_timeout: bool = True
-    retry_on_connection_error: bool = True
-    respect_retry_after: bool = True
+def _policy(cls: type, *, scalar: tuple[str, ...] = ()) -> Options:
+    return Options({cls.__name__: cls}, cls, scalar=scalar)
 
 
-class RateLimitConfig(StrictModel):
-    """A token bucket: ``rate_per_second`` sustained, ``burst`` at once (default: the rate,
-    rounded up); ``respect_server_limits`` pauses on 429 / exhausted ``X-RateLimit-*``."""
-
-    rate_per_second: float = Field(gt=0)
-    burst: int | None = Field(default=None, ge=1)
-    respect_server_limits: bool = True
-
-
-class CircuitBreakerConfig(StrictModel):
-    """Open after ``failure_threshold`` failures in a row; after ``recovery_timeout`` let
-    ``success_threshold`` trial requests through."""
-
-    failure_threshold: int = Field(default=5, ge=1)
-    recovery_timeout: Duration = 60.0
-    success_threshold: int = Field(default=2, ge=1)
-    failure_status_codes: list[int] = Field(default=[500, 502, 503, 504])
-    count_timeouts_as_failures: bool = True
-
-
-class TimeoutConfig(StrictModel):
-    """Per-request ``connect``/``read`` timeouts and the ``execution`` budget of one run.
-
-    A bare number or duration (``timeout: 30s``) sets ``connect`` and ``read``.
-    """
-
-    connect: Duration = 10.0
-    read: Duration = 30.0
-    execution: Duration | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _scalar(cls, data: Any) -> Any:
-        if isinstance(data, int | float | str | bool):
-            seconds = parse_duration(data)
-            return {"connect": seconds, "read": seconds}
-        return data
-
-
-class ReconnectConfig(StrictModel):
-    """Backoff between reconnects of a streaming source (``max_attempts``: None means forever)."""
-
-    initial_delay: Duration = 0.5
-    multiplier: float = Field(default=2.0, ge=1.0)
-    max_delay: Duration = 30.0
-    jitter: float = Field(default=0.1, ge=0.0, le=1.0)
-    max_attempts: int | None = Field(default=None, ge=1)
+Retry = Annotated[RetryPolicy, _policy(RetryPolicy)]
+"""``retry: {max_attempts: 5, initial_delay: 1s}``: :class:`collectorkit.RetryPolicy`."""
+RateLimit = Annotated[RateLimitPolicy, _policy(RateLimitPolicy)]
+"""``rate_limit: {rate_per_second: 5, burst: 10}``: :class:`collectorkit.RateLimitPolicy`."""
+CircuitBreaker = Annotated[CircuitBreakerPolicy, _policy(CircuitBreakerPolicy)]
+"""``circuit_breaker: {failure_threshold: 5}``: :class:`collectorkit.CircuitBreakerPolicy`."""
+Timeout = Annotated[TimeoutSettings, _policy(TimeoutSettings, scalar=("connect", "read"))]
+"""``timeout: {connect: 5, read: 30s, execution: 10m}``, or one duration for connect and read."""
+Reconnect = Annotated[ReconnectPolicy, _policy(ReconnectPolicy)]
+"""Backoff between reconnects of a stream: :class:`collectorkit.sources.ReconnectPolicy`."""
 
 
 class StreamConfig(StrictModel):
@@ -118,7 +71,7 @@ class StreamConfig(StrictModel):
     cursor_path: str | None = None
     timeout_param: str | None = "timeout"
     poll_timeout: Duration = 30.0
-    reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
+    reconnect: Reconnect = Field(default_factory=ReconnectPolicy)
 
 
 class ProcessedIdsConfig(StrictModel):
@@ -195,7 +148,7 @@ class SourceConfig(StrictModel):
     type: Literal["http", "sse", "websocket", "long_poll"] = "http"
     """``http`` runs the paginating collector; the others are streaming feeds."""
     base_url: str
-    auth: AuthConfig = Field(default_factory=NoAuthConfig)
+    auth: Auth = Field(default_factory=AuthSpec)
     enabled: bool = True
     dev_mode: bool = False
     """Run the loop without calling the API (also implied by the token dev-dummy-token)."""
@@ -205,10 +158,10 @@ class SourceConfig(StrictModel):
     """Delay each run by a random amount up to this, so sources do not fire in step."""
     request: RequestConfig
     stream: StreamConfig | None = None
-    retry: RetryConfig = Field(default_factory=RetryConfig)
-    rate_limit: RateLimitConfig | None = None
-    circuit_breaker: CircuitBreakerConfig | None = None
-    timeout: TimeoutConfig = Field(default_factory=TimeoutConfig)
+    retry: Retry = Field(default_factory=RetryPolicy)
+    rate_limit: RateLimit | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    timeout: Timeout = Field(default_factory=TimeoutSettings)
     key_fields: list[str] = Field(default=["id"])
     """Record fields that make the idempotency key (a content hash when they are missing)."""
     limit: int | None = Field(default=None, ge=1)
@@ -255,6 +208,11 @@ class SourceConfig(StrictModel):
     def schedule_seconds(self) -> float:
         """The interval in seconds (60 when neither ``interval`` nor ``cron`` is set)."""
         return self.interval if self.interval is not None else 60.0
+
+    @property
+    def is_stream(self) -> bool:
+        """A streaming source (sse, websocket, long_poll): a run lasts as long as its stream."""
+        return self.type != "http"
 
     @property
     def is_dev_mode(self) -> bool:

@@ -2,8 +2,8 @@
 
 ``Duration`` accepts what :func:`collectorkit._durations.parse_duration` reads (``30``,
 ``"30s"``, ``"5min"``, ``"1h30m"``, ``"7d"``, ``timedelta``) and becomes float seconds.
-``Secret`` holds a credential that never shows in a repr or a dump unless the caller asks for it (``Config.to_dict(reveal_secrets=True)``). ``CronExpression`` is checked
-with croniter.
+``Secret`` holds a credential that never shows in a repr or a dump unless the caller asks for it
+(``Config.to_dict(reveal_secrets=True)``). ``CronExpression`` is checked with croniter.
 """
 
 from __future__ import annotations

@@ -301,7 +301,7 @@ class StreamJob(_DeliveringJob):
         try:
             report = await self._deliver(batches(), ctx, delivered)
         finally:
-            await source.disconnect()
+            await source.aclose()
         return RunOutcome(
             records=report.records,
             pages=report.pages,

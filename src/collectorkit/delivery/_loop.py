@@ -32,7 +32,7 @@ from collectorkit.pipeline import (
     PipelineOutcome,
     SystemEvent,
 )
-from collectorkit.sinks import DeadLetterSink, IStorageBackend, as_sink
+from collectorkit.sinks import DeadLetterSink, SinkConvertible, as_sink
 from collectorkit.typing import Checkpoint, Sink, StateStore, StoreResult, TransactionalSink
 
 __all__ = ["DEFAULT_CHECKPOINT_NAMESPACE", "DeliveryReport", "PageLike", "deliver"]
@@ -332,7 +332,7 @@ async def deliver(
     pages: AsyncIterable[PageLike],
     *,
     source: str,
-    sinks: Sequence[Sink | IStorageBackend],
+    sinks: Sequence[Sink | SinkConvertible],
     key_fields: Sequence[str] | str = ("id",),
     pipeline: Pipeline | None = None,
     dead_letter: DeadLetterSink | Sink | None = None,

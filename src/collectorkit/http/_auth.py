@@ -147,7 +147,8 @@ class APIKeyAuthHandler(AuthHandler):
     """An API key in a header (``header_name``, default ``X-API-Key``), a query parameter
     (``query_param``) or a field of the request body (``body_field``: merged into a JSON object
     or a form body; a request without a body gets a JSON object), optionally with a ``prefix``
-    (``"ApiKey"`` sends ``ApiKey <key>``). Give at most one location."""
+    (``"ApiKey"`` sends ``ApiKey <key>``). Give at most one location. ``key_id`` is sent in the
+    header ``key_id_header`` beside the key (Cortex XDR's ``x-xdr-auth-id``)."""
 
     def __init__(
         self,
@@ -157,8 +158,16 @@ class APIKeyAuthHandler(AuthHandler):
         query_param: str | None = None,
         body_field: str | None = None,
         prefix: str | None = None,
+        key_id: str | None = None,
+        key_id_header: str | None = None,
     ) -> None:
         self._key = _require_text(key, "APIKeyAuthHandler.key")
+        if key_id is not None and not key_id_header:
+            raise ConfigError(
+                "key_id needs key_id_header (the header that carries it)",
+                path="APIKeyAuthHandler.key_id_header",
+            )
+        self.key_id, self.key_id_header = key_id, key_id_header
         given = {
             name: value
             for name, value in (
@@ -184,6 +193,8 @@ class APIKeyAuthHandler(AuthHandler):
         return f"{self.prefix} {self._key}" if self.prefix else self._key
 
     def on_request(self, request: Request) -> None:
+        if self.key_id is not None and self.key_id_header:
+            request.headers[self.key_id_header] = self.key_id
         if self.query_param is not None:
             request.params[self.query_param] = self._value
         elif self.body_field is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collectorkit._durations import Seconds, parse_duration
 from collectorkit._errors import ConfigError
 
 __all__ = ["ReconnectPolicy"]
@@ -20,13 +21,16 @@ class ReconnectPolicy:
     ``max_attempts`` consecutive failures (``None``: never) the source gives up.
     """
 
-    initial_delay: float = 0.5
+    initial_delay: Seconds = 0.5
     multiplier: float = 2.0
-    max_delay: float = 30.0
+    max_delay: Seconds = 30.0
     jitter: float = 0.1
     max_attempts: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("initial_delay", "max_delay"):  # "2s" as well as 2 (one duration reader)
+            seconds = parse_duration(getattr(self, name), field=f"ReconnectPolicy.{name}")
+            object.__setattr__(self, name, seconds)
         checks = {
             "initial_delay": self.initial_delay >= 0,
             "multiplier": self.multiplier >= 1,

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import StateError, StateStoreUnavailableError
+from collectorkit._lifecycle import AsyncResource
 from collectorkit.state._values import (
     check_names,
     check_put,
@@ -96,7 +97,7 @@ def sqlite_put_state(
     return int(row[0])
 
 
-class SQLiteStateStore:
+class SQLiteStateStore(AsyncResource):
     """State in a SQLite file (``":memory:"`` for a private in-memory database).
 
     ``timeout`` is how long a write waits for another process holding the lock.
@@ -191,7 +192,7 @@ class SQLiteStateStore:
         """Open the file (creating the table) so a bad path fails now, with a clear error."""
         await self._run(lambda c: c.execute("SELECT 1").fetchone())
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         def close() -> None:
             with self._lock:
                 if self._conn is not None:

@@ -1,0 +1,217 @@
+"""The library's own objects, read from a configuration file: one definition per concept.
+
+A setting such as ``retry`` *is* the library's :class:`~collectorkit.RetryPolicy`. Its options,
+their types and their defaults are read from the object's constructor signature — there is no
+second list — validated by pydantic (friendly input, exact error paths, unknown keys refused),
+then handed to the constructor, whose own checks (``max_delay >= initial_delay`` ...) land at
+the YAML path too. The same signature gives the JSON Schema.
+
+Extension points keyed by a name (auth kinds, pagination modes) are registries of builders; the
+value of the tag (``type``/``mode``) picks the builder, and each builder's signature is that
+variant's options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, cast, get_type_hints
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    PydanticSchemaGenerationError,
+    SecretStr,
+    SerializationInfo,
+    TypeAdapter,
+    create_model,
+)
+from pydantic_core import PydanticCustomError, core_schema
+
+from collectorkit._durations import parse_duration
+from collectorkit._errors import ConfigError
+from collectorkit.config._types import Duration, Secret, is_secret_name
+
+__all__ = ["Options", "options_model", "plain_options"]
+
+# how the library's annotations read in a configuration file
+_CONFIG_TYPES: dict[str, Any] = {
+    "DurationInput": Duration,
+    "Seconds": Duration,
+    "Iterable": list,
+    "Sequence": list,
+    "Mapping": dict,
+}
+_STRICT = ConfigDict(
+    frozen=True, extra="forbid", arbitrary_types_allowed=False, use_attribute_docstrings=True
+)
+
+
+def _hints(build: Callable[..., Any]) -> dict[str, Any]:
+    target = build.__init__ if isinstance(build, type) else build  # type: ignore[misc]
+    module = sys.modules.get(getattr(build, "__module__", "") or "")
+    namespace = dict(vars(module)) if module is not None else {}
+    return get_type_hints(target, globalns=namespace, localns=_CONFIG_TYPES, include_extras=True)
+
+
+def _config_type(name: str, annotation: Any) -> Any:
+    """The type a file may give for parameter ``name``; ``None`` when it cannot be written."""
+    if is_secret_name(name) and annotation in (str, str | None):
+        return Secret if annotation is str else Secret | None
+    try:
+        TypeAdapter(annotation).json_schema()
+    except (PydanticSchemaGenerationError, TypeError, ValueError, NameError):
+        return None  # a clock, a token cache, a transport: objects, not settings
+    return annotation
+
+
+@functools.cache
+def options_model(
+    build: Callable[..., Any],
+    *,
+    tag: str | None = None,
+    name: str | None = None,
+    only: tuple[str, ...] | None = None,
+) -> type[BaseModel]:
+    """The options of ``build`` as a frozen pydantic model (``tag: Literal[name]`` first)."""
+    hints = _hints(build)
+    fields: dict[str, Any] = {}
+    if tag is not None:
+        fields[tag] = (cast(Any, Literal)[name], ...)
+    for param in inspect.signature(build).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name.startswith("_"):
+            continue
+        if only is not None and param.name not in only:
+            continue
+        annotation = _config_type(param.name, hints.get(param.name, Any))
+        if annotation is not None:
+            default = ... if param.default is param.empty else param.default
+            fields[param.name] = (annotation, default)
+    title = getattr(build, "__name__", "Options")
+    model = create_model(
+        f"{title}_{name}" if tag else title,
+        __config__=_STRICT,
+        __doc__=inspect.getdoc(build),
+        **fields,
+    )
+    return cast(type[BaseModel], model)
+
+
+def plain_options(model: BaseModel, *, reveal: bool = True) -> dict[str, Any]:
+    """The options a file gave, as the builder takes them (secrets revealed unless asked)."""
+    values = {name: getattr(model, name) for name in model.model_fields_set}
+    return {
+        k: v.get_secret_value() if reveal and isinstance(v, SecretStr) else v
+        for k, v in values.items()
+    }
+
+
+def _jsonable(value: Any, reveal: bool) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() if reveal else "**********"
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v, reveal) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v, reveal) for k, v in value.items()}
+    return value
+
+
+def _reveal(info: SerializationInfo) -> bool:
+    context = info.context
+    return isinstance(context, dict) and bool(context.get("reveal_secrets"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """Marks a configuration field whose value a library builder makes from the file's options.
+
+    ``builders`` maps each ``tag`` value to a builder (one builder: ``tag`` is ``None``);
+    ``only`` restricts a variant to some of its builder's parameters; ``make`` turns
+    ``(tag value, options model)`` into the field's value (default: ``builder(**options)``);
+    ``scalar`` lists the options a bare duration sets (``timeout: 30s``).
+    """
+
+    builders: Mapping[str, Callable[..., Any]]
+    result: type
+    tag: str | None = None
+    only: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    make: Callable[[str, BaseModel], Any] | None = None
+    scalar: tuple[str, ...] = ()
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def models(self) -> dict[str, type[BaseModel]]:
+        """The options model of each variant."""
+        return {
+            name: options_model(build, tag=self.tag, name=name, only=self.only.get(name))
+            for name, build in self.builders.items()
+        }
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        models = self.models()
+        if self.tag is None:
+            (inner,) = (handler.generate_schema(m) for m in models.values())
+        else:
+            inner = core_schema.tagged_union_schema(
+                {k: handler.generate_schema(m) for k, m in models.items()}, discriminator=self.tag
+            )
+        chain = core_schema.chain_schema(
+            [inner, core_schema.no_info_plain_validator_function(self._construct)]
+        )
+        return core_schema.no_info_wrap_validator_function(
+            self._accept,
+            chain,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                self._dump, info_arg=True
+            ),
+        )
+
+    def _accept(self, value: Any, handler: core_schema.ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, self.result):
+            return value
+        if self.scalar and isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                seconds = parse_duration(value)
+            except ValueError as exc:
+                raise PydanticCustomError(
+                    "config_error", "{reason}", {"reason": str(exc)}
+                ) from None
+            value = dict.fromkeys(self.scalar, seconds)
+        return handler(value)
+
+    def _construct(self, options: BaseModel) -> Any:
+        name = str(getattr(options, self.tag)) if self.tag else next(iter(self.builders))
+        try:
+            if self.make is not None:
+                return self.make(name, options)
+            return self.builders[name](**plain_options(options))
+        except ConfigError as exc:
+            # the layer names its own object first (RetryPolicy.max_delay): keep the field
+            field = (exc.path or "").partition(".")[2]
+            raise PydanticCustomError(
+                "config_error", "{reason}", {"reason": exc.reason, "field": field}
+            ) from None
+
+    def _dump(self, value: Any, info: SerializationInfo) -> Any:
+        dump = getattr(value, "to_options", None)
+        if callable(dump):
+            return _jsonable(dump(), _reveal(info))
+        name = str(getattr(value, self.tag)) if self.tag else next(iter(self.builders))
+        model = self.models()[name]
+        return {
+            field: _jsonable(getattr(value, field), _reveal(info))
+            for field in model.model_fields
+            if hasattr(value, field)
+        }
