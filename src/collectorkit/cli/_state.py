@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from collectorkit._errors import CollectorError, ConfigError
+from collectorkit._instants import parse_instant
 from collectorkit.delivery._processed import NAMESPACE as PROCESSED_NAMESPACE
 from collectorkit.typing import StateStore
 
 __all__ = [
     "collector_namespace",
     "owned_by",
-    "parse_instant",
     "reset_state",
     "set_state",
     "show_state",
@@ -45,21 +45,6 @@ def state_namespaces() -> tuple[str, ...]:
 
 def owned_by(key: str, source: str | None) -> bool:
     return source is None or key == source or key.startswith((f"{source}:", f"{source}/"))
-
-
-def parse_instant(text: str) -> datetime:
-    """An aware UTC datetime from ISO 8601 (``Z`` allowed) or epoch seconds."""
-    try:
-        return datetime.fromtimestamp(float(text), tz=UTC)
-    except ValueError:
-        pass
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            f"{text!r} is not an ISO 8601 timestamp or epoch seconds", path="--watermark"
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _with_store(url: str, work: Callable[[StateStore], Awaitable[T]]) -> T:
@@ -147,7 +132,7 @@ def set_state(url: str, source: str, *, watermark: str | None, cursor: str | Non
     from collectorkit.collect import CollectorState
 
     try:
-        instant = parse_instant(watermark) if watermark is not None else None
+        instant = None if watermark is None else parse_instant(watermark, field="--watermark")
     except ConfigError as exc:
         return _fail(str(exc))
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import orjson
 
 from collectorkit._errors import ConfigError
+from collectorkit._instants import instant_or_none
 from collectorkit._records import Record
 from collectorkit.collect._paths import JSONPath, compile_path
 from collectorkit.collect._spec import RequestSpec
@@ -22,7 +23,6 @@ from collectorkit.collect._state import CollectorState
 from collectorkit.collect._time import (
     format_instant,
     parse_duration,
-    parse_instant,
     validate_time_format,
 )
 
@@ -178,7 +178,7 @@ class IncrementalConfig:
     def instant_of(self, record: Record) -> datetime | None:
         path = self._paths["timestamp"]
         value = path.search(record) if path is not None else None
-        return parse_instant(value, numeric_unit=self.timestamp_unit)
+        return instant_or_none(value, epoch_unit=self.timestamp_unit)
 
     def id_of(self, record: Record) -> str:
         path = self._paths["id"]

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from collectorkit._errors import ConfigError
-from collectorkit.collect._time import parse_instant
+from collectorkit._instants import parse_instant
 
 __all__ = ["CONTEXT_ROOT", "CollectorState"]
 
@@ -155,9 +155,4 @@ def _typed(data: Mapping[str, Any], key: str, kind: Any, default: Any) -> Any:
 
 def _instant(data: Mapping[str, Any], key: str) -> datetime | None:
     value = data.get(key)
-    if value is None:
-        return None
-    instant = parse_instant(value)
-    if instant is None:
-        raise ConfigError(f"expected an ISO 8601 instant, got {value!r}", path=f"state.{key}")
-    return instant
+    return None if value is None else parse_instant(value, field=f"state.{key}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from collectorkit._errors import ConfigError
+from collectorkit._instants import parse_instant
 
 __all__ = ["UTCDateTime", "age_seconds", "format_timestamp", "parse_timestamp"]
 
@@ -66,28 +66,12 @@ def _utc(value: datetime) -> UTCDateTime:
 
 
 def parse_timestamp(value: Any, *, field: str = "timestamp") -> UTCDateTime:
-    """A datetime, an ISO 8601 string (``Z`` allowed) or epoch seconds, as aware UTC.
+    """A datetime, ISO 8601 text (``Z`` allowed) or epoch seconds or milliseconds, as aware UTC
+    (read by :func:`collectorkit._instants.parse_instant`, as every timestamp is).
 
     Raises :class:`~collectorkit.ConfigError` naming ``field`` and the value otherwise.
     """
-    if isinstance(value, datetime):
-        return _utc(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return _utc(datetime.fromtimestamp(value, UTC))
-        except (OverflowError, OSError, ValueError):
-            pass
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            return _utc(datetime.fromisoformat(text))
-        except ValueError:
-            pass
-    raise ConfigError(
-        f"not a timestamp: {value!r} (use ISO 8601 such as '2024-01-01T12:00:00Z')", path=field
-    )
+    return _utc(parse_instant(value, field=field))
 
 
 def format_timestamp(value: datetime) -> str:
