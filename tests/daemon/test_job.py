@@ -74,7 +74,7 @@ def _blueprint(sim: Any) -> CollectorBlueprint:
 async def store(tmp_path: Path) -> AsyncIterator[StateStore]:
     s = await open_state_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
     yield s
-    await s.close()
+    await s.aclose()
 
 
 def _stored_ids(db: Path) -> list[str]:
@@ -135,7 +135,7 @@ async def test_a_run_stores_every_served_record_once_and_callbacks_see_new_ones(
         assert len(seen) == 7
     finally:
         await job.aclose()
-        await sink.disconnect()
+        await sink.aclose()
 
 
 async def test_processed_ids_make_a_restarted_job_skip_callbacks(
@@ -171,7 +171,7 @@ async def test_processed_ids_make_a_restarted_job_skip_callbacks(
         assert sum(calls) == 230
         assert stats.duplicates_skipped == 230
     finally:
-        await sink.disconnect()
+        await sink.aclose()
 
 
 async def test_dev_mode_sends_nothing_and_says_so() -> None:
@@ -208,7 +208,7 @@ class _Feed:
             self._last = batch[-1]["id"]
             yield batch
 
-    async def disconnect(self) -> None:
+    async def aclose(self) -> None:
         self.closed = True
 
 
@@ -244,4 +244,4 @@ async def test_a_stream_job_checkpoints_the_resume_token_and_resumes(
         assert opened == [None, "9"]
         assert sorted(_stored_ids(tmp_path / "db.sqlite"), key=int) == [str(i) for i in range(13)]
     finally:
-        await sink.disconnect()
+        await sink.aclose()

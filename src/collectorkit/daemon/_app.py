@@ -158,8 +158,8 @@ class Runtime:
                 await job.aclose()
         for sink in [*self.sinks, *([self.dead_letter] if self.dead_letter else [])]:
             with contextlib.suppress(Exception):
-                await sink.disconnect()
-        await self.store.close()
+                await sink.aclose()
+        await self.store.aclose()
 
     async def save(self) -> None:
         for job in self.jobs:
