@@ -1,5 +1,9 @@
 """HTTP webhook sink: batched POST of JSON or NDJSON, optionally gzip-compressed.
 
+Every POST goes through an :class:`~collectorkit.APIClient`: the retry policy (a 503 or a reset
+is retried before the batch fails), the auth handler, the cross-origin rule (credentials never
+follow a redirect to another host), timeouts, redacted errors and :attr:`WebhookSink.metrics`.
+
 Idempotency: each request carries an ``Idempotency-Key`` header (a hash of its records' keys)
 and every record its key, so a receiver can drop a repeated delivery; with ``index_path`` the
 sink also remembers delivered keys itself and never re-sends a record it had delivered.
@@ -13,11 +17,20 @@ import hashlib
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-import httpx2
-
-from collectorkit._errors import ConfigError, SinkError
+from collectorkit._clock import Clock
+from collectorkit._errors import ConfigError, HTTPError, SinkError
 from collectorkit._records import Envelope
+from collectorkit.http import (
+    APIClient,
+    AuthHandler,
+    ClientMetrics,
+    RetryPolicy,
+    Transport,
+    default_transport,
+    redact_url,
+)
 from collectorkit.sinks._base import BaseSink, dump_json, result_for
 from collectorkit.typing import QueryCriteria, StoreResult
 
@@ -31,8 +44,11 @@ class WebhookSink(BaseSink):
 
     ``format="json"`` sends ``[{"key", "source", "data"}, …]``; ``"ndjson"`` one such object per
     line. A response outside 2xx (or no response) raises :class:`SinkError`, so the delivery
-    loop does not checkpoint and the page is delivered again later. ``headers`` values are never
-    shown in reprs or errors. Not queryable.
+    loop does not checkpoint and the page is delivered again later — after ``retry``
+    (a :class:`~collectorkit.RetryPolicy`, default: the client's) has had its attempts.
+    Credentials come from ``auth`` (any auth handler) or ``headers``; neither they nor secrets in
+    the URL's query are shown in reprs or errors. ``transport`` replaces the HTTP transport
+    (e.g. a mock in tests). Not queryable.
     """
 
     name = "http"
@@ -45,8 +61,12 @@ class WebhookSink(BaseSink):
         gzip: bool = False,
         batch_size: int = 500,
         headers: Mapping[str, str] | None = None,
+        auth: AuthHandler | None = None,
+        retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         verify: bool = True,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
         index_path: str | Path | None = None,
         name: str | None = None,
     ) -> None:
@@ -58,27 +78,48 @@ class WebhookSink(BaseSink):
         if batch_size < 1:
             raise ConfigError(f"must be >= 1, got {batch_size!r}", path="batch_size")
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"expected an http(s) URL, got {url!r}", path="url")
+            raise ConfigError(f"expected an http(s) URL, got {redact_url(url)!r}", path="url")
         self.url = url
         self.format = format
         self.gzip = gzip
         self.batch_size = batch_size
         self._headers = dict(headers or {})
-        self._timeout = timeout
-        self._verify = verify
+        # the query travels as parameters, so that a secret in it is masked like any parameter
+        parts = urlsplit(url)
+        self._params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        # verify=False needs a transport of its own (the client's default one verifies TLS)
+        self._transport = (
+            None if transport is not None or verify else default_transport(verify=False)
+        )
+        self.client = APIClient(
+            base_url=urlunsplit(parts._replace(query="")),
+            auth=auth,
+            retry=retry,
+            timeout=timeout,
+            headers=self._headers,
+            transport=transport or self._transport,
+            clock=clock,
+            name=f"webhook {self.name}",
+        )
         self.index_path = None if index_path is None else str(index_path)
-        self._client: httpx2.AsyncClient | None = None
         self._index: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
-        return f"WebhookSink({self.url!r}, format={self.format!r}, headers=<{len(self._headers)}>)"
+        return (
+            f"WebhookSink({redact_url(self.url)!r}, format={self.format!r}, "
+            f"headers=<{len(self._headers)}>)"
+        )
 
     @property
     def location(self) -> str:
-        return self.url
+        return redact_url(self.url)
+
+    @property
+    def metrics(self) -> ClientMetrics:
+        """Requests, retries, failures and response times of this sink's POSTs."""
+        return self.client.metrics
 
     async def _open(self) -> None:
-        self._client = httpx2.AsyncClient(timeout=self._timeout, verify=self._verify)
         if self.index_path is not None:
             self._index = await asyncio.to_thread(self._open_index, self.index_path)
 
@@ -91,9 +132,9 @@ class WebhookSink(BaseSink):
         return db
 
     async def _close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        await self.client.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
         if self._index is not None:
             index, self._index = self._index, None
             index.close()
@@ -105,21 +146,22 @@ class WebhookSink(BaseSink):
         else:
             body, ctype = b"".join(dump_json(i) + b"\n" for i in items), "application/x-ndjson"
         digest = hashlib.sha256("\n".join(e.key for e in batch).encode()).hexdigest()
-        headers = {**self._headers, "Content-Type": ctype, "Idempotency-Key": digest}
+        headers = {"Content-Type": ctype, "Idempotency-Key": digest}
         if self.gzip:
             body = gzip.compress(body, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
         return body, headers
 
     async def _post(self, batch: list[Envelope]) -> None:
-        assert self._client is not None
         body, headers = self._body(batch)
         try:
-            response = await self._client.post(self.url, content=body, headers=headers)
-        except httpx2.HTTPError as exc:
-            raise SinkError(f"webhook {self.url}: {type(exc).__name__}") from None
-        if not 200 <= response.status_code < 300:
-            raise SinkError(f"webhook {self.url}: HTTP {response.status_code}")
+            response = await self.client.post("", data=body, headers=headers, params=self._params)
+        except HTTPError as exc:  # redacted by the client: no secret of ours in the message
+            raise SinkError(f"webhook {self.name}: {exc}") from exc
+        if not 200 <= response.status_code < 300:  # a redirect the client did not follow
+            raise SinkError(
+                f"webhook {self.name}: POST {redact_url(self.url)} answered {response.status_code}"
+            )
 
     def _unsent(self, batch: list[Envelope]) -> list[Envelope]:
         if self._index is None:
@@ -145,7 +187,7 @@ class WebhookSink(BaseSink):
             chunk = todo[i : i + self.batch_size]
             await self._post(chunk)
             await asyncio.to_thread(self._mark, chunk)
-        return result_for(self, self.url, batch, len(todo))
+        return result_for(self, self.location, batch, len(todo))
 
     async def query(self, criteria: QueryCriteria | None = None) -> list[Envelope]:
         return []
