@@ -1,0 +1,187 @@
+"""One definition per concept: the library and the YAML file build the same objects.
+
+Each test would fail if a second list of fields, defaults, duration spellings or auth parameters
+grew back in the configuration layer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from collectorkit import AuthConfig, AuthLocation, AuthType
+from collectorkit.cli._app import app
+from collectorkit.collect import IncrementalConfig, PaginationConfig
+from collectorkit.config import load_config
+from collectorkit.config._build import build_blueprint
+from collectorkit.http import (
+    AuthHandler,
+    CircuitBreakerPolicy,
+    RateLimitPolicy,
+    Request,
+    RetryPolicy,
+    TimeoutSettings,
+)
+from collectorkit.http._auth_kinds import AUTH_KINDS, build_auth_handler
+from collectorkit.sources import ReconnectPolicy
+
+
+def _source(**settings: Any) -> dict[str, Any]:
+    source: dict[str, Any] = {
+        "name": "alerts",
+        "base_url": "https://api.example.test",
+        "request": {"endpoint": "/v1/alerts"},
+    }
+    return {"sources": [{**source, **settings}]}
+
+
+def _loaded(**settings: Any) -> Any:
+    return load_config(_source(**settings), env={}).sources[0]
+
+
+# --- durations: one reader ---------------------------------------------------------------------
+
+SPELLINGS = ["1min", "90s", "1h30m", "500ms", "2", 2.5, "1 min"]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_the_library_and_the_yaml_read_the_same_durations(spelling: Any) -> None:
+    library = RetryPolicy(initial_delay=spelling, max_delay="2h")
+    yaml = _loaded(retry={"initial_delay": spelling, "max_delay": "2h"}).retry
+    assert yaml == library
+    assert _loaded(timeout=spelling).timeout == TimeoutSettings(connect=spelling, read=spelling)
+    assert _loaded(interval=spelling).interval == library.initial_delay
+
+
+def test_a_timedelta_is_a_duration_in_both() -> None:
+    assert _loaded(jitter=timedelta(minutes=1)).jitter == 60.0
+    assert RetryPolicy(initial_delay=timedelta(minutes=1)).initial_delay == 60.0
+
+
+def test_stream_reconnect_reads_durations_like_the_library() -> None:
+    stream = {"reconnect": {"initial_delay": "1min", "max_delay": "5m"}}
+    source = _loaded(type="sse", stream=stream)
+    assert source.stream.reconnect == ReconnectPolicy(initial_delay="1min", max_delay="5m")
+    assert source.stream.reconnect.initial_delay == 60.0
+
+
+def test_the_cli_accepts_the_same_durations(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "state: memory://\nsinks: [{type: memory}]\nsources:\n"
+        "  - {name: a, base_url: 'https://a.test', interval: 1min,\n"
+        "     retry: {initial_delay: 1min, max_delay: 1h}, request: {endpoint: /e}}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+# --- defaults: defined once, by the library ------------------------------------------------------
+
+
+def test_an_unset_policy_is_the_library_default() -> None:
+    source = _loaded()
+    assert source.retry == RetryPolicy()
+    assert source.timeout == TimeoutSettings()
+    assert source.request.pagination == PaginationConfig()
+    blueprint = build_blueprint(source)
+    assert blueprint.retry_policy == RetryPolicy()
+    assert blueprint.timeout == TimeoutSettings()
+
+
+def test_a_partly_given_policy_takes_every_other_default_from_the_library() -> None:
+    source = _loaded(
+        rate_limit={"rate_per_second": 5},
+        circuit_breaker={"failure_threshold": 3},
+        request={
+            "endpoint": "/e",
+            "pagination": {"mode": "page"},
+            "incremental": {"timestamp_field": "created_at"},
+        },
+    )
+    assert source.rate_limit == RateLimitPolicy(rate_per_second=5)
+    assert source.circuit_breaker == CircuitBreakerPolicy(failure_threshold=3)
+    assert source.request.pagination == PaginationConfig(mode="page")
+    assert source.request.incremental == IncrementalConfig(timestamp_field="created_at")
+    assert _loaded(type="long_poll", stream={}).stream.reconnect == ReconnectPolicy()
+
+
+def test_options_the_library_has_are_options_the_yaml_has() -> None:
+    # next_cursor_header was a library option the file could not set
+    pagination = {"mode": "cursor", "next_cursor_header": "X-Next"}
+    source = _loaded(request={"endpoint": "/e", "pagination": pagination})
+    assert source.request.pagination == PaginationConfig(mode="cursor", next_cursor_header="X-Next")
+
+
+# --- auth: one vocabulary ------------------------------------------------------------------------
+
+
+def _sent(handler: AuthHandler | None) -> tuple[dict[str, str], dict[str, Any], bytes | None]:
+    request = Request("GET", "https://api.example.test/e")
+    if handler is not None:
+        handler.on_request(request)
+    return dict(request.headers.items()), request.params, request.content
+
+
+AGREEING: list[tuple[dict[str, Any], AuthConfig]] = [
+    ({"type": "bearer", "token": "tok-5521"}, AuthConfig(type=AuthType.BEARER, token="tok-5521")),
+    (
+        {"type": "api_key", "key": "key-5521", "header_name": "X-Key"},
+        AuthConfig(type=AuthType.API_KEY, token="key-5521", token_key="X-Key"),
+    ),
+    (
+        {"type": "api_key", "key": "key-5521", "query_param": "apikey"},
+        AuthConfig(
+            type=AuthType.API_KEY,
+            token="key-5521",
+            token_location=AuthLocation.QUERY,
+            token_key="apikey",
+        ),
+    ),
+    (
+        {"type": "api_key", "key": "key-5521", "body_field": "api_key"},
+        AuthConfig(
+            type=AuthType.API_KEY,
+            token="key-5521",
+            token_location=AuthLocation.BODY,
+            token_key="api_key",
+        ),
+    ),
+    (
+        {"type": "basic", "username": "u", "password": "pw-5521"},
+        AuthConfig(type=AuthType.BASIC, username="u", password="pw-5521"),
+    ),
+    (
+        {"type": "custom", "headers": {"X-Sig": "sig-5521"}},
+        AuthConfig(type=AuthType.CUSTOM, custom_headers={"X-Sig": "sig-5521"}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("yaml", "seed"), AGREEING, ids=[a[0]["type"] for a in AGREEING])
+def test_the_yaml_and_the_seed_spelling_send_the_same_credentials(
+    yaml: dict[str, Any], seed: AuthConfig
+) -> None:
+    from_yaml = _loaded(auth=yaml).auth.build()
+    options = {k: v for k, v in yaml.items() if k != "type"}
+    assert _sent(from_yaml) == _sent(seed.to_handler())
+    assert _sent(from_yaml) == _sent(build_auth_handler(yaml["type"], **options))
+
+
+def test_every_auth_kind_of_the_registry_is_a_yaml_type() -> None:
+    with pytest.raises(ValueError, match="is not one of") as info:
+        load_config(_source(auth={"type": "nope"}), env={})
+    assert f"is not one of {', '.join(AUTH_KINDS)}" in str(info.value)
+
+
+def test_a_handler_option_is_an_auth_option() -> None:
+    source = _loaded(
+        auth={"type": "api_key", "key": "k-1234", "key_id": "7", "key_id_header": "x-id"}
+    )
+    headers, _, _ = _sent(source.auth.build())
+    assert headers == {"X-API-Key": "k-1234", "x-id": "7"}
