@@ -94,7 +94,7 @@ async def bench_backend(name: str, store_url: str) -> dict[str, float]:
         await measure(via_client(client), 1)  # warm-up (connections, tables, JIT-free paths)
         results["service, 1 client"] = await measure(via_client(client), 1)
         results[f"service, {CLIENTS} clients"] = await measure(via_client(client), CLIENTS)
-        await client.close()
+        await client.aclose()
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -102,7 +102,7 @@ async def bench_backend(name: str, store_url: str) -> dict[str, float]:
     manager = WatermarkManager(store)
     results["direct store, 1 client"] = await measure(via_manager(manager), 1)
     results[f"direct store, {CLIENTS} clients"] = await measure(via_manager(manager), CLIENTS)
-    await store.close()
+    await store.aclose()
     return results
 
 

@@ -157,7 +157,7 @@ class _PlainJSONL:
     async def connect(self) -> None:
         return None
 
-    async def disconnect(self) -> None:
+    async def aclose(self) -> None:
         self._file.close()
 
     async def store(self, batch: Sequence[Envelope]) -> StoreResult:
@@ -194,7 +194,7 @@ async def plain_jsonl(base: str, work: Path) -> int:
                 checkpoint_sink=sink,
             )
     finally:
-        await sink.disconnect()
+        await sink.aclose()
     return report.stored
 
 

@@ -122,7 +122,7 @@ async def run_against_service(base_url: str) -> dict[str, Any]:
     )
     seen["status"] = after["status"]
     seen["age"] = await check_watermark_age(storage_client, "alienvault_otx")
-    await storage_client.close()
+    await storage_client.aclose()
     return seen
 
 
@@ -135,8 +135,8 @@ async def main() -> None:
             seen = await run_against_service(base_url)
             via_env = await open_state_store()  # STORAGE_SERVICE_URL selects the service
             print(f"open_state_store() with STORAGE_SERVICE_URL -> {type(via_env).__name__}")
-            await via_env.close()
-        await store.close()
+            await via_env.aclose()
+        await store.aclose()
     del os.environ["STORAGE_SERVICE_URL"]
     print(f"storage service healthy: {seen['healthy']}")
     print(f"first run (7-day lookback): {seen['first_run']} events")

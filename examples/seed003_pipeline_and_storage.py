@@ -41,9 +41,9 @@ from collectorkit import (
     TimestampProcessor,
 )
 from collectorkit.delivery import deliver
-from collectorkit.sources import MockDataSource
 from collectorkit.state import SQLiteStateStore
 from collectorkit.testing import (
+    MockDataSource,
     MockErrorHandler,
     MockEventEmitter,
     MockProcessor,
@@ -95,7 +95,7 @@ async def processing_pipeline(db_path: Path, payload: bytes) -> list[Any] | None
         assert len(results) > 0
         return [r.data for r in results]
     finally:
-        await storage.disconnect()
+        await storage.aclose()
 
 
 # --- Pattern 4: events ----------------------------------------------------------------------
@@ -134,7 +134,7 @@ async def event_driven_pipeline() -> list[str]:
             data={"location_id": location.location_id},
         )
     )
-    await storage.disconnect()
+    await storage.aclose()
     for line in seen:
         print(f"[Event] {line}")
     return seen
@@ -161,7 +161,7 @@ async def error_handling_pipeline(blocked_dir: Path) -> MockErrorHandler:
         )
         await error_handler.handle_error(error)
     finally:
-        await storage.disconnect()
+        await storage.aclose()
     return error_handler
 
 
@@ -204,7 +204,7 @@ async def collect_into_sqlite(base_url: str, workdir: Path) -> dict[str, Any]:
             checkpoint_sink=sink,  # records and state commit in one transaction
         )
         total = len(await sink.query(QueryCriteria()))
-    await state_store.close()
+    await state_store.aclose()
     print(
         f"pages={report.pages} stored={report.stored} duplicates={report.duplicates} "
         f"dead_letters={report.dead_letters} total_in_sqlite={total}"

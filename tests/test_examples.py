@@ -271,7 +271,7 @@ async def test_seed001_flows_against_a_real_storage_service(tmp_path: Path) -> N
         async with run_storage_service(store) as url:
             seen = await example.run_against_service(url)
     finally:
-        await store.close()
+        await store.aclose()
         if previous is None:
             os.environ.pop("STORAGE_SERVICE_URL", None)
         else:

@@ -18,6 +18,7 @@ CORE = {
     "_durations",
     "_instants",
     "_net",
+    "_lifecycle",
     "typing",
 }
 # layer -> the layers of ours it may import (besides itself and the core modules).
@@ -33,13 +34,14 @@ ALLOWED: dict[str, set[str]] = {
     "sources": {"http", "collect"},
     "delivery": _LIBRARY,
     "config": _LIBRARY | {"delivery"},
+    "compat": _LIBRARY | {"delivery"},
     "daemon": _LIBRARY | {"delivery", "config"},
     "simulator": set(),
     "service": {"http", "state"},
-    "testing": _LIBRARY,
+    "testing": _LIBRARY | {"compat"},
     "cli": _LIBRARY | {"delivery", "config", "daemon", "service", "simulator", "testing"},
     "__main__": {"cli"},
-    "__init__": _LIBRARY | {"delivery", "config", "testing"},
+    "__init__": _LIBRARY | {"delivery", "config", "compat", "testing"},
 }
 
 

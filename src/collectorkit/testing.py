@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from collectorkit._clock import FakeClock
+from collectorkit.compat import MockDataSource, MockStorageBackend
 from collectorkit.http._mock_transport import MockTransport
 from collectorkit.http._retry import backoff_disabled, set_backoff_disabled
 from collectorkit.pipeline import MockErrorHandler, MockEventEmitter, MockProcessor
-from collectorkit.sinks import MemorySink, MockStorageBackend
-from collectorkit.sources import MockDataSource
+from collectorkit.sinks import MemorySink
 from collectorkit.state import MemoryStateStore, MockStorageClient
 
 __all__ = [

@@ -57,8 +57,9 @@ class StateStore(Protocol):
     existed; ``list`` returns the namespace's keys in sorted order. A namespace is 1-128
     characters of ``[A-Za-z0-9_.:-]``, a key 1-512 characters without control characters; a
     value is a JSON object. A store that cannot be reached raises
-    :class:`~collectorkit.StateStoreUnavailableError`. ``tests/state/test_contract.py`` is the
-    executable form of this contract.
+    :class:`~collectorkit.StateStoreUnavailableError`. ``aclose`` releases its connections
+    (``async with store:`` closes on exit). ``tests/state/test_contract.py`` is the executable form
+    of this contract.
     """
 
     async def get(self, namespace: str, key: str) -> StoredValue | None: ...
@@ -76,7 +77,7 @@ class StateStore(Protocol):
 
     async def list(self, namespace: str) -> dict[str, StoredValue]: ...
 
-    async def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 @runtime_checkable
@@ -137,13 +138,17 @@ class QueryCriteria:
 
 @runtime_checkable
 class Sink(Protocol):
-    """A storage backend. ``store`` must be idempotent on ``Envelope.key``."""
+    """A storage backend. ``store`` must be idempotent on ``Envelope.key``.
+
+    ``connect`` opens (idempotent; ``store`` may also open on first use) and ``aclose`` releases
+    what it opened (idempotent); ``async with sink:`` does both.
+    """
 
     name: str
 
     async def connect(self) -> None: ...
 
-    async def disconnect(self) -> None: ...
+    async def aclose(self) -> None: ...
 
     async def store(self, batch: Sequence[Envelope]) -> StoreResult: ...
 
@@ -154,11 +159,18 @@ class Sink(Protocol):
 
 @runtime_checkable
 class TransactionalSink(Sink, Protocol):
-    """A sink that commits a batch and the collector checkpoint atomically (e.g. SQLite)."""
+    """A sink that commits a batch and the collector checkpoint atomically (e.g. SQLite).
+
+    ``shares_state_with(store)`` tells whether ``store`` reads the checkpoints this sink writes
+    (the same database and state table): then the delivery loop lets the sink save them, in the
+    same transaction as the records (:func:`collectorkit.delivery.checkpoint_sink_for`).
+    """
 
     async def store_with_checkpoint(
         self, batch: Sequence[Envelope], checkpoint: Checkpoint
     ) -> StoreResult: ...
+
+    def shares_state_with(self, store: StateStore) -> bool: ...
 
 
 # --- collect -------------------------------------------------------------------------------------
@@ -204,7 +216,7 @@ class Processor(Protocol):
 class DataSource(Protocol):
     """Anything that yields records: the HTTP collector, SSE and WebSocket feeds, long polls.
 
-    ``connect`` prepares (idempotent) and ``disconnect`` releases; ``collect`` returns one
+    ``connect`` prepares (idempotent) and ``aclose`` releases; ``collect`` returns one
     collection's records; ``collect_stream`` yields batches as they arrive and ends when the
     source is bounded (a limit, a stop event, the API exhausted). A source that can resume keeps
     a checkpoint of what it has handed out (``state`` / ``last_event_id`` on ours): save it only
@@ -216,7 +228,7 @@ class DataSource(Protocol):
 
     async def connect(self) -> None: ...
 
-    async def disconnect(self) -> None: ...
+    async def aclose(self) -> None: ...
 
     async def collect(self) -> list[Record]: ...
 

@@ -94,9 +94,9 @@ WORKER = textwrap.dedent(
                     state_store=None if checkpoint_sink else store,
                     checkpoint_sink=checkpoint_sink,
                 )
-        await sink.disconnect()
-        await dead.disconnect()
-        await store.close()
+        await sink.aclose()
+        await dead.aclose()
+        await store.aclose()
         print("done", flush=True)
 
 
@@ -207,7 +207,7 @@ def _state(kind: str, root: Path, server: str) -> Any:
         try:
             return await store.get("collector_state", "crash")
         finally:
-            await store.close()
+            await store.aclose()
 
     return asyncio.run(read())
 

@@ -172,7 +172,7 @@ async def test_sqlite_commits_records_and_state_together(tmp_path: Path) -> None
     try:
         saved = await store.get("collector_state", "xdr")
     finally:
-        await store.close()
+        await store.aclose()
     assert saved is not None
     assert dict(saved.value) == {"page": 4}
     assert saved.version == 8
@@ -292,7 +292,7 @@ async def test_jsonl_with_a_separate_state_store(tmp_path: Path) -> None:
         saved = await store.get("collector_state", "x")
         assert saved is not None
     finally:
-        await store.close()
+        await store.aclose()
 
 
 @given(st.one_of(st.integers(), st.text(), st.floats(allow_nan=False), st.booleans(), st.none()))

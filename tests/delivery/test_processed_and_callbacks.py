@@ -48,7 +48,7 @@ async def test_processed_ids_survive_a_restart(tmp_path: Path) -> None:
         first.update(["1", "2", "3", "4"])
         await first.save()
     finally:
-        await store.close()
+        await store.aclose()
     store = await open_state_store(url)
     try:
         again = PersistentProcessedIds(store, "xdr", capacity=3)
@@ -56,7 +56,7 @@ async def test_processed_ids_survive_a_restart(tmp_path: Path) -> None:
         assert list(again) == ["2", "3", "4"]
         assert again.new(["4", "5"]) == ["5"]
     finally:
-        await store.close()
+        await store.aclose()
 
 
 async def test_python_callbacks_by_import_path() -> None:

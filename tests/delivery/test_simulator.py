@@ -66,7 +66,7 @@ async def _run(base: str, db: Path, jsonl: JSONLSink) -> int:
                 checkpoint_sink=sqlite,
             )
     finally:
-        await store.close()
+        await store.aclose()
     return report.duplicates
 
 

@@ -89,7 +89,7 @@ def _read_state(state_url: str) -> Any:
         try:
             return await store.get("collector_state", SOURCE)
         finally:
-            await store.close()
+            await store.aclose()
 
     if state_url.startswith("sqlite:///"):
         path = state_url.removeprefix("sqlite:///")

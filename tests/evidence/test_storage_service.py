@@ -49,7 +49,7 @@ class _Service:
                 self._ready.set()
                 await self._stop.wait()
         finally:
-            await store.close()
+            await store.aclose()
             self._ready.set()
 
     def __enter__(self) -> _Service:

@@ -21,7 +21,8 @@ from collectorkit import (
     create_basic_auth,
     create_bearer_auth,
 )
-from collectorkit.http import AuthLocation, CustomAuthHandler, Request, Response
+from collectorkit.compat import AuthLocation
+from collectorkit.http import CustomAuthHandler, Request, Response
 
 from .conftest import base_url
 

@@ -13,7 +13,8 @@ from collectorkit import (
     RetryPolicy,
     ServiceError,
 )
-from collectorkit.http import BreakerState, CircuitBreakerConfig
+from collectorkit.compat import CircuitBreakerConfig
+from collectorkit.http import BreakerState
 from collectorkit.testing import FakeClock
 
 from .conftest import base_url

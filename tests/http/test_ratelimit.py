@@ -15,7 +15,8 @@ from collectorkit import (
     RateLimitPolicy,
     RetryPolicy,
 )
-from collectorkit.http import RateLimitConfig, TokenBucket
+from collectorkit.compat import RateLimitConfig
+from collectorkit.http import TokenBucket
 from collectorkit.testing import FakeClock
 
 from .conftest import base_url

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from collectorkit import APIClient, ConfigError, RetryPolicy, ServiceError
-from collectorkit.http import RetryConfig, RetryStrategy, parse_retry_after, server_wait
+from collectorkit.compat import RetryConfig
+from collectorkit.http import RetryStrategy, parse_retry_after, server_wait
 from collectorkit.http._server_hints import quota_exhausted, reset_wait
 from collectorkit.testing import FakeClock, no_backoff
 

@@ -20,14 +20,13 @@ from collectorkit import (
     SyncInAsyncError,
     TransportError,
 )
+from collectorkit.compat import AuthLocation, create_retry_handler
 from collectorkit.http import (
     APIKeyAuthHandler,
-    AuthLocation,
     Request,
     Response,
     RetryHandler,
     RetryPolicy,
-    create_retry_handler,
 )
 from collectorkit.testing import FakeClock, MockTransport
 

@@ -22,12 +22,12 @@ async def test_service_restart_keeps_postgres_data(postgres_fresh_url: str) -> N
     store = await open_state_store(postgres_fresh_url)
     async with run_storage_service(store) as url, StorageServiceClient(url) as client:
         await client.update_watermark("src", "2024-01-01T12:00:00Z", "success", None)
-    await store.close()
+    await store.aclose()
     store = await open_state_store(postgres_fresh_url)
     assert isinstance(store, PostgresStateStore)
     async with run_storage_service(store) as url, StorageServiceClient(url) as client:
         record = await client.get_watermark("src")
-    await store.close()
+    await store.aclose()
     assert record is not None
     assert record["status"] == "success"
     assert record["last_successful_timestamp"].isoformat() == "2024-01-01T12:00:00+00:00"
@@ -52,6 +52,6 @@ async def test_separate_clients_share_state_with_compare_and_set(
         record = await managers[0].get_watermark("src")
     finally:
         for store in stores:
-            await store.close()
+            await store.aclose()
     assert record is not None
     assert record["last_successful_timestamp"].isoformat() == "2024-01-09T00:00:00+00:00"

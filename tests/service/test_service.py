@@ -257,11 +257,11 @@ async def test_restart_keeps_sqlite_data(tmp_path: Path) -> None:
     store = SQLiteStateStore(path)
     async with run_storage_service(store) as url, StorageServiceClient(url) as client:
         await client.update_watermark("src", "2024-01-01T12:00:00Z", "success")
-    await store.close()
+    await store.aclose()
     store = SQLiteStateStore(path)
     async with run_storage_service(store) as url, StorageServiceClient(url) as client:
         record = await client.get_watermark("src")
-    await store.close()
+    await store.aclose()
     assert record is not None
     assert record["last_successful_timestamp"].isoformat() == "2024-01-01T12:00:00+00:00"
 
@@ -282,7 +282,7 @@ async def test_store_down_is_503_and_the_client_says_so() -> None:
             with pytest.raises(StateStoreUnavailableError, match="after 3 attempt"):
                 await client.get_watermark("src")
         assert clock.sleeps == [0.2, 0.4]
-    await store.close()
+    await store.aclose()
 
 
 def test_serve_in_its_own_process_keeps_data_across_restarts(tmp_path: Path) -> None:
@@ -336,6 +336,6 @@ async def test_open_state_store_checks_the_token_at_start(service: str) -> None:
 
     store = await open_state_store(service, token=TOKEN)
     assert isinstance(store, StorageServiceClient)
-    await store.close()
+    await store.aclose()
     with pytest.raises(AuthenticationError, match="refused the credentials"):
         await open_state_store(service, token="wrong", fallback_to_memory=True)

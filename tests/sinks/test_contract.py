@@ -69,7 +69,7 @@ async def sink(make_sink: Factory) -> AsyncIterator[Sink]:
     s = make_sink()
     await s.connect()
     yield s
-    await s.disconnect()
+    await s.aclose()
 
 
 def _ids(found: list[Envelope]) -> list[Any]:
@@ -139,14 +139,14 @@ async def test_empty_batch_writes_nothing(sink: Sink) -> None:
 async def test_records_survive_reopening(kind: str, make_sink: Factory) -> None:
     first = make_sink()
     await first.store(_envelopes("xdr", range(5)))
-    await first.disconnect()
+    await first.aclose()
     second = make_sink()
     try:
         again = await second.store(_envelopes("xdr", range(3, 8)))
         assert (again.written, again.duplicates) == (3, 2)
         assert sorted(_ids(await second.query(QueryCriteria()))) == list(range(8))
     finally:
-        await second.disconnect()
+        await second.aclose()
 
 
 def _state_store(
@@ -182,7 +182,7 @@ async def test_checkpoint_commits_with_the_batch_and_the_state_store_reads_it(
         # and the store keeps working on the same table afterwards
         assert await store.put("cp", "xdr", {"cursor": "c3"}, if_version=2) == 3
     finally:
-        await store.close()
+        await store.aclose()
 
 
 @pytest.mark.parametrize("kind", sorted(ROLLBACK))
@@ -199,7 +199,7 @@ async def _unreachable(make: Callable[[], Sink]) -> None:
     try:
         await sink.store(_envelopes("xdr", range(1)))
     finally:
-        await sink.disconnect()
+        await sink.aclose()
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ async def test_jsonl_restart_truncates_what_was_not_committed(tmp_path: Path) ->
     path = tmp_path / "e.jsonl"
     sink = JSONLSink(path)
     await sink.store(_batch("xdr", range(3)))
-    await sink.disconnect()
+    await sink.aclose()
     committed = path.stat().st_size
     with path.open("ab") as f:  # what a process killed mid-batch leaves behind
         f.write(b'{"key": "xdr:3", "source": "xdr", "data": {"id": 3}}\n{"key": "xdr:4", "so')
@@ -110,7 +110,7 @@ async def test_json_files_same_name_gets_a_suffix(tmp_path: Path) -> None:
 async def test_json_files_restart_removes_pending_files(tmp_path: Path) -> None:
     sink = JSONFileSink(tmp_path)
     await sink.store(_batch("xdr", range(1)))
-    await sink.disconnect()
+    await sink.aclose()
     # a crash between "pending" and "committed": the file exists, the index says pending
     import sqlite3
 

@@ -57,14 +57,14 @@ async def test_a_failed_commit_leaves_nothing_and_the_page_is_written_once(
         _batch("x", range(2, 5)), Checkpoint("cp", "x", {"cursor": "c1"})
     )
     assert result.written == 3
-    await sink.disconnect()
+    await sink.aclose()
     assert _ids(path) == [0, 1, 2, 3, 4]
     assert path.stat().st_size > committed
     store = SQLiteStateStore(sink.index_path)
     try:
         assert dict((await store.get("cp", "x")).value) == {"cursor": "c1"}  # type: ignore[union-attr]
     finally:
-        await store.close()
+        await store.aclose()
 
 
 async def test_a_failed_commit_is_cut_off_on_restart(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ async def test_a_failed_commit_is_cut_off_on_restart(tmp_path: Path) -> None:
         await sink.store_with_checkpoint(
             _batch("x", range(2, 4)), Checkpoint("cp", "x", {"c": {1}})
         )
-    await sink.disconnect()
+    await sink.aclose()
     async with JSONLSink(path) as again:
         assert path.stat().st_size == committed
         assert (await again.store(_batch("x", range(4)))).written == 2

@@ -46,7 +46,7 @@ async def test_a_page_waits_for_another_writer_without_stalling_the_loop(tmp_pat
         assert found is not None
         assert dict(found.value) == {"p": 1}
     finally:
-        await store.close()
+        await store.aclose()
 
 
 async def test_the_wal_is_checkpointed_every_so_many_commits(

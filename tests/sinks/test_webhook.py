@@ -61,7 +61,7 @@ async def test_error_status_raises_and_secret_headers_stay_hidden(httpserver: HT
     sink = WebhookSink(httpserver.url_for("/hook"), headers={"Authorization": "Bearer s3cr3t"})
     with pytest.raises(SinkError, match="503") as info:
         await sink.store(_batch(range(1)))
-    await sink.disconnect()
+    await sink.aclose()
     assert "s3cr3t" not in str(info.value)
     assert "s3cr3t" not in repr(sink)
 

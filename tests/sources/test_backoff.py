@@ -73,7 +73,7 @@ async def test_disconnect_from_another_task_wakes_the_consumer(feed_server: Feed
     await src.connect()
     task = asyncio.create_task(consume())
     await asyncio.wait_for(all_in.wait(), 5)
-    await src.disconnect()  # the consumer is waiting for a fourth event that never comes
+    await src.aclose()  # the consumer is waiting for a fourth event that never comes
     await asyncio.wait_for(task, 2)
     assert got == [1, 2, 3]
     assert not src.connected

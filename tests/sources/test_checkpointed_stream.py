@@ -53,7 +53,7 @@ async def run_until_crash(source: StreamingSource, sink: SQLiteSink, batches: in
         checkpoint = Checkpoint("sources", "feed", {"last_event_id": source.last_event_id})
         await sink.store_with_checkpoint(envelopes, checkpoint)
         stored += len(batch)
-    await source.disconnect()  # records read but not yet handed out are simply dropped
+    await source.aclose()  # records read but not yet handed out are simply dropped
     return stored
 
 
@@ -69,20 +69,20 @@ async def test_crash_and_resume_stores_every_event_once(
     while True:
         state = SQLiteStateStore(db)
         saved = await state.get("sources", "feed")
-        await state.close()
+        await state.aclose()
         last = saved.value["last_event_id"] if saved else None
         if last == str(TOTAL):
             break
         sink = SQLiteSink(db)
         await sink.connect()
         await run_until_crash(make_source(feed_server, kind, last), sink, batches=3)
-        await sink.disconnect()
+        await sink.aclose()
         restarts += 1
     assert restarts >= TOTAL // 12
     sink = SQLiteSink(db)
     await sink.connect()
     stored = await sink.query()
-    await sink.disconnect()
+    await sink.aclose()
     assert sorted(int(e.data["seq"]) for e in stored) == list(range(1, TOTAL + 1))
 
 
@@ -102,7 +102,7 @@ async def test_crash_between_store_and_checkpoint_duplicates_nothing(
         if source.last_event_id == "8":
             break  # crash: stored, but the checkpoint "8" was never saved
         committed = source.last_event_id
-    await source.disconnect()
+    await source.aclose()
     assert committed == "4"
     source = make_source(feed_server, "sse", committed)
     source.max_events = 8
@@ -112,7 +112,7 @@ async def test_crash_between_store_and_checkpoint_duplicates_nothing(
             [Envelope("feed", record_key("feed", r, ["id"]), r) for r in batch]
         )
         assert result.written + result.duplicates == len(batch)
-    await source.disconnect()
+    await source.aclose()
     stored = await sink.query()
-    await sink.disconnect()
+    await sink.aclose()
     assert sorted(int(e.data["seq"]) for e in stored) == list(range(1, 13))

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 
 from collectorkit import ConfigError, SourceError
-from collectorkit.sources import (
-    CollectionManager,
-    CollectionStatus,
-    ICollectionManager,
-    MockDataSource,
-)
+from collectorkit.compat import ICollectionManager, MockDataSource
+from collectorkit.sources import CollectionManager, CollectionStatus
 
 
 async def test_collects_from_every_source_and_isolates_failures() -> None:

@@ -8,7 +8,8 @@ from datetime import datetime
 import pytest
 
 from collectorkit import SourceError
-from collectorkit.sources import CollectedData, IDataSource, MockDataSource, as_records
+from collectorkit.compat import CollectedData, IDataSource, MockDataSource
+from collectorkit.sources import as_records
 from collectorkit.typing import DataSource
 
 

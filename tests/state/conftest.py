@@ -52,9 +52,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         async with run_storage_service(backing, token="t0ken") as url:
             client = StorageServiceClient(url, token="t0ken", timeout=10)
             yield client
-            await client.close()
-        await backing.close()
+            await client.aclose()
+        await backing.aclose()
         return
     made = await make_store(kind, request, tmp_path)
     yield made
-    await made.close()
+    await made.aclose()

@@ -42,7 +42,7 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_scheme_picks_the_store(url: str, kind: type) -> None:
     store = create_state_store(url)
     assert type(store) is kind
-    await store.close()
+    await store.aclose()
 
 
 async def test_sqlite_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,10 +50,10 @@ async def test_sqlite_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     store = await open_state_store("sqlite:///sub/relative.db")
     assert isinstance(store, SQLiteStateStore)
     await store.put("ns", "k", {"a": 1})
-    await store.close()
+    await store.aclose()
     assert (tmp_path / "sub" / "relative.db").exists()
     absolute = await open_state_store(f"sqlite:///{tmp_path}/abs.db")
-    await absolute.close()
+    await absolute.aclose()
     assert (tmp_path / "abs.db").exists()
     with pytest.raises(ConfigError, match=r"sqlite:///relative\.db"):
         create_state_store("sqlite://")
@@ -115,4 +115,4 @@ async def test_unreachable_store_error_is_clear_and_hides_passwords(url: str) ->
         await store.get("ns", "k")
     assert "hunter2" not in str(caught.value)
     assert "unreachable" in str(caught.value)
-    await store.close()
+    await store.aclose()

@@ -31,7 +31,7 @@ _WORKER = textwrap.dedent(
                     break
                 except StateConflictError:
                     pass
-        await store.close()
+        await store.aclose()
 
     asyncio.run(main(sys.argv[1], int(sys.argv[2])))
     """
@@ -73,10 +73,10 @@ def test_sink_transaction_commits_or_rolls_back_with_its_batch(tmp_path: Path) -
 async def test_data_survives_reopening(tmp_path: Path) -> None:
     first = SQLiteStateStore(tmp_path / "s.db")
     await first.put("ns", "k", {"a": 1})
-    await first.close()
+    await first.aclose()
     second = SQLiteStateStore(tmp_path / "s.db")
     stored = await second.get("ns", "k")
-    await second.close()
+    await second.aclose()
     assert stored is not None
     assert (stored.value, stored.version) == ({"a": 1}, 1)
 
@@ -87,4 +87,4 @@ async def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
     store = SQLiteStateStore(blocker / "sub" / "state.db")
     with pytest.raises(StateStoreUnavailableError, match="cannot open SQLite state store"):
         await store.get("ns", "k")
-    await store.close()
+    await store.aclose()

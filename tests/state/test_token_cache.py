@@ -35,13 +35,13 @@ async def test_token_survives_a_restart_and_odd_keys_work(tmp_path: Path) -> Non
     key = "https://idp.example/token|client\n" + "x" * 600
     first = SQLiteStateStore(tmp_path / "s.db")
     await StateStoreTokenCache(first, clock=clock).set_token(key, "secret-token", clock.time() + 60)
-    await first.close()
+    await first.aclose()
     second = SQLiteStateStore(tmp_path / "s.db")
     cache = StateStoreTokenCache(second, clock=clock)
     assert await cache.get_token(key) == ("secret-token", clock.time() + 60)
     assert "secret-token" not in repr(cache)
     assert await cache.delete_token(key) is True
-    await second.close()
+    await second.aclose()
 
 
 async def test_oauth2_clients_share_one_token_through_the_store(
@@ -70,5 +70,5 @@ async def test_oauth2_clients_share_one_token_through_the_store(
         )
         async with APIClient(base_url=httpserver.url_for("/"), auth=handler) as client:
             assert (await client.get("/data")).json() == {"ok": True}
-        await store.close()
+        await store.aclose()
     assert len(token_requests) == 1

@@ -60,7 +60,7 @@ async def preview(
     if chosen.is_dev_mode:
         result.error = "development mode (dummy credentials): the API is not called"
         return result
-    if chosen.type != "http":
+    if chosen.is_stream:
         result.error = (
             f"preview fetches pages of http sources; {chosen.name!r} is a {chosen.type} stream "
             "(try `collectorkit once` with a limit)"
@@ -114,7 +114,7 @@ async def _saved_state(config: Config, name: str) -> CollectorState | None:
     try:
         stored = await store.get(DEFAULT_CHECKPOINT_NAMESPACE, name)
     finally:
-        await store.close()
+        await store.aclose()
     return CollectorState.from_dict(stored.value) if stored else None
 
 

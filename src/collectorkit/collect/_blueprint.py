@@ -14,10 +14,10 @@ from collectorkit.collect._time import parse_duration
 
 if TYPE_CHECKING:
     from collectorkit.http import (
-        APIClientConfig,
-        AuthConfig,
         AuthHandler,
+        AuthSpec,
         CircuitBreakerPolicy,
+        ClientSettings,
         RateLimitPolicy,
         RetryPolicy,
         TimeoutSettings,
@@ -35,23 +35,23 @@ class CollectorBlueprint:
     ``retry_policy``, ``rate_limit``, ``circuit_breaker``, ``timeout`` and ``auth_handler`` are the
     :mod:`collectorkit.http` policies, passed unchanged to the :class:`~collectorkit.APIClient`
     that :class:`~collectorkit.CollectorClient` builds (``None`` keeps that client's default);
-    ``auth_handler`` may also be an :class:`~collectorkit.http.AuthConfig` and ``timeout`` one
-    duration (the read timeout), as the client accepts.
+    ``auth_handler`` may also be an :class:`~collectorkit.http.AuthSpec` (seed 004's
+    ``AuthConfig``) and ``timeout`` one duration (the read timeout), as the client accepts.
     ``timeout.execution`` is the time budget of one collection; ``time_margin`` is the least
     time (seconds) kept in hand before it — the collector keeps more once it has seen how long a
     request takes. ``raise_on_timeout=True`` raises :class:`~collectorkit.CollectorTimeoutError`
     (carrying the partial result) instead of returning it when the budget runs out.
     ``allowed_hosts`` are the other hosts a ``next`` link may lead to with credentials attached.
     ``default_strategy`` is ``"sequential"``, ``"concurrent"``, ``"batch"``, ``"stream"`` or a
-    strategy object; ``concurrency`` bounds the shards walked at once. ``client_config`` (an
-    :class:`~collectorkit.APIClientConfig`) reaches the client settings not named here: TLS
-    verification, HTTP/2, pool sizes, redirects.
+    strategy object; ``concurrency`` bounds the shards walked at once. ``client_config`` (a
+    :class:`~collectorkit.http.ClientSettings`, seed 004's ``APIClientConfig``) reaches the
+    client settings not named here: TLS verification, HTTP/2, pool sizes, redirects.
     """
 
     name: str
     base_url: str
     request: CollectorRequest
-    auth_handler: AuthHandler | AuthConfig | None = None
+    auth_handler: AuthHandler | AuthSpec | None = None
     retry_policy: RetryPolicy | None = None
     rate_limit: RateLimitPolicy | None = None
     circuit_breaker: CircuitBreakerPolicy | None = None
@@ -65,7 +65,7 @@ class CollectorBlueprint:
     clock: Clock | None = None
     raise_on_timeout: bool = False
     time_margin: Any = 1.0
-    client_config: APIClientConfig | None = None
+    client_config: ClientSettings | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

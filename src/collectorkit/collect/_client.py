@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import CollectorError, CollectorTimeoutError
+from collectorkit._lifecycle import SyncClosable
 from collectorkit._records import Record
 from collectorkit._sync import run_sync
 from collectorkit.collect._blueprint import CollectorBlueprint
@@ -24,14 +24,15 @@ from collectorkit.http import APIClient, get_logger
 __all__ = ["CollectorClient"]
 
 
-class CollectorClient:
+class CollectorClient(SyncClosable):
     """Collects events as its :class:`CollectorBlueprint` describes.
 
     :meth:`iter_pages` is the one page loop; :meth:`collect_events` runs a strategy over it and
     :meth:`collect_events_sync` runs that from synchronous code. The underlying
     :class:`~collectorkit.APIClient` (rate limit, retries, breaker, auth) is created on first use
-    and shared by every shard; close it with :meth:`aclose` or ``async with``. A sync call
-    creates and closes its own connections, so one client serves many sync calls.
+    and shared by every shard; close it with :meth:`aclose` or ``async with`` (``close()`` or
+    ``with`` from sync code). A sync call creates and closes its own connections, so one client
+    serves many sync calls.
     """
 
     def __init__(
@@ -79,17 +80,6 @@ class CollectorClient:
         if self._owns_api and self._api is not None:
             api, self._api = self._api, None
             await api.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- state in a context --------------------------------------------------------------------
 

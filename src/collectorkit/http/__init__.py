@@ -22,20 +22,8 @@ from collectorkit.http._breaker import (
     CircuitBreakerPolicy,
     CircuitState,
 )
-from collectorkit.http._client import APIClient, BaseAPIClient
-from collectorkit.http._config import (
-    APIClientConfig,
-    AuthConfig,
-    AuthLocation,
-    AuthType,
-    CircuitBreakerConfig,
-    RateLimitConfig,
-    RetryConfig,
-    create_api_key_auth,
-    create_basic_auth,
-    create_bearer_auth,
-    create_oauth2_auth,
-)
+from collectorkit.http._client import APIClient
+from collectorkit.http._config import AuthSpec, ClientSettings, resolve_auth
 from collectorkit.http._headers import Headers
 from collectorkit.http._httpx_transport import HttpxTransport
 from collectorkit.http._metrics import ClientMetrics
@@ -51,7 +39,7 @@ from collectorkit.http._redact import (
     register_secret,
 )
 from collectorkit.http._retry import RetryDecision, RetryPolicy, RetryStrategy
-from collectorkit.http._retry_handler import RetryHandler, create_retry_handler
+from collectorkit.http._retry_handler import RetryHandler
 from collectorkit.http._server_hints import parse_retry_after, server_wait
 from collectorkit.http._stream import RawStream, StreamedResponse, StreamingTransport
 from collectorkit.http._timeouts import TimeoutSettings, parse_duration
@@ -60,23 +48,19 @@ from collectorkit.http._wire import default_transport
 
 __all__ = [
     "APIClient",
-    "APIClientConfig",
     "APIKeyAuthHandler",
     "AiohttpTransport",
-    "AuthConfig",
     "AuthContext",
     "AuthHandler",
-    "AuthLocation",
-    "AuthType",
-    "BaseAPIClient",
+    "AuthSpec",
     "BasicAuthHandler",
     "BearerTokenAuthHandler",
     "BreakerState",
     "CircuitBreaker",
-    "CircuitBreakerConfig",
     "CircuitBreakerPolicy",
     "CircuitState",
     "ClientMetrics",
+    "ClientSettings",
     "CollectorLogger",
     "CustomAuthHandler",
     "Headers",
@@ -84,13 +68,11 @@ __all__ = [
     "MemoryTokenCache",
     "NoAuth",
     "OAuth2ClientCredentialsHandler",
-    "RateLimitConfig",
     "RateLimitPolicy",
     "RawResponse",
     "RawStream",
     "Request",
     "Response",
-    "RetryConfig",
     "RetryDecision",
     "RetryHandler",
     "RetryPolicy",
@@ -100,11 +82,6 @@ __all__ = [
     "TimeoutSettings",
     "TokenBucket",
     "Transport",
-    "create_api_key_auth",
-    "create_basic_auth",
-    "create_bearer_auth",
-    "create_oauth2_auth",
-    "create_retry_handler",
     "default_transport",
     "get_logger",
     "is_sensitive_name",
@@ -113,5 +90,6 @@ __all__ = [
     "redact",
     "redact_url",
     "register_secret",
+    "resolve_auth",
     "server_wait",
 ]

@@ -18,7 +18,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
-from types import TracebackType
 from typing import Any, Self
 
 from collectorkit._clock import Clock, SystemClock
@@ -31,9 +30,10 @@ from collectorkit._errors import (
     RequestTimeoutError,
     TransportError,
 )
+from collectorkit._lifecycle import SyncClosable
 from collectorkit.http._auth import AuthContext, AuthHandler, NoAuth, trusts_origin
 from collectorkit.http._breaker import BreakerState, CircuitBreakerPolicy, CircuitState
-from collectorkit.http._config import APIClientConfig, AuthConfig, resolve_auth
+from collectorkit.http._config import AuthSpec, ClientSettings, resolve_auth
 from collectorkit.http._headers import Headers
 from collectorkit.http._metrics import ClientMetrics
 from collectorkit.http._models import Request, Response, origin_of
@@ -62,28 +62,30 @@ from collectorkit.http._wire import (
     status_error,
 )
 
-__all__ = ["APIClient", "BaseAPIClient"]
+__all__ = ["APIClient"]
 
 _USER_AGENT = "collectorkit/0.1"
 _REDIRECT_CODES = frozenset((301, 302, 303, 307, 308))
 _Origin = tuple[str, str, int]
 
 
-class APIClient(HTTPVerbs, StreamingClient):
+class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
     """The resilient HTTP client: auth, rate limit, circuit breaker, retries, redirects,
     metrics and redacted logs around a pluggable :class:`~collectorkit.http.Transport`.
 
-    Configure with seed 004's :class:`APIClientConfig`, with keyword arguments, or both (the
-    keywords win). Subclass hooks: ``_build_base_url``, ``_prepare_request``,
-    ``_handle_response``. Credentials only go to the base URL's origin and ``allowed_hosts``.
+    Configure with :class:`ClientSettings` (seed 004's ``APIClientConfig``), with keyword
+    arguments, or both (the keywords win). Subclass hooks: ``_build_base_url``,
+    ``_prepare_request``, ``_handle_response``. Credentials only go to the base URL's origin and
+    ``allowed_hosts``. Close with ``await aclose()`` or ``async with``; from sync code with
+    ``close()`` or ``with``.
     """
 
     def __init__(
         self,
-        config: APIClientConfig | None = None,
+        config: ClientSettings | None = None,
         *,
         base_url: str | None = None,
-        auth: AuthHandler | AuthConfig | None = None,
+        auth: AuthHandler | AuthSpec | None = None,
         retry: RetryPolicy | None = None,
         rate_limit: RateLimitPolicy | None = None,
         circuit_breaker: CircuitBreakerPolicy | None = None,
@@ -107,7 +109,7 @@ class APIClient(HTTPVerbs, StreamingClient):
             if v is not None
         }
         if config is None:
-            config = APIClientConfig(name=name, **overrides)
+            config = ClientSettings(name=name, **overrides)
         elif overrides:
             config = dataclasses.replace(config, **overrides)
         self.config = config
@@ -152,7 +154,7 @@ class APIClient(HTTPVerbs, StreamingClient):
 
     @staticmethod
     def _timeouts(
-        config: APIClientConfig, timeout: TimeoutSettings | DurationInput | None
+        config: ClientSettings, timeout: TimeoutSettings | DurationInput | None
     ) -> TimeoutSettings:
         if timeout is not None:
             return TimeoutSettings.coerce(timeout)
@@ -180,19 +182,6 @@ class APIClient(HTTPVerbs, StreamingClient):
         if self._owns_transport and self._transport is not None:
             transport, self._transport = self._transport, None
             await transport.aclose()
-
-    close = aclose  # seed 004 spelling
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Self]:
@@ -581,7 +570,3 @@ class APIClient(HTTPVerbs, StreamingClient):
 
     def _send_token_request(self, request: Request) -> Coroutine[Any, Any, Response]:
         return self._transmit(request, None)
-
-
-class BaseAPIClient(APIClient):
-    """Seed 004's name for :class:`APIClient`: subclass it and override ``_build_base_url``."""

@@ -1,4 +1,5 @@
-"""Retrying any coroutine function with a :class:`RetryPolicy` (seed 004's manual retry logic)."""
+"""Retrying any coroutine function with a :class:`RetryPolicy` (seed 004's manual retry logic;
+its ``create_retry_handler`` is in :mod:`collectorkit.compat`)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from typing import Any, ParamSpec, TypeVar
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import CircuitOpenError, HTTPStatusError
-from collectorkit.http._config import RetryConfig
 from collectorkit.http._redact import get_logger
 from collectorkit.http._retry import RetryPolicy
 
-__all__ = ["RetryHandler", "create_retry_handler"]
+__all__ = ["RetryHandler"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -38,7 +38,7 @@ def _outcome(exc: BaseException) -> tuple[int | None, Any, str | None] | None:
 class RetryHandler:
     """Calls a coroutine function until it succeeds or the policy gives up::
 
-        handler = create_retry_handler(max_retries=5, strategy=RetryStrategy.EXPONENTIAL)
+        handler = RetryHandler(RetryPolicy(max_attempts=6))
         result = await handler.call(fetch_page, cursor)
 
         @handler
@@ -91,9 +91,3 @@ class RetryHandler:
             return await self.call(func, *args, **kwargs)
 
         return wrapper
-
-
-def create_retry_handler(*, clock: Clock | None = None, **config: Any) -> RetryHandler:
-    """A :class:`RetryHandler` from seed 004's :class:`RetryConfig` keywords
-    (``max_retries``, ``strategy``, ``initial_delay``, ...)."""
-    return RetryHandler(RetryConfig(**config), clock=clock)

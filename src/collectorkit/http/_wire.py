@@ -25,7 +25,7 @@ from collectorkit.http._redact import MASK, is_sensitive_name, redact_text, reda
 from collectorkit.http._transport import Transport
 
 if TYPE_CHECKING:
-    from collectorkit.http._config import APIClientConfig
+    from collectorkit.http._config import ClientSettings
     from collectorkit.http._redact import CollectorLogger
 
 __all__ = [
@@ -163,7 +163,7 @@ def build_request(
 
 
 def log_exchange(
-    log: CollectorLogger, config: APIClientConfig, request: Request, response: Response
+    log: CollectorLogger, config: ClientSettings, request: Request, response: Response
 ) -> None:
     """Debug lines (diagnostic mode only), as ``log_requests`` / ``log_responses`` /
     ``log_response_body`` ask; the logger redacts every field."""

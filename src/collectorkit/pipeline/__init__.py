@@ -25,7 +25,6 @@ from collectorkit.pipeline._registry import (
     processor_names,
     register_processor,
 )
-from collectorkit.pipeline._seed import IProcessingManager, IProcessor
 from collectorkit.pipeline._timestamps import TimestampProcessor, to_utc_iso
 from collectorkit.pipeline._transform import EnrichProcessor, FieldMapProcessor, FilterProcessor
 from collectorkit.pipeline._validate import JSONValidationProcessor
@@ -42,8 +41,6 @@ __all__ = [
     "EventType",
     "FieldMapProcessor",
     "FilterProcessor",
-    "IProcessingManager",
-    "IProcessor",
     "JSONValidationProcessor",
     "MaskProcessor",
     "MockErrorHandler",

@@ -11,7 +11,6 @@ from typing import Any
 from collectorkit._errors import ConfigError, ProcessingError
 from collectorkit._records import Record
 from collectorkit.pipeline._base import ProcessingResult, coerce_record
-from collectorkit.pipeline._seed import IProcessingManager
 
 __all__ = ["DeadLetter", "Pipeline", "PipelineOutcome"]
 
@@ -85,7 +84,7 @@ def _step(proc: Any, index: int) -> tuple[bool, Any]:
     )
 
 
-class Pipeline(IProcessingManager):
+class Pipeline:
     """Runs processors in order over each record (structlog's processor chain).
 
     A processor is any callable ``record -> record | None`` (plain functions, the built-ins), an

@@ -104,7 +104,7 @@ async def serve_async(
     try:
         await _server(store, host, port, token, max_body_bytes, None).serve()
     finally:
-        await store.close()
+        await store.aclose()
 
 
 def serve(

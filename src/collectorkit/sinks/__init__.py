@@ -1,23 +1,27 @@
 """collectorkit.sinks: storage back-ends (seed 003's storage layer), all idempotent on the key.
 
-Every sink has ``connect``/``disconnect``/``store``/``query``/``delete``; ``SQLiteSink``,
-``PostgresSink`` and ``RedisStreamSink`` also commit a batch together with the collector
-checkpoint (``store_with_checkpoint``).
+Every sink has ``connect``/``aclose``/``store``/``query``/``delete`` and ``async with``;
+``SQLiteSink``, ``PostgresSink`` and ``RedisStreamSink`` also commit a batch together with the
+collector checkpoint (``store_with_checkpoint``).
 """
 
-from collectorkit.sinks._base import BaseSink, as_envelopes, match_criteria
+from collectorkit.sinks._base import (
+    BaseSink,
+    SinkConvertible,
+    as_envelopes,
+    as_sink,
+    match_criteria,
+)
 from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
 from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
 from collectorkit.sinks._registry import SINKS as SINKS
 from collectorkit.sinks._registry import build_sink, register_sink, sink_types
-from collectorkit.sinks._seed import BackendSink, IStorageBackend, IStorageManager, as_sink
 from collectorkit.sinks._simple import (
     DeadLetterSink,
     FanoutSink,
     MemorySink,
-    MockStorageBackend,
     StdoutSink,
     dead_letter_envelope,
 )
@@ -25,26 +29,19 @@ from collectorkit.sinks._sqlite import SQLiteSink
 from collectorkit.sinks._webhook import WebhookSink
 from collectorkit.typing import QueryCriteria, StoreResult
 
-StorageLocation = StoreResult
-"""The seed's name for what ``store`` returns."""
-
 __all__ = [
-    "BackendSink",
     "BaseSink",
     "DeadLetterSink",
     "FanoutSink",
-    "IStorageBackend",
-    "IStorageManager",
     "JSONFileSink",
     "JSONLSink",
     "MemorySink",
-    "MockStorageBackend",
     "PostgresSink",
     "QueryCriteria",
     "RedisStreamSink",
     "SQLiteSink",
+    "SinkConvertible",
     "StdoutSink",
-    "StorageLocation",
     "StoreResult",
     "WebhookSink",
     "as_envelopes",

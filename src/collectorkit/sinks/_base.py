@@ -6,19 +6,21 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self, runtime_checkable
 
 import orjson
 
 from collectorkit._errors import ConfigError
+from collectorkit._lifecycle import AsyncResource
 from collectorkit._records import Envelope, lookup_path, record_key
-from collectorkit.typing import QueryCriteria, StoreResult
+from collectorkit.typing import QueryCriteria, Sink, StoreResult
 
 __all__ = [
     "BaseSink",
+    "SinkConvertible",
     "SinkInput",
     "as_envelopes",
+    "as_sink",
     "dump_json",
     "json_default",
     "match_criteria",
@@ -114,7 +116,7 @@ def match_criteria(envelopes: Iterable[Envelope], criteria: QueryCriteria) -> li
     return found[criteria.offset : end]
 
 
-class BaseSink:
+class BaseSink(AsyncResource):
     """Shared behaviour: ``name``, ``async with``, the seed's ``get_backend_id``, friendly input.
 
     Subclasses implement ``_open``, ``_close``, ``_store`` (a non-empty list of envelopes, already
@@ -145,26 +147,15 @@ class BaseSink:
             await self._open()
             self._connected = True
 
-    async def disconnect(self) -> None:
+    async def aclose(self) -> None:
         """Release everything ``connect`` opened (idempotent)."""
         if self._connected:
             self._connected = False
             await self._close()
 
-    async def close(self) -> None:
-        await self.disconnect()
-
     async def __aenter__(self) -> Self:
         await self.connect()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.disconnect()
 
     async def store(self, batch: SinkInput) -> StoreResult:
         """Store records; idempotent on ``Envelope.key`` (a key already held is not rewritten)."""
@@ -209,3 +200,16 @@ def unique_envelopes(batch: list[Envelope]) -> list[Envelope]:
             seen.add(e.key)
             out.append(e)
     return out
+
+
+@runtime_checkable
+class SinkConvertible(Protocol):
+    """A storage object that is not a :class:`~collectorkit.typing.Sink` itself but knows the
+    sink that drives it (e.g. a seed-style ``IStorageBackend``)."""
+
+    def as_sink(self) -> Sink: ...
+
+
+def as_sink(sink: Sink | SinkConvertible) -> Sink:
+    """``sink`` itself, or the sink its ``as_sink()`` builds."""
+    return sink.as_sink() if isinstance(sink, SinkConvertible) else sink

@@ -12,15 +12,20 @@ from typing import IO, Any
 from collectorkit._errors import ConfigError, SinkError
 from collectorkit._records import Envelope
 from collectorkit.pipeline import DeadLetter
-from collectorkit.sinks._base import BaseSink, dump_json, match_criteria, result_for
-from collectorkit.sinks._seed import IStorageBackend, IStorageManager, as_sink
+from collectorkit.sinks._base import (
+    BaseSink,
+    SinkConvertible,
+    as_sink,
+    dump_json,
+    match_criteria,
+    result_for,
+)
 from collectorkit.typing import QueryCriteria, Sink, StoreResult
 
 __all__ = [
     "DeadLetterSink",
     "FanoutSink",
     "MemorySink",
-    "MockStorageBackend",
     "StdoutSink",
     "dead_letter_envelope",
 ]
@@ -99,7 +104,7 @@ class StdoutSink(BaseSink):
         return False
 
 
-class FanoutSink(BaseSink, IStorageManager):
+class FanoutSink(BaseSink):
     """Stores every batch in all of ``sinks`` concurrently; succeeds only if every one does.
 
     When one fails, the others may have stored the batch: that is safe because every sink is
@@ -108,13 +113,13 @@ class FanoutSink(BaseSink, IStorageManager):
 
     name = "fanout"
 
-    def __init__(self, sinks: Sequence[Sink | IStorageBackend], *, name: str | None = None) -> None:
+    def __init__(self, sinks: Sequence[Sink | SinkConvertible], *, name: str | None = None) -> None:
         if not sinks:
             raise ConfigError("a fan-out needs at least one sink", path="sinks")
         super().__init__(name=name)
         self.sinks: tuple[Sink, ...] = tuple(as_sink(s) for s in sinks)
 
-    def add_backend(self, backend: Sink | IStorageBackend) -> None:
+    def add_backend(self, backend: Sink | SinkConvertible) -> None:
         """Add a sink (or a seed-style backend); it is connected with the others."""
         self.sinks = (*self.sinks, as_sink(backend))
 
@@ -122,12 +127,10 @@ class FanoutSink(BaseSink, IStorageManager):
         await asyncio.gather(*(s.connect() for s in self.sinks))
 
     async def _close(self) -> None:
-        results = await asyncio.gather(
-            *(s.disconnect() for s in self.sinks), return_exceptions=True
-        )
+        results = await asyncio.gather(*(s.aclose() for s in self.sinks), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
-            raise SinkError(f"fan-out {self.name!r}: disconnect failed: {errors[0]}")
+            raise SinkError(f"fan-out {self.name!r}: close failed: {errors[0]}")
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
         results = await asyncio.gather(
@@ -184,7 +187,7 @@ class DeadLetterSink(BaseSink):
         await self.sink.connect()
 
     async def _close(self) -> None:
-        await self.sink.disconnect()
+        await self.sink.aclose()
 
     async def put(self, letters: Sequence[DeadLetter]) -> StoreResult:
         """Store dead letters (idempotent: the same bad record and reason is kept once)."""
@@ -199,10 +202,3 @@ class DeadLetterSink(BaseSink):
 
     async def delete(self, location_id: str) -> bool:
         return await self.sink.delete(location_id)
-
-
-class MockStorageBackend(MemorySink):
-    """The seed's mock storage backend: a :class:`MemorySink` named by ``backend_id``."""
-
-    def __init__(self, backend_id: str = "mock_storage") -> None:
-        super().__init__(name=backend_id)

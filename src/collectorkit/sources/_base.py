@@ -10,8 +10,8 @@ __all__ = ["SourceBase"]
 
 class SourceBase(ABC):
     """A source's id (:attr:`source_id`, and the seed's ``get_source_id()``) and ``async with``
-    (connect on entry, disconnect on exit). A subclass sets ``_source_id`` and implements
-    :meth:`connect` and :meth:`disconnect`."""
+    (connect on entry, :meth:`aclose` on exit). A subclass sets ``_source_id`` and implements
+    :meth:`connect` and :meth:`aclose`."""
 
     _source_id: str
 
@@ -27,11 +27,11 @@ class SourceBase(ABC):
     async def connect(self) -> None: ...
 
     @abstractmethod
-    async def disconnect(self) -> None: ...
+    async def aclose(self) -> None: ...
 
     async def __aenter__(self) -> Self:
         await self.connect()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.disconnect()
+        await self.aclose()

@@ -63,7 +63,7 @@ class HTTPCollectorSource(SourceBase):
         if self._client is None:
             self._client = CollectorClient(self.blueprint)
 
-    async def disconnect(self) -> None:
+    async def aclose(self) -> None:
         """Close the collector's connections (a collector passed in is left to its owner)."""
         if self._owns_client and self._client is not None:
             client, self._client = self._client, None

@@ -1,7 +1,7 @@
 """What the SSE and long-poll sources share: one URL read with httpx2, and the status rule.
 
 :class:`HTTPStreamingSource` keeps the URL, headers (credentials masked in logs), query
-parameters and the httpx2 client — its own, created on connect and closed on disconnect, or one
+parameters and the httpx2 client — its own, created on connect and closed by ``aclose``, or one
 passed in, which is left to its owner. :func:`status_error` is the one rule for an answer other
 than 200, shared with the WebSocket source's refused upgrade.
 """

@@ -1,25 +1,24 @@
 """Seed 003's collection manager: several data sources driven together.
 
-:class:`CollectionManager` connects, collects from and disconnects many sources concurrently. A
+:class:`CollectionManager` connects, collects from and closes many sources concurrently. A
 source that fails does not stop the others: its :class:`CollectionStatus` becomes ``FAILED`` and
 its error is kept in :attr:`CollectionManager.errors`. Results are records whatever the source
-returns (a list, one record, or seed-style :class:`~collectorkit.sources.CollectedData`).
+returns (a list, one record, or seed-style ``CollectedData``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from typing import Any
 
 from collectorkit._errors import ConfigError, SourceError
 from collectorkit._records import Record
-from collectorkit.sources._seed import as_records
+from collectorkit.sources._decode import as_records
 from collectorkit.typing import DataSource
 
-__all__ = ["CollectionManager", "CollectionStatus", "ICollectionManager", "TaskStatus"]
+__all__ = ["CollectionManager", "CollectionStatus", "TaskStatus"]
 
 
 class CollectionStatus(enum.StrEnum):
@@ -41,20 +40,7 @@ class TaskStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class ICollectionManager(ABC):
-    """Seed 003's interface of the collection layer's coordinator."""
-
-    @abstractmethod
-    def add_source(self, source: Any) -> None: ...
-
-    @abstractmethod
-    def remove_source(self, source_id: str) -> None: ...
-
-    @abstractmethod
-    async def collect_all(self) -> dict[str, list[Record]]: ...
-
-
-class CollectionManager(ICollectionManager):
+class CollectionManager:
     """Sources by id, collected concurrently (at most ``concurrency`` at once; None: all)."""
 
     def __init__(self, sources: Iterable[DataSource] = (), *, concurrency: int | None = None):
@@ -98,10 +84,10 @@ class CollectionManager(ICollectionManager):
         )
         self._raise_first(results)
 
-    async def disconnect_all(self) -> None:
-        """Disconnect every source, even when some fail (the first failure is raised after)."""
+    async def aclose(self) -> None:
+        """Close every source, even when some fail (the first failure is raised after)."""
         results = await asyncio.gather(
-            *(s.disconnect() for s in self._sources.values()), return_exceptions=True
+            *(s.aclose() for s in self._sources.values()), return_exceptions=True
         )
         self._raise_first(results)
 
@@ -110,7 +96,7 @@ class CollectionManager(ICollectionManager):
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.disconnect_all()
+        await self.aclose()
 
     async def collect(self, source_id: str) -> list[Record]:
         """One collection from one source (its status and error are updated)."""

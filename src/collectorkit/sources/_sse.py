@@ -44,7 +44,7 @@ class SSESource(HTTPStreamingSource):
 
     ``event_types`` keeps only those event names (default: all). ``idle_timeout`` is how long a
     silent connection (no event, no heartbeat comment) is trusted before reconnecting. Pass your
-    own ``client`` to share a connection pool; it is then not closed by :meth:`disconnect`.
+    own ``client`` to share a connection pool; it is then not closed by :meth:`aclose`.
     """
 
     def __init__(

@@ -142,7 +142,7 @@ class StreamingSource(SourceBase):
         if self.stop is not None:
             self._tasks.append(asyncio.create_task(self._watch_stop(self.stop)))
 
-    async def disconnect(self) -> None:
+    async def aclose(self) -> None:
         """Stop reading and close the connection. Records not yet handed out are dropped; they
         come again on the next connect, which resumes from :attr:`last_event_id`."""
         tasks, self._tasks, queue, self._queue = self._tasks, [], self._queue, None

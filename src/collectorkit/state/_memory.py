@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from collectorkit._clock import Clock, SystemClock
+from collectorkit._lifecycle import AsyncResource
 from collectorkit.state._values import (
     check_names,
     check_put,
@@ -17,7 +18,7 @@ from collectorkit.typing import StoredValue
 __all__ = ["MemoryStateStore"]
 
 
-class MemoryStateStore:
+class MemoryStateStore(AsyncResource):
     """A :class:`~collectorkit.typing.StateStore` in a dict, with the same compare-and-set rules.
 
     Values are copied through JSON on the way in and out, so a caller mutating a value it passed
@@ -69,5 +70,5 @@ class MemoryStateStore:
     async def ping(self) -> None:
         """Always reachable."""
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Nothing to release; the data stays until the object is dropped."""

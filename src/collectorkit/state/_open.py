@@ -123,7 +123,7 @@ async def open_state_store(
         if ping is not None:
             await ping()
     except CollectorError as exc:
-        await store.close()
+        await store.aclose()
         if not isinstance(exc, StateError):
             raise  # e.g. a refused token: memory would not fix it, so never fall back
         if not fallback_to_memory:

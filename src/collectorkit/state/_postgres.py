@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
+from collectorkit._lifecycle import AsyncResource
 from collectorkit.state._values import (
     check_names,
     check_put,
@@ -176,7 +177,7 @@ async def _put_text(
     raise conflict_error(namespace, key, if_version, int(found[0]) if found else 0)
 
 
-class PostgresStateStore:
+class PostgresStateStore(AsyncResource):
     """A :class:`~collectorkit.typing.StateStore` in table ``table`` of the database at ``url``.
 
     ``url`` is a libpq URL or DSN (``postgresql://user:pass@host:5432/db``). Connections come
@@ -204,6 +205,11 @@ class PostgresStateStore:
 
     def __repr__(self) -> str:
         return f"PostgresStateStore({redact_url(self._url)!r}, table={self._table!r})"
+
+    def holds_state_at(self, url: str, *, table: str) -> bool:
+        """Whether this store reads state from ``table`` of the database at ``url`` (where a
+        sink that commits checkpoints with its records writes them)."""
+        return url == self._url and table == self._table
 
     async def _open(self) -> AsyncConnectionPool[Any]:
         async with self._open_lock:
@@ -311,7 +317,7 @@ class PostgresStateStore:
 
         await self._run(work)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()

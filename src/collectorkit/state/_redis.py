@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
+from collectorkit._lifecycle import AsyncResource
 from collectorkit.state._values import (
     check_names,
     check_put,
@@ -46,7 +47,7 @@ def _parse(raw: bytes) -> StoredValue:
     return StoredValue(decode_value(text), int(version), float(updated))
 
 
-class RedisStateStore:
+class RedisStateStore(AsyncResource):
     """A :class:`~collectorkit.typing.StateStore` in Redis at ``url`` (``redis://host:6379/0``).
 
     Keys are ``{prefix}:{namespace}``. Redis keeps data only as durably as it is configured to
@@ -71,6 +72,11 @@ class RedisStateStore:
 
     def __repr__(self) -> str:
         return f"RedisStateStore({redact_url(self._url)!r}, prefix={self._prefix!r})"
+
+    def holds_state_at(self, url: str, *, prefix: str) -> bool:
+        """Whether this store reads state from the ``prefix`` hashes of the server at ``url``
+        (where a sink that commits checkpoints with its records writes them)."""
+        return url == self._url and prefix == self._prefix
 
     def _hash(self, namespace: str) -> str:
         return f"{self._prefix}:{namespace}"
@@ -159,7 +165,7 @@ class RedisStateStore:
 
         await self._run(work)
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()

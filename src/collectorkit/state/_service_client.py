@@ -20,6 +20,7 @@ from collectorkit._errors import (
     StateConflictError,
     StateError,
 )
+from collectorkit._lifecycle import AsyncResource
 from collectorkit.state._service_transport import ServiceResponse, ServiceTransport
 from collectorkit.state._timestamps import format_timestamp
 from collectorkit.state._values import check_names, check_put, redact_url
@@ -33,13 +34,13 @@ def _q(text: str) -> str:
     return quote(text, safe="")
 
 
-class StorageServiceClient:
+class StorageServiceClient(AsyncResource):
     """Client of a collectorkit storage service at ``base_url`` (``http://storage:8000``).
 
     ``token`` is sent as a bearer token; ``timeout`` bounds each request in seconds. Failed
     connections, timeouts and 429/502/503/504 are retried ``retries`` times with exponential
     backoff from ``backoff`` seconds; then :class:`~collectorkit.StateStoreUnavailableError` says
-    which service could not be reached and why. Use ``async with`` or call :meth:`close`.
+    which service could not be reached and why. Use ``async with`` or call :meth:`aclose`.
     """
 
     def __init__(
@@ -65,12 +66,6 @@ class StorageServiceClient:
 
     def __repr__(self) -> str:
         return f"StorageServiceClient({redact_url(self._http.base_url)!r})"
-
-    async def __aenter__(self) -> StorageServiceClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # --- the seed's watermark API ----------------------------------------------------------
 
@@ -176,7 +171,7 @@ class StorageServiceClient:
         """
         self._ok(await self._http.request("GET", "/status"), "status")
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self._http.aclose()
 
     def _ok(self, response: ServiceResponse, operation: str) -> Any:
