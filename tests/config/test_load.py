@@ -334,8 +334,8 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "status off loopback without token",
         _set("/status", {"host": "0.0.0.0"}),  # noqa: S104 - a config value, nothing binds
-        "status: token is required when host '0.0.0.0' is not loopback "
-        "(e.g. token: ${STATUS_TOKEN})",
+        "status: refusing to listen on '0.0.0.0' without a bearer token (it is not loopback): "
+        "set status.token (e.g. token: ${STATUS_TOKEN}), or bind to 127.0.0.1",
     ),
     ("status port", _set("/status", {"port": 70000}), "status.port: 70000 must be <= 65535"),
     ("no sources", _set("/sources", []), "sources: needs at least one entry"),

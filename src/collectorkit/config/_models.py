@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from collectorkit._net import STATUS_TOKEN_HINT, check_bind
 from collectorkit.config._registry import known_sink_types, known_state_schemes
 from collectorkit.config._request import AuthSpec, StrictModel
 from collectorkit.config._source import (
@@ -28,7 +28,6 @@ __all__ = [
 ]
 
 DEFAULT_STATE_URL = "sqlite:///./collectorkit.db"
-_LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
 
 class SinkConfig(StrictModel):
@@ -63,22 +62,10 @@ class StatusConfig(StrictModel):
     port: int = Field(default=8080, ge=0, le=65535)
     token: Secret | None = None
 
-    @property
-    def is_loopback(self) -> bool:
-        if self.host in _LOOPBACK_NAMES:
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
-
     @model_validator(mode="after")
     def _token_off_loopback(self) -> StatusConfig:
-        if self.enabled and not self.is_loopback and self.token is None:
-            raise ValueError(
-                f"token is required when host {self.host!r} is not loopback "
-                "(e.g. token: ${STATUS_TOKEN})"
-            )
+        if self.enabled:
+            check_bind(self.host, self.token, hint=STATUS_TOKEN_HINT)
         return self
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError
+from collectorkit._net import STATUS_TOKEN_HINT, check_bind
 from collectorkit.daemon._dashboard import DASHBOARD_HTML
 from collectorkit.daemon._metrics import RuntimeMetrics, render_prometheus
 
@@ -28,16 +28,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["StatusServer", "StatusSettings", "build_status_app", "is_loopback"]
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["StatusServer", "StatusSettings", "build_status_app"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,12 +40,7 @@ class StatusSettings:
     token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not is_loopback(self.host) and not self.token:
-            raise ConfigError(
-                f"a token is required when the status server listens on {self.host!r} "
-                "(not loopback); set status.token",
-                path="status.token",
-            )
+        check_bind(self.host, self.token, hint=STATUS_TOKEN_HINT, path="status.token")
 
 
 def build_status_app(

@@ -7,7 +7,6 @@ fleet collects, and an open write endpoint on the network would let anyone move 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -15,8 +14,8 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 
+from collectorkit import _net as net
 from collectorkit._clock import Clock
-from collectorkit._errors import ConfigError
 from collectorkit._sync import run_sync
 from collectorkit.service._app import create_app
 from collectorkit.state import open_state_store
@@ -36,23 +35,15 @@ logger = logging.getLogger("collectorkit.service")
 DEFAULT_STORE_URL = "sqlite:///./collectorkit-storage.db"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_bind(host: str, token: str | None) -> None:
-    """Raise :class:`~collectorkit.ConfigError` for a non-loopback ``host`` without a token."""
-    if not token and not _is_loopback(host):
-        raise ConfigError(
-            f"refusing to listen on {host!r} without a bearer token: pass a token "
-            "(or set STORAGE_SERVICE_TOKEN), or bind to 127.0.0.1",
-            path="token",
-        )
+    """Raise :class:`~collectorkit.ConfigError` for a non-loopback ``host`` without a token
+    (:func:`collectorkit._net.check_bind`, the rule the status server follows too)."""
+    net.check_bind(
+        host,
+        token,
+        hint="pass a token (or set STORAGE_SERVICE_TOKEN), or bind to 127.0.0.1",
+        path="token",
+    )
 
 
 def _server(
