@@ -16,6 +16,7 @@ from werkzeug import Request, Response
 from collectorkit import ConfigError
 from collectorkit.delivery._callbacks import CallbackError, callback_from_spec
 from collectorkit.delivery._processed import PersistentProcessedIds, ProcessedIds
+from collectorkit.testing import no_backoff
 from tests.delivery import hookfuncs
 
 
@@ -113,5 +114,5 @@ async def test_webhook_callback_posts_json(httpserver: HTTPServer) -> None:
     await hook("xdr", [{"id": 9}])
     assert received == [("hk-123456", {"source": "xdr", "alerts": [{"id": 9}]})]
     httpserver.expect_request("/down", method="POST").respond_with_data("no", status=500)
-    with pytest.raises(CallbackError, match="HTTP 500"):
+    with no_backoff(), pytest.raises(CallbackError, match="HTTP 500"):
         await callback_from_spec({"webhook": httpserver.url_for("/down")})("xdr", [{"id": 9}])

@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from collectorkit._errors import ConfigError
+from collectorkit._errors import ConfigError, HTTPError, HTTPStatusError
+from collectorkit.http import APIClient, AuthHandler, ClientMetrics, RetryPolicy, Transport
 
 __all__ = [
     "AlertCallback",
@@ -146,24 +147,37 @@ class CommandCallback:
 
 @dataclass(frozen=True, slots=True)
 class WebhookCallback:
-    """POSTs the JSON document to ``url``; any 2xx is success."""
+    """POSTs the JSON document to ``url`` through an :class:`~collectorkit.APIClient` (``retry``
+    policy, ``auth`` handler, cross-origin rule, redacted errors); any 2xx is success.
+    ``metrics`` counts every POST."""
 
     url: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout: float = 10.0
     label: str = "webhook"
+    auth: AuthHandler | None = field(default=None, repr=False)
+    retry: RetryPolicy | None = None
+    transport: Transport | None = field(default=None, repr=False, compare=False)
+    metrics: ClientMetrics = field(default_factory=ClientMetrics, repr=False, compare=False)
 
     async def __call__(self, source: str, alerts: Sequence[Mapping[str, Any]]) -> None:
-        import httpx2
-
-        headers = {"Content-Type": "application/json", **self.headers}
+        client = APIClient(
+            base_url=self.url,
+            auth=self.auth,
+            retry=self.retry,
+            timeout=self.timeout,
+            headers={"Content-Type": "application/json", **self.headers},
+            transport=self.transport,
+            name=f"callback {self.label}",
+        )
+        client.metrics = self.metrics  # one tally across calls (each call has its own pool)
         try:
-            async with httpx2.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(
-                    self.url, content=_payload(source, alerts), headers=headers
-                )
-        except httpx2.HTTPError as exc:
-            raise CallbackError(f"webhook POST failed: {type(exc).__name__}") from None
+            async with client:
+                response = await client.post("", data=_payload(source, alerts))
+        except HTTPStatusError as exc:  # redacted by the client
+            raise CallbackError(f"webhook answered HTTP {exc.status_code}: {exc}") from None
+        except HTTPError as exc:
+            raise CallbackError(f"webhook POST failed: {exc}") from None
         if not 200 <= response.status_code < 300:
             raise CallbackError(f"webhook answered HTTP {response.status_code}")
 
