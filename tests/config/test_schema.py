@@ -35,3 +35,24 @@ def test_schema_accepts_the_design_example_and_rejects_a_bad_mode() -> None:
     assert list(validator.iter_errors(document))
     with pytest.raises(ConfigValidationError):
         load_config(document, env={"XDR_BASE_URL": "https://x.test", "XDR_AUTH_TOKEN": "t"})
+
+
+def test_schema_covers_sink_and_processor_options() -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(render_config_schema()))
+    document = parse_config_text(DESIGN_EXAMPLE)
+    document["sinks"][1]["batch_size"] = "many"  # not an option of the jsonl sink
+    assert list(validator.iter_errors(document))
+    document = parse_config_text(DESIGN_EXAMPLE)
+    document["sources"][0]["pipeline"] = [{"dedup": {"max_size": "lots"}}]
+    assert list(validator.iter_errors(document))
+    document["sources"][0]["pipeline"] = [{"dedup": {"key": "id", "max_size": 5}}, "mask"]
+    assert list(validator.iter_errors(document)) == []
+
+
+def test_schema_options_are_the_library_objects_options() -> None:
+    from collectorkit.http import RetryPolicy
+
+    schema = json.loads(render_config_schema())
+    retry = schema["$defs"]["RetryPolicy"]["properties"]
+    assert retry["max_attempts"]["default"] == RetryPolicy().max_attempts
+    assert retry["max_delay"]["default"] == RetryPolicy().max_delay

@@ -1,99 +1,72 @@
-"""The names the configuration file may use for sink types and processors.
+"""The registries a configuration file names, one per extension point, owned by their layers.
 
-The lists come from the sink and processor registries of their layers when those are importable,
-plus anything registered here (plug-ins call :func:`register_sink_type` /
-:func:`register_processor_name` before loading a config). The loader only checks names; building
-the objects is the registries' job (``runtime/_build.py``).
+=================  ==============================================  ====================
+YAML               registry (name → builder)                        its options
+=================  ==============================================  ====================
+``auth.type``      :data:`collectorkit.http._auth_kinds.AUTH_KINDS`  the handler's params
+``pagination``     :data:`collectorkit.collect._pagination.PAGINATION_MODES`  that mode's fields
+``sinks[].type``   :data:`collectorkit.sinks.SINKS`                  the factory's params
+``pipeline[]``     :data:`collectorkit.pipeline.PROCESSORS`          the factory's params
+``state``          :data:`collectorkit.state.STATE_STORE_SCHEMES`    (a URL)
+=================  ==============================================  ====================
+
+Plug-ins register with the layer (``register_sink``, ``register_processor``,
+``register_state_store``); nothing here keeps a second list of names. :func:`options_schema`
+gives the JSON Schema of an entry's options from its builder's signature.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Callable
 from typing import Any
+
+from collectorkit.config._objects import options_model
+from collectorkit.pipeline import PROCESSORS
+from collectorkit.sinks import SINKS
+from collectorkit.state import STATE_STORE_SCHEMES
 
 __all__ = [
     "known_processor_names",
     "known_sink_types",
     "known_state_schemes",
-    "register_processor_name",
-    "register_sink_type",
+    "options_schema",
 ]
-
-# Used until (or in addition to what) the layers' registries report.
-_DEFAULT_SINKS = frozenset(
-    {"sqlite", "jsonl", "json_files", "postgres", "redis", "http", "stdout", "memory"}
-)
-_DEFAULT_PROCESSORS = frozenset(
-    {
-        "validate",
-        "json_schema",
-        "map",
-        "rename",
-        "drop",
-        "filter",
-        "timestamp",
-        "enrich",
-        "mask",
-        "dedup",
-    }
-)
-_extra_sinks: set[str] = set()
-_extra_processors: set[str] = set()
-
-
-def register_sink_type(name: str) -> None:
-    """Allow ``type: name`` in ``sinks`` (for sinks registered by a plug-in)."""
-    _extra_sinks.add(name)
-
-
-def register_processor_name(name: str) -> None:
-    """Allow ``- name: {...}`` in a source's ``pipeline``."""
-    _extra_processors.add(name)
-
-
-def _from_layer(module: str, candidates: Iterable[str]) -> set[str]:
-    """Names a layer's registry reports: a mapping, or a function returning names."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return set()
-    for attr in candidates:
-        found: Any = getattr(mod, attr, None)
-        if found is None:
-            continue
-        if isinstance(found, Callable):  # type: ignore[arg-type]
-            found = found()
-        names = getattr(found, "names", None)
-        if callable(names):
-            found = names()
-        try:
-            return {str(n) for n in found}
-        except TypeError:
-            continue
-    return set()
 
 
 def known_sink_types() -> list[str]:
     """Every sink ``type`` the loader accepts, sorted."""
-    layer = _from_layer("collectorkit.sinks", ("sink_types", "SINK_TYPES", "SINKS"))
-    return sorted((layer or set(_DEFAULT_SINKS)) | _extra_sinks)
+    return sorted(SINKS)
 
 
 def known_processor_names() -> list[str]:
     """Every processor name a pipeline step may use, sorted."""
-    layer = _from_layer(
-        "collectorkit.pipeline", ("processor_names", "PROCESSORS", "PROCESSOR_REGISTRY")
-    )
-    return sorted((layer or set(_DEFAULT_PROCESSORS)) | _extra_processors)
-
-
-_DEFAULT_SCHEMES = frozenset(
-    {"sqlite", "postgresql", "postgres", "redis", "rediss", "http", "https", "memory"}
-)
+    return sorted(PROCESSORS)
 
 
 def known_state_schemes() -> list[str]:
     """Every URL scheme the ``state`` setting accepts, sorted."""
-    layer = _from_layer("collectorkit.state", ("STATE_STORE_SCHEMES",))
-    return sorted(layer or _DEFAULT_SCHEMES)
+    return sorted(STATE_STORE_SCHEMES)
+
+
+def options_schema(build: Callable[..., Any], *, tag: str, name: str) -> dict[str, Any]:
+    """The JSON Schema of ``{tag: name, ...options of build}`` (open when it takes ``**options``).
+
+    Parameters that are objects rather than settings (a clock, a client) are left out.
+    """
+    try:
+        model = options_model(build, tag=tag, name=name)
+        schema = model.model_json_schema(mode="validation")
+    except Exception:  # a plug-in whose signature cannot be read: only its name is known
+        schema = {"type": "object", "properties": {tag: {"const": name}}, "required": [tag]}
+    if _takes_any_option(build):
+        schema["additionalProperties"] = True  # the factory checks them when the file loads
+    return schema
+
+
+def _takes_any_option(build: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(build).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is p.VAR_KEYWORD for p in parameters)

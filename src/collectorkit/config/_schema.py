@@ -2,8 +2,8 @@
 
 Generated from the models, so it cannot drift from what :func:`load_config` accepts (a test checks
 the committed file is current). Regenerate with ``python -m collectorkit.config._schema``.
-Sink types and processor names come from registries that plug-ins extend, so the schema leaves them
-open strings; ``collectorkit validate`` checks them.
+Sink and processor options come from the factories of the sinks and pipeline registries (the
+sinks and processors registered when the schema is generated).
 """
 
 from __future__ import annotations
@@ -14,15 +14,70 @@ from pathlib import Path
 from typing import Any
 
 from collectorkit.config._models import Config
+from collectorkit.config._registry import (
+    known_processor_names,
+    known_sink_types,
+    options_schema,
+)
+from collectorkit.pipeline import PROCESSORS
+from collectorkit.sinks import SINKS
 
 __all__ = ["SCHEMA_ID", "config_json_schema", "render_config_schema"]
 
 SCHEMA_ID = "https://collectorkit.dev/config.schema.json"
 
 
+def _hoist(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its own ``$defs`` moved into the document's (refs stay ``#/$defs/…``)."""
+    for name, definition in schema.pop("$defs", {}).items():
+        defs.setdefault(name, definition)  # the file's own definition of a name wins
+    return schema
+
+
+def _sink_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """``{type: <sink>, ...that sink's options}``, one variant per registered sink."""
+    variants = [
+        _hoist(options_schema(SINKS[name], tag="type", name=name), defs)
+        for name in known_sink_types()
+    ]
+    return {"anyOf": variants, "description": "A sink: its type and that sink's options."}
+
+
+def _processor_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """``- name``, or ``- name: {options}`` with that processor's options (or its one value)."""
+    names = known_processor_names()
+    one: dict[str, Any] = {}
+    for name in names:
+        options = _hoist(options_schema(PROCESSORS[name], tag="_", name=name), defs)
+        options["properties"].pop("_", None)
+        options["required"] = [r for r in options.get("required", []) if r != "_"]
+        shorthand = {"type": ["string", "number", "boolean", "array", "null"]}
+        one[name] = {"anyOf": [options, shorthand]}
+    return {
+        "anyOf": [
+            {"enum": names},
+            {
+                "type": "object",
+                "properties": one,
+                "additionalProperties": False,
+                "minProperties": 1,
+                "maxProperties": 1,
+            },
+        ],
+        "description": "A processor name, or {name: {options}} with that processor's options.",
+    }
+
+
 def config_json_schema() -> dict[str, Any]:
-    """The schema of the YAML file (by the names written in the file, e.g. ``json``)."""
+    """The schema of the YAML file (by the names written in the file, e.g. ``json``).
+
+    Policies, auth kinds and pagination modes come from the library objects' constructors;
+    sink and processor options from the factories in the sinks and pipeline registries.
+    """
     schema = Config.model_json_schema(by_alias=True, mode="validation")
+    defs = schema["$defs"]
+    defs["SinkConfig"] = _sink_schema(defs)
+    defs["ProcessorStep"] = _processor_schema(defs)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
