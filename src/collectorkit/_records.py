@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Envelope", "Record", "lookup_path", "record_key"]
+__all__ = ["Envelope", "Record", "lookup_path", "record_key", "set_path"]
 
 Record = dict[str, Any]
 """One event as decoded from the API: a JSON object."""
@@ -24,17 +24,33 @@ class Envelope:
     data: Mapping[str, Any]
 
 
-def lookup_path(record: Any, dotted: str, missing: Any = None) -> Any:
-    """The value at the dotted path ``dotted`` (``"meta.uid"``) in ``record``, or ``missing``
-    when a part of the path is absent or leads into something that is not a mapping."""
-    if "." not in dotted:
-        return record.get(dotted, missing) if isinstance(record, Mapping) else missing
+def lookup_path(record: Any, dotted: str | Sequence[str], missing: Any = None) -> Any:
+    """The value at the dotted path ``dotted`` (``"meta.uid"``, or its keys already split:
+    ``("meta", "uid")``) in ``record``, or ``missing`` when a part of the path is absent or
+    leads into something that is not a mapping."""
+    if isinstance(dotted, str):
+        if "." not in dotted:
+            return record.get(dotted, missing) if isinstance(record, Mapping) else missing
+        dotted = dotted.split(".")
     value: Any = record
-    for part in dotted.split("."):
+    for part in dotted:
         if not isinstance(value, Mapping) or part not in value:
             return missing
         value = value[part]
     return value
+
+
+def set_path(record: Mapping[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """A copy of ``record`` (copied along ``dotted`` only) with ``value`` at the dotted path;
+    missing parents, and parents that are not objects, become new objects."""
+    head, _, rest = dotted.partition(".")
+    out = dict(record)
+    if not rest:
+        out[head] = value
+        return out
+    child = out.get(head)
+    out[head] = set_path(child if isinstance(child, Mapping) else {}, rest, value)
+    return out
 
 
 def record_key(source: str, record: Mapping[str, Any], key_fields: Sequence[str] = ()) -> str:

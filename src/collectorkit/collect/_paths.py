@@ -10,6 +10,7 @@ from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
 from collectorkit._errors import ConfigError
+from collectorkit._records import lookup_path
 
 __all__ = ["JSONPath", "compile_path"]
 
@@ -20,8 +21,9 @@ _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 class JSONPath:
     """A compiled JMESPath expression (``meta.next_cursor``, ``[-1].id``, ``"@odata.nextLink"``).
 
-    Plain dotted paths — most of them — are looked up directly, with JMESPath's result (a
-    missing key or a non-object on the way gives ``None``), at a fraction of the cost.
+    Plain dotted paths — most of them — are looked up by :func:`collectorkit._records.lookup_path`
+    with JMESPath's result (a missing key or a non-object on the way gives ``None``), at a
+    fraction of the cost.
     """
 
     __slots__ = ("_keys", "_parsed", "expression")
@@ -34,11 +36,7 @@ class JSONPath:
     def search(self, data: Any) -> Any:
         """The value at this path in ``data``, or ``None`` when it is not there."""
         if self._keys is not None:
-            for key in self._keys:
-                if not isinstance(data, dict):
-                    return None
-                data = data.get(key)
-            return data
+            return lookup_path(data, self._keys)
         try:
             return self._parsed.search(data)
         except JMESPathError:

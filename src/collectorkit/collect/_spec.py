@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from collectorkit._records import set_path
+
 __all__ = ["PageResponse", "RequestSpec", "StopReason", "set_in_body"]
 
 
@@ -75,14 +77,5 @@ class PageResponse:
 
 def set_in_body(body: Any, path: str, value: Any) -> dict[str, Any]:
     """A copy of the JSON object ``body`` with ``value`` at the dotted ``path`` (nests)."""
-    out: dict[str, Any] = copy.deepcopy(dict(body)) if isinstance(body, Mapping) else {}
-    node = out
-    *parents, leaf = path.split(".")
-    for part in parents:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[leaf] = value
-    return out
+    # a deep copy: the spec's own body is shared by every request built from it
+    return set_path(copy.deepcopy(dict(body)) if isinstance(body, Mapping) else {}, path, value)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,12 +31,7 @@ from collectorkit.pipeline import Pipeline
 from collectorkit.state import WatermarkManager
 from collectorkit.typing import DataSource, Sink, StateStore, TransactionalSink
 
-__all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob", "lookup"]
-
-
-def lookup(record: Mapping[str, Any], dotted: str) -> Any:
-    """The value at the dotted path ``dotted`` in ``record``, or ``None``."""
-    return lookup_path(record, dotted)
+__all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob"]
 
 
 @dataclass(kw_only=True, eq=False)
@@ -60,7 +55,7 @@ class NewAlerts:
         id_field = self.id_field
         fresh = records
         if self.processed is not None and id_field:
-            ids = [lookup(r, id_field) for r in records]
+            ids = [lookup_path(r, id_field) for r in records]
             new = set(self.processed.new(str(i) for i in ids if i is not None))
             fresh = []
             for record, rid in zip(records, ids, strict=True):
@@ -80,7 +75,9 @@ class NewAlerts:
         if fresh:
             await self._call(stats, fresh)
         if self.processed is not None and id_field:
-            self.processed.update(str(i) for r in fresh if (i := lookup(r, id_field)) is not None)
+            self.processed.update(
+                str(i) for r in fresh if (i := lookup_path(r, id_field)) is not None
+            )
             await self.processed.save()
 
     async def _call(self, stats: SourceStats, fresh: list[Record]) -> None:

@@ -1,11 +1,15 @@
-"""Dotted paths (``"meta.user.id"``) into JSON objects, without mutating the input."""
+"""Dotted paths (``"meta.user.id"``) into JSON objects, without mutating the input.
+
+Reading and setting are :func:`collectorkit._records.lookup_path` and ``set_path`` (one
+implementation each, re-exported here); removing is the pipeline's own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from collectorkit._records import lookup_path
+from collectorkit._records import lookup_path, set_path
 
 __all__ = ["MISSING", "get_path", "pop_path", "set_path"]
 
@@ -15,18 +19,6 @@ MISSING: Any = object()
 def get_path(record: Mapping[str, Any], path: str) -> Any:
     """The value at ``path`` or :data:`MISSING`."""
     return lookup_path(record, path, MISSING)
-
-
-def set_path(record: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of ``record`` (copied along ``path`` only) with ``path`` set to ``value``."""
-    head, _, rest = path.partition(".")
-    out = dict(record)
-    if not rest:
-        out[head] = value
-        return out
-    child = out.get(head)
-    out[head] = set_path(child if isinstance(child, dict) else {}, rest, value)
-    return out
 
 
 def pop_path(record: dict[str, Any], path: str) -> tuple[dict[str, Any], Any]:
