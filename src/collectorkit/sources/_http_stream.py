@@ -1,21 +1,36 @@
-"""What the SSE and long-poll sources share: one URL read with httpx2, and the status rule.
+"""What the SSE and long-poll sources share: reads of one URL through ``collectorkit.http``, and
+the status rule.
 
 :class:`HTTPStreamingSource` keeps the URL, headers (credentials masked in logs), query
-parameters and the httpx2 client — its own, created on connect and closed by ``aclose``, or one
-passed in, which is left to its owner. :func:`status_error` is the one rule for an answer other
-than 200, shared with the WebSocket source's refused upgrade.
+parameters and an :class:`~collectorkit.APIClient` — its own, made from the source's ``auth``
+handler, timeouts and ``transport`` and closed by ``aclose``, or one passed in, which is left to
+its owner. Every read goes through that client: the auth flow (a 401 refreshes the credentials
+once and resends), the cross-origin rule on redirects, timeouts, redacted errors and
+:attr:`~HTTPStreamingSource.metrics`. The client makes one attempt per read: reconnecting with
+backoff is the source's :class:`~collectorkit.sources.ReconnectPolicy`.
+:func:`status_error` is the one rule for an answer other than 200, shared with the WebSocket
+source's refused upgrade.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
-import httpx2
-
-from collectorkit._errors import SourceError
-from collectorkit.http import redact_url
+from collectorkit._errors import HTTPError, HTTPStatusError, SourceError
+from collectorkit.http import (
+    APIClient,
+    AuthHandler,
+    ClientMetrics,
+    RetryPolicy,
+    StreamedResponse,
+    TimeoutSettings,
+    Transport,
+    default_transport,
+    redact_url,
+)
 from collectorkit.sources._stream import (
     FatalSourceError,
     StreamingSource,
@@ -35,10 +50,10 @@ def status_error(status: int, message: str) -> SourceError:
 
 
 class HTTPStreamingSource(StreamingSource):
-    """A :class:`StreamingSource` reading ``url`` with httpx2 (see the module docstring).
+    """A :class:`StreamingSource` reading ``url`` through an APIClient (see the module docstring).
 
-    A subclass gives the client's timeouts (:meth:`_client_timeout`) and reads with
-    :meth:`_require_client`.
+    A subclass gives the client's timeouts (:meth:`_client_timeouts`) and reads with
+    :meth:`_get`.
     """
 
     def __init__(
@@ -48,8 +63,10 @@ class HTTPStreamingSource(StreamingSource):
         source_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
+        auth: AuthHandler | None = None,
         verify: bool = True,
-        client: httpx2.AsyncClient | None = None,
+        transport: Transport | None = None,
+        client: APIClient | None = None,
         **options: Any,
     ) -> None:
         super().__init__(source_id=source_id or url, **options)
@@ -57,7 +74,10 @@ class HTTPStreamingSource(StreamingSource):
         self._headers = dict(headers or {})
         register_header_secrets(self._headers)
         self._params = dict(params or {})
+        self._auth = auth
         self._verify = verify
+        self._transport = transport
+        self._own_transport: Transport | None = None
         self._client = client
         self._owns_client = client is None
 
@@ -65,20 +85,52 @@ class HTTPStreamingSource(StreamingSource):
         return f"{type(self).__name__}(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
 
     @abstractmethod
-    def _client_timeout(self) -> httpx2.Timeout:
-        """The timeouts of the client this source creates for itself."""
+    def _client_timeouts(self) -> TimeoutSettings:
+        """The timeouts of the client this source creates for itself (read: per chunk)."""
 
-    def _require_client(self) -> httpx2.AsyncClient:
+    @property
+    def client(self) -> APIClient:
+        """The client every read goes through (created on first use unless one was given)."""
         if self._client is None:
-            raise SourceError(f"{self.source_id}: not connected")
+            transport = self._transport
+            if transport is None and not self._verify:  # the default transport verifies TLS
+                transport = self._own_transport = default_transport(verify=False)
+            self._client = APIClient(
+                base_url=self.url,
+                auth=self._auth,
+                retry=RetryPolicy(max_attempts=1),  # the reconnect policy retries
+                timeout=self._client_timeouts(),
+                transport=transport,
+                clock=self.clock,
+                name=f"stream {self.source_id}",
+            )
         return self._client
 
-    async def _open(self) -> None:
-        if self._client is None:
-            self._client = httpx2.AsyncClient(timeout=self._client_timeout(), verify=self._verify)
-            self._owns_client = True
+    @property
+    def metrics(self) -> ClientMetrics:
+        """Requests, failures and response times of this source's reads."""
+        return self.client.metrics
+
+    @asynccontextmanager
+    async def _get(
+        self, params: Mapping[str, Any], headers: Mapping[str, str]
+    ) -> AsyncIterator[StreamedResponse]:
+        """``GET url`` through the client, its failures as source errors (the status rule)."""
+        where = f"{self.source_id}: GET {redact_url(self.url)}"
+        try:
+            async with self.client.stream(
+                "GET", self.url, params=params, headers=headers
+            ) as response:
+                yield response
+        except HTTPStatusError as exc:
+            status = exc.status_code or 0
+            raise status_error(status, f"{where} answered {status}") from exc
+        except HTTPError as exc:  # redacted by the client
+            raise SourceError(f"{where}: {exc}") from exc
 
     async def _close(self) -> None:
+        # the client (and its metrics) stays: its pool reopens on the next connect
         if self._owns_client and self._client is not None:
             await self._client.aclose()
-            self._client = None
+        if self._own_transport is not None:
+            await self._own_transport.aclose()

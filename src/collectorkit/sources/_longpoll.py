@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-import httpx2
 import orjson
 
 from collectorkit._errors import SourceError
 from collectorkit._records import Record, lookup_path
-from collectorkit.http import redact_url
+from collectorkit.http import APIClient, AuthHandler, TimeoutSettings, Transport, redact_url
 from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
 from collectorkit.sources._stream import FatalSourceError, StreamEvent
 
@@ -33,7 +32,8 @@ class LongPollSource(HTTPStreamingSource):
     """Records from repeated GETs of ``url`` (batching and bounds: :class:`StreamingSource`).
 
     An empty response (the server's hold timed out) polls again after ``idle_delay``. A response
-    without a new cursor keeps the old one. Errors back off per ``reconnect``.
+    without a new cursor keeps the old one. Errors back off per ``reconnect``. ``auth``,
+    ``transport`` and ``client`` as for :class:`~collectorkit.sources.SSESource`.
     """
 
     def __init__(
@@ -50,8 +50,10 @@ class LongPollSource(HTTPStreamingSource):
         poll_timeout: float = 30.0,
         id_field: str | None = "id",
         idle_delay: float = 1.0,
+        auth: AuthHandler | None = None,
         verify: bool = True,
-        client: httpx2.AsyncClient | None = None,
+        transport: Transport | None = None,
+        client: APIClient | None = None,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -59,7 +61,9 @@ class LongPollSource(HTTPStreamingSource):
             source_id=source_id,
             headers=headers,
             params=params,
+            auth=auth,
             verify=verify,
+            transport=transport,
             client=client,
             **options,
         )
@@ -71,9 +75,9 @@ class LongPollSource(HTTPStreamingSource):
         self.id_field = id_field
         self.idle_delay = idle_delay
 
-    def _client_timeout(self) -> httpx2.Timeout:
+    def _client_timeouts(self) -> TimeoutSettings:
         # the read timeout must outlast the server's hold
-        return httpx2.Timeout(self.poll_timeout + 30.0, connect=10.0)
+        return TimeoutSettings(connect=10.0, read=self.poll_timeout + 30.0)
 
     def _query(self, cursor: str | None) -> dict[str, Any]:
         params = dict(self._params)
@@ -112,15 +116,12 @@ class LongPollSource(HTTPStreamingSource):
         return None if value is None else str(value)
 
     async def _poll(self, cursor: str | None) -> Any:
-        client = self._require_client()
         where = f"{self.source_id}: GET {redact_url(self.url)}"
+        async with self._get(self._query(cursor), self._headers) as response:
+            if response.status_code != 200:
+                raise status_error(response.status_code, f"{where} answered {response.status_code}")
+            content = await response.aread()
         try:
-            response = await client.get(self.url, params=self._query(cursor), headers=self._headers)
-        except httpx2.HTTPError as exc:
-            raise SourceError(f"{where}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code != 200:
-            raise status_error(response.status_code, f"{where} answered {response.status_code}")
-        try:
-            return orjson.loads(response.content)
+            return orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise SourceError(f"{where}: the response is not JSON: {exc}") from exc

@@ -3,7 +3,7 @@
 Reconnects with backoff (honouring the server's ``retry:``) and resumes with the
 ``Last-Event-ID`` header. Each event's ``data`` is parsed as JSON: an object is one record, an
 array is several; anything else becomes ``{"data": <text>}`` so that nothing is dropped silently.
-This module is the one place httpx2 exceptions are translated for SSE.
+The stream is read through ``collectorkit.http`` (:class:`HTTPStreamingSource`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-import httpx2
 import orjson
 
-from collectorkit._errors import SourceError
 from collectorkit._records import Record, lookup_path
-from collectorkit.http import redact_url
+from collectorkit.http import (
+    APIClient,
+    AuthHandler,
+    Response,
+    TimeoutSettings,
+    Transport,
+    redact_url,
+)
 from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
 from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
 from collectorkit.sources._stream import FatalSourceError, StreamEvent
@@ -43,8 +48,9 @@ class SSESource(HTTPStreamingSource):
     """Events from ``url`` (see :class:`StreamingSource` for batching, bounds and checkpoints).
 
     ``event_types`` keeps only those event names (default: all). ``idle_timeout`` is how long a
-    silent connection (no event, no heartbeat comment) is trusted before reconnecting. Pass your
-    own ``client`` to share a connection pool; it is then not closed by :meth:`aclose`.
+    silent connection (no event, no heartbeat comment) is trusted before reconnecting. ``auth``
+    is any auth handler; pass your own ``client`` (an :class:`~collectorkit.APIClient`) to share
+    a connection pool and policies; it is then not closed by :meth:`aclose`.
     """
 
     def __init__(
@@ -58,8 +64,10 @@ class SSESource(HTTPStreamingSource):
         data_path: str | None = None,
         idle_timeout: float = 90.0,
         connect_timeout: float = 10.0,
+        auth: AuthHandler | None = None,
         verify: bool = True,
-        client: httpx2.AsyncClient | None = None,
+        transport: Transport | None = None,
+        client: APIClient | None = None,
         **options: Any,
     ) -> None:
         super().__init__(
@@ -67,16 +75,18 @@ class SSESource(HTTPStreamingSource):
             source_id=source_id,
             headers=headers,
             params=params,
+            auth=auth,
             verify=verify,
+            transport=transport,
             client=client,
             **options,
         )
         self.event_types = event_types
         self.data_path = data_path
-        self._timeout = httpx2.Timeout(idle_timeout, connect=connect_timeout)
+        self._timeouts = TimeoutSettings(connect=connect_timeout, read=idle_timeout)
 
-    def _client_timeout(self) -> httpx2.Timeout:
-        return self._timeout
+    def _client_timeouts(self) -> TimeoutSettings:
+        return self._timeouts
 
     def _request_headers(self, resume_token: str | None) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **self._headers}
@@ -85,28 +95,20 @@ class SSESource(HTTPStreamingSource):
         return headers
 
     async def _read(self, resume_token: str | None) -> AsyncGenerator[StreamEvent, None]:
-        client = self._require_client()
         parser = SSEParser(last_event_id=resume_token or "")
-        try:
-            async with client.stream(
-                "GET", self.url, params=self._params, headers=self._request_headers(resume_token)
-            ) as response:
-                self._check(response)
-                async for chunk in response.aiter_bytes():
-                    for sse in parser.feed(chunk):
-                        event = self._event(sse, parser)
-                        if event is not None:
-                            yield event
-        except httpx2.HTTPError as exc:
-            raise SourceError(
-                f"{self.source_id}: {type(exc).__name__} reading {redact_url(self.url)}: {exc}"
-            ) from exc
+        async with self._get(self._params, self._request_headers(resume_token)) as response:
+            self._check(response)
+            async for chunk in response.aiter_bytes():
+                for sse in parser.feed(chunk):
+                    event = self._event(sse, parser)
+                    if event is not None:
+                        yield event
 
-    def _check(self, response: httpx2.Response) -> None:
+    def _check(self, response: Response) -> None:
         where = f"{self.source_id}: GET {redact_url(self.url)}"
         if response.status_code != 200:
             raise status_error(response.status_code, f"{where} answered {response.status_code}")
-        content_type = response.headers.get("content-type", "")
+        content_type = response.headers.get("content-type") or ""
         if not content_type.startswith("text/event-stream"):
             raise FatalSourceError(
                 f"{where} is not an event stream (content-type {content_type!r})"
