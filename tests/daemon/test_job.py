@@ -104,7 +104,6 @@ async def test_a_run_stores_every_served_record_once_and_callbacks_see_new_ones(
         client=client,
         sinks=[sink],
         state_store=store,
-        checkpoint_sink=sink,
         processed=PersistentProcessedIds(store, "events", capacity=1000),
         callbacks=[Recorder()],
     )

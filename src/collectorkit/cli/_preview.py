@@ -107,7 +107,7 @@ async def preview(
 
 async def _saved_state(config: Config, name: str) -> CollectorState | None:
     from collectorkit.collect import CollectorState
-    from collectorkit.delivery._loop import DEFAULT_CHECKPOINT_NAMESPACE
+    from collectorkit.delivery import DEFAULT_CHECKPOINT_NAMESPACE
     from collectorkit.state import open_state_store
 
     store = await open_state_store(config.state)

@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 def collector_namespace() -> str:
     """Where the checkpoint loop saves collector state."""
-    from collectorkit.delivery._loop import DEFAULT_CHECKPOINT_NAMESPACE
+    from collectorkit.delivery import DEFAULT_CHECKPOINT_NAMESPACE
 
     return DEFAULT_CHECKPOINT_NAMESPACE
 

@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from collectorkit._errors import ConfigError
@@ -24,10 +23,10 @@ from collectorkit.daemon._schedule import Schedule
 from collectorkit.daemon._status import StatusSettings
 from collectorkit.delivery._callbacks import AlertCallback, callback_from_spec
 from collectorkit.delivery._processed import PersistentProcessedIds
-from collectorkit.typing import Sink, StateStore, TransactionalSink
+from collectorkit.typing import Sink, StateStore
 
 if TYPE_CHECKING:
-    from collectorkit.config._models import Config, SinkConfig
+    from collectorkit.config._models import Config
     from collectorkit.config._source import SourceConfig
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
 ]
 
 Job = CollectorJob | DevModeJob | StreamJob
-_DEFAULT_DB = "./collectorkit" + ".db"  # the sqlite sink's default file
 
 
 def _log(name: str = "collectorkit.daemon", *, diagnostic: bool = False) -> Any:
@@ -73,38 +71,6 @@ def schedule_for(source: SourceConfig) -> Schedule:
     if source.cron is not None:
         return Schedule(cron=str(source.cron), jitter=jitter or 0.0)
     return Schedule(interval=source.schedule_seconds, jitter=jitter)
-
-
-def _sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` URL."""
-    if not url.startswith("sqlite:///"):
-        return None
-    return Path(url.removeprefix("sqlite:///").partition("?")[0]).resolve()
-
-
-def _checkpoint_sink(
-    state_url: str, specs: Sequence[SinkConfig], sinks: Sequence[Sink]
-) -> TransactionalSink | None:
-    """The sink whose database *is* the state store: records and state commit together.
-
-    SQLite: the same file; PostgreSQL and Redis: the same URL with the default state table or
-    key prefix (what the state store reads). Otherwise state goes to the store after the sinks
-    acknowledged — still never before.
-    """
-    state_db = _sqlite_path(state_url)
-    for spec, sink in zip(specs, sinks, strict=True):
-        if not callable(getattr(sink, "store_with_checkpoint", None)):
-            continue
-        if spec.type == "sqlite" and state_db is not None:
-            path = Path(str(spec.options.get("path", _DEFAULT_DB))).resolve()
-            if path == state_db:
-                return sink  # type: ignore[return-value]
-        same_server = spec.options.get("url") == state_url
-        if spec.type == "postgres" and same_server and "state_table" not in spec.options:
-            return sink  # type: ignore[return-value]
-        if spec.type == "redis" and same_server and "state_prefix" not in spec.options:
-            return sink  # type: ignore[return-value]
-    return None
 
 
 def _callbacks(source: SourceConfig, index: int) -> list[AlertCallback]:
@@ -145,7 +111,6 @@ class Runtime:
     store: StateStore
     sinks: list[Sink]
     jobs: list[Job] = field(default_factory=list)
-    checkpoint_sink: TransactionalSink | None = None
     dead_letter: Sink | None = None
 
     @property
@@ -208,7 +173,6 @@ async def build_runtime(
             sink = build_sink({"type": spec.type, **spec.options}, path=f"sinks[{i}]")
             await sink.connect()
             runtime.sinks.append(sink)
-        runtime.checkpoint_sink = _checkpoint_sink(config.state, config.sinks, runtime.sinks)
         runtime.dead_letter = build_dead_letter(config)
         if runtime.dead_letter is not None:
             await runtime.dead_letter.connect()
@@ -232,7 +196,6 @@ async def build_runtime(
                 "schedule": schedule,
                 "sinks": runtime.sinks,
                 "state_store": store,
-                "checkpoint_sink": runtime.checkpoint_sink,
                 "pipeline": build_pipeline_for(source, index=i),
                 "dead_letter": runtime.dead_letter,
                 "key_fields": tuple(source.key_fields),
@@ -240,7 +203,7 @@ async def build_runtime(
                 "callbacks": callbacks,
                 "log": log,
             }
-            if source.type != "http":
+            if source.is_stream:
                 runtime.jobs.append(
                     StreamJob(make_source=_stream_factory(build_source, source), **common)
                 )

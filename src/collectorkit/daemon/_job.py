@@ -1,8 +1,8 @@
 """One source as the scheduler runs it: collect → deliver (checkpointed) → new-alert callbacks.
 
-:class:`CollectorJob` resumes from the state the checkpoint loop saved, hands the collector's
-pages to :func:`~collectorkit.delivery._loop.deliver`, and — after each page is stored and
-checkpointed — passes the records not seen before (seed 002's processed ids, bounded and saved in
+:class:`CollectorJob` runs :func:`~collectorkit.delivery.collect_into` — the library's
+exactly-once collection, resuming from the saved checkpoint — and, after each page is stored and
+checkpointed, passes the records not seen before (seed 002's processed ids, bounded and saved in
 the state store) to the callbacks. It stops between pages when the daemon shuts down, and keeps
 the per-source figures of ``/status`` and ``/metrics`` current.
 
@@ -25,11 +25,13 @@ from collectorkit.daemon._metrics import SourceStats
 from collectorkit.daemon._schedule import Schedule
 from collectorkit.daemon._scheduler import RunContext, RunOutcome, error_kind
 from collectorkit.delivery._callbacks import AlertCallback
-from collectorkit.delivery._loop import DEFAULT_CHECKPOINT_NAMESPACE, DeliveryReport, deliver
+from collectorkit.delivery._checkpoint import read_checkpoint
+from collectorkit.delivery._collect import collect_into
+from collectorkit.delivery._loop import DeliveryReport, deliver
 from collectorkit.delivery._processed import PersistentProcessedIds
 from collectorkit.pipeline import Pipeline
 from collectorkit.state import WatermarkManager
-from collectorkit.typing import DataSource, Sink, StateStore, TransactionalSink
+from collectorkit.typing import DataSource, Sink, StateStore
 
 __all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob"]
 
@@ -96,13 +98,13 @@ class NewAlerts:
 @dataclass(kw_only=True, eq=False)
 class _DeliveringJob:
     """What the HTTP and streaming jobs share: where pages go (sinks, pipeline, dead letter,
-    checkpoints) and the new-alert handling after each delivered page."""
+    the state store — which a sink sharing its database may save checkpoints for) and the
+    new-alert handling after each delivered page."""
 
     name: str
     schedule: Schedule
     sinks: Sequence[Sink]
     state_store: StateStore
-    checkpoint_sink: TransactionalSink | None = None
     pipeline: Pipeline | None = None
     dead_letter: Sink | None = None
     key_fields: Sequence[str] = ("id",)
@@ -121,25 +123,19 @@ class _DeliveringJob:
             log=self.log,
         )
 
-    async def _deliver(
-        self,
-        pages: AsyncIterator[Any],
-        ctx: RunContext,
-        on_delivered: Callable[[list[Record]], Awaitable[None]],
-    ) -> DeliveryReport:
-        """:func:`deliver` ``pages`` to this job's sinks; stops between pages on shutdown."""
-        return await deliver(
-            pages,
-            source=self.name,
-            sinks=self.sinks,
-            key_fields=tuple(self.key_fields),
-            pipeline=self.pipeline,
-            dead_letter=self.dead_letter,
-            state_store=self.state_store,
-            checkpoint_sink=self.checkpoint_sink,
-            on_delivered=on_delivered,
-            should_stop=ctx.stopping.is_set,
-        )
+    def _delivery(
+        self, ctx: RunContext, on_delivered: Callable[[list[Record]], Awaitable[None]]
+    ) -> dict[str, Any]:
+        """Where this job's pages go; it stops between pages on shutdown."""
+        return {
+            "source": self.name,
+            "sinks": self.sinks,
+            "key_fields": tuple(self.key_fields),
+            "pipeline": self.pipeline,
+            "dead_letter": self.dead_letter,
+            "on_delivered": on_delivered,
+            "should_stop": ctx.stopping.is_set,
+        }
 
 
 @dataclass(kw_only=True, eq=False)
@@ -155,16 +151,10 @@ class CollectorJob(_DeliveringJob):
     limit: int | None = None
     concurrency: int = 1
 
-    async def load_state(self) -> CollectorState | None:
-        stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
-        return CollectorState.from_dict(stored.value) if stored is not None else None
-
     async def run(self, ctx: RunContext) -> RunOutcome:
         await self.alerts.load()
         stats = ctx.stats
-        stream = self.client.iter_pages(
-            limit=self.limit, resume_state=await self.load_state(), concurrency=self.concurrency
-        )
+        report = DeliveryReport(source=self.name)
         live_pages = 0
 
         async def delivered(records: list[Record]) -> None:
@@ -174,17 +164,22 @@ class CollectorJob(_DeliveringJob):
             await self.alerts.handle(stats, records)
 
         try:
-            report = await self._deliver(stream, ctx, delivered)
+            await collect_into(
+                self.client,
+                state=self.state_store,
+                limit=self.limit,
+                concurrency=self.concurrency,
+                report=report,
+                **self._delivery(ctx, delivered),
+            )
         except Exception as exc:
-            self._absorb(stats, stream)
-            await self._record_run(stats, stream, "failed", error=exc)
+            self._absorb(stats, report)
+            await self._record_run(stats, report, "failed", error=exc)
             raise
         stats.pages += max(0, report.pages - live_pages)
-        self._absorb(stats, stream)
-        await self._record_run(
-            stats, stream, "partial" if report.stopped else "success", report=report
-        )
-        reason = "shutdown" if report.stopped else _reason(stream.stop_reason)
+        self._absorb(stats, report)
+        await self._record_run(stats, report, "partial" if report.stopped else "success")
+        reason = "shutdown" if report.stopped else report.stop_reason
         return RunOutcome(
             records=report.records,
             pages=report.pages,
@@ -192,31 +187,30 @@ class CollectorJob(_DeliveringJob):
             interrupted=report.stopped,
         )
 
-    def _absorb(self, stats: SourceStats, stream: Any) -> None:
-        metrics = getattr(stream, "metrics", None)
+    def _absorb(self, stats: SourceStats, report: DeliveryReport) -> None:
+        metrics = report.metrics
         if metrics is not None:
-            stats.http_429 += int(getattr(metrics, "quota_error", 0))
-            stats.retries += int(getattr(metrics, "retry_error", 0))
+            stats.http_429 += metrics.quota_error
+            stats.retries += metrics.retry_error
         api = getattr(self.client, "_api", None)
         state = getattr(api, "circuit_state", None)
         if state is not None:
             stats.breaker_state = str(getattr(state, "value", state))
-        watermark = getattr(getattr(stream, "state", None), "watermark", None)
-        if isinstance(watermark, datetime):
+        watermark = _watermark(report)
+        if watermark is not None:
             stats.watermark = watermark.timestamp()
 
     async def _record_run(
         self,
         stats: SourceStats,
-        stream: Any,
+        report: DeliveryReport,
         status: str,
         *,
-        report: DeliveryReport | None = None,
         error: Exception | None = None,
     ) -> None:
         """Seed 001's watermark record; a failure to write it is logged, never fatal."""
         manager = WatermarkManager(self.state_store)
-        watermark = getattr(getattr(stream, "state", None), "watermark", None)
+        watermark: datetime | float | None = _watermark(report)
         if watermark is None and status != "failed":
             watermark = time.time()  # no record timestamps: the run itself is the mark
         try:
@@ -224,7 +218,7 @@ class CollectorJob(_DeliveringJob):
                 self.name,
                 watermark,
                 status,
-                records_collected=report.records if report else 0,
+                records_collected=0 if error is not None else report.records,
                 error_message=None if error is None else f"{error_kind(error)}: {error}",
             )
         except Exception as exc:
@@ -235,10 +229,11 @@ class CollectorJob(_DeliveringJob):
         await self.client.aclose()
 
 
-def _reason(stop_reason: Any) -> str | None:
-    if stop_reason is None:
+def _watermark(report: DeliveryReport) -> datetime | None:
+    """The watermark of the last page checkpointed (never past an undelivered record)."""
+    if report.last_state is None:
         return None
-    return str(getattr(stop_reason, "value", stop_reason))
+    return CollectorState.from_dict(report.last_state).watermark
 
 
 @dataclass(kw_only=True, eq=False)
@@ -282,8 +277,8 @@ class StreamJob(_DeliveringJob):
     """Builds the source from the saved resume token; it ends its stream once the event is set."""
 
     async def run(self, ctx: RunContext) -> RunOutcome:
-        stored = await self.state_store.get(DEFAULT_CHECKPOINT_NAMESPACE, self.name)
-        token = stored.value.get("last_event_id") if stored is not None else None
+        saved = await read_checkpoint(self.state_store, self.name)
+        token = saved.get("last_event_id") if saved is not None else None
         source = self.make_source(str(token) if token is not None else None, ctx.stopping)
         await self.alerts.load()
 
@@ -296,7 +291,9 @@ class StreamJob(_DeliveringJob):
             await self.alerts.handle(ctx.stats, records)
 
         try:
-            report = await self._deliver(batches(), ctx, delivered)
+            report = await deliver(
+                batches(), state_store=self.state_store, **self._delivery(ctx, delivered)
+            )
         finally:
             await source.aclose()
         return RunOutcome(

@@ -3,9 +3,10 @@
 For each page: its records run through the pipeline; records that fail go to the dead-letter
 sink with the reason; the rest are stored in every sink (idempotent on the record key); only
 when all of them acknowledged is the page's state saved — in the same transaction as the
-records when the checkpoint goes to a :class:`~collectorkit.typing.TransactionalSink`
-(SQLite, PostgreSQL, Redis), else to the state store. A crash at any point therefore re-fetches
-at most the page that was not checkpointed, and the sinks write none of it twice.
+records when a :class:`~collectorkit.typing.TransactionalSink` shares the state store's
+database (see :func:`~collectorkit.delivery.checkpoint_sink_for`), else to the state store. A
+crash at any point therefore re-fetches at most the page that was not checkpointed, and the
+sinks write none of it twice.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from collectorkit._errors import CollectorError, ConfigError, SinkError
 from collectorkit._records import Envelope, Record, record_key
+from collectorkit.delivery._checkpoint import DEFAULT_CHECKPOINT_NAMESPACE, checkpoint_sink_for
 from collectorkit.pipeline import (
     DeadLetter,
     ErrorHandler,
@@ -35,9 +37,11 @@ from collectorkit.pipeline import (
 from collectorkit.sinks import DeadLetterSink, SinkConvertible, as_sink
 from collectorkit.typing import Checkpoint, Sink, StateStore, StoreResult, TransactionalSink
 
-__all__ = ["DEFAULT_CHECKPOINT_NAMESPACE", "DeliveryReport", "PageLike", "deliver"]
+if TYPE_CHECKING:
+    from collectorkit.collect import ExecutionMetrics
 
-DEFAULT_CHECKPOINT_NAMESPACE = "collector_state"
+__all__ = ["DeliveryReport", "PageLike", "deliver"]
+
 _MAX_KEPT_LETTERS = 100
 _log = logging.getLogger(__name__)
 
@@ -55,7 +59,11 @@ class PageLike(Protocol):
 @dataclass(slots=True)
 class DeliveryReport:
     """What a delivery did. ``stored`` counts records newly written to the first sink;
-    ``duplicates`` those it already held (re-fetched after a crash, or repeated by the API)."""
+    ``duplicates`` those it already held (re-fetched after a crash, or repeated by the API).
+    ``last_state`` is the last checkpointed state, where a next run resumes. ``stop_reason`` (a
+    :class:`~collectorkit.collect.StopReason` value) and ``metrics`` tell why and how a
+    collection by :func:`~collectorkit.collect_into` ended; ``stopped``: ``should_stop`` ended it.
+    """
 
     source: str
     pages: int = 0
@@ -70,6 +78,8 @@ class DeliveryReport:
     dead: list[DeadLetter] = field(default_factory=list)
     """The last (at most 100) dead letters, for reporting."""
     elapsed: float = 0.0
+    stop_reason: str | None = None
+    metrics: ExecutionMetrics | None = None
 
     @property
     def records_per_second(self) -> float:
@@ -345,24 +355,30 @@ async def deliver(
     on_delivered: Callable[[list[Record]], Awaitable[None] | None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     read_ahead: bool = True,
+    report: DeliveryReport | None = None,
 ) -> DeliveryReport:
     """Deliver every page of ``pages`` and checkpoint after each one.
 
     ``pages`` yields objects with ``.events`` (records) and ``.state`` (a mapping or an object
     with ``to_dict()``; ``None``: nothing to save), e.g. ``CollectorClient.iter_pages()``.
     The state is saved at ``(checkpoint_namespace, checkpoint_key or source)`` of
-    ``checkpoint_sink`` — one of ``sinks``, committing records and state in one transaction —
-    or else of ``state_store``. ``key_fields`` build each record's idempotency key from the
-    record as the pipeline outputs it (see :func:`~collectorkit.record_key`). Records the
-    pipeline rejects go to ``dead_letter`` (any sink; wrapped in a :class:`DeadLetterSink`)
-    before the page's records are stored; without one they are logged at ERROR and counted.
-    Seed-style ``IStorageBackend`` objects may be given as sinks. ``on_delivered`` gets the
-    records of each page after it was checkpointed; ``should_stop`` is asked after each page
+    ``checkpoint_sink`` — one of ``sinks``, committing records and state in one transaction;
+    by default the one :func:`~collectorkit.delivery.checkpoint_sink_for` finds sharing
+    ``state_store``'s database — or else of ``state_store``. ``key_fields`` build each record's
+    idempotency key from the record as the pipeline outputs it (see
+    :func:`~collectorkit.record_key`). Records the pipeline rejects go to ``dead_letter`` (any
+    sink; wrapped in a :class:`DeadLetterSink`) before the page's records are stored; without
+    one they are logged at ERROR and counted. Seed-style ``IStorageBackend`` objects (anything
+    with ``as_sink()``) may be given as sinks. ``on_delivered`` gets the records of each page
+    after it was checkpointed; ``should_stop`` is asked after each page
     (graceful shutdown).
 
     With ``read_ahead`` the next page is fetched while the current one is being stored (at most
     one page ahead): the sinks' disk or network time overlaps the API's. A page read ahead is
     never checkpointed before it is delivered, so stopping or crashing only re-fetches it.
+
+    ``report`` (default: a new one) is filled in as pages are delivered, so a caller can read
+    progress while it runs and the figures so far after a failure.
 
     A sink or state failure raises (a :class:`SinkError`/``StateError``; the report so far is
     its ``partial_result``) with the failed page not checkpointed; the pipeline's stateful
@@ -375,7 +391,10 @@ async def deliver(
         key_fields = (key_fields,)
     if dead_letter is not None and not isinstance(dead_letter, DeadLetterSink):
         dead_letter = DeadLetterSink(dead_letter)
-    report = DeliveryReport(source=source)
+    if report is None:
+        report = DeliveryReport(source=source)
+    if checkpoint_sink is None:
+        checkpoint_sink = checkpoint_sink_for(adapted, state_store)
     loop = _Loop(
         source=source,
         key_fields=tuple(key_fields),

@@ -49,9 +49,9 @@ from collectorkit.sinks._jsonl_index import (
     set_offset,
     wal_checkpoint,
 )
-from collectorkit.state import sqlite_put_state
+from collectorkit.state import SQLiteStateStore, same_sqlite_file, sqlite_put_state
 from collectorkit.state._values import check_names
-from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
+from collectorkit.typing import Checkpoint, QueryCriteria, StateStore, StoreResult
 
 __all__ = ["JSONLSink"]
 
@@ -137,6 +137,10 @@ class JSONLSink(BaseSink):
     @property
     def location(self) -> str:
         return self.template
+
+    def shares_state_with(self, store: StateStore) -> bool:
+        """True for a :class:`~collectorkit.state.SQLiteStateStore` on ``index_path``."""
+        return isinstance(store, SQLiteStateStore) and same_sqlite_file(self.index_path, store.path)
 
     # --- index plumbing -----------------------------------------------------------------------
 

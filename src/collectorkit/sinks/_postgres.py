@@ -25,12 +25,13 @@ from collectorkit.sinks._base import (
     unique_envelopes,
 )
 from collectorkit.state import (
+    PostgresStateStore,
     open_postgres_pool,
     postgres_create_state_table,
     postgres_put_state,
 )
 from collectorkit.state._values import check_names, redact_url
-from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
+from collectorkit.typing import Checkpoint, QueryCriteria, StateStore, StoreResult
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -88,6 +89,13 @@ class PostgresSink(BaseSink):
     @property
     def location(self) -> str:
         return f"{redact_url(self.url)}#{self.table}"
+
+    def shares_state_with(self, store: StateStore) -> bool:
+        """True for a :class:`~collectorkit.state.PostgresStateStore` on this database whose
+        table is this sink's ``state_table``."""
+        return isinstance(store, PostgresStateStore) and store.holds_state_at(
+            self.url, table=self.state_table
+        )
 
     def _sql(self, text: str) -> Composed:
         from psycopg import sql

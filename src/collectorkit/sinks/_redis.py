@@ -25,8 +25,9 @@ from collectorkit.sinks._base import (
     result_for,
     unique_envelopes,
 )
+from collectorkit.state import RedisStateStore
 from collectorkit.state._values import check_names, encode_value, redact_url
-from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
+from collectorkit.typing import Checkpoint, QueryCriteria, StateStore, StoreResult
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -104,6 +105,13 @@ class RedisStreamSink(BaseSink):
     @property
     def location(self) -> str:
         return f"{redact_url(self.url)}#{self.stream}"
+
+    def shares_state_with(self, store: StateStore) -> bool:
+        """True for a :class:`~collectorkit.state.RedisStateStore` on this server whose prefix
+        is this sink's ``state_prefix``."""
+        return isinstance(store, RedisStateStore) and store.holds_state_at(
+            self.url, prefix=self.state_prefix
+        )
 
     async def _open(self) -> None:
         try:

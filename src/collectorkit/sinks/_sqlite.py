@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -28,8 +27,13 @@ from collectorkit.sinks._base import (
     result_for,
     unique_envelopes,
 )
-from collectorkit.state import sqlite_create_state_table, sqlite_put_state
-from collectorkit.typing import Checkpoint, QueryCriteria, StoreResult
+from collectorkit.state import (
+    SQLiteDatabase,
+    SQLiteStateStore,
+    same_sqlite_file,
+    sqlite_put_state,
+)
+from collectorkit.typing import Checkpoint, QueryCriteria, StateStore, StoreResult
 
 __all__ = ["SQLiteSink"]
 
@@ -80,8 +84,10 @@ class SQLiteSink(BaseSink):
         self.table = table
         self._synchronous = synchronous.upper()
         self._timeout = timeout
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._db = SQLiteDatabase(
+            self.path, timeout=timeout, synchronous=self._synchronous, setup=self._setup
+        )
+        self._lock = self._db.lock
         self._commits = 0  # since the last WAL checkpoint
         # table names are validated above: the f-strings below interpolate no user data
         self._insert = (
@@ -93,15 +99,11 @@ class SQLiteSink(BaseSink):
     def location(self) -> str:
         return f"sqlite://{self.path}#{self.table}"
 
-    def _open_sync(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+    def shares_state_with(self, store: StateStore) -> bool:
+        """True for a :class:`~collectorkit.state.SQLiteStateStore` on this sink's file."""
+        return isinstance(store, SQLiteStateStore) and same_sqlite_file(self.path, store.path)
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
         if self._synchronous in _UNSYNCED:
             conn.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints: see _write
         conn.execute(
@@ -109,20 +111,16 @@ class SQLiteSink(BaseSink):
             "key TEXT NOT NULL UNIQUE, source TEXT NOT NULL, data TEXT NOT NULL, "
             "stored_at REAL NOT NULL)"
         )
-        sqlite_create_state_table(conn)
-        self._conn = conn
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             with self._lock:
-                if self._conn is None:
-                    self._open_sync()
-                assert self._conn is not None
+                conn = self._db.open()
                 try:
-                    return work(self._conn)
+                    return work(conn)
                 except sqlite3.Error as exc:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
                     raise SinkError(f"SQLite sink {self.path!r}: {exc}") from None
 
         try:
@@ -134,13 +132,7 @@ class SQLiteSink(BaseSink):
         await self._run(lambda c: None)
 
     async def _close(self) -> None:
-        def close() -> None:
-            with self._lock:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-
-        await asyncio.to_thread(close)
+        await self._db.aclose()
 
     def _transaction(
         self, batch: list[Envelope], checkpoint: Checkpoint | None
@@ -187,7 +179,7 @@ class SQLiteSink(BaseSink):
         await asyncio.sleep(0)
         work = self._transaction(batch, checkpoint)
         written: int | None = None
-        conn = self._conn
+        conn = self._db.conn
         inline = self._synchronous in _UNSYNCED and len(batch) <= _INLINE_MAX
         if inline and conn is not None and self._lock.acquire(blocking=False):
             try:

@@ -17,7 +17,9 @@ from collectorkit.state._postgres import (
 from collectorkit.state._redis import RedisStateStore
 from collectorkit.state._service_client import StorageServiceClient
 from collectorkit.state._sqlite import (
+    SQLiteDatabase,
     SQLiteStateStore,
+    same_sqlite_file,
     sqlite_create_state_table,
     sqlite_put_state,
 )
@@ -30,6 +32,7 @@ __all__ = [
     "MockStorageClient",
     "PostgresStateStore",
     "RedisStateStore",
+    "SQLiteDatabase",
     "SQLiteStateStore",
     "StateStoreTokenCache",
     "StorageServiceClient",
@@ -45,6 +48,7 @@ __all__ = [
     "postgres_create_state_table",
     "postgres_put_state",
     "register_state_store",
+    "same_sqlite_file",
     "sqlite_create_state_table",
     "sqlite_put_state",
 ]

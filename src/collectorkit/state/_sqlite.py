@@ -5,8 +5,9 @@ Each write is one atomic statement (``INSERT … ON CONFLICT``/``UPDATE … WHER
 writer wait for another process's lock instead of failing. Blocking sqlite3 calls run in a worker
 thread (``asyncio.to_thread``) so the event loop never stalls on disk.
 
-A sink that keeps events in the same file calls :func:`sqlite_put_state` inside its own
-transaction, so a batch and its checkpoint commit together.
+A sink that keeps events in the same file opens it through the same :class:`SQLiteDatabase` and
+calls :func:`sqlite_put_state` inside its own transaction, so a batch and its checkpoint commit
+together.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from collectorkit.typing import StoredValue
 
 __all__ = [
     "SQLITE_STATE_SCHEMA",
+    "SQLiteDatabase",
     "SQLiteStateStore",
+    "same_sqlite_file",
     "sqlite_create_state_table",
     "sqlite_put_state",
 ]
@@ -97,6 +100,69 @@ def sqlite_put_state(
     return int(row[0])
 
 
+def same_sqlite_file(a: str | Path, b: str | Path) -> bool:
+    """Whether the paths ``a`` and ``b`` name one database file (``":memory:"`` never does)."""
+    if ":memory:" in (str(a), str(b)):
+        return False
+    return Path(a).resolve() == Path(b).resolve()
+
+
+class SQLiteDatabase:
+    """One SQLite file opened the way every collectorkit part opens one: WAL, ``busy_timeout``,
+    ``synchronous``, the state table, then ``setup`` (a sink's own tables and pragmas).
+
+    The connection is opened on first use and shared by worker threads under :attr:`lock`, so
+    the state store and the SQLite sink open, configure and close a file in one place. Errors
+    (``sqlite3.Error``, ``OSError``) propagate for the owner to word.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 10.0,
+        synchronous: str = "NORMAL",
+        setup: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.timeout = timeout
+        self.synchronous = synchronous
+        self._setup = setup
+        self.lock = threading.Lock()
+        self.conn: sqlite3.Connection | None = None
+
+    def open(self) -> sqlite3.Connection:
+        """The connection, opened now if it is not yet; call it holding :attr:`lock`."""
+        if self.conn is None:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+                conn.execute(SQLITE_STATE_SCHEMA)
+                if self._setup is not None:
+                    self._setup(conn)
+            except BaseException:
+                conn.close()
+                raise
+            self.conn = conn
+        return self.conn
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                conn, self.conn = self.conn, None
+                conn.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` from a worker thread (it may wait for a running write)."""
+        await asyncio.to_thread(self.close)
+
+
 class SQLiteStateStore(AsyncResource):
     """State in a SQLite file (``":memory:"`` for a private in-memory database).
 
@@ -106,50 +172,36 @@ class SQLiteStateStore(AsyncResource):
     def __init__(
         self, path: str | Path, *, timeout: float = 10.0, clock: Clock | None = None
     ) -> None:
-        self._path = str(path)
-        self._timeout = timeout
+        self._db = SQLiteDatabase(path, timeout=timeout)
         self._clock: Clock = clock or SystemClock()
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
 
     def __repr__(self) -> str:
-        return f"SQLiteStateStore({self._path!r})"
+        return f"SQLiteStateStore({self.path!r})"
 
     @property
     def path(self) -> str:
-        return self._path
+        return self._db.path
 
     def _connect(self) -> sqlite3.Connection:
-        if self._conn is None:
-            try:
-                if self._path != ":memory:":
-                    Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    self._path, timeout=self._timeout, isolation_level=None, check_same_thread=False
-                )
-                conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-                conn.execute(SQLITE_STATE_SCHEMA)
-            except (sqlite3.Error, OSError) as exc:
-                raise StateStoreUnavailableError(
-                    f"cannot open SQLite state store {self._path!r}: {exc}"
-                ) from None
-            self._conn = conn
-        return self._conn
+        try:
+            return self._db.open()
+        except (sqlite3.Error, OSError) as exc:
+            raise StateStoreUnavailableError(
+                f"cannot open SQLite state store {self.path!r}: {exc}"
+            ) from None
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
-            with self._lock:
+            with self._db.lock:
                 conn = self._connect()
                 try:
                     return work(conn)
                 except sqlite3.OperationalError as exc:
                     raise StateStoreUnavailableError(
-                        f"SQLite state store {self._path!r}: {exc}"
+                        f"SQLite state store {self.path!r}: {exc}"
                     ) from None
                 except sqlite3.Error as exc:
-                    raise StateError(f"SQLite state store {self._path!r}: {exc}") from None
+                    raise StateError(f"SQLite state store {self.path!r}: {exc}") from None
 
         return await asyncio.to_thread(call)
 
@@ -193,10 +245,4 @@ class SQLiteStateStore(AsyncResource):
         await self._run(lambda c: c.execute("SELECT 1").fetchone())
 
     async def aclose(self) -> None:
-        def close() -> None:
-            with self._lock:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-
-        await asyncio.to_thread(close)
+        await self._db.aclose()

@@ -1,0 +1,144 @@
+"""Exactly once from an API into your sinks, in one call: :func:`collect_into`.
+
+It resumes from the checkpoint saved by the last run, walks the collector's pages and hands them
+to :func:`~collectorkit.delivery.deliver`, which stores each page in every sink and only then
+saves its checkpoint. The daemon's jobs run every collection through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from collectorkit._records import Record
+from collectorkit._sync import run_sync
+from collectorkit.collect import (
+    CollectorBlueprint,
+    CollectorClient,
+    CollectorState,
+    resolve_strategy,
+)
+from collectorkit.delivery._checkpoint import read_checkpoint
+from collectorkit.delivery._loop import DeliveryReport, deliver
+from collectorkit.state import open_state_store
+from collectorkit.typing import Sink, StateStore
+
+if TYPE_CHECKING:
+    from collectorkit.pipeline import Pipeline
+    from collectorkit.sinks import SinkConvertible
+
+__all__ = ["collect_into", "collect_into_sync"]
+
+
+async def collect_into(
+    collector: CollectorBlueprint | CollectorClient,
+    *,
+    sinks: Sequence[Sink | SinkConvertible],
+    state: StateStore | str,
+    pipeline: Pipeline | None = None,
+    dead_letter: Sink | None = None,
+    key_fields: Sequence[str] | str = ("id",),
+    limit: int | None = None,
+    concurrency: int | None = None,
+    source: str | None = None,
+    on_delivered: Callable[[list[Record]], Awaitable[None] | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    report: DeliveryReport | None = None,
+) -> DeliveryReport:
+    """Collect into ``sinks`` exactly once, resuming where the last run's checkpoint left off.
+
+    ``state`` is a state store or its URL (``sqlite:///collectorkit.db``, ``postgresql://…``,
+    ``redis://…``, ``http(s)://…``; opened and closed here). Every page is stored in all
+    ``sinks`` (idempotent on ``key_fields``) before its checkpoint is saved at
+    ``("collector_state", source)`` — by the sink that shares the store's database, in the
+    same transaction, when there is one. ``source`` defaults to the blueprint's name.
+
+    A blueprint gets a :class:`~collectorkit.CollectorClient` for this call; a client is used
+    and left open (its rate limiter and breaker carry over). ``concurrency`` defaults to the
+    blueprint's when its strategy is ``concurrent``, else 1. The returned report counts
+    records and pages, says why collection stopped (``stop_reason``) and holds the dead
+    letters; ``pipeline``, ``dead_letter``, ``on_delivered``, ``should_stop`` and ``report`` are
+    as for :func:`~collectorkit.delivery.deliver`. A failure raises with the page that failed
+    not checkpointed; running again fetches it again and stores none of it twice.
+    """
+    async with contextlib.AsyncExitStack() as owned:
+        if isinstance(collector, CollectorClient):
+            client = collector
+        else:
+            client = await owned.enter_async_context(CollectorClient(collector))
+        if isinstance(state, str):
+            state = await open_state_store(state)
+            owned.push_async_callback(state.aclose)
+        blueprint = client.blueprint
+        name = source or blueprint.name
+        if report is None:
+            report = DeliveryReport(source=name)
+        saved = await read_checkpoint(state, name)
+        if report.last_state is None:
+            report.last_state = saved  # where a next run resumes, until a page moves it
+        if concurrency is None:
+            concurrent = resolve_strategy(blueprint.default_strategy).concurrent
+            concurrency = blueprint.concurrency if concurrent else 1
+        pages = client.iter_pages(
+            limit=limit,
+            resume_state=CollectorState.from_dict(saved) if saved else None,
+            concurrency=concurrency,
+        )
+        try:
+            await deliver(
+                pages,
+                source=name,
+                sinks=sinks,
+                key_fields=key_fields,
+                pipeline=pipeline,
+                dead_letter=dead_letter,
+                state_store=state,
+                on_delivered=on_delivered,
+                should_stop=should_stop,
+                report=report,
+            )
+        finally:
+            report.metrics = pages.metrics
+            report.stop_reason = None if pages.stop_reason is None else pages.stop_reason.value
+    return report
+
+
+def collect_into_sync(
+    collector: CollectorBlueprint | CollectorClient,
+    *,
+    sinks: Sequence[Sink | SinkConvertible],
+    state: StateStore | str,
+    pipeline: Pipeline | None = None,
+    dead_letter: Sink | None = None,
+    key_fields: Sequence[str] | str = ("id",),
+    limit: int | None = None,
+    concurrency: int | None = None,
+    source: str | None = None,
+) -> DeliveryReport:
+    """:func:`collect_into` for synchronous code (not inside a running event loop).
+
+    The connections the run opened belong to its event loop, so when it returns the client's,
+    the sinks' and the state store's are closed; each opens again on its next use.
+    """
+
+    async def once() -> DeliveryReport:
+        try:
+            return await collect_into(
+                collector,
+                sinks=sinks,
+                state=state,
+                pipeline=pipeline,
+                dead_letter=dead_letter,
+                key_fields=key_fields,
+                limit=limit,
+                concurrency=concurrency,
+                source=source,
+            )
+        finally:
+            for resource in (collector, *sinks, dead_letter, state):
+                close = getattr(resource, "aclose", None)
+                if close is not None:
+                    await close()
+
+    return run_sync(once(), async_name="collect_into")
