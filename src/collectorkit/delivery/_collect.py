@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from collectorkit._errors import CollectorError
 from collectorkit._records import Record
 from collectorkit._sync import run_sync
 from collectorkit.collect import (
@@ -59,8 +60,10 @@ async def collect_into(
     blueprint's when its strategy is ``concurrent``, else 1. The returned report counts
     records and pages, says why collection stopped (``stop_reason``) and holds the dead
     letters; ``pipeline``, ``dead_letter``, ``on_delivered``, ``should_stop`` and ``report`` are
-    as for :func:`~collectorkit.delivery.deliver`. A failure raises with the page that failed
-    not checkpointed; running again fetches it again and stores none of it twice.
+    as for :func:`~collectorkit.delivery.deliver`. A failure raises a
+    :class:`~collectorkit.CollectorError` whose ``partial_result`` is the report so far, with
+    the page that failed not checkpointed: running again fetches it again and stores none of
+    it twice.
     """
     async with contextlib.AsyncExitStack() as owned:
         if isinstance(collector, CollectorClient):
@@ -98,6 +101,9 @@ async def collect_into(
                 should_stop=should_stop,
                 report=report,
             )
+        except CollectorError as exc:
+            exc.partial_result = report  # what was delivered, rather than what was fetched
+            raise
         finally:
             report.metrics = pages.metrics
             report.stop_reason = None if pages.stop_reason is None else pages.stop_reason.value
