@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from collectorkit._net import STATUS_TOKEN_HINT, check_bind
+from collectorkit._redact import redact
 from collectorkit.config._registry import known_sink_types, known_state_schemes
 from collectorkit.config._request import AuthSpec, StrictModel
 from collectorkit.config._source import (
@@ -166,11 +167,14 @@ class Config(StrictModel):
     def to_dict(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
         """The configuration as plain data; :func:`load_config` reads it back to an equal Config.
 
-        Secrets are masked unless ``reveal_secrets`` (then treat the result as a secret too).
+        Secrets are masked unless ``reveal_secrets`` (then treat the result as a secret too):
+        credential fields, and every value under a secret name (:func:`is_secret_name`: a
+        ``session_id`` header, a password in a URL ...).
         """
-        return self.model_dump(
+        dump = self.model_dump(
             mode="json", by_alias=True, context={"reveal_secrets": reveal_secrets}
         )
+        return dump if reveal_secrets else redact(dump)
 
     def secret_values(self) -> list[str]:
         """Every credential in the configuration, to register with the log redactor."""

@@ -1,0 +1,66 @@
+"""One secret-name rule: what the logs mask is what the configuration loader treats as a secret;
+one URL redactor for every URL form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from collectorkit._redact import is_secret_name, redact, redact_url
+from collectorkit.config import load_config
+from collectorkit.config._issues import ConfigValidationError
+from collectorkit.http import get_logger, is_sensitive_name
+from collectorkit.state._values import redact_url as state_redact_url
+
+SECRET_NAMES = ["session_id", "X-Session-Id", "signature", "jwt", "api_key", "X-Auth-Token"]
+PLAIN_NAMES = ["key_fields", "key_id", "token_url", "id_field", "page", "severity"]
+VALUE = "s3cr3t-value-4242"
+
+
+@pytest.mark.parametrize("name", SECRET_NAMES)
+def test_secret_names_are_masked_in_logs(name: str) -> None:
+    assert is_secret_name(name)
+    assert is_sensitive_name(name)
+    with capture_logs() as logs:
+        get_logger("test").info("sent", **{name: VALUE}, params={name: VALUE})
+    assert VALUE not in repr(logs)
+
+
+@pytest.mark.parametrize("name", PLAIN_NAMES)
+def test_settings_about_credentials_are_not_secrets(name: str) -> None:
+    assert not is_secret_name(name)
+    assert redact({name: "shown"}) == {name: "shown"}
+
+
+def _with_headers(headers: dict[str, Any]) -> dict[str, Any]:
+    source = {"name": "a", "base_url": "https://api.example.test", "request": {"endpoint": "/x"}}
+    source["request"]["headers"] = headers  # type: ignore[index]
+    return {"sources": [source]}
+
+
+@pytest.mark.parametrize("name", ["session_id", "Signature", "jwt"])
+def test_config_loader_treats_the_same_names_as_secrets(name: str) -> None:
+    config = load_config(_with_headers({name: VALUE}), env={})
+    assert VALUE in config.secret_values()
+    assert VALUE not in str(config.to_dict())
+    with pytest.raises(ConfigValidationError) as info:
+        load_config(_with_headers({name: VALUE, "bogus": ["not", "a", "string"]}), env={})
+    assert VALUE not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u@h:1/db?password=hunter2pw", "postgresql://u@h:1/db?password=***"),
+        ("postgresql://u:hunter2pw@h:1/db", "postgresql://u:***@h:1/db"),
+        ("http://h:1/?token=hunter2pw&page=2", "http://h:1/?token=***&page=2"),
+        ("redis://:hunter2pw@h:1/0", "redis://:***@h:1/0"),
+        ("https://h/x?session_id=hunter2pw#jwt=hunter2pw", "https://h/x?session_id=***#jwt=***"),
+    ],
+)
+def test_every_url_form_is_redacted_by_the_one_redactor(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert state_redact_url is redact_url
+    assert redact(f"cannot reach {url!r}") == f"cannot reach {shown!r}"
