@@ -4,6 +4,7 @@ sync facades, and the seed's ``connect()`` / ``disconnect()`` only in ``collecto
 from __future__ import annotations
 
 import ast
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,6 @@ from collectorkit import (
     SQLiteSink,
     SQLiteStateStore,
     StorageServiceClient,
-    SyncInAsyncError,
 )
 from collectorkit.compat import IStorageBackend, MockDataSource, MockStorageBackend
 from collectorkit.typing import DataSource, Sink, StateStore
@@ -105,11 +105,18 @@ def test_sync_close_outside_a_loop_closes_the_transport() -> None:
         assert collector.blueprint.name == "x"
 
 
-async def test_sync_close_inside_a_loop_names_aclose() -> None:
-    client = APIClient(base_url="http://127.0.0.1:1")
-    with pytest.raises(SyncInAsyncError, match=r"APIClient\.aclose"):
-        client.close()
-    await client.aclose()
+async def test_close_inside_a_loop_really_closes_awaited_or_not() -> None:
+    awaited = APIClient(base_url="http://127.0.0.1:1")
+    first = awaited.transport
+    await awaited.close()  # seed 004's spelling
+    assert awaited.transport is not first
+    forgotten = APIClient(base_url="http://127.0.0.1:1")
+    second = forgotten.transport
+    closing = forgotten.close()  # not awaited: the close still runs
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert closing.done
+    assert forgotten.transport is not second
 
 
 async def test_seed_spellings_keep_connect_and_disconnect() -> None:
