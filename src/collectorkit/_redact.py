@@ -26,6 +26,7 @@ __all__ = [
     "redact_text",
     "redact_url",
     "register_secret",
+    "url_secrets",
 ]
 
 MASK = "***"
@@ -121,6 +122,26 @@ def _mask_url(url: str) -> str:
     tail, hash_, fragment = tail.partition("#")
     path, question, query = tail.partition("?")
     return f"{head}{path}{question}{_mask_params(query)}{hash_}{_mask_params(fragment)}"
+
+
+def url_secrets(url: str) -> list[str]:
+    """The secret values written in ``url``: its password and the values of secret query and
+    fragment parameters (as written and decoded) — what :func:`redact_url` masks by name."""
+    masked = _mask_url(url)
+    if masked == url:
+        return []
+    found: list[str] = []
+    authority = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
+    userinfo, at, _ = authority.rpartition("@")
+    if at and ":" in userinfo:
+        found.append(userinfo.partition(":")[2])
+    for params in (url.partition("#")[0].partition("?")[2], url.partition("#")[2]):
+        for pair in params.split("&"):
+            name, eq, value = pair.partition("=")
+            if eq and value and is_secret_name(unquote_plus(name)):
+                found.append(value)
+    # as written, and decoded (as a driver would use and maybe echo it)
+    return list(dict.fromkeys(v for f in found for v in (f, unquote_plus(f)) if v))
 
 
 def redact_url(url: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from collectorkit._redact import is_secret_name, redact, redact_url
+from collectorkit._redact import is_secret_name, redact, redact_url, url_secrets
 from collectorkit.config import load_config
 from collectorkit.config._issues import ConfigValidationError
 from collectorkit.http import get_logger, is_sensitive_name
@@ -64,3 +64,21 @@ def test_every_url_form_is_redacted_by_the_one_redactor(url: str, shown: str) ->
     assert redact_url(url) == shown
     assert state_redact_url is redact_url
     assert redact(f"cannot reach {url!r}") == f"cannot reach {shown!r}"
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("postgresql://u@h:1/db?password=hunter2pw", ["hunter2pw"]),
+        ("postgresql://u:hunter%2Fpw@h:1/db", ["hunter%2Fpw", "hunter/pw"]),
+        ("http://h:1/?token=hunter2pw&page=2", ["hunter2pw"]),
+        ("redis://:hunter2pw@h:1/0", ["hunter2pw"]),
+        ("sqlite:///./collectorkit.db", []),
+    ],
+)
+def test_state_url_secrets_are_config_secrets(url: str, secrets: list[str]) -> None:
+    assert url_secrets(url) == secrets
+    source = {"name": "a", "base_url": "https://api.example.test", "request": {"endpoint": "/x"}}
+    config = load_config({"state": url, "sources": [source]}, env={})
+    assert set(secrets) <= set(config.secret_values())
+    assert not any(s in str(config.to_dict()) for s in secrets)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from collectorkit._net import STATUS_TOKEN_HINT, check_bind
-from collectorkit._redact import redact
+from collectorkit._redact import redact, url_secrets
 from collectorkit.config._registry import known_sink_types, known_state_schemes
 from collectorkit.config._request import AuthSpec, StrictModel
 from collectorkit.config._source import (
@@ -183,22 +182,11 @@ class Config(StrictModel):
         return found
 
 
-def _url_password(text: str) -> str | None:
-    if "://" not in text or "@" not in text:
-        return None
-    try:
-        return urlsplit(text).password
-    except ValueError:
-        return None
-
-
 def _collect_secrets(value: Any, found: list[str]) -> None:
     if isinstance(value, SecretStr):
         found.append(value.get_secret_value())
-    elif isinstance(value, str):
-        password = _url_password(value)  # postgresql://user:password@host/db
-        if password:
-            found.append(password)
+    elif isinstance(value, str) and "://" in value:
+        found.extend(url_secrets(value))  # postgresql://user:password@host/db?sslpassword=...
     elif isinstance(value, StrictModel):
         for name in type(value).model_fields:
             _collect_secrets(getattr(value, name), found)
