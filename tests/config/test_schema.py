@@ -56,3 +56,25 @@ def test_schema_options_are_the_library_objects_options() -> None:
     retry = schema["$defs"]["RetryPolicy"]["properties"]
     assert retry["max_attempts"]["default"] == RetryPolicy().max_attempts
     assert retry["max_delay"]["default"] == RetryPolicy().max_delay
+
+
+def test_incremental_durations_are_durations_in_the_schema_the_yaml_and_the_library() -> None:
+    from collectorkit.collect import IncrementalConfig
+
+    validator = jsonschema.Draft202012Validator(json.loads(render_config_schema()))
+    document = parse_config_text(DESIGN_EXAMPLE)
+    incremental = document["sources"][0]["request"]["incremental"]
+    incremental.update(overlap="5 min", end_lag="30s", max_window="1h")
+    assert list(validator.iter_errors(document)) == []
+    library = IncrementalConfig(
+        timestamp_field="created_at",
+        start_param="since",
+        initial_lookback="7d",
+        overlap="5 min",
+        end_lag="30s",
+        max_window="1h",
+    )
+    env = {"XDR_BASE_URL": "https://x.test", "XDR_AUTH_TOKEN": "t"}
+    assert load_config(document, env=env).sources[0].request.incremental == library
+    incremental["overlap"] = "five minutes"
+    assert list(validator.iter_errors(document))

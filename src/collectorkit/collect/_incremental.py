@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
+from collectorkit._durations import Seconds
 from collectorkit._errors import ConfigError
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Record
@@ -69,10 +70,10 @@ class IncrementalConfig:
     param_location: Literal["query", "body"] = "query"
     time_format: str = "iso8601"
     timestamp_unit: Literal["auto", "s", "ms"] = "auto"
-    initial_lookback: Any = 7 * 86400.0
-    overlap: Any = 0.0
-    end_lag: Any = 0.0
-    max_window: Any = None
+    initial_lookback: Seconds = 7 * 86400.0
+    overlap: Seconds = 0.0
+    end_lag: Seconds = 0.0
+    max_window: Seconds | None = None
     max_boundary_ids: int = 10_000
     ordered: bool = True
     _paths: dict[str, JSONPath | None] = dataclasses.field(
