@@ -131,7 +131,8 @@ def test_streaming_sources_from_config(kind: str, cls: type) -> None:
     source: Any = build_source(config.sources[0], last_event_id="41", stop=stop)
     assert isinstance(source, cls)
     assert source.url == f"{scheme}://feed.test/stream"
-    assert source._headers == {"X-Key": "k-1234"}
+    assert source._headers == {}  # credentials come from the auth handler, through its flow
+    assert source.auth.header_name == "X-Key"
     assert (source.batch_size, source.max_events, source.last_event_id) == (7, 50, "41")
     assert source.reconnect.initial_delay == 2.0
     assert source.stop is stop
@@ -171,9 +172,9 @@ def test_layer_checks_run_at_load_and_name_the_yaml_path() -> None:
     data["sources"][1]["request"]["pagination"]["next_cursor_path"] = "meta.next"  # type: ignore[index]
     with pytest.raises(ConfigValidationError) as info:
         load_config(data, env={})
-    # ... and building the sources and sinks finds the rest, each at its YAML path
-    assert [path for path, _ in info.value.issues] == ["sources[0].auth", "sinks[0]"]
-    assert "'oauth2' is not supported by sse sources" in str(info.value)
+    # ... and building the sources and sinks finds the rest, each at its YAML path (an SSE source
+    # takes OAuth2 like any other: it reads through the same client and auth flow)
+    assert [path for path, _ in info.value.issues] == ["sinks[0]"]
     assert "s3cret-value" not in str(info.value)
 
 

@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from collectorkit import BearerTokenAuthHandler, FakeClock
 from collectorkit.http import AuthHandler, Request, Response
-from collectorkit.sources import LongPollSource, ReconnectPolicy, SSESource
+from collectorkit.sources import LongPollSource, ReconnectPolicy, SSESource, WebSocketSource
 from collectorkit.testing import MockTransport
 
 from .conftest import FeedServer
@@ -32,7 +32,7 @@ class RefreshingAuth(AuthHandler):
         return True
 
 
-async def _drain(src: SSESource | LongPollSource) -> list[dict[str, Any]]:
+async def _drain(src: SSESource | LongPollSource | WebSocketSource) -> list[dict[str, Any]]:
     async with src:
         return [record async for batch in src.collect_stream() for record in batch]
 
@@ -135,3 +135,14 @@ async def test_long_poll_reads_through_the_transport_seam_with_auth() -> None:
     assert [r["id"] for r in await _drain(src)] == ["1", "2", "3", "4", "5", "6"]
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in transport.requests)
     assert src.metrics.total_requests == len(transport.requests) >= 2
+
+
+async def test_websocket_handshake_takes_credentials_from_the_auth_flow(
+    feed_server: FeedServer,
+) -> None:
+    auth = RefreshingAuth()
+    src = WebSocketSource(
+        feed_server.url("/ws", scheme="ws"), auth=auth, max_events=5, batch_timeout=0.05
+    )
+    assert [r["seq"] for r in await _drain(src)] == [1, 2, 3, 4, 5]
+    assert auth.refreshes == 0

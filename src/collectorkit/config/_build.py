@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import inspect
 from typing import Any
 
 from collectorkit._clock import Clock
@@ -20,7 +19,7 @@ from collectorkit.config._models import Config
 from collectorkit.config._refs import ConfigIssue
 from collectorkit.config._request import AuthSpec, RequestConfig
 from collectorkit.config._source import SourceConfig, StreamConfig
-from collectorkit.http import AuthHandler, Request, Transport
+from collectorkit.http import AuthHandler, Transport
 from collectorkit.pipeline import Pipeline, build_pipeline
 from collectorkit.sinks import build_sink
 from collectorkit.sources import (
@@ -106,25 +105,6 @@ def build_blueprint(
     )
 
 
-def _stream_headers(source: SourceConfig) -> dict[str, str]:
-    """The request headers with the credentials the auth handler adds (streams send headers)."""
-    request = Request("GET", source.base_url, headers=source.request.headers)
-    handler = build_auth(source.auth)
-    if handler is not None:
-        if inspect.iscoroutinefunction(type(handler).on_request):
-            raise ConfigError(
-                f"{source.auth.type!r} is not supported by {source.type} sources", path="auth"
-            )
-        handler.on_request(request)
-        if request.params or request.content is not None:
-            raise ConfigError(
-                f"{source.type} sources send credentials in headers only (not query_param or "
-                "body_field)",
-                path="auth",
-            )
-    return dict(request.headers.items())
-
-
 def build_source(
     source: SourceConfig,
     *,
@@ -146,7 +126,8 @@ def build_source(
     url = source.base_url + source.request.endpoint
     common: dict[str, Any] = {
         "source_id": source.name,
-        "headers": _stream_headers(source),
+        "headers": dict(source.request.headers),
+        "auth": build_auth(source.auth),
         "batch_size": stream.batch_size,
         "batch_timeout": stream.batch_timeout,
         "max_events": source.limit,

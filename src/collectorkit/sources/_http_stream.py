@@ -74,7 +74,7 @@ class HTTPStreamingSource(StreamingSource):
         self._headers = dict(headers or {})
         register_header_secrets(self._headers)
         self._params = dict(params or {})
-        self._auth = auth
+        self.auth = auth
         self._verify = verify
         self._transport = transport
         self._own_transport: Transport | None = None
@@ -97,7 +97,7 @@ class HTTPStreamingSource(StreamingSource):
                 transport = self._own_transport = default_transport(verify=False)
             self._client = APIClient(
                 base_url=self.url,
-                auth=self._auth,
+                auth=self.auth,
                 retry=RetryPolicy(max_attempts=1),  # the reconnect policy retries
                 timeout=self._client_timeouts(),
                 transport=transport,

@@ -7,21 +7,28 @@ offered the ways servers accept one: a header (``resume_header``, default ``Last
 query parameter (``resume_param``) and/or a first message (``resume_message(token)``). A
 ``subscribe_message`` is sent on every connect. This module is the one place ``websockets``
 exceptions are translated.
+
+The handshake is not HTTP request/response, but it takes its credentials the same way: it is one
+request of the ``auth`` handler's flow (a 401 refreshes the credentials once and retries), and a
+redirect to another origin (not the URL's, not in ``allowed_hosts``) goes without them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.datastructures import Headers as WSHeaders
 from websockets.exceptions import InvalidStatus, WebSocketException
 
 from collectorkit._errors import SourceError
 from collectorkit._records import Record, lookup_path
-from collectorkit.http import redact_url
+from collectorkit.http import AuthHandler, NoAuth, Request, Response, redact_url
+from collectorkit.http._auth import strip_credentials, trusts_origin
+from collectorkit.http._models import origin_of
 from collectorkit.sources._http_stream import status_error
 from collectorkit.sources._sse import records_from_text
 from collectorkit.sources._stream import (
@@ -33,6 +40,27 @@ from collectorkit.sources._stream import (
 __all__ = ["WebSocketSource"]
 
 Message = Mapping[str, Any] | str
+
+
+class _Connect(connect):
+    """``websockets``' connect with our cross-origin rule on redirects (it only drops
+    ``Authorization`` and cookies; an API-key header must go too)."""
+
+    def __init__(self, uri: str, *, allowed_hosts: frozenset[str], **options: Any) -> None:
+        super().__init__(uri, **options)
+        self._trusted = origin_of(uri)
+        self._allowed = allowed_hosts
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        target = super().process_redirect(exc)
+        if isinstance(target, str) and not trusts_origin(
+            origin_of(target), self._trusted, self._allowed
+        ):
+            headers = WSHeaders(self.additional_headers or {}).raw_items()
+            request = Request("GET", target, headers=list(headers))
+            strip_credentials(request)
+            self.additional_headers = request.headers.pairs()
+        return target
 
 
 class WebSocketSource(StreamingSource):
@@ -53,10 +81,14 @@ class WebSocketSource(StreamingSource):
         open_timeout: float = 10.0,
         close_timeout: float = 2.0,
         ping_interval: float | None = 20.0,
+        auth: AuthHandler | None = None,
+        allowed_hosts: Sequence[str] = (),
         **options: Any,
     ) -> None:
         super().__init__(source_id=source_id or url, **options)
         self.url = url
+        self.auth = auth or NoAuth()
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self._headers = dict(headers or {})
         register_header_secrets(self._headers)
         self.id_field = id_field
@@ -86,14 +118,7 @@ class WebSocketSource(StreamingSource):
     async def _read(self, resume_token: str | None) -> AsyncGenerator[StreamEvent, None]:
         url, headers = self._target(resume_token)
         try:
-            async with connect(
-                url,
-                additional_headers=headers,
-                open_timeout=self._open_timeout,
-                close_timeout=self._close_timeout,
-                ping_interval=self._ping_interval,
-                proxy=None,
-            ) as ws:
+            async with await self._handshake(url, headers) as ws:
                 await self._greet(ws, resume_token)
                 leaving = True
                 try:
@@ -116,6 +141,38 @@ class WebSocketSource(StreamingSource):
             raise SourceError(
                 f"{self.source_id}: {type(exc).__name__} on {redact_url(url)}: {exc}"
             ) from exc
+
+    async def _handshake(self, url: str, headers: dict[str, str]) -> ClientConnection:
+        """The opening handshake as one request of the auth flow (see the module docstring)."""
+        opened: list[ClientConnection] = []
+
+        async def send(request: Request) -> Response:
+            try:
+                ws = await _Connect(
+                    request.full_url,
+                    allowed_hosts=self.allowed_hosts,
+                    additional_headers=request.headers.pairs(),
+                    open_timeout=self._open_timeout,
+                    close_timeout=self._close_timeout,
+                    ping_interval=self._ping_interval,
+                    proxy=None,
+                )
+            except InvalidStatus as exc:  # the flow decides: a 401 may refresh and retry once
+                if exc.response.status_code != 401:
+                    raise
+                return Response(401, url=request.url, request=request)
+            opened.append(ws)
+            return Response(101, url=request.url, request=request)
+
+        response = await self.auth.authenticate(
+            Request("GET", url, headers=headers), trusted=True, send=send
+        )
+        if not opened:
+            raise status_error(
+                response.status_code,
+                f"{self.source_id}: {redact_url(url)} refused the upgrade: {response.status_code}",
+            )
+        return opened[-1]
 
     async def _greet(self, ws: ClientConnection, token: str | None) -> None:
         if self.subscribe_message is not None:
