@@ -234,7 +234,7 @@ def state_set(
     source: Annotated[str, typer.Argument(help="The source.")],
     watermark: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="New watermark (ISO 8601 or epoch seconds)."),
+        typer.Option(help="New watermark (ISO 8601, epoch seconds or epoch milliseconds)."),
     ] = None,
     cursor: Annotated[
         Optional[str],  # noqa: UP045
