@@ -143,3 +143,42 @@ def test_no_configured_type_string_is_compared_outside_config() -> None:
         if pattern.search(line)
     ]
     assert found == []
+
+
+class _CountingPostgres(PostgresStateStore):
+    puts = 0
+
+    async def put(self, namespace: str, key: str, value: Mapping[str, Any], **kw: Any) -> int:
+        self.puts += 1
+        return await super().put(namespace, key, value, **kw)
+
+
+class _CountingRedis(RedisStateStore):
+    puts = 0
+
+    async def put(self, namespace: str, key: str, value: Mapping[str, Any], **kw: Any) -> int:
+        self.puts += 1
+        return await super().put(namespace, key, value, **kw)
+
+
+@pytest.mark.integration
+async def test_postgres_sink_commits_the_checkpoint_the_store_reads(
+    postgres_fresh_url: str,
+) -> None:
+    sink, store = PostgresSink(postgres_fresh_url), _CountingPostgres(postgres_fresh_url)
+    async with sink, store:
+        report = await deliver(_pages(3), source="s", sinks=[sink], state_store=store)
+        assert (report.checkpoints, store.puts) == (3, 0)
+        assert await read_checkpoint(store, "s") == {"cursor": 3}
+        assert await sink.count() == 9
+
+
+@pytest.mark.integration
+async def test_redis_sink_commits_the_checkpoint_the_store_reads(redis_fresh_url: str) -> None:
+    sink, store = RedisStreamSink(redis_fresh_url), _CountingRedis(redis_fresh_url)
+    async with sink, store:
+        report = await deliver(_pages(3), source="s", sinks=[sink], state_store=store)
+        assert (report.checkpoints, store.puts) == (3, 0)
+        assert await read_checkpoint(store, "s") == {"cursor": 3}
+        assert (await store.get("collector_state", "s")).version == 3  # type: ignore[union-attr]
+        assert await sink.count() == 9

@@ -25,7 +25,12 @@ from collectorkit.sinks._base import (
     result_for,
     unique_envelopes,
 )
-from collectorkit.state import RedisStateStore
+from collectorkit.state._redis import (
+    REDIS_PUT_STATE,
+    RedisStateStore,
+    open_redis_client,
+    redis_state_key,
+)
 from collectorkit.state._values import check_names, encode_value, redact_url
 from collectorkit.typing import Checkpoint, QueryCriteria, StateStore, StoreResult
 
@@ -38,7 +43,9 @@ T = TypeVar("T")
 
 # KEYS: stream, key hash, state hash ("" when no checkpoint)
 # ARGV: maxlen ("" = none), state field, updated_at, state json, then key, source, data triples
-_STORE = """
+_STORE = (
+    REDIS_PUT_STATE
+    + """
 local written = 0
 local maxlen = ARGV[1]
 for i = 5, #ARGV, 3 do
@@ -55,14 +62,10 @@ for i = 5, #ARGV, 3 do
     written = written + 1
   end
 end
-if KEYS[3] ~= '' then
-  local cur = redis.call('HGET', KEYS[3], ARGV[2])
-  local version = 0
-  if cur then version = tonumber(string.match(cur, '^(%d+)|')) end
-  redis.call('HSET', KEYS[3], ARGV[2], (version + 1) .. '|' .. ARGV[3] .. '|' .. ARGV[4])
-end
+if KEYS[3] ~= '' then put_state(KEYS[3], ARGV[2], '', ARGV[3], ARGV[4]) end
 return written
 """
+)
 
 
 class RedisStreamSink(BaseSink):
@@ -114,16 +117,7 @@ class RedisStreamSink(BaseSink):
         )
 
     async def _open(self) -> None:
-        try:
-            from redis.asyncio import Redis
-        except ImportError:  # pragma: no cover - depends on the installation
-            raise ConfigError("the redis sink needs: pip install 'collectorkit[redis]'") from None
-        try:
-            client = Redis.from_url(
-                self.url, socket_connect_timeout=self._timeout, socket_timeout=self._timeout
-            )
-        except ValueError as exc:
-            raise ConfigError(f"invalid Redis URL {redact_url(self.url)}: {exc}") from None
+        client = open_redis_client(self.url, timeout=self._timeout, needed_by="the redis sink")
         self._client = client
         self._script = client.register_script(_STORE)
         await self._run(lambda r: r.ping(), "cannot connect")
@@ -150,7 +144,7 @@ class RedisStreamSink(BaseSink):
         if checkpoint is None:
             args += ["", "", ""]
         else:
-            keys[2] = f"{self.state_prefix}:{checkpoint.namespace}"
+            keys[2] = redis_state_key(self.state_prefix, checkpoint.namespace)
             args += [checkpoint.key, repr(time.time()), encode_value(checkpoint.state)]
         for e in batch:
             args += [e.key, e.source, dump_json(e.data)]

@@ -24,21 +24,49 @@ from collectorkit.typing import StoredValue
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisStateStore"]
+__all__ = ["REDIS_PUT_STATE", "RedisStateStore", "open_redis_client", "redis_state_key"]
 
 T = TypeVar("T")
 
-# KEYS[1] hash; ARGV: field, expected version ("" = unconditional), updated_at, json.
-# Returns the new version, or -1 - current_version when the condition fails.
-_PUT = """
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local version = 0
-if cur then version = tonumber(string.match(cur, '^(%d+)|')) end
-if ARGV[2] ~= '' and tonumber(ARGV[2]) ~= version then return -1 - version end
-version = version + 1
-redis.call('HSET', KEYS[1], ARGV[1], version .. '|' .. ARGV[3] .. '|' .. ARGV[4])
-return version
+REDIS_PUT_STATE = """
+local function put_state(hash, field, expected, updated_at, json)
+  local cur = redis.call('HGET', hash, field)
+  local version = 0
+  if cur then version = tonumber(string.match(cur, '^(%d+)|')) end
+  if expected ~= '' and tonumber(expected) ~= version then return -1 - version end
+  version = version + 1
+  redis.call('HSET', hash, field, version .. '|' .. updated_at .. '|' .. json)
+  return version
+end
 """
+"""The Lua function that writes one state value (``"<version>|<updated_at>|<json>"``) with
+compare-and-set (``expected`` ``''``: unconditional); it returns the new version, or
+``-1 - current_version`` when the condition fails. A sink's script that commits checkpoints
+with its records starts with it."""
+
+# KEYS[1] hash; ARGV: field, expected version ("" = unconditional), updated_at, json.
+_PUT = REDIS_PUT_STATE + "return put_state(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])\n"
+
+
+def redis_state_key(prefix: str, namespace: str) -> str:
+    """The hash that holds ``namespace``'s state under ``prefix``."""
+    return f"{prefix}:{namespace}"
+
+
+def open_redis_client(url: str, *, timeout: float, needed_by: str) -> Redis:
+    """A redis-py asyncio client for ``url`` with ``timeout`` to connect and to read (it
+    connects on first use). A missing redis-py or a bad URL raises
+    :class:`~collectorkit.ConfigError` naming ``needed_by`` (the URL redacted)."""
+    try:
+        from redis.asyncio import Redis
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise ConfigError(
+            f"{needed_by} needs redis-py: pip install 'collectorkit[redis]'"
+        ) from None
+    try:
+        return Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    except ValueError as exc:
+        raise ConfigError(f"invalid Redis URL {redact_url(url)}: {exc}") from None
 
 
 def _parse(raw: bytes) -> StoredValue:
@@ -79,24 +107,13 @@ class RedisStateStore(AsyncResource):
         return url == self._url and prefix == self._prefix
 
     def _hash(self, namespace: str) -> str:
-        return f"{self._prefix}:{namespace}"
+        return redis_state_key(self._prefix, namespace)
 
     def _connect(self) -> Redis:
         if self._client is None:
-            try:
-                from redis.asyncio import Redis
-            except ImportError:  # pragma: no cover - depends on the installation
-                raise ConfigError(
-                    "Redis state needs redis-py: pip install 'collectorkit[redis]'"
-                ) from None
-            try:
-                self._client = Redis.from_url(
-                    self._url,
-                    socket_connect_timeout=self._timeout,
-                    socket_timeout=self._timeout,
-                )
-            except ValueError as exc:
-                raise ConfigError(f"invalid Redis URL {redact_url(self._url)}: {exc}") from None
+            self._client = open_redis_client(
+                self._url, timeout=self._timeout, needed_by="Redis state"
+            )
         return self._client
 
     async def _run(self, work: Callable[[Redis], Awaitable[T]]) -> T:
