@@ -23,7 +23,6 @@ from collectorkit import (
     CollectorBlueprint,
     CollectorClient,
     CollectorRequest,
-    CollectorState,
     DeadLetterSink,
     DedupProcessor,
     EnrichProcessor,
@@ -39,8 +38,8 @@ from collectorkit import (
     SQLiteSink,
     SystemEvent,
     TimestampProcessor,
+    collect_into,
 )
-from collectorkit.delivery import deliver
 from collectorkit.state import SQLiteStateStore
 from collectorkit.testing import (
     MockDataSource,
@@ -191,17 +190,16 @@ async def collect_into_sqlite(base_url: str, workdir: Path) -> dict[str, Any]:
             DedupProcessor("id"),
         ]
     )
-    saved = await state_store.get("collector_state", "alerts")
-    resume = CollectorState.from_dict(saved.value) if saved else None
     async with build_collector(base_url) as collector, sink, dead_letters:
-        report = await deliver(
-            collector.iter_pages(resume_state=resume),
-            source="alerts",
+        # resumes from the saved checkpoint; the sink shares the store's file, so records and
+        # state commit in one transaction
+        report = await collect_into(
+            collector,
             sinks=[sink],
+            state=state_store,
             key_fields=["id"],
             pipeline=pipeline,
             dead_letter=dead_letters,
-            checkpoint_sink=sink,  # records and state commit in one transaction
         )
         total = len(await sink.query(QueryCriteria()))
     await state_store.aclose()
