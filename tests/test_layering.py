@@ -19,6 +19,7 @@ CORE = {
     "_instants",
     "_net",
     "_lifecycle",
+    "_registry",
     "typing",
 }
 # layer -> the layers of ours it may import (besides itself and the core modules).

@@ -177,13 +177,13 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "pagination mode",
         _set("request.pagination", {"mode": "curser"}),
-        "sources[0].request.pagination.mode: "
-        "'curser' is not one of cursor, page, offset, link, none",
+        "sources[0].request.pagination.mode: unknown pagination mode 'curser' "
+        "(did you mean 'cursor'?); known: cursor, link, none, offset, page",
     ),
     (
         "pagination mode missing",
         _set("request.pagination", {"cursor_param": "c"}),
-        "sources[0].request.pagination.mode: is missing (one of cursor, page, offset, link, none)",
+        "sources[0].request.pagination.mode: is missing (one of cursor, link, none, offset, page)",
     ),
     (
         "option of another pagination mode",
@@ -201,7 +201,8 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "auth type",
         _set("auth", {"type": "tokn", "token": "x"}),
-        "sources[0].auth.type: 'tokn' is not one of none, bearer, api_key, basic, oauth2, custom",
+        "sources[0].auth.type: unknown auth kind 'tokn'; known: "
+        "api_key, basic, bearer, custom, none, oauth2",
     ),
     (
         "bearer without token",
@@ -298,7 +299,8 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "unknown processor",
         _set("pipeline", [{"dedupe": {"key": "id"}}]),
-        "sources[0].pipeline[0]: 'dedupe' is not one of {processors}",
+        "sources[0].pipeline[0]: unknown processor 'dedupe' (did you mean 'dedup'?); "
+        "known: {processors}",
     ),
     (
         "stream settings on an http source",
@@ -318,18 +320,18 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "unknown sink",
         _set("/sinks", [{"type": "sqlit"}]),
-        "sinks[0].type: 'sqlit' is not one of {sinks}",
+        "sinks[0].type: unknown sink type 'sqlit' (did you mean 'sqlite'?); known: {sinks}",
     ),
     ("sink without type", _set("/sinks", [{"path": "x"}]), "sinks[0].type: is missing (required)"),
     (
         "dead letter sink type",
         _set("/dead_letter", {"type": "jsnl"}),
-        "dead_letter.type: 'jsnl' is not one of {sinks}",
+        "dead_letter.type: unknown sink type 'jsnl' (did you mean 'jsonl'?); known: {sinks}",
     ),
     (
         "state url",
         _set("/state", "mysql://db"),
-        "state: 'mysql://db' is not a state store URL (one of {schemes})",
+        "state: unknown state store URL scheme 'mysql'; known: {schemes}",
     ),
     (
         "status off loopback without token",
@@ -382,7 +384,7 @@ def test_broken_config_has_one_exact_message(change: Any, expected: str) -> None
 
     expected = expected.replace("{sinks}", ", ".join(known_sink_types()))
     expected = expected.replace("{processors}", ", ".join(known_processor_names()))
-    expected = expected.replace("{schemes}", ", ".join(s + "://" for s in known_state_schemes()))
+    expected = expected.replace("{schemes}", ", ".join(known_state_schemes()))
     with pytest.raises(ConfigValidationError) as info:
         load_config(_broken(change), env={})
     assert str(info.value) == expected

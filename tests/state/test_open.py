@@ -60,7 +60,9 @@ async def test_sqlite_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_unknown_scheme_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"state: unknown state store URL 'ftp://x'.*sqlite://"):
+    with pytest.raises(
+        ConfigError, match=r"state: unknown state store URL scheme 'ftp'; known: .*sqlite"
+    ):
         create_state_store("ftp://x")
 
 

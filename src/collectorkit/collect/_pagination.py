@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from collectorkit._errors import ConfigError
+from collectorkit._registry import Registry
 from collectorkit.collect._paths import JSONPath, compile_path
 
 __all__ = ["PAGINATION_MODES", "PaginationConfig"]
@@ -20,22 +21,25 @@ _PAGING = (
     "stop_on_empty_page",
     "stop_on_short_page",
 )
-PAGINATION_MODES: dict[str, tuple[str, ...]] = {
-    "cursor": (
-        "cursor_param",
-        "next_cursor_path",
-        "next_cursor_header",
-        "cursor_location",
-        "cursor_only_body",
-        "has_more_path",
-        "expired_cursor_statuses",
-        *_PAGING,
-    ),
-    "page": ("page_param", "start_page", "total_pages_path", *_PAGING),
-    "offset": ("offset_param", "offset_end_param", "total_path", *_PAGING),
-    "link": ("link_path", "expired_cursor_statuses", *_PAGING),
-    "none": (),
-}
+PAGINATION_MODES: Registry[tuple[str, ...]] = Registry(
+    "pagination mode",
+    {
+        "cursor": (
+            "cursor_param",
+            "next_cursor_path",
+            "next_cursor_header",
+            "cursor_location",
+            "cursor_only_body",
+            "has_more_path",
+            "expired_cursor_statuses",
+            *_PAGING,
+        ),
+        "page": ("page_param", "start_page", "total_pages_path", *_PAGING),
+        "offset": ("offset_param", "offset_end_param", "total_path", *_PAGING),
+        "link": ("link_path", "expired_cursor_statuses", *_PAGING),
+        "none": (),
+    },
+)
 """Pagination mode → the :class:`PaginationConfig` options that mode reads (a configuration
 file may set only those; the types and defaults are the fields')."""
 PaginationMode = Literal["cursor", "page", "offset", "link", "none"]
@@ -103,11 +107,7 @@ class PaginationConfig:
 
     def __post_init__(self) -> None:
         where = "pagination"
-        if self.mode not in PAGINATION_MODES:
-            raise ConfigError(
-                f"unknown mode {self.mode!r}; known modes: {', '.join(PAGINATION_MODES)}",
-                path=f"{where}.mode",
-            )
+        PAGINATION_MODES.lookup(self.mode, path=f"{where}.mode")
         for name in _PATH_FIELDS:
             self.paths[name] = compile_path(getattr(self, name), field=f"{where}.{name}")
         _check_choice(self.cursor_location, ("query", "body", "header"), f"{where}.cursor_location")

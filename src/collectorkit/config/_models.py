@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator, model_valida
 
 from collectorkit._net import STATUS_TOKEN_HINT, check_bind
 from collectorkit._redact import redact, url_secrets
-from collectorkit.config._registry import known_sink_types, known_state_schemes
+from collectorkit.config._registry import check_name
 from collectorkit.config._request import AuthSpec, StrictModel
 from collectorkit.config._source import (
     CircuitBreaker,
@@ -19,6 +19,8 @@ from collectorkit.config._source import (
     Timeout,
 )
 from collectorkit.config._types import Duration, Secret, is_secret_name
+from collectorkit.sinks import SINKS
+from collectorkit.state._open import STATE_STORE_SCHEMES, state_url_scheme
 
 __all__ = [
     "Config",
@@ -40,10 +42,7 @@ class SinkConfig(StrictModel):
     @field_validator("type")
     @classmethod
     def _known(cls, value: str) -> str:
-        known = known_sink_types()
-        if value not in known:
-            raise ValueError(f"{value!r} is not one of {', '.join(known)}")
-        return value
+        return check_name(SINKS, value)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -137,13 +136,7 @@ class Config(StrictModel):
     @field_validator("state")
     @classmethod
     def _state_url(cls, value: str) -> str:
-        scheme = value.partition("://")[0].lower() if "://" in value else ""
-        known = known_state_schemes()
-        if scheme not in known:
-            shown = value if "@" not in value else "<a URL>"  # never echo credentials
-            raise ValueError(
-                f"{shown!r} is not a state store URL (one of {', '.join(s + '://' for s in known)})"
-            )
+        check_name(STATE_STORE_SCHEMES, state_url_scheme(value))  # only the scheme is shown
         return value
 
     @field_validator("sources")

@@ -35,6 +35,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from collectorkit._durations import parse_duration
 from collectorkit._errors import ConfigError
+from collectorkit._registry import Registry
 from collectorkit.config._types import Duration, Secret, is_secret_name
 
 __all__ = ["Options", "options_model", "plain_options"]
@@ -137,7 +138,8 @@ class Options:
     ``builders`` maps each ``tag`` value to a builder (one builder: ``tag`` is ``None``);
     ``only`` restricts a variant to some of its builder's parameters; ``make`` turns
     ``(tag value, options model)`` into the field's value (default: ``builder(**options)``);
-    ``scalar`` lists the options a bare duration sets (``timeout: 30s``).
+    ``scalar`` lists the options a bare duration sets (``timeout: 30s``); ``names`` is the
+    registry an unknown ``tag`` value is reported by (default: ``builders``).
     """
 
     builders: Mapping[str, Callable[..., Any]]
@@ -146,6 +148,7 @@ class Options:
     only: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     make: Callable[[str, BaseModel], Any] | None = None
     scalar: tuple[str, ...] = ()
+    names: Registry[Any] | None = None
 
     def __hash__(self) -> int:
         return id(self)
@@ -189,7 +192,19 @@ class Options:
                     "config_error", "{reason}", {"reason": str(exc)}
                 ) from None
             value = dict.fromkeys(self.scalar, seconds)
+        if self.tag is not None and isinstance(value, Mapping) and self.tag in value:
+            self._check_tag(value[self.tag])
         return handler(value)
+
+    def _check_tag(self, name: Any) -> None:
+        names = self.names if self.names is not None else self.builders
+        if name in self.builders:
+            return
+        if not isinstance(names, Registry):
+            return  # the union of variants reports it
+        raise PydanticCustomError(
+            "config_error", "{reason}", {"reason": names.unknown(name).reason, "field": self.tag}
+        )
 
     def _construct(self, options: BaseModel) -> Any:
         name = str(getattr(options, self.tag)) if self.tag else next(iter(self.builders))

@@ -10,8 +10,10 @@ YAML               registry (name → builder)                        its option
 ``state``          :data:`collectorkit.state.STATE_STORE_SCHEMES`    (a URL)
 =================  ==============================================  ====================
 
-Plug-ins register with the layer (``register_sink``, ``register_processor``,
-``register_state_store``); nothing here keeps a second list of names. :func:`options_schema`
+Each is a :class:`collectorkit._registry.Registry`; plug-ins register with the layer
+(``register_sink``, ``register_processor``, ``register_state_store``, ``AUTH_KINDS.register``)
+and nothing here keeps a second list of names. An unknown name gets the registry's one error
+(:func:`check_name`). :func:`options_schema`
 gives the JSON Schema of an entry's options from its builder's signature.
 """
 
@@ -21,17 +23,30 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from pydantic_core import PydanticCustomError
+
+from collectorkit._registry import Registry
 from collectorkit.config._objects import options_model
 from collectorkit.pipeline import PROCESSORS
 from collectorkit.sinks import SINKS
 from collectorkit.state import STATE_STORE_SCHEMES
 
 __all__ = [
+    "check_name",
     "known_processor_names",
     "known_sink_types",
     "known_state_schemes",
     "options_schema",
 ]
+
+
+def check_name(registry: Registry[Any], name: str) -> str:
+    """``name`` if ``registry`` knows it, else the registry's one unknown-name error, placed at
+    the field being validated."""
+    if name not in registry:
+        reason = registry.unknown(name).reason
+        raise PydanticCustomError("config_error", "{reason}", {"reason": reason})
+    return name
 
 
 def known_sink_types() -> list[str]:

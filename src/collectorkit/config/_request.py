@@ -85,6 +85,7 @@ Pagination = Annotated[
         PaginationConfig,
         tag="mode",
         only=PAGINATION_MODES,
+        names=PAGINATION_MODES,
     ),
 ]
 """``pagination: {mode: <mode>, ...the options that mode reads}``."""

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_serializer, model_validator
 
 from collectorkit.config._objects import Options
-from collectorkit.config._registry import known_processor_names
+from collectorkit.config._registry import check_name
 from collectorkit.config._request import Auth, AuthSpec, RequestConfig, StrictModel
 from collectorkit.config._types import CronExpression, Duration
 from collectorkit.http import (
@@ -17,6 +17,7 @@ from collectorkit.http import (
     RetryPolicy,
     TimeoutSettings,
 )
+from collectorkit.pipeline import PROCESSORS
 from collectorkit.sources import ReconnectPolicy
 
 __all__ = [
@@ -111,9 +112,7 @@ class ProcessorStep(StrictModel):
 
     @model_validator(mode="after")
     def _known(self) -> ProcessorStep:
-        known = known_processor_names()
-        if self.name not in known:
-            raise ValueError(f"{self.name!r} is not one of {', '.join(known)}")
+        check_name(PROCESSORS, self.name)
         return self
 
     @classmethod

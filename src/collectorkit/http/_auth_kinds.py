@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from collectorkit._errors import ConfigError
+from collectorkit._registry import Registry
 from collectorkit.http._auth import (
     APIKeyAuthHandler,
     AuthHandler,
@@ -23,20 +23,22 @@ from collectorkit.http._oauth2 import OAuth2ClientCredentialsHandler
 
 __all__ = ["AUTH_KINDS", "build_auth_handler"]
 
-AUTH_KINDS: dict[str, Callable[..., AuthHandler]] = {
-    "none": NoAuth,
-    "bearer": BearerTokenAuthHandler,
-    "api_key": APIKeyAuthHandler,
-    "basic": BasicAuthHandler,
-    "oauth2": OAuth2ClientCredentialsHandler,
-    "custom": CustomAuthHandler,
-}
-"""Auth kind name → handler class; its constructor's parameters are the kind's options."""
+AUTH_KINDS: Registry[Callable[..., AuthHandler]] = Registry(
+    "auth kind",
+    {
+        "none": NoAuth,
+        "bearer": BearerTokenAuthHandler,
+        "api_key": APIKeyAuthHandler,
+        "basic": BasicAuthHandler,
+        "oauth2": OAuth2ClientCredentialsHandler,
+        "custom": CustomAuthHandler,
+    },
+    path="auth.type",
+)
+"""Auth kind name → handler class; its constructor's parameters are the kind's options.
+Plug-ins add kinds with ``AUTH_KINDS.register(name, handler_factory)``."""
 
 
 def build_auth_handler(kind: str, /, **options: Any) -> AuthHandler:
     """The handler of auth ``kind`` built from its options; an unknown kind lists the known."""
-    build = AUTH_KINDS.get(str(kind))
-    if build is None:
-        raise ConfigError(f"{kind!r} is not one of {', '.join(AUTH_KINDS)}", path="auth.type")
-    return build(**options)
+    return AUTH_KINDS.lookup(str(kind))(**options)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from collectorkit._errors import ConfigError
+from collectorkit._registry import Registry
 from collectorkit.pipeline._dedup import DedupProcessor
 from collectorkit.pipeline._mask import MaskProcessor
 from collectorkit.pipeline._pipeline import Pipeline
@@ -49,36 +49,33 @@ def _validate(required: Sequence[str] | str = (), **options: Any) -> JSONValidat
     return JSONValidationProcessor(options.pop("name", "validate"), required, **options)
 
 
-PROCESSORS: dict[str, ProcessorFactory] = {
-    "dedup": DedupProcessor,
-    "drop": _drop,
-    "enrich": EnrichProcessor,
-    "filter": FilterProcessor,
-    "json_schema": _json_schema,
-    "map": FieldMapProcessor,
-    "mask": MaskProcessor,
-    "rename": _rename,
-    "timestamp": TimestampProcessor,
-    "timestamps": TimestampProcessor,
-    "validate": _validate,
-}
+PROCESSORS: Registry[ProcessorFactory] = Registry(
+    "processor",
+    {
+        "dedup": DedupProcessor,
+        "drop": _drop,
+        "enrich": EnrichProcessor,
+        "filter": FilterProcessor,
+        "json_schema": _json_schema,
+        "map": FieldMapProcessor,
+        "mask": MaskProcessor,
+        "rename": _rename,
+        "timestamp": TimestampProcessor,
+        "timestamps": TimestampProcessor,
+        "validate": _validate,
+    },
+)
+"""Processor name → factory; the factory's parameters are that processor's options."""
 
 
 def processor_names() -> list[str]:
     """Every processor name a config may use, sorted."""
-    return sorted(PROCESSORS)
+    return list(PROCESSORS)
 
 
 def register_processor(name: str, factory: ProcessorFactory) -> None:
     """Make ``factory(**options)`` available to configs as ``name``."""
-    PROCESSORS[name] = factory
-
-
-def _unknown(name: str, path: str) -> ConfigError:
-    known = ", ".join(sorted(PROCESSORS))
-    close = difflib.get_close_matches(name, PROCESSORS, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"unknown processor {name!r}{hint}; known: {known}", path=path)
+    PROCESSORS.register(name, factory)
 
 
 def _split(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
@@ -107,9 +104,7 @@ def _split(spec: Any, path: str) -> tuple[str, dict[str, Any]]:
 def build_processor(spec: Any, *, path: str = "pipeline[0]") -> Any:
     """One processor from its config form; errors name ``path``, the option and the value."""
     name, options = _split(spec, path)
-    factory = PROCESSORS.get(name)
-    if factory is None:
-        raise _unknown(name, path)
+    factory = PROCESSORS.lookup(name, path=path)
     args = [options.pop("_")] if "_" in options else []
     try:
         return factory(*args, **options)

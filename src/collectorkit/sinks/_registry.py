@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from collectorkit._errors import ConfigError
+from collectorkit._registry import Registry
 from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
 from collectorkit.sinks._postgres import PostgresSink
@@ -37,29 +37,34 @@ def _postgres(url: str | None = None, *, dsn: str | None = None, **options: Any)
     return PostgresSink(target, **options)
 
 
-SINKS: dict[str, SinkFactory] = {
-    "dead_letter": _dead_letter,
-    "fanout": _fanout,
-    "http": WebhookSink,
-    "json_files": JSONFileSink,
-    "jsonl": JSONLSink,
-    "memory": MemorySink,
-    "postgres": _postgres,
-    "redis": RedisStreamSink,
-    "sqlite": SQLiteSink,
-    "stdout": StdoutSink,
-    "webhook": WebhookSink,
-}
+SINKS: Registry[SinkFactory] = Registry(
+    "sink type",
+    {
+        "dead_letter": _dead_letter,
+        "fanout": _fanout,
+        "http": WebhookSink,
+        "json_files": JSONFileSink,
+        "jsonl": JSONLSink,
+        "memory": MemorySink,
+        "postgres": _postgres,
+        "redis": RedisStreamSink,
+        "sqlite": SQLiteSink,
+        "stdout": StdoutSink,
+        "webhook": WebhookSink,
+    },
+    path="type",
+)
+"""Sink ``type`` → factory; the factory's parameters are that sink's options."""
 
 
 def sink_types() -> list[str]:
     """Every sink ``type`` name, sorted."""
-    return sorted(SINKS)
+    return list(SINKS)
 
 
 def register_sink(name: str, factory: SinkFactory) -> None:
     """Make ``factory(**options)`` available to configs as ``type: name``."""
-    SINKS[name] = factory
+    SINKS.register(name, factory)
 
 
 def build_sink(spec: Mapping[str, Any], *, path: str = "sinks[0]") -> Sink:
@@ -67,14 +72,7 @@ def build_sink(spec: Mapping[str, Any], *, path: str = "sinks[0]") -> Sink:
     if not isinstance(spec, Mapping) or not isinstance(spec.get("type"), str):
         raise ConfigError(f"expected {{type: <sink type>, ...options}}, got {spec!r}", path=path)
     name = spec["type"]
-    factory = SINKS.get(name)
-    if factory is None:
-        close = difflib.get_close_matches(name, SINKS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(
-            f"unknown sink type {name!r}{hint}; known: {', '.join(sink_types())}",
-            path=f"{path}.type",
-        )
+    factory = SINKS.lookup(name, path=f"{path}.type")
     options = {k: v for k, v in spec.items() if k != "type"}
     try:
         return factory(**options)

@@ -25,6 +25,7 @@ from collectorkit._errors import (
     StateError,
     StateStoreUnavailableError,
 )
+from collectorkit._registry import Registry
 from collectorkit.state._memory import MemoryStateStore
 from collectorkit.state._mock import MockStorageClient
 from collectorkit.state._postgres import PostgresStateStore
@@ -34,7 +35,13 @@ from collectorkit.state._sqlite import SQLiteStateStore
 from collectorkit.state._values import redact_url
 from collectorkit.typing import StateStore
 
-__all__ = ["STATE_STORE_SCHEMES", "create_state_store", "open_state_store", "register_state_store"]
+__all__ = [
+    "STATE_STORE_SCHEMES",
+    "create_state_store",
+    "open_state_store",
+    "register_state_store",
+    "state_url_scheme",
+]
 
 logger = logging.getLogger("collectorkit.state")
 
@@ -58,34 +65,37 @@ def _http(url: str, options: Mapping[str, Any]) -> StateStore:
     )
 
 
-STATE_STORE_SCHEMES: dict[str, _Factory] = {
-    "memory": lambda url, o: MemoryStateStore(clock=o.get("clock")),
-    "sqlite": _sqlite,
-    "postgresql": lambda url, o: PostgresStateStore(url, clock=o.get("clock")),
-    "postgres": lambda url, o: PostgresStateStore(url, clock=o.get("clock")),
-    "redis": lambda url, o: RedisStateStore(url, clock=o.get("clock")),
-    "rediss": lambda url, o: RedisStateStore(url, clock=o.get("clock")),
-    "http": _http,
-    "https": _http,
-}
+STATE_STORE_SCHEMES: Registry[_Factory] = Registry(
+    "state store URL scheme",
+    {
+        "memory": lambda url, o: MemoryStateStore(clock=o.get("clock")),
+        "sqlite": _sqlite,
+        "postgresql": lambda url, o: PostgresStateStore(url, clock=o.get("clock")),
+        "postgres": lambda url, o: PostgresStateStore(url, clock=o.get("clock")),
+        "redis": lambda url, o: RedisStateStore(url, clock=o.get("clock")),
+        "rediss": lambda url, o: RedisStateStore(url, clock=o.get("clock")),
+        "http": _http,
+        "https": _http,
+    },
+    path="state",
+    fold_case=True,
+)
 """URL scheme → factory ``(url, options) -> StateStore``. Plug-ins may register more."""
 
 
 def register_state_store(scheme: str, factory: _Factory) -> None:
     """Make ``scheme://…`` URLs create stores with ``factory(url, options)`` (plug-ins)."""
-    STATE_STORE_SCHEMES[scheme.lower()] = factory
+    STATE_STORE_SCHEMES.register(scheme, factory)
+
+
+def state_url_scheme(url: str) -> str:
+    """The scheme of a state URL (``""`` without one); only it is ever shown in errors."""
+    return url.split("://", 1)[0].lower() if "://" in url else ""
 
 
 def create_state_store(url: str, **options: Any) -> StateStore:
     """The store for ``url``, not yet connected (see :func:`open_state_store`)."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    factory = STATE_STORE_SCHEMES.get(scheme)
-    if factory is None:
-        known = ", ".join(f"{s}://" for s in sorted(STATE_STORE_SCHEMES))
-        raise ConfigError(
-            f"unknown state store URL {redact_url(url)!r}; use one of {known}", path="state"
-        )
-    return factory(url, options)
+    return STATE_STORE_SCHEMES.lookup(state_url_scheme(url))(url, options)
 
 
 async def open_state_store(
