@@ -20,6 +20,7 @@ from collectorkit.config import load_config
 from collectorkit.config._build import build_blueprint
 from collectorkit.http import (
     AuthHandler,
+    BearerTokenAuthHandler,
     CircuitBreakerPolicy,
     RateLimitPolicy,
     Request,
@@ -185,3 +186,29 @@ def test_a_handler_option_is_an_auth_option() -> None:
     )
     headers, _, _ = _sent(source.auth.build())
     assert headers == {"X-API-Key": "k-1234", "x-id": "7"}
+
+
+def test_the_seed_spelling_builds_through_the_auth_kind_registry() -> None:
+    class AuditedBearer(BearerTokenAuthHandler):
+        pass
+
+    original = AUTH_KINDS["bearer"]
+    AUTH_KINDS.register("bearer", AuditedBearer)
+    try:
+        seed = AuthConfig(type=AuthType.BEARER, token="tok-5521").to_handler()
+        from_yaml = _loaded(auth={"type": "bearer", "token": "tok-5521"}).auth.build()
+    finally:
+        AUTH_KINDS.register("bearer", original)
+    assert isinstance(seed, AuditedBearer)
+    assert isinstance(from_yaml, AuditedBearer)
+    # a bearer token outside the Authorization header is the api_key kind with prefix Bearer
+    in_query = AuthConfig(
+        type=AuthType.BEARER,
+        token="tok-5521",
+        token_location=AuthLocation.QUERY,
+        token_key="access_token",
+    ).to_handler()
+    expected = build_auth_handler(
+        "api_key", key="tok-5521", query_param="access_token", prefix="Bearer"
+    )
+    assert _sent(in_query) == _sent(expected) != _sent(None)

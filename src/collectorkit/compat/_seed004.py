@@ -11,7 +11,7 @@ handlers (it is an :class:`~collectorkit.http.AuthSpec`). Nothing here has behav
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +19,9 @@ from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
 from collectorkit.http import (
     APIClient,
-    APIKeyAuthHandler,
     AuthHandler,
-    BasicAuthHandler,
-    BearerTokenAuthHandler,
     CircuitBreakerPolicy,
     ClientSettings,
-    CustomAuthHandler,
-    NoAuth,
-    OAuth2ClientCredentialsHandler,
     RateLimitPolicy,
     RetryHandler,
     RetryPolicy,
@@ -35,6 +29,7 @@ from collectorkit.http import (
     parse_duration,
     register_secret,
 )
+from collectorkit.http._auth_kinds import build_auth_handler
 from collectorkit.http._retry import DEFAULT_RETRYABLE_STATUS_CODES
 from collectorkit.http._timeouts import DurationInput
 
@@ -206,8 +201,9 @@ class AuthConfig:
             register_secret(value)
 
     def to_handler(self) -> AuthHandler:
-        builder = _BUILDERS[self.type]
-        return builder(self)
+        """The handler of this kind, built through the auth-kind registry (as YAML ``auth:``)."""
+        kind, options = _KINDS[self.type](self)
+        return build_auth_handler(kind, **options)
 
 
 def _need(config: AuthConfig, *names: str) -> list[str]:
@@ -219,59 +215,62 @@ def _need(config: AuthConfig, *names: str) -> list[str]:
     return [getattr(config, n) for n in names]
 
 
-def _api_key(config: AuthConfig) -> AuthHandler:
+_LOCATION_OPTION = {
+    AuthLocation.HEADER: "header_name",
+    AuthLocation.QUERY: "query_param",
+    AuthLocation.BODY: "body_field",
+}
+
+
+_Kind = tuple[str, dict[str, Any]]
+
+
+def _api_key(config: AuthConfig, prefix: str | None = None) -> _Kind:
     (token,) = _need(config, "token")
-    if config.token_location is AuthLocation.BODY:
-        return APIKeyAuthHandler(token, body_field=config.token_key, prefix=config.token_prefix)
-    if config.token_location is AuthLocation.QUERY:
-        return APIKeyAuthHandler(token, query_param=config.token_key, prefix=config.token_prefix)
-    return APIKeyAuthHandler(token, header_name=config.token_key, prefix=config.token_prefix)
+    where = _LOCATION_OPTION[config.token_location]
+    return "api_key", {"key": token, where: config.token_key, "prefix": prefix}
 
 
-def _bearer(config: AuthConfig) -> AuthHandler:
+def _bearer(config: AuthConfig) -> _Kind:
     (token,) = _need(config, "token")
     in_auth_header = (
         config.token_location is AuthLocation.HEADER and config.token_key.lower() == "authorization"
     )
     if in_auth_header and config.token_prefix in (None, "Bearer"):
-        return BearerTokenAuthHandler(token)
-    return _api_key(
-        AuthConfig(**{**_fields(config), "token_prefix": config.token_prefix or "Bearer"})
-    )
+        return "bearer", {"token": token}
+    # a bearer token anywhere else is an API key whose prefix is "Bearer"
+    return _api_key(config, config.token_prefix or "Bearer")
 
 
-def _fields(config: AuthConfig) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in AuthConfig.__dataclass_fields__}
-
-
-def _basic(config: AuthConfig) -> AuthHandler:
+def _basic(config: AuthConfig) -> _Kind:
     username, password = _need(config, "username", "password")
-    return BasicAuthHandler(username, password)
+    return "basic", {"username": username, "password": password}
 
 
-def _oauth2(config: AuthConfig) -> AuthHandler:
+def _oauth2(config: AuthConfig) -> _Kind:
     token_url, client_id, client_secret = _need(config, "token_url", "client_id", "client_secret")
-    return OAuth2ClientCredentialsHandler(
-        token_url,
-        client_id,
-        client_secret,
-        scope=list(config.scopes) or None,
-        audience=config.audience,
-    )
+    return "oauth2", {
+        "token_url": token_url,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "scope": list(config.scopes) or None,
+        "audience": config.audience,
+    }
 
 
-def _custom(config: AuthConfig) -> AuthHandler:
-    return CustomAuthHandler(headers=config.custom_headers, params=config.custom_params)
+def _custom(config: AuthConfig) -> _Kind:
+    return "custom", {"headers": config.custom_headers, "params": config.custom_params}
 
 
-_BUILDERS = {
-    AuthType.NONE: lambda _config: NoAuth(),
-    AuthType.API_KEY: _api_key,
+_KINDS: dict[AuthType, Callable[[AuthConfig], _Kind]] = {
+    AuthType.NONE: lambda _config: ("none", {}),
+    AuthType.API_KEY: lambda config: _api_key(config, config.token_prefix),
     AuthType.BEARER: _bearer,
     AuthType.BASIC: _basic,
     AuthType.OAUTH2: _oauth2,
     AuthType.CUSTOM: _custom,
 }
+"""Seed 004's fields → an auth kind of the registry and its options."""
 
 
 def create_api_key_auth(
