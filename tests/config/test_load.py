@@ -264,7 +264,7 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "method",
         _set("request.method", "fetch"),
-        "sources[0].request.method: 'fetch' is not one of GET, POST, PUT, PATCH",
+        "sources[0].request.method: expected one of GET, POST, PUT, PATCH, DELETE, got 'fetch'",
     ),
     (
         "enabled",

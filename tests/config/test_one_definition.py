@@ -6,6 +6,7 @@ grew back in the configuration layer.
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ from typer.testing import CliRunner
 
 from collectorkit import AuthConfig, AuthLocation, AuthType
 from collectorkit.cli._app import app
-from collectorkit.collect import IncrementalConfig, PaginationConfig
-from collectorkit.config import load_config
+from collectorkit.collect import CollectorRequest, IncrementalConfig, PaginationConfig, Shard
+from collectorkit.config import ConfigValidationError, load_config
 from collectorkit.config._build import build_blueprint
 from collectorkit.http import (
     AuthHandler,
@@ -212,3 +213,71 @@ def test_the_seed_spelling_builds_through_the_auth_kind_registry() -> None:
         "api_key", key="tok-5521", query_param="access_token", prefix="Bearer"
     )
     assert _sent(in_query) == _sent(expected) != _sent(None)
+
+
+# --- the request: the collector's own CollectorRequest -----------------------------------------
+
+
+def test_the_yaml_request_is_the_library_request() -> None:
+    request = {
+        "endpoint": "/v1/alerts",
+        "method": "post",
+        "json": {"filter": "{start}"},
+        "data_path": "data.alerts",
+        "pagination": {"mode": "cursor", "next_cursor_path": "meta.next"},
+        "incremental": {"timestamp_field": "created_at", "overlap": "1 min"},
+        "shards": [{"state_key": "eu", "params": {"region": "eu"}}],
+    }
+    library = CollectorRequest(
+        endpoint="/v1/alerts",
+        method="POST",
+        json={"filter": "{start}"},
+        data_path="data.alerts",
+        pagination=PaginationConfig(mode="cursor", next_cursor_path="meta.next"),
+        incremental=IncrementalConfig(timestamp_field="created_at", overlap=60),
+        shards=[Shard(state_key="eu", params={"region": "eu"})],
+    )
+    source = _loaded(request=request)
+    assert source.request == library
+    assert build_blueprint(source).request == library
+    again = load_config(load_config(_source(request=request), env={}).to_dict(reveal_secrets=True))
+    assert again.sources[0].request == library
+
+
+def test_the_request_options_are_the_constructor_parameters() -> None:
+    with pytest.raises(ValueError, match="unknown setting") as info:
+        _loaded(request={"endpoint": "/e", "bogus": 1})
+    allowed = str(info.value).rpartition("(allowed: ")[2].rstrip(")").split(", ")
+    settable = [
+        name
+        for name in inspect.signature(CollectorRequest).parameters
+        if name != "paginator"  # an object (any Paginator), not a setting
+    ]
+    assert allowed == settable
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (
+            {"endpoint": "/e", "data_path": "data[["},
+            "sources[0].request.data_path: invalid JMESPath 'data[['",
+        ),
+        (
+            {"endpoint": "/e", "shards": [{"params": {}}]},
+            "sources[0].request.shards[0].state_key: is missing (required)",
+        ),
+        (
+            {"endpoint": "/e", "shards": [{"state_key": ""}]},
+            "sources[0].request.shards[0].state_key: each shard needs a state_key, got ''",
+        ),
+        (
+            {"endpoint": "/e", "shards": [{"state_key": "a"}, {"state_key": "a"}]},
+            "sources[0].request.shards[1]: duplicate state_key 'a'",
+        ),
+    ],
+)
+def test_the_request_checks_land_at_the_yaml_path(request_: dict[str, Any], expected: str) -> None:
+    with pytest.raises(ConfigValidationError) as info:
+        _loaded(request=request_)
+    assert str(info.value).startswith(expected)

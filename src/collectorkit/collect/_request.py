@@ -31,6 +31,12 @@ class Shard:
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.state_key, str) or not self.state_key:
+            raise ConfigError(
+                f"each shard needs a state_key, got {self.state_key!r}", path="shard.state_key"
+            )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CollectorRequest:

@@ -14,10 +14,10 @@ from typing import Any
 
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
-from collectorkit.collect import CollectorBlueprint, CollectorRequest
+from collectorkit.collect import CollectorBlueprint
 from collectorkit.config._models import Config
 from collectorkit.config._refs import ConfigIssue
-from collectorkit.config._request import AuthSpec, RequestConfig
+from collectorkit.config._request import AuthSpec
 from collectorkit.config._source import SourceConfig, StreamConfig
 from collectorkit.http import AuthHandler, Transport
 from collectorkit.pipeline import Pipeline, build_pipeline
@@ -36,7 +36,6 @@ __all__ = [
     "build_blueprint",
     "build_dead_letter",
     "build_pipeline_for",
-    "build_request",
     "build_sinks",
     "build_source",
     "check_config",
@@ -59,25 +58,6 @@ def build_auth(auth: AuthSpec) -> AuthHandler | None:
     return auth.build()
 
 
-def build_request(request: RequestConfig) -> CollectorRequest:
-    shards = [
-        {"state_key": s.state_key, "params": s.params, "json": s.json_body, "headers": s.headers}
-        for s in request.shards
-    ]
-    return CollectorRequest(
-        endpoint=request.endpoint,
-        method=request.method,
-        params=request.params,
-        json=request.json_body,
-        headers=request.headers,
-        data_path=request.data_path,
-        pagination=request.pagination,
-        incremental=request.incremental,
-        shards=shards,
-        state_key=request.state_key or "default",
-    )
-
-
 def build_blueprint(
     source: SourceConfig, *, clock: Clock | None = None, transport: Transport | None = None
 ) -> CollectorBlueprint:
@@ -91,7 +71,7 @@ def build_blueprint(
     return CollectorBlueprint(
         name=source.name,
         base_url=source.base_url,
-        request=build_request(source.request),
+        request=source.request,
         auth_handler=build_auth(source.auth),
         retry_policy=source.retry,
         rate_limit=source.rate_limit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
@@ -186,6 +187,11 @@ def _collect_secrets(value: Any, found: list[str]) -> None:
         _collect_secrets(dict(value.model_extra or {}), found)
     elif isinstance(value, AuthSpec):
         _collect_secrets(dict(value.options), found)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # the library's objects (the request, its shards): headers and params may hold keys
+        for field in dataclasses.fields(value):
+            if field.init:
+                _collect_secrets(getattr(value, field.name), found)
     elif isinstance(value, list | tuple):
         for item in value:
             _collect_secrets(item, found)

@@ -18,12 +18,14 @@ import enum
 import functools
 import inspect
 import sys
+import types
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, cast, get_type_hints
+from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints
 
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     GetCoreSchemaHandler,
     PydanticSchemaGenerationError,
     SecretStr,
@@ -38,7 +40,7 @@ from collectorkit._errors import ConfigError
 from collectorkit._registry import Registry
 from collectorkit.config._types import Duration, Secret, is_secret_name
 
-__all__ = ["Options", "options_model", "plain_options"]
+__all__ = ["Options", "options_model", "plain_options", "read_as"]
 
 # how the library's annotations read in a configuration file
 _CONFIG_TYPES: dict[str, Any] = {
@@ -60,9 +62,55 @@ def _hints(build: Callable[..., Any]) -> dict[str, Any]:
     return get_type_hints(target, globalns=namespace, localns=_CONFIG_TYPES, include_extras=True)
 
 
-def _config_type(name: str, annotation: Any) -> Any:
-    """The type a file may give for parameter ``name``; ``None`` when it cannot be written."""
-    if is_secret_name(name) and annotation in (str, str | None):
+# a library class -> how a configuration file writes it (``Annotated[cls, Options(...)]``)
+_OBJECTS: dict[type, Any] = {}
+_DUMPERS: dict[type, Options] = {}
+
+
+def read_as(annotated: Any) -> None:
+    """Read every parameter a library signature types as the class of ``annotated`` (an
+    ``Annotated[cls, Options(...)]``) through those options: ``pagination: PaginationConfig``
+    of :class:`~collectorkit.collect.CollectorRequest` is then written as the pagination
+    options. ``cls | Mapping[...]`` (the object or its options) reads the same way."""
+    cls, options = get_args(annotated)[:2]
+    _OBJECTS[cls] = annotated
+    _DUMPERS[cls] = options
+
+
+def _objects_in(annotation: Any) -> Any:
+    """``annotation`` with each library class :func:`read_as` knows replaced by its options."""
+    if isinstance(annotation, type) and annotation in _OBJECTS:
+        return _OBJECTS[annotation]
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Union or origin is types.UnionType:
+        objects = [_OBJECTS[a] for a in args if isinstance(a, type) and a in _OBJECTS]
+        if not objects:
+            return annotation
+        # the object or its options as a mapping: the options type already reads both
+        kept = [*objects, *(a for a in args if a is type(None))]
+        return functools.reduce(lambda a, b: a | b, kept)
+    if origin in (list, dict, tuple) and args:
+        return origin[tuple(_objects_in(a) for a in args)]
+    return annotation
+
+
+def _default(build: Callable[..., Any], param: inspect.Parameter) -> dict[str, Any]:
+    """``default`` or ``default_factory`` of a parameter (none: the option is required)."""
+    if param.default is param.empty:
+        return {}
+    if dataclasses.is_dataclass(build):
+        for field in dataclasses.fields(build):
+            if field.name == param.name and field.default_factory is not dataclasses.MISSING:
+                return {"default_factory": field.default_factory}
+    return {"default": param.default}
+
+
+def _config_type(param: inspect.Parameter, annotation: Any) -> Any:
+    """The type a file may give for ``param``; ``None`` when it cannot be written."""
+    annotation = _objects_in(annotation)
+    # a credential never has a built-in value: ``state_key="default"`` is a name, not a secret
+    secret = is_secret_name(param.name) and param.default in (param.empty, None)
+    if secret and annotation in (str, str | None):
         return Secret if annotation is str else Secret | None
     try:
         TypeAdapter(annotation).json_schema()
@@ -89,10 +137,14 @@ def options_model(
             continue
         if only is not None and param.name not in only:
             continue
-        annotation = _config_type(param.name, hints.get(param.name, Any))
+        annotation = _config_type(param, hints.get(param.name, Any))
         if annotation is not None:
-            default = ... if param.default is param.empty else param.default
-            fields[param.name] = (annotation, default)
+            alias = param.name if hasattr(BaseModel, param.name) else None
+            # ``json`` is written as is and held as ``json_`` (a BaseModel method's name)
+            fields[f"{param.name}_" if alias else param.name] = (
+                annotation,
+                Field(alias=alias, **_default(build, param)),
+            )
     title = getattr(build, "__name__", "Options")
     model = create_model(
         f"{title}_{name}" if tag else title,
@@ -105,7 +157,8 @@ def options_model(
 
 def plain_options(model: BaseModel, *, reveal: bool = True) -> dict[str, Any]:
     """The options a file gave, as the builder takes them (secrets revealed unless asked)."""
-    values = {name: getattr(model, name) for name in model.model_fields_set}
+    fields = type(model).model_fields
+    values = {fields[name].alias or name: getattr(model, name) for name in model.model_fields_set}
     return {
         k: v.get_secret_value() if reveal and isinstance(v, SecretStr) else v
         for k, v in values.items()
@@ -113,6 +166,9 @@ def plain_options(model: BaseModel, *, reveal: bool = True) -> dict[str, Any]:
 
 
 def _jsonable(value: Any, reveal: bool) -> Any:
+    options = _DUMPERS.get(type(value))
+    if options is not None:
+        return options.dump(value, reveal=reveal)
     if isinstance(value, SecretStr):
         return value.get_secret_value() if reveal else "**********"
     if isinstance(value, enum.Enum):
@@ -220,13 +276,13 @@ class Options:
             ) from None
 
     def _dump(self, value: Any, info: SerializationInfo) -> Any:
-        dump = getattr(value, "to_options", None)
-        if callable(dump):
-            return _jsonable(dump(), _reveal(info))
+        return self.dump(value, reveal=_reveal(info))
+
+    def dump(self, value: Any, *, reveal: bool = False) -> Any:
+        """``value`` as the options a file writes (secrets masked unless ``reveal``)."""
+        to_options = getattr(value, "to_options", None)
+        if callable(to_options):
+            return _jsonable(to_options(), reveal)
         name = str(getattr(value, self.tag)) if self.tag else next(iter(self.builders))
-        model = self.models()[name]
-        return {
-            field: _jsonable(getattr(value, field), _reveal(info))
-            for field in model.model_fields
-            if hasattr(value, field)
-        }
+        names = [f.alias or n for n, f in self.models()[name].model_fields.items()]
+        return {n: _jsonable(getattr(value, n), reveal) for n in names if hasattr(value, n)}

@@ -1,5 +1,9 @@
 """How a source authenticates and what it requests, as the library defines them.
 
+``request`` is the collector's :class:`~collectorkit.collect.CollectorRequest` read from its
+constructor (its ``shards`` are :class:`~collectorkit.collect.Shard` objects, its
+``pagination`` and ``incremental`` the objects below).
+
 ``auth`` is one of the auth kinds of :data:`collectorkit.http._auth_kinds.AUTH_KINDS` with that
 handler's own parameters as options; ``pagination`` and ``incremental`` are the collector's
 :class:`~collectorkit.collect.PaginationConfig` and :class:`~collectorkit.collect.IncrementalConfig`
@@ -11,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr
 
-from collectorkit.collect import IncrementalConfig, PaginationConfig
+from collectorkit.collect import CollectorRequest, IncrementalConfig, PaginationConfig, Shard
 from collectorkit.collect._pagination import PAGINATION_MODES
-from collectorkit.config._objects import Options, plain_options
+from collectorkit.config._objects import Options, plain_options, read_as
 from collectorkit.http import AuthHandler
 from collectorkit.http._auth_kinds import AUTH_KINDS, build_auth_handler
 
@@ -26,8 +30,8 @@ __all__ = [
     "AuthSpec",
     "Incremental",
     "Pagination",
-    "RequestConfig",
-    "ShardConfig",
+    "Request",
+    "ShardOptions",
     "StrictModel",
 ]
 
@@ -93,34 +97,12 @@ Pagination = Annotated[
 Incremental = Annotated[
     IncrementalConfig, Options({"incremental": IncrementalConfig}, IncrementalConfig)
 ]
+"""``incremental: {timestamp_field: created_at, ...}``: the collector's incremental windows."""
+ShardOptions = Annotated[Shard, Options({"shard": Shard}, Shard)]
+"""One slice of a ``concurrent`` collection: ``{state_key: eu, params: {...}}``."""
+for _annotated in (Pagination, Incremental, ShardOptions):
+    read_as(_annotated)  # wherever CollectorRequest's signature names them
 
-
-class ShardConfig(StrictModel):
-    """One slice of a ``concurrent`` collection, with its own state key."""
-
-    state_key: str = Field(min_length=1)
-    params: dict[str, Any] = Field(default_factory=dict)
-    json_body: dict[str, Any] | None = Field(default=None, alias="json")
-    headers: dict[str, str] = Field(default_factory=dict)
-
-
-class RequestConfig(StrictModel):
-    """What to request and where the records are in the response (``data_path``, dotted)."""
-
-    endpoint: str = Field(min_length=1)
-    method: Literal["GET", "POST", "PUT", "PATCH"] = "GET"
-    params: dict[str, Any] = Field(default_factory=dict)
-    json_body: dict[str, Any] | None = Field(default=None, alias="json")
-    headers: dict[str, str] = Field(default_factory=dict)
-    data_path: str | None = None
-    pagination: Pagination = Field(default_factory=PaginationConfig)
-    incremental: Incremental | None = None
-    shards: list[ShardConfig] = Field(default_factory=list)
-    state_key: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _upper_method(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("method"), str):
-            return {**data, "method": data["method"].upper()}
-        return data
+Request = Annotated[CollectorRequest, Options({"request": CollectorRequest}, CollectorRequest)]
+"""``request: {endpoint: /v1/alerts, data_path: data, pagination: {...}}``: what to request and
+where the records are — :class:`collectorkit.collect.CollectorRequest`."""

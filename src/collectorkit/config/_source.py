@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_serializer, model_validator
 
 from collectorkit.config._objects import Options
 from collectorkit.config._registry import check_name
-from collectorkit.config._request import Auth, AuthSpec, RequestConfig, StrictModel
+from collectorkit.config._request import Auth, AuthSpec, Request, StrictModel
 from collectorkit.config._types import CronExpression, Duration
 from collectorkit.http import (
     CircuitBreakerPolicy,
@@ -155,7 +155,7 @@ class SourceConfig(StrictModel):
     cron: CronExpression | None = None
     jitter: Duration = 0.0
     """Delay each run by a random amount up to this, so sources do not fire in step."""
-    request: RequestConfig
+    request: Request
     stream: StreamConfig | None = None
     retry: Retry = Field(default_factory=RetryPolicy)
     rate_limit: RateLimit | None = None
