@@ -20,6 +20,7 @@ CORE = {
     "_net",
     "_lifecycle",
     "_registry",
+    "_lazy",
     "typing",
 }
 # layer -> the layers of ours it may import (besides itself and the core modules).

@@ -11,8 +11,9 @@ whether a transactional sink or the state store saves it. :class:`ProcessedIds` 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from collectorkit._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "AlertCallback": "collectorkit.delivery._callbacks",
@@ -69,14 +70,4 @@ __all__ = [  # noqa: RUF022 - plain sorted(), the order tests/test_exported_memb
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'collectorkit.delivery' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
