@@ -14,13 +14,15 @@ from contextlib import asynccontextmanager
 import aiohttp
 from yarl import URL
 
-from collectorkit._errors import RequestTimeoutError, TransportError
-from collectorkit.http._redact import redact_text, redact_url
+from collectorkit._errors import TransportError
 from collectorkit.http._stream import RawStream
 from collectorkit.http._timeouts import TimeoutSettings
-from collectorkit.http._transport import RawResponse, check_loop
+from collectorkit.http._transport import RawResponse, check_loop, transport_error
 
 __all__ = ["AiohttpTransport"]
+
+_FAILURES = (TimeoutError, aiohttp.ClientError, ValueError)
+"""What aiohttp raises for a request that did not complete (a timeout is also a ClientError)."""
 
 
 class AiohttpTransport:
@@ -32,6 +34,13 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+
+    def _session_here(self) -> aiohttp.ClientSession:
+        """The session, opened on first use; using it from another event loop is an error."""
+        session = self._session or self._open()
+        if self._loop is not asyncio.get_running_loop():
+            check_loop(self._loop, "AiohttpTransport")
+        return session
 
     def _open(self) -> aiohttp.ClientSession:
         self._loop = check_loop(self._loop, "AiohttpTransport")
@@ -49,9 +58,7 @@ class AiohttpTransport:
         content: bytes | None,
         timeouts: TimeoutSettings,
     ) -> RawResponse:
-        session = self._session or self._open()
-        if self._loop is not asyncio.get_running_loop():
-            check_loop(self._loop, "AiohttpTransport")
+        session = self._session_here()
         timeout = self._timeout(timeouts)
         try:
             async with session.request(
@@ -64,10 +71,8 @@ class AiohttpTransport:
             ) as response:
                 body = await response.read()
                 return RawResponse(response.status, list(response.headers.items()), body)
-        except TimeoutError as exc:
-            raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise TransportError(_message("failed", method, url, exc)) from None
+        except _FAILURES as exc:
+            raise _error(method, url, exc) from None
 
     @asynccontextmanager
     async def stream(
@@ -79,9 +84,7 @@ class AiohttpTransport:
         timeouts: TimeoutSettings,
     ) -> AsyncIterator[RawStream]:
         """The response with its body handed out as it arrives (``timeouts.read`` per chunk)."""
-        session = self._session or self._open()
-        if self._loop is not asyncio.get_running_loop():
-            check_loop(self._loop, "AiohttpTransport")
+        session = self._session_here()
         try:
             response = await session.request(
                 method,
@@ -91,10 +94,8 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=self._timeout(timeouts),
             )
-        except TimeoutError as exc:
-            raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
-        except (aiohttp.ClientError, ValueError) as exc:
-            raise TransportError(_message("failed", method, url, exc)) from None
+        except _FAILURES as exc:
+            raise _error(method, url, exc) from None
         async with response:
             chunks = _chunks(response, method, url)
             yield RawStream(response.status, list(response.headers.items()), chunks)
@@ -122,12 +123,9 @@ async def _chunks(response: aiohttp.ClientResponse, method: str, url: str) -> As
     try:
         async for chunk in response.content.iter_any():
             yield chunk
-    except TimeoutError as exc:
-        raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
-    except (aiohttp.ClientError, ValueError) as exc:
-        raise TransportError(_message("failed", method, url, exc)) from None
+    except _FAILURES as exc:
+        raise _error(method, url, exc) from None
 
 
-def _message(what: str, method: str, url: str, exc: BaseException) -> str:
-    detail = redact_text(str(exc)) or type(exc).__name__
-    return f"{method} {redact_url(url)} {what}: {type(exc).__name__}: {detail}"
+def _error(method: str, url: str, exc: BaseException) -> TransportError:
+    return transport_error(method, url, exc, timed_out=isinstance(exc, TimeoutError))

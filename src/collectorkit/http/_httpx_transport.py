@@ -12,13 +12,16 @@ from contextlib import asynccontextmanager
 
 import httpx2
 
-from collectorkit._errors import RequestTimeoutError, TransportError
-from collectorkit.http._redact import get_logger, redact_text, redact_url
+from collectorkit._errors import TransportError
+from collectorkit.http._redact import get_logger
 from collectorkit.http._stream import RawStream
 from collectorkit.http._timeouts import TimeoutSettings
-from collectorkit.http._transport import RawResponse, check_loop
+from collectorkit.http._transport import RawResponse, check_loop, transport_error
 
 __all__ = ["HttpxTransport"]
+
+_FAILURES = (httpx2.HTTPError, httpx2.InvalidURL)
+"""What httpx2 raises for a request that did not complete (timeouts included)."""
 
 _log = get_logger("collectorkit.http")
 
@@ -68,10 +71,8 @@ class HttpxTransport:
             response = await self._client.request(
                 method, url, headers=list(headers), content=content, timeout=_timeout(timeouts)
             )
-        except httpx2.TimeoutException as exc:
-            raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
-        except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
-            raise TransportError(_message("failed", method, url, exc)) from None
+        except _FAILURES as exc:
+            raise _error(method, url, exc) from None
         return RawResponse(response.status_code, response.headers.multi_items(), response.content)
 
     @asynccontextmanager
@@ -90,10 +91,8 @@ class HttpxTransport:
         )
         try:
             response = await self._client.send(request, stream=True)
-        except httpx2.TimeoutException as exc:
-            raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
-        except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
-            raise TransportError(_message("failed", method, url, exc)) from None
+        except _FAILURES as exc:
+            raise _error(method, url, exc) from None
         try:
             chunks = _chunks(response, method, url)
             yield RawStream(response.status_code, response.headers.multi_items(), chunks)
@@ -114,12 +113,9 @@ async def _chunks(response: httpx2.Response, method: str, url: str) -> AsyncIter
     try:
         async for chunk in response.aiter_bytes():
             yield chunk
-    except httpx2.TimeoutException as exc:
-        raise RequestTimeoutError(_message("timed out", method, url, exc)) from None
-    except httpx2.HTTPError as exc:
-        raise TransportError(_message("failed", method, url, exc)) from None
+    except _FAILURES as exc:
+        raise _error(method, url, exc) from None
 
 
-def _message(what: str, method: str, url: str, exc: BaseException) -> str:
-    detail = redact_text(str(exc)) or type(exc).__name__
-    return f"{method} {redact_url(url)} {what}: {type(exc).__name__}: {detail}"
+def _error(method: str, url: str, exc: BaseException) -> TransportError:
+    return transport_error(method, url, exc, timed_out=isinstance(exc, httpx2.TimeoutException))

@@ -13,10 +13,11 @@ import asyncio
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from collectorkit._errors import ConfigError
+from collectorkit._errors import ConfigError, RequestTimeoutError, TransportError
+from collectorkit.http._redact import redact_text, redact_url
 from collectorkit.http._timeouts import TimeoutSettings
 
-__all__ = ["RawResponse", "Transport", "check_loop"]
+__all__ = ["RawResponse", "Transport", "check_loop", "transport_error"]
 
 
 class RawResponse(NamedTuple):
@@ -54,3 +55,15 @@ def check_loop(bound: asyncio.AbstractEventLoop | None, name: str) -> asyncio.Ab
             path="transport",
         )
     return running
+
+
+def transport_error(
+    method: str, url: str, exc: BaseException, *, timed_out: bool
+) -> TransportError:
+    """An HTTP library's ``exc`` as ours: :class:`~collectorkit.RequestTimeoutError` when it
+    ``timed_out``, else :class:`~collectorkit.TransportError`; the message names the request,
+    its URL and the library's text redacted."""
+    detail = redact_text(str(exc)) or type(exc).__name__
+    what = "timed out" if timed_out else "failed"
+    message = f"{method} {redact_url(url)} {what}: {type(exc).__name__}: {detail}"
+    return RequestTimeoutError(message) if timed_out else TransportError(message)
