@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Envelope", "Record", "lookup_path", "record_key", "set_path"]
+__all__ = ["Envelope", "Record", "lookup_path", "record_digest", "record_key", "set_path"]
 
 Record = dict[str, Any]
 """One event as decoded from the API: a JSON object."""
@@ -63,5 +63,10 @@ def record_key(source: str, record: Mapping[str, Any], key_fields: Sequence[str]
     parts = [lookup_path(record, f) for f in key_fields]
     if key_fields and all(p is not None for p in parts):
         return source + ":" + "|".join(str(p) for p in parts)
-    digest = hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f"{source}:sha256:{digest[:32]}"
+    return f"{source}:sha256:{record_digest(record)}"
+
+
+def record_digest(record: Mapping[str, Any]) -> str:
+    """32 hex digits of the SHA-256 of ``record`` as canonical JSON (keys sorted): the same for
+    records with the same content, whatever the order of their keys."""
+    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]

@@ -5,11 +5,13 @@ order, in every pagination dialect."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug import Response
 
 from collectorkit import (
     CollectorClient,
@@ -194,3 +196,71 @@ def test_incremental_resume_with_tied_timestamps_is_exact(
 def scenario_result(scenario: Any) -> list[str]:
     result: list[str] = asyncio.run(scenario())
     return result
+
+
+def repeat_previous_tail_once(api: FakeAPI, back: int) -> None:
+    """The next cursor request past the first page starts ``back`` records early (the
+    simulator's ``duplicates`` fault), once."""
+    pending = {"on": back > 0}
+
+    def respond(request: Any) -> Response | None:
+        cursor = request.args.get("cursor")
+        if not cursor or not pending["on"]:
+            return None
+        pending["on"] = False
+        size = int(request.args["limit"])
+        start = max(0, int(cursor[1:]) - min(back, size - 1))  # each page still moves on
+        end = start + size
+        body = {
+            "data": {"events": api.records[start:end]},
+            "meta": {"next_cursor": f"c{end}" if end < len(api.records) else ""},
+        }
+        return Response(json.dumps(body), mimetype="application/json")
+
+    api.fail = respond
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    count=st.integers(0, 40),
+    size=st.integers(1, 12),
+    steps=st.lists(
+        st.tuples(interruption, st.integers(0, 4), st.integers(0, 6)),  # repeat, then append
+        max_size=5,
+    ),
+)
+def test_resuming_into_a_page_that_changed_loses_nothing(
+    api: FakeAPI,
+    count: int,
+    size: int,
+    steps: list[tuple[tuple[int | None, int | None, int], int, int]],
+) -> None:
+    # between runs a page may repeat the previous page's tail and new records may arrive, so
+    # a page asked for again is not the page seen before: what was delivered from it must be
+    # recognised by the records, never by their position
+    api.records = make_records(count)
+    endpoint, pagination, request = dialect("cursor", size)
+    clock = FakeClock(start=(T0 + timedelta(days=1)).timestamp())
+    bp = blueprint(api, clock, endpoint, pagination, request=request)
+
+    async def scenario() -> list[str]:
+        delivered: list[str] = []
+        state: CollectorState | None = None
+        async with CollectorClient(bp) as client:
+            for step, back, arriving in steps:
+                repeat_previous_tail_once(api, back)
+                taken, state = await interrupted_run(client, step, state)
+                delivered += taken
+                start = len(api.records)
+                api.records += make_records(arriving, start=T0 + timedelta(days=1))
+                for offset, record in enumerate(api.records[start:]):
+                    record["id"] = f"late{start + offset:05d}"
+            api.fail = None
+            final = await client.collect_events(resume_state=state)
+        return delivered + ids(final.events)
+
+    assert set(scenario_result(scenario)) == set(ids(api.records))

@@ -3,6 +3,8 @@ cursors, and the metrics each leaves behind."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from werkzeug import Response
 
@@ -230,3 +232,79 @@ async def test_an_open_breaker_fails_fast_and_keeps_the_partial_result(api: Fake
     assert ids(first.value.partial_result.events) == ids(api.records[:10])
     assert second.value.partial_result.state.cursor == "c10"
     assert second.value.partial_result.metrics.general_error == 1
+
+
+# --- resuming inside a page the API changed since ------------------------------------------------
+# A run stopped mid-page (a limit, a batch) or on a last page without a next cursor saves a
+# position inside that page; the next run asks for the page again. Real APIs insert records in
+# it, drop expired ones or repeat the previous page's tail, so what was delivered is recognised by
+# the records themselves, never by how many came first.
+
+
+async def test_a_limit_mid_page_then_a_record_inserted_before_it_loses_nothing(
+    api: FakeAPI, clock
+) -> None:
+    api.records = make_records(25)
+    bp = blueprint(api, clock, "/cursor", CURSOR, request=REQUEST)
+    async with CollectorClient(bp) as client:
+        first = await client.collect_events(limit=5)
+        assert ids(first.events) == ids(api.records[:5])
+        newer = {"id": "new", "created": api.records[0]["created"], "n": -1}
+        api.records = [newer, *api.records]  # the first page now starts one record earlier
+        rest = await client.collect_events(resume_state=first.state)
+    delivered = ids(first.events + rest.events)
+    assert sorted(delivered) == sorted(ids(api.records))  # nothing lost, nothing twice
+
+
+async def test_a_last_page_without_a_next_cursor_that_shifted_loses_nothing(
+    api: FakeAPI, clock
+) -> None:
+    api.records = make_records(23)
+    bp = blueprint(api, clock, "/cursor", CURSOR, request=REQUEST)
+    async with CollectorClient(bp) as client:
+        first = await client.collect_events()
+        assert first.state.cursor == "c20"  # the last page is asked for again next time
+        # the oldest record expired and four arrived: the last page shifted by one
+        api.records = make_records(27)[1:]
+        rest = await client.collect_events(resume_state=first.state)
+    assert ids(rest.events) == ids(make_records(27)[23:])
+
+
+async def test_a_batch_ending_in_a_page_that_repeated_the_previous_tail_loses_nothing(
+    api: FakeAPI, clock
+) -> None:
+    # the simulator's `duplicates` fault: once, the page starts two records early
+    api.records = make_records(30)
+    repeat = {"pending": True}
+
+    def repeat_previous_tail(request):
+        if request.args.get("cursor") == "c10" and repeat.pop("pending", False):
+            body = {"data": {"events": api.records[8:18]}, "meta": {"next_cursor": "c18"}}
+            return Response(json.dumps(body), mimetype="application/json")
+        return None
+
+    api.fail = repeat_previous_tail
+    bp = blueprint(api, clock, "/cursor", CURSOR, request=REQUEST)
+    async with CollectorClient(bp) as client:
+        pages = client.iter_pages(resume_state=CollectorState(cursor="c10"))
+        async with pages:
+            page = await pages.__anext__()
+        delivered = ids(page.events[:6])  # r8, r9 again, then r10-r13
+        state = CollectorState.from_dict(page.state_after(6).to_dict())  # through JSON
+        rest = await client.collect_events(resume_state=state)
+    assert delivered + ids(rest.events) == ids(api.records[8:])
+
+
+async def test_a_state_saved_with_only_a_count_redelivers_the_whole_page(
+    api: FakeAPI, clock
+) -> None:
+    # an older collectorkit saved how many records of the page were taken, not which
+    api.records = make_records(15)
+    old = CollectorState.from_dict({"version": 1, "cursor": "c10", "skip": 3})
+    newer = {"id": "new", "created": api.records[10]["created"], "n": -1}
+    api.records.insert(11, newer)  # lands among the three already taken
+    bp = blueprint(api, clock, "/cursor", CURSOR, request=REQUEST)
+    async with CollectorClient(bp) as client:
+        rest = await client.collect_events(resume_state=old)
+    # re-delivery is safe (sinks are idempotent on the record key); skipping by position is not
+    assert ids(rest.events) == ids(api.records[10:])

@@ -25,6 +25,7 @@ def full_state() -> CollectorState:
         offset=None,
         next_link="https://api.example.com/x?after=1",
         skip=2,
+        skip_keys=frozenset({"0f3a", "9c1d"}),
         window_start=datetime(2024, 5, 1, tzinfo=UTC),
         window_end=datetime(2024, 5, 2, 12, 30, 0, 250000, tzinfo=UTC),
         watermark=datetime(2024, 5, 1, 6, tzinfo=UTC),
@@ -49,6 +50,15 @@ def test_empty_or_missing_state_is_fresh() -> None:
     assert not CollectorState().has_position
 
 
+def test_a_state_saved_with_only_a_count_still_loads() -> None:
+    # before skip_keys existed, a position inside a page was only a count
+    saved = {"version": 1, "cursor": "c10", "skip": 3, "has_more": True}
+    state = CollectorState.from_dict(saved)
+    assert (state.cursor, state.skip, state.skip_keys) == ("c10", 3, frozenset())
+    assert "skip_keys" not in state.to_dict()  # nothing new is written when nothing is named
+    assert sorted(full_state().to_dict()["skip_keys"]) == ["0f3a", "9c1d"]
+
+
 def test_seed_style_next_link_in_metadata_is_accepted() -> None:
     state = CollectorState.from_dict({"metadata": {"next_link": "https://a/b"}})
     assert state.next_link == "https://a/b"
@@ -60,6 +70,8 @@ def test_seed_style_next_link_in_metadata_is_accepted() -> None:
         ({"cursor": 5}, "state.cursor"),
         ({"page": "2"}, "state.page"),
         ({"skip": True}, "state.skip"),
+        ({"skip": 2, "skip_keys": "0f3a"}, "state.skip_keys"),
+        ({"skip": 2, "skip_keys": ["0f3a", 7]}, "state.skip_keys"),
         ({"watermark": "yesterday"}, "state.watermark"),
         ({"version": 99}, "state.version"),
     ],

@@ -176,7 +176,11 @@ async def test_iter_pages_hands_out_the_state_after_each_page(api: FakeAPI, cloc
     assert [p.stop_reason for p in pages] == [None, None, StopReason.LIMIT_REACHED]
     assert stream.stop_reason is StopReason.LIMIT_REACHED
     assert stream.state == pages[-1].state
-    assert pages[1].state_after(4) == CollectorState(cursor="c10", skip=4, has_more=True)
+    after = pages[1].state_after(4)
+    assert after.replace(skip_keys=frozenset()) == CollectorState(
+        cursor="c10", skip=4, has_more=True
+    )
+    assert len(after.skip_keys) == 4  # the four records delivered, named by content
     assert stream.metrics.pages == 3
 
 

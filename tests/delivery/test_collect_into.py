@@ -121,9 +121,8 @@ def test_a_run_resumes_from_the_checkpoint_and_stores_nothing_twice(
     again = collect_into_sync(blueprint, sinks=[SQLiteSink(db)], state=f"sqlite:///{db}")
     assert first.stored == 70
     assert len(_stored(db)) == 70
-    # the second run starts at the saved cursor: only the last page is asked for again
     # the second run starts at the saved cursor: only the last page is asked for again, and
-    # the records it already delivered are skipped by the cursor position, not re-stored
+    # the records it already delivered are recognised in it (by content), not re-stored
     assert (again.pages, again.records, again.stored) == (1, 0, 0)
     assert api.requests == Counter({**dict.fromkeys(range(PAGES - 1), 1), PAGES - 1: 2})
 

@@ -6,18 +6,15 @@ Nothing here reads the clock: the collector passes ``now`` in.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-import orjson
-
 from collectorkit._durations import Seconds
 from collectorkit._errors import ConfigError
 from collectorkit._instants import instant_or_none
-from collectorkit._records import Record
+from collectorkit._records import Record, record_digest
 from collectorkit.collect._paths import JSONPath, compile_path
 from collectorkit.collect._spec import RequestSpec
 from collectorkit.collect._state import CollectorState
@@ -184,10 +181,7 @@ class IncrementalConfig:
     def id_of(self, record: Record) -> str:
         path = self._paths["id"]
         value = path.search(record) if path is not None else None
-        if value is None:
-            canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-            return "sha256:" + hashlib.sha256(canonical).hexdigest()[:32]
-        return str(value)
+        return "sha256:" + record_digest(record) if value is None else str(value)
 
     def is_duplicate(self, state: CollectorState, record: Record) -> bool:
         """True when ``record`` (same id, same instant) was already delivered at the boundary."""

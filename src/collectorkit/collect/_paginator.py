@@ -111,7 +111,7 @@ class StandardPaginator:
         """The position of the page ``state`` points at, with its first ``consumed`` records taken.
 
         Offsets absorb the count (``offset + consumed``); other modes re-request the same page
-        and skip that many records.
+        with ``skip`` counting the records taken (the walker then names them in ``skip_keys``).
         """
         if self.config.mode == "offset":
             return state.replace(offset=(state.offset or 0) + state.skip + consumed, skip=0)

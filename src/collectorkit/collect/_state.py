@@ -28,8 +28,12 @@ class CollectorState:
     """The resume point of one collector feed (or, with ``shards``, of several).
 
     Position fields say which request comes next: ``cursor``, ``page``, ``offset`` or
-    ``next_link`` (one of them, by pagination mode; ``None`` means the first page). ``skip`` is
-    how many records of that page were already returned (a run stopped by ``limit`` mid-page).
+    ``next_link`` (one of them, by pagination mode; ``None`` means the first page). ``skip`` > 0
+    says that page was already partly delivered (``skip`` records of it when last fetched: a run
+    stopped by ``limit`` mid-page, or a last page without a next cursor); ``skip_keys`` names
+    those records by content digest, so a page the API changed since (records inserted, expired
+    or repeated) still resumes after exactly what was delivered. A ``skip`` without ``skip_keys``
+    (a state saved before they existed) skips nothing: the page is delivered again.
     ``window_start``/``window_end`` pin the incremental window being walked, so a resumed cursor
     is sent with the same filter it was issued for. ``watermark`` is the newest record instant
     delivered (or the end of a completed window); ``boundary_ids`` maps the ids of delivered
@@ -42,6 +46,7 @@ class CollectorState:
     offset: int | None = None
     next_link: str | None = None
     skip: int = 0
+    skip_keys: frozenset[str] = frozenset()
     window_start: datetime | None = None
     window_end: datetime | None = None
     watermark: datetime | None = None
@@ -56,7 +61,9 @@ class CollectorState:
 
     def reset_position(self) -> CollectorState:
         """This state with no cursor/page/offset/link: the next request is the first page."""
-        return self.replace(cursor=None, page=None, offset=None, next_link=None, skip=0)
+        return self.replace(
+            cursor=None, page=None, offset=None, next_link=None, skip=0, skip_keys=frozenset()
+        )
 
     @property
     def has_position(self) -> bool:
@@ -78,6 +85,8 @@ class CollectorState:
             "has_more": self.has_more,
             "metadata": dict(self.metadata),
         }
+        if self.skip_keys:
+            out["skip_keys"] = sorted(self.skip_keys)
         if self.shards:
             out["shards"] = {k: v.to_dict() for k, v in self.shards.items()}
         return out
@@ -107,6 +116,7 @@ class CollectorState:
             offset=_typed(data, "offset", int, None),
             next_link=_typed(data, "next_link", str, None) or metadata.get("next_link"),
             skip=_typed(data, "skip", int, 0),
+            skip_keys=_keys(data, "skip_keys"),
             window_start=_instant(data, "window_start"),
             window_end=_instant(data, "window_end"),
             watermark=_instant(data, "watermark"),
@@ -151,6 +161,14 @@ def _typed(data: Mapping[str, Any], key: str, kind: Any, default: Any) -> Any:
             f"expected {getattr(kind, '__name__', kind)}, got {value!r}", path=f"state.{key}"
         )
     return value
+
+
+def _keys(data: Mapping[str, Any], key: str) -> frozenset[str]:
+    values = _typed(data, key, list, [])
+    for value in values:
+        if not isinstance(value, str):
+            raise ConfigError(f"expected strings, got {value!r}", path=f"state.{key}")
+    return frozenset(values)
 
 
 def _instant(data: Mapping[str, Any], key: str) -> datetime | None:

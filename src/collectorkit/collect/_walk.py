@@ -20,6 +20,7 @@ from collectorkit.collect._budget import Budget, Quota
 from collectorkit.collect._incremental import IncrementalConfig
 from collectorkit.collect._metrics import ExecutionMetrics
 from collectorkit.collect._request import CollectorRequest, Shard
+from collectorkit.collect._resume import PageProgress
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
 from collectorkit.http import CollectorLogger, get_logger
@@ -202,11 +203,12 @@ class FeedWalker:
         records = self.request.records_of(body)
         self._metrics.success += 1
         self._metrics.pages += 1
-        events, ends, consumed = self._take(state, records)
+        progress = PageProgress(state, records)
+        events, ends, consumed = self._take(state, records, progress)
         self._quota.take(len(events))
         self._metrics.records += len(events)
         if consumed < len(records):
-            new_state = self._partial(state, ends, events, len(events))
+            new_state = self._partial(state, progress, ends, events, len(events))
             stop: StopReason | None = StopReason.LIMIT_REACHED
         else:
             view = PageResponse(
@@ -217,7 +219,7 @@ class FeedWalker:
                 record_count=len(records),
             )
             advance = self._paginator.advance(state, view)
-            new_state, stop = advance.state, advance.stop_reason
+            new_state, stop = progress.state_after(advance.state, len(records)), advance.stop_reason
             if self._inc is not None:
                 new_state = self._inc.delivered(new_state, events)
                 new_state, stop = self._maybe_close_window(new_state, stop)
@@ -226,32 +228,31 @@ class FeedWalker:
         self._log.debug(
             "page", records=len(events), received=len(records), stop_reason=stop and stop.value
         )
-        return WalkedPage(events, new_state, stop, self._partial_factory(state, ends, events))
+        partial = self._partial_factory(state, progress, ends, events)
+        return WalkedPage(events, new_state, stop, partial)
 
     def _take(
-        self, state: CollectorState, records: list[Record]
+        self, state: CollectorState, records: list[Record], progress: PageProgress
     ) -> tuple[list[Record], list[int] | None, int]:
-        """The records to hand out (from ``state.skip``, deduplicated, within the quota), the
-        raw index just after each (``None``: consecutive from ``skip``), and how far into
-        ``records`` the page was consumed."""
-        start = state.skip
+        """The records to hand out (not delivered by an earlier run, not boundary duplicates,
+        within the quota), the raw index just after each (``None``: consecutive from the
+        first), and how far into ``records`` the page was consumed."""
         room = self._quota.remaining
-        if self._inc is None:
-            stop = len(records) if room is None else min(len(records), start + max(room, 0))
-            stop = max(stop, start)
-            whole = start == 0 and stop == len(records)
-            return (records if whole else records[start:stop]), None, stop
+        if self._inc is None and not progress.resumed:
+            stop = len(records) if room is None else min(len(records), max(room, 0))
+            return (records if stop == len(records) else records[:stop]), None, stop
         events: list[Record] = []
         ends: list[int] = []
-        for index in range(start, len(records)):
+        for index, record in enumerate(records):
             if room is not None and len(events) >= room:
-                return events, ends, ends[-1] if ends else start
-            record = records[index]
-            if self._inc.is_duplicate(state, record):
+                return events, ends, ends[-1] if ends else 0
+            if progress.delivered(index) or (
+                self._inc is not None and self._inc.is_duplicate(state, record)
+            ):
                 continue
             events.append(record)
             ends.append(index + 1)
-        return events, ends, max(len(records), start)
+        return events, ends, len(records)
 
     def _maybe_close_window(
         self, state: CollectorState, stop: StopReason | None
@@ -267,20 +268,33 @@ class FeedWalker:
         return closed, None
 
     def _partial(
-        self, state: CollectorState, ends: list[int] | None, events: list[Record], count: int
+        self,
+        state: CollectorState,
+        progress: PageProgress,
+        ends: list[int] | None,
+        events: list[Record],
+        count: int,
     ) -> CollectorState:
-        start = state.skip
-        raw = ends[count - 1] if ends is not None and count else start + count
-        position: CollectorState = self._paginator.partial(state, raw - start)
+        """The state after the first ``count`` of ``events``: this page asked for again, with
+        the records delivered from it named (or, for offsets, the offset moved past them)."""
+        raw = ends[count - 1] if ends is not None and count else count
+        position = state  # nothing of this fetch taken: what was known stays known
+        if raw > 0:
+            moved: CollectorState = self._paginator.partial(state.replace(skip=0), raw)
+            position = progress.state_after(moved, raw)
         partial = position.replace(has_more=True)
         if self._inc is not None:
             partial = self._inc.delivered(partial, events[:count])
         return partial
 
     def _partial_factory(
-        self, state: CollectorState, ends: list[int] | None, events: list[Record]
+        self,
+        state: CollectorState,
+        progress: PageProgress,
+        ends: list[int] | None,
+        events: list[Record],
     ) -> Callable[[int], CollectorState]:
         def partial(count: int) -> CollectorState:
-            return self._partial(state, ends, events, count)
+            return self._partial(state, progress, ends, events, count)
 
         return partial

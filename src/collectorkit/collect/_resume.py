@@ -1,0 +1,56 @@
+"""Resuming inside a page: which records of a page asked for again were already delivered.
+
+A run that stops inside a page (a ``limit``, a batch ending mid-page) or on a last page without a
+next cursor saves a position that asks for that same page again. By then the API may have
+inserted records into it, dropped expired ones or repeated the previous page's tail, so counting
+the records taken and skipping that many would drop records never delivered. The state names
+them instead (``CollectorState.skip_keys``: content digests, at most one per record of the page),
+and only a record identical to one delivered is skipped. A state that only counts (saved before
+``skip_keys`` existed) skips nothing: the whole page is delivered again, which the sinks absorb
+(they are idempotent on the record key), whereas a wrong skip would lose records for good.
+"""
+
+from __future__ import annotations
+
+from collectorkit._records import Record, record_digest
+from collectorkit.collect._state import CollectorState
+
+__all__ = ["PageProgress"]
+
+
+class PageProgress:
+    """What of one fetched page is known to be delivered, from the state it was asked for with."""
+
+    __slots__ = ("_digests", "_known", "_records")
+
+    def __init__(self, state: CollectorState, records: list[Record]) -> None:
+        self._known = state.skip_keys if state.skip > 0 else frozenset()
+        self._records = records
+        self._digests: list[str] | None = None
+
+    @property
+    def resumed(self) -> bool:
+        """True when some records of this page are known delivered by an earlier run."""
+        return bool(self._known)
+
+    def delivered(self, index: int) -> bool:
+        """Whether ``records[index]`` was delivered by an earlier run."""
+        return bool(self._known) and self._digest_list()[index] in self._known
+
+    def state_after(self, position: CollectorState, through: int) -> CollectorState:
+        """``position`` naming the delivered records when it asks for this page again.
+
+        ``position`` is the paginator's; when its ``skip`` is above 0 it re-requests this page,
+        and every record before index ``through`` is delivered, as are the ones known from an
+        earlier run. Otherwise the position moved on and names none.
+        """
+        if position.skip <= 0:
+            return position.replace(skip_keys=frozenset()) if position.skip_keys else position
+        digests = self._digest_list()
+        keys = {d for i, d in enumerate(digests) if i < through or d in self._known}
+        return position.replace(skip_keys=frozenset(keys))
+
+    def _digest_list(self) -> list[str]:
+        if self._digests is None:
+            self._digests = [record_digest(r) for r in self._records]
+        return self._digests
