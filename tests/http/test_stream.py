@@ -12,8 +12,10 @@ from werkzeug import Response as WResponse
 from collectorkit import (
     APIClient,
     BearerTokenAuthHandler,
+    CollectorTimeoutError,
     RetryPolicy,
     ServiceError,
+    TimeoutSettings,
     TransportError,
 )
 from collectorkit.http import (
@@ -24,7 +26,7 @@ from collectorkit.http import (
     StreamingTransport,
     Transport,
 )
-from collectorkit.testing import MockTransport, no_backoff
+from collectorkit.testing import FakeClock, MockTransport, no_backoff
 
 from .conftest import base_url
 
@@ -122,3 +124,30 @@ async def test_a_connection_failure_is_a_transport_error() -> None:
         async with client.stream("GET", "/x"):
             pass
     await client.aclose()
+
+
+async def test_a_deadline_caps_the_stream_timeouts_and_one_already_past_sends_nothing(
+    clock: FakeClock,
+) -> None:
+    seen: list[float] = []
+
+    class Recording(MockTransport):
+        async def send(self, method, url, headers, content, timeouts):  # type: ignore[no-untyped-def]
+            seen.append(timeouts.read)
+            return await super().send(method, url, headers, content, timeouts)
+
+    transport = Recording(lambda request: Response(200, content=b"{}"))
+    client = APIClient(
+        base_url="http://api.test",
+        transport=transport,
+        clock=clock,
+        timeout=TimeoutSettings(read=30),
+    )
+    async with client:
+        async with client.stream("GET", "/x", deadline=clock.monotonic() + 4) as response:
+            await response.aread()
+        with pytest.raises(CollectorTimeoutError, match="time budget ran out before GET"):
+            async with client.stream("GET", "/x", deadline=clock.monotonic() - 1):
+                pass
+    assert seen == [4.0]
+    assert client.metrics.failed_requests == 1

@@ -529,15 +529,17 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
     def _trusts(self, origin: _Origin, trusted: _Origin) -> bool:
         return trusts_origin(origin, trusted, self.allowed_hosts)
 
+    def _timeouts_within(self, request: Request, deadline: float) -> TimeoutSettings:
+        """The timeouts of one attempt, capped to what is left before ``deadline``."""
+        remaining = deadline - self.clock.monotonic()
+        if remaining <= 0:
+            raise CollectorTimeoutError(
+                f"time budget ran out before {request.method} {redact_url(request.url)}"
+            )
+        return self.timeouts.capped(remaining)
+
     async def _transmit(self, request: Request, deadline: float | None = None) -> Response:
-        timeouts = self.timeouts
-        if deadline is not None:
-            remaining = deadline - self.clock.monotonic()
-            if remaining <= 0:
-                raise CollectorTimeoutError(
-                    f"time budget ran out before {request.method} {redact_url(request.url)}"
-                )
-            timeouts = timeouts.capped(remaining)
+        timeouts = self.timeouts if deadline is None else self._timeouts_within(request, deadline)
         url = request.url if not request.params else request.full_url
         clock = self.clock
         started, perf = clock.monotonic(), time.perf_counter()

@@ -19,15 +19,13 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
-from collectorkit._errors import CollectorTimeoutError, RequestTimeoutError
+from collectorkit._errors import RequestTimeoutError
 from collectorkit.http._headers import HeadersInput
 from collectorkit.http._models import Request, Response
-from collectorkit.http._redact import redact_url
 from collectorkit.http._timeouts import TimeoutSettings
 from collectorkit.http._transport import Transport
 
 if TYPE_CHECKING:
-    from collectorkit._clock import Clock
     from collectorkit.http._metrics import ClientMetrics
 
 __all__ = [
@@ -132,7 +130,6 @@ class StreamingClient:
         # what the client class provides
         metrics: ClientMetrics
         timeouts: TimeoutSettings
-        clock: Clock
 
         @property
         def transport(self) -> Transport: ...
@@ -150,6 +147,8 @@ class StreamingClient:
         async def _send(
             self, request: Request, deadline: float | None, transmit: Transmit | None = None
         ) -> Response: ...
+
+        def _timeouts_within(self, request: Request, deadline: float) -> TimeoutSettings: ...
 
     @asynccontextmanager
     async def stream(
@@ -186,14 +185,7 @@ class StreamingClient:
     ) -> Response:
         """One attempt: open the response; a 2xx stays open (closed with ``kept``), any other
         status is read whole and closed at once (the send loop may resend)."""
-        timeouts = self.timeouts
-        if deadline is not None:
-            remaining = deadline - self.clock.monotonic()
-            if remaining <= 0:
-                raise CollectorTimeoutError(
-                    f"time budget ran out before {request.method} {redact_url(request.url)}"
-                )
-            timeouts = timeouts.capped(remaining)
+        timeouts = self.timeouts if deadline is None else self._timeouts_within(request, deadline)
         url = request.full_url
         perf = time.perf_counter()
         async with AsyncExitStack() as attempt:
