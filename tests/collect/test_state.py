@@ -161,3 +161,9 @@ def test_metrics_list_the_non_zero_counters_for_command_results() -> None:
         {"type": "quota_error", "count": 1},
         {"type": "retry_error", "count": 1},
     ]
+
+
+def test_the_delivered_records_are_named_only_while_a_page_is_partly_taken() -> None:
+    partly = CollectorState(cursor="c10", skip=2, skip_keys=frozenset({"0f3a", "9c1d"}))
+    assert partly.replace(cursor="c20", skip=0).skip_keys == frozenset()
+    assert partly.reset_position().skip_keys == frozenset()

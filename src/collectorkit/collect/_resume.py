@@ -45,7 +45,7 @@ class PageProgress:
         earlier run. Otherwise the position moved on and names none.
         """
         if position.skip <= 0:
-            return position.replace(skip_keys=frozenset()) if position.skip_keys else position
+            return position
         digests = self._digest_list()
         keys = {d for i, d in enumerate(digests) if i < through or d in self._known}
         return position.replace(skip_keys=frozenset(keys))

@@ -56,14 +56,17 @@ class CollectorState:
     shards: Mapping[str, CollectorState] = field(default_factory=dict)
     version: int = STATE_VERSION
 
+    def __post_init__(self) -> None:
+        # the keys name records of a partly delivered page: without a skip there is none
+        keys = frozenset(self.skip_keys) if self.skip > 0 else frozenset()
+        object.__setattr__(self, "skip_keys", keys)
+
     def replace(self, **changes: Any) -> CollectorState:
         return dataclasses.replace(self, **changes)
 
     def reset_position(self) -> CollectorState:
         """This state with no cursor/page/offset/link: the next request is the first page."""
-        return self.replace(
-            cursor=None, page=None, offset=None, next_link=None, skip=0, skip_keys=frozenset()
-        )
+        return self.replace(cursor=None, page=None, offset=None, next_link=None, skip=0)
 
     @property
     def has_position(self) -> bool:
