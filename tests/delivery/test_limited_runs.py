@@ -86,3 +86,6 @@ async def test_limited_runs_over_repeating_pages_store_every_served_record_once(
     assert set(added) <= set(stored)
     assert max(stored.values()) == 1  # one row per record
     assert sum(r.stored for r in first + second) == len(existing)
+    # a position inside a page names at most one record per record of that page
+    names = [len((r.last_state or {}).get("skip_keys", [])) for r in first + second]
+    assert 0 < max(names) <= PAGE_SIZE
