@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Unpack
 
 from collectorkit._errors import HTTPError, HTTPStatusError, SourceError
 from collectorkit.http import (
@@ -34,10 +34,11 @@ from collectorkit.http import (
 from collectorkit.sources._stream import (
     FatalSourceError,
     StreamingSource,
+    StreamOptions,
     register_header_secrets,
 )
 
-__all__ = ["HTTPStreamingSource", "status_error"]
+__all__ = ["HTTPStreamOptions", "HTTPStreamingSource", "status_error"]
 
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 """Statuses a reconnect may cure (timeouts, rate limits, server errors); others are fatal."""
@@ -47,6 +48,18 @@ def status_error(status: int, message: str) -> SourceError:
     """``message`` as a :class:`~collectorkit.SourceError` (reconnect with backoff) when
     ``status`` is worth retrying, else as a :class:`FatalSourceError` (stop at once)."""
     return (SourceError if status in _RETRYABLE_STATUS else FatalSourceError)(message)
+
+
+class HTTPStreamOptions(StreamOptions, total=False):
+    """The keyword arguments of :class:`HTTPStreamingSource` that its subclasses pass on."""
+
+    source_id: str | None
+    headers: Mapping[str, str] | None
+    params: Mapping[str, Any] | None
+    auth: AuthHandler | None
+    verify: bool
+    transport: Transport | None
+    client: APIClient | None
 
 
 class HTTPStreamingSource(StreamingSource):
@@ -67,7 +80,7 @@ class HTTPStreamingSource(StreamingSource):
         verify: bool = True,
         transport: Transport | None = None,
         client: APIClient | None = None,
-        **options: Any,
+        **options: Unpack[StreamOptions],
     ) -> None:
         super().__init__(source_id=source_id or url, **options)
         self.url = url
@@ -83,6 +96,11 @@ class HTTPStreamingSource(StreamingSource):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
+
+    @property
+    def _where(self) -> str:
+        """The source and its request, for error messages (the URL redacted)."""
+        return f"{self.source_id}: GET {redact_url(self.url)}"
 
     @abstractmethod
     def _client_timeouts(self) -> TimeoutSettings:
@@ -115,12 +133,16 @@ class HTTPStreamingSource(StreamingSource):
     async def _get(
         self, params: Mapping[str, Any], headers: Mapping[str, str]
     ) -> AsyncIterator[StreamedResponse]:
-        """``GET url`` through the client, its failures as source errors (the status rule)."""
-        where = f"{self.source_id}: GET {redact_url(self.url)}"
+        """``GET url`` through the client; an answer other than 200 and the client's failures
+        become source errors (the status rule)."""
+        where = self._where
         try:
             async with self.client.stream(
                 "GET", self.url, params=params, headers=headers
             ) as response:
+                if response.status_code != 200:
+                    status = response.status_code
+                    raise status_error(status, f"{where} answered {status}")
                 yield response
         except HTTPStatusError as exc:
             status = exc.status_code or 0

@@ -10,15 +10,15 @@ also deduplicated by ``id_field`` across polls.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, Unpack
 
 import orjson
 
 from collectorkit._errors import SourceError
 from collectorkit._records import Record, lookup_path
-from collectorkit.http import APIClient, AuthHandler, TimeoutSettings, Transport, redact_url
-from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
+from collectorkit.http import TimeoutSettings
+from collectorkit.sources._http_stream import HTTPStreamingSource, HTTPStreamOptions
 from collectorkit.sources._stream import FatalSourceError, StreamEvent
 
 __all__ = ["LongPollSource"]
@@ -40,9 +40,6 @@ class LongPollSource(HTTPStreamingSource):
         self,
         url: str,
         *,
-        source_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, Any] | None = None,
         data_path: str | None = "events",
         cursor_param: str = "cursor",
         cursor_path: str | None = "next_cursor",
@@ -50,23 +47,9 @@ class LongPollSource(HTTPStreamingSource):
         poll_timeout: float = 30.0,
         id_field: str | None = "id",
         idle_delay: float = 1.0,
-        auth: AuthHandler | None = None,
-        verify: bool = True,
-        transport: Transport | None = None,
-        client: APIClient | None = None,
-        **options: Any,
+        **options: Unpack[HTTPStreamOptions],
     ) -> None:
-        super().__init__(
-            url,
-            source_id=source_id,
-            headers=headers,
-            params=params,
-            auth=auth,
-            verify=verify,
-            transport=transport,
-            client=client,
-            **options,
-        )
+        super().__init__(url, **options)
         self.data_path = data_path
         self.cursor_param = cursor_param
         self.cursor_path = cursor_path
@@ -116,12 +99,9 @@ class LongPollSource(HTTPStreamingSource):
         return None if value is None else str(value)
 
     async def _poll(self, cursor: str | None) -> Any:
-        where = f"{self.source_id}: GET {redact_url(self.url)}"
         async with self._get(self._query(cursor), self._headers) as response:
-            if response.status_code != 200:
-                raise status_error(response.status_code, f"{where} answered {response.status_code}")
             content = await response.aread()
         try:
             return orjson.loads(content)
         except orjson.JSONDecodeError as exc:
-            raise SourceError(f"{where}: the response is not JSON: {exc}") from exc
+            raise SourceError(f"{self._where}: the response is not JSON: {exc}") from exc

@@ -8,21 +8,17 @@ The stream is read through ``collectorkit.http`` (:class:`HTTPStreamingSource`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator
+from typing import Any, Unpack
 
 import orjson
 
 from collectorkit._records import Record, lookup_path
 from collectorkit.http import (
-    APIClient,
-    AuthHandler,
     Response,
     TimeoutSettings,
-    Transport,
-    redact_url,
 )
-from collectorkit.sources._http_stream import HTTPStreamingSource, status_error
+from collectorkit.sources._http_stream import HTTPStreamingSource, HTTPStreamOptions
 from collectorkit.sources._sse_parser import ServerSentEvent, SSEParser
 from collectorkit.sources._stream import FatalSourceError, StreamEvent
 
@@ -50,37 +46,21 @@ class SSESource(HTTPStreamingSource):
     ``event_types`` keeps only those event names (default: all). ``idle_timeout`` is how long a
     silent connection (no event, no heartbeat comment) is trusted before reconnecting. ``auth``
     is any auth handler; pass your own ``client`` (an :class:`~collectorkit.APIClient`) to share
-    a connection pool and policies; it is then not closed by :meth:`aclose`.
+    a connection pool and policies; it is then not closed by :meth:`aclose`. The keyword
+    arguments every HTTP stream takes are :class:`HTTPStreamOptions`.
     """
 
     def __init__(
         self,
         url: str,
         *,
-        source_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
         event_types: set[str] | None = None,
         data_path: str | None = None,
         idle_timeout: float = 90.0,
         connect_timeout: float = 10.0,
-        auth: AuthHandler | None = None,
-        verify: bool = True,
-        transport: Transport | None = None,
-        client: APIClient | None = None,
-        **options: Any,
+        **options: Unpack[HTTPStreamOptions],
     ) -> None:
-        super().__init__(
-            url,
-            source_id=source_id,
-            headers=headers,
-            params=params,
-            auth=auth,
-            verify=verify,
-            transport=transport,
-            client=client,
-            **options,
-        )
+        super().__init__(url, **options)
         self.event_types = event_types
         self.data_path = data_path
         self._timeouts = TimeoutSettings(connect=connect_timeout, read=idle_timeout)
@@ -105,13 +85,10 @@ class SSESource(HTTPStreamingSource):
                         yield event
 
     def _check(self, response: Response) -> None:
-        where = f"{self.source_id}: GET {redact_url(self.url)}"
-        if response.status_code != 200:
-            raise status_error(response.status_code, f"{where} answered {response.status_code}")
         content_type = response.headers.get("content-type") or ""
         if not content_type.startswith("text/event-stream"):
             raise FatalSourceError(
-                f"{where} is not an event stream (content-type {content_type!r})"
+                f"{self._where} is not an event stream (content-type {content_type!r})"
             )
 
     def _event(self, sse: ServerSentEvent, parser: SSEParser) -> StreamEvent | None:

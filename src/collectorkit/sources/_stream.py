@@ -22,7 +22,7 @@ from abc import abstractmethod
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, SourceError
@@ -31,7 +31,13 @@ from collectorkit.http import get_logger, is_sensitive_name, register_secret
 from collectorkit.sources._backoff import ReconnectPolicy
 from collectorkit.sources._base import SourceBase
 
-__all__ = ["FatalSourceError", "StreamEvent", "StreamingSource", "register_header_secrets"]
+__all__ = [
+    "FatalSourceError",
+    "StreamEvent",
+    "StreamOptions",
+    "StreamingSource",
+    "register_header_secrets",
+]
 
 _log = get_logger("collectorkit.sources")
 
@@ -45,6 +51,19 @@ class StreamEvent:
     token: str | None = None
     server_delay: float | None = field(default=None, compare=False)
     """A reconnection delay the server asked for (SSE ``retry:``), in seconds."""
+
+
+class StreamOptions(TypedDict, total=False):
+    """The keyword arguments of :class:`StreamingSource` that every streaming source passes on."""
+
+    batch_size: int
+    batch_timeout: float
+    max_events: int | None
+    stop: asyncio.Event | None
+    reconnect: ReconnectPolicy | None
+    last_event_id: str | None
+    dedup_window: int
+    clock: Clock | None
 
 
 class FatalSourceError(SourceError):

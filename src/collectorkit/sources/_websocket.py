@@ -16,7 +16,7 @@ redirect to another origin (not the URL's, not in ``allowed_hosts``) goes withou
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -34,6 +34,7 @@ from collectorkit.sources._sse import records_from_text
 from collectorkit.sources._stream import (
     StreamEvent,
     StreamingSource,
+    StreamOptions,
     register_header_secrets,
 )
 
@@ -83,7 +84,7 @@ class WebSocketSource(StreamingSource):
         ping_interval: float | None = 20.0,
         auth: AuthHandler | None = None,
         allowed_hosts: Sequence[str] = (),
-        **options: Any,
+        **options: Unpack[StreamOptions],
     ) -> None:
         super().__init__(source_id=source_id or url, **options)
         self.url = url
