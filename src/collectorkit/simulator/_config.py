@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError
 from collectorkit.simulator._faultspec import FaultSpec
+from collectorkit.simulator._fields import checked_fields, fail, unvalidated
 
 __all__ = [
     "PROFILE_KINDS",
@@ -39,10 +40,6 @@ PROFILE_KINDS = (
 """Vendor shapes the simulator can serve; see ``collectorkit/simulator/README.md``."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-def _fail(path: str, message: str) -> ConfigError:
-    return ConfigError(message, path=path)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,25 +79,25 @@ class ProfileConfig:
 
     def validate(self, path: str) -> None:
         if self.kind not in PROFILE_KINDS:
-            raise _fail(f"{path}.kind", f"{self.kind!r} is not one of {', '.join(PROFILE_KINDS)}")
+            raise fail(f"{path}.kind", f"{self.kind!r} is not one of {', '.join(PROFILE_KINDS)}")
         if not _NAME.match(self.name):
-            raise _fail(f"{path}.name", f"{self.name!r} must match [a-z0-9][a-z0-9_-]*")
+            raise fail(f"{path}.name", f"{self.name!r} must match [a-z0-9][a-z0-9_-]*")
         if self.prefix is not None and self.prefix and not self.prefix.startswith("/"):
-            raise _fail(f"{path}.prefix", f"{self.prefix!r} must be empty or start with '/'")
+            raise fail(f"{path}.prefix", f"{self.prefix!r} must be empty or start with '/'")
         if not isinstance(self.records, int) or self.records < 0:
-            raise _fail(f"{path}.records", f"{self.records!r} is not an integer >= 0")
+            raise fail(f"{path}.records", f"{self.records!r} is not an integer >= 0")
         for name in ("window", "growth_per_minute", "token_lifetime"):
             v = getattr(self, name)
             if v is None and name == "token_lifetime":
                 continue
             if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-                raise _fail(f"{path}.{name}", f"{v!r} is not a number >= 0")
+                raise fail(f"{path}.{name}", f"{v!r} is not a number >= 0")
         for name in ("max_page_size", "rate_limit_per_minute", "max_offset"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
-                raise _fail(f"{path}.{name}", f"{v!r} is not an integer >= 1")
+                raise fail(f"{path}.{name}", f"{v!r} is not an integer >= 1")
         if self.cursor_ttl is not None and self.cursor_ttl <= 0:
-            raise _fail(f"{path}.cursor_ttl", f"{self.cursor_ttl!r} is not a number > 0")
+            raise fail(f"{path}.cursor_ttl", f"{self.cursor_ttl!r} is not a number > 0")
 
     @property
     def mount(self) -> str:
@@ -124,17 +121,7 @@ class ProfileConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "profile") -> ProfileConfig:
-        if not isinstance(data, Mapping):
-            raise _fail(path, f"expected an object with 'kind', got {data!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise _fail(f"{path}.{unknown[0]}", f"unknown field; known: {', '.join(sorted(known))}")
-        if "kind" not in data:
-            raise _fail(f"{path}.kind", "missing; one of " + ", ".join(PROFILE_KINDS))
-        obj = cls.__new__(cls)
-        for f in fields(cls):
-            object.__setattr__(obj, f.name, data.get(f.name, f.default))
+        obj = unvalidated(cls, checked_fields(cls, data, path, PROFILE_KINDS))
         if not obj.name:
             object.__setattr__(obj, "name", obj.kind)
         obj.validate(path)
@@ -169,13 +156,13 @@ class SimulatorConfig:
         mounts: set[str] = set()
         for i, p in enumerate(self.profiles):
             if p.name in names:
-                raise _fail(f"profiles[{i}].name", f"{p.name!r} is used by another profile")
+                raise fail(f"profiles[{i}].name", f"{p.name!r} is used by another profile")
             if p.mount in mounts:
-                raise _fail(f"profiles[{i}].prefix", f"{p.mount!r} is used by another profile")
+                raise fail(f"profiles[{i}].prefix", f"{p.mount!r} is used by another profile")
             names.add(p.name)
             mounts.add(p.mount)
         if not isinstance(self.seed, int):
-            raise _fail("seed", f"{self.seed!r} is not an integer")
+            raise fail("seed", f"{self.seed!r} is not an integer")
 
     def profile(self, name: str) -> ProfileConfig:
         for p in self.profiles:
@@ -195,18 +182,18 @@ class SimulatorConfig:
         ``records`` at the top level is the default count of every profile.
         """
         if not isinstance(data, Mapping):
-            raise _fail("<root>", f"expected an object, got {type(data).__name__}")
+            raise fail("<root>", f"expected an object, got {type(data).__name__}")
         allowed = {"seed", "profiles", "faults", "anchor_time", "admin", "records"}
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise _fail(unknown[0], f"unknown field; known: {', '.join(sorted(allowed))}")
+            raise fail(unknown[0], f"unknown field; known: {', '.join(sorted(allowed))}")
         records = data.get("records", 250)
         raw_profiles = data.get("profiles")
         if raw_profiles is None:
             profiles = default_profiles(records)
         else:
             if not isinstance(raw_profiles, list):
-                raise _fail("profiles", f"expected a list, got {raw_profiles!r}")
+                raise fail("profiles", f"expected a list, got {raw_profiles!r}")
             profiles = tuple(
                 ProfileConfig.from_dict(
                     {"records": records, **({"kind": p} if isinstance(p, str) else p)},
@@ -216,7 +203,7 @@ class SimulatorConfig:
             )
         raw_faults = data.get("faults") or []
         if not isinstance(raw_faults, list):
-            raise _fail("faults", f"expected a list, got {raw_faults!r}")
+            raise fail("faults", f"expected a list, got {raw_faults!r}")
         faults = tuple(
             FaultSpec.from_dict(f, path=f"faults[{i}]") for i, f in enumerate(raw_faults)
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from collectorkit._errors import ConfigError
+from collectorkit.simulator._fields import checked_fields, fail, unvalidated
 
 __all__ = [
     "DATA_FAULTS",
@@ -46,10 +47,6 @@ DATA_FAULTS = frozenset(FAULT_KINDS) - {"rate_limit", "server_error", "reset", "
 RetryAfterFormat = Literal["seconds", "http-date", "none"]
 
 
-def _fail(path: str, message: str) -> ConfigError:
-    return ConfigError(message, path=path)
-
-
 def _parse_requests(value: Any, path: str) -> tuple[int, ...]:
     """``3``, ``"3-5"``, ``"1,4,7-9"`` or ``[3, "5-6"]`` → sorted request numbers (1-based)."""
     items: Iterable[Any]
@@ -60,16 +57,16 @@ def _parse_requests(value: Any, path: str) -> tuple[int, ...]:
     elif isinstance(value, list | tuple):
         items = value
     else:
-        raise _fail(path, f"{value!r} is not a request number, range '3-5' or list of them")
+        raise fail(path, f"{value!r} is not a request number, range '3-5' or list of them")
     out: set[int] = set()
     for item in items:
         text = str(item)
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
         if not m:
-            raise _fail(path, f"{item!r} is not a request number or range like '3-5'")
+            raise fail(path, f"{item!r} is not a request number or range like '3-5'")
         lo, hi = int(m[1]), int(m[2] or m[1])
         if lo < 1 or hi < lo:
-            raise _fail(path, f"{item!r}: request numbers start at 1 and ranges go upwards")
+            raise fail(path, f"{item!r}: request numbers start at 1 and ranges go upwards")
         out.update(range(lo, hi + 1))
     return tuple(sorted(out))
 
@@ -120,52 +117,38 @@ class FaultSpec:
 
     def validate(self, path: str) -> None:
         if self.kind not in FAULT_KINDS:
-            raise _fail(f"{path}.kind", f"{self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
+            raise fail(f"{path}.kind", f"{self.kind!r} is not one of {', '.join(FAULT_KINDS)}")
         if not isinstance(self.target, str) or not self.target:
-            raise _fail(f"{path}.target", f"{self.target!r} is not a profile or endpoint name")
+            raise fail(f"{path}.target", f"{self.target!r} is not a profile or endpoint name")
         p = self.probability
         if p is not None and not (isinstance(p, int | float) and 0.0 <= p <= 1.0):
-            raise _fail(f"{path}.probability", f"{p!r} is not a number between 0 and 1")
+            raise fail(f"{path}.probability", f"{p!r} is not a number between 0 and 1")
         for name in ("every", "burst", "max_times", "count", "at"):
             v = getattr(self, name)
             if v is None and name in ("every", "max_times"):
                 continue
             low = 0 if name in ("count", "at") else 1
             if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                raise _fail(f"{path}.{name}", f"{v!r} is not an integer >= {low}")
+                raise fail(f"{path}.{name}", f"{v!r} is not an integer >= {low}")
         for name in ("retry_after", "delay", "late_by"):
             v = getattr(self, name)
             if not isinstance(v, int | float) or isinstance(v, bool) or v < 0:
-                raise _fail(f"{path}.{name}", f"{v!r} is not a number of seconds >= 0")
+                raise fail(f"{path}.{name}", f"{v!r} is not a number of seconds >= 0")
         if self.status is not None and not (
             isinstance(self.status, int) and 400 <= self.status <= 599
         ):
-            raise _fail(f"{path}.status", f"{self.status!r} is not an HTTP error status 400-599")
+            raise fail(f"{path}.status", f"{self.status!r} is not an HTTP error status 400-599")
         fmt = self.retry_after_format
         if fmt is not None and fmt not in ("seconds", "http-date", "none"):
-            raise _fail(f"{path}.retry_after_format", f"{fmt!r} is not seconds, http-date or none")
+            raise fail(f"{path}.retry_after_format", f"{fmt!r} is not seconds, http-date or none")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "fault") -> FaultSpec:
         """Build from a JSON object; ``requests`` may be ``"3-5"``, ``4`` or a list."""
-        if not isinstance(data, Mapping):
-            raise _fail(path, f"expected an object with 'kind', got {data!r}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise _fail(f"{path}.{unknown[0]}", f"unknown field; known: {', '.join(sorted(known))}")
-        if "kind" not in data:
-            raise _fail(f"{path}.kind", "missing; one of " + ", ".join(FAULT_KINDS))
-        kwargs = dict(data)
+        kwargs = dict(checked_fields(cls, data, path, FAULT_KINDS))
         if kwargs.get("requests") is not None:
             kwargs["requests"] = _parse_requests(kwargs["requests"], f"{path}.requests")
-        try:
-            spec = cls.__new__(cls)
-            for f in fields(cls):
-                default = f.default
-                object.__setattr__(spec, f.name, kwargs.get(f.name, default))
-        except TypeError as exc:  # pragma: no cover - defensive
-            raise _fail(path, str(exc)) from None
+        spec = unvalidated(cls, kwargs)
         spec.validate(path)
         return spec
 
@@ -218,14 +201,14 @@ def parse_faults(text: str, *, default_probability: float = 0.1) -> tuple[FaultS
     for i, item in enumerate(p.strip() for p in stripped.split(",") if p.strip()):
         m = re.fullmatch(r"([a-z0-9_]+)(?::([0-9.]+)|/(\d+))?", item.lower())
         if not m:
-            raise _fail(f"faults[{i}]", f"{item!r} is not 'kind', 'kind:probability' or 'kind/n'")
+            raise fail(f"faults[{i}]", f"{item!r} is not 'kind', 'kind:probability' or 'kind/n'")
         name, prob, every = m[1], m[2], m[3]
         kind = _ALIASES.get(name, name)
         status = int(name) if name.isdigit() and name.startswith("5") else None
         try:
             probability = float(prob) if prob else None
         except ValueError:
-            raise _fail(f"faults[{i}]", f"{prob!r} is not a probability") from None
+            raise fail(f"faults[{i}]", f"{prob!r} is not a probability") from None
         if kind == "boundary_ties":
             specs.append(FaultSpec(kind=kind))
             continue
