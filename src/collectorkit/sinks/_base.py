@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 import orjson
 
-from collectorkit._errors import ConfigError
+from collectorkit._errors import ConfigError, SinkError
 from collectorkit._lifecycle import AsyncResource
 from collectorkit._records import Envelope, lookup_path, record_key
 from collectorkit.typing import QueryCriteria, Sink, StoreResult
@@ -25,6 +26,7 @@ __all__ = [
     "json_default",
     "match_criteria",
     "result_for",
+    "sqlite_call",
     "unique_envelopes",
 ]
 
@@ -32,6 +34,21 @@ SinkInput = Sequence[Envelope] | Envelope | Mapping[str, Any] | Sequence[Mapping
 """What ``store`` accepts: envelopes, or bare records (keyed by a content hash)."""
 
 _MISSING = object()
+_T = TypeVar("_T")
+
+
+def sqlite_call(
+    conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], _T], where: str
+) -> _T:
+    """``work(conn)`` for a sink that keeps its data or index in SQLite: an ``sqlite3.Error``
+    rolls back the transaction it left open and becomes a :class:`~collectorkit.SinkError`
+    prefixed with ``where`` (the sink and its file)."""
+    try:
+        return work(conn)
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise SinkError(f"{where}: {exc}") from None
 
 
 def dump_json(value: Any, *, option: int = 0) -> bytes:

@@ -24,7 +24,13 @@ import orjson
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, SinkError
 from collectorkit._records import Envelope
-from collectorkit.sinks._base import BaseSink, dump_json, match_criteria, result_for
+from collectorkit.sinks._base import (
+    BaseSink,
+    dump_json,
+    match_criteria,
+    result_for,
+    sqlite_call,
+)
 from collectorkit.typing import QueryCriteria, StoreResult
 
 __all__ = ["JSONFileSink"]
@@ -105,18 +111,16 @@ class JSONFileSink(BaseSink):
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             with self._lock:
-                db = self._db_sync()
-                try:
-                    return work(db)
-                except sqlite3.Error as exc:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise SinkError(f"JSON file sink {str(self.directory)!r}: {exc}") from None
+                return sqlite_call(self._db_sync(), work, self._where)
 
         try:
             return await asyncio.to_thread(call)
         except OSError as exc:
-            raise SinkError(f"JSON file sink {str(self.directory)!r}: {exc}") from None
+            raise SinkError(f"{self._where}: {exc}") from None
+
+    @property
+    def _where(self) -> str:
+        return f"JSON file sink {str(self.directory)!r}"
 
     async def _open(self) -> None:
         await self._run(lambda db: None)

@@ -36,6 +36,7 @@ from collectorkit.sinks._base import (
     json_default,
     match_criteria,
     result_for,
+    sqlite_call,
     unique_envelopes,
 )
 from collectorkit.sinks._jsonl_index import (
@@ -159,13 +160,7 @@ class JSONLSink(BaseSink):
     def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` on the index (the caller holds ``_lock``); errors become SinkError."""
         try:
-            db = self._db_sync()
-            try:
-                return work(db)
-            except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise SinkError(f"JSONL index {self.index_path!r}: {exc}") from None
+            return sqlite_call(self._db_sync(), work, f"JSONL index {self.index_path!r}")
         except OSError as exc:
             raise SinkError(f"JSONL sink {self.template!r}: {exc}") from None
 

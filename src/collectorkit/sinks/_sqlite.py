@@ -25,6 +25,7 @@ from collectorkit.sinks._base import (
     as_envelopes,
     dump_json,
     result_for,
+    sqlite_call,
     unique_envelopes,
 )
 from collectorkit.state import (
@@ -115,13 +116,7 @@ class SQLiteSink(BaseSink):
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
             with self._lock:
-                conn = self._db.open()
-                try:
-                    return work(conn)
-                except sqlite3.Error as exc:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise SinkError(f"SQLite sink {self.path!r}: {exc}") from None
+                return sqlite_call(self._db.open(), work, f"SQLite sink {self.path!r}")
 
         try:
             return await asyncio.to_thread(call)
@@ -202,7 +197,8 @@ class SQLiteSink(BaseSink):
         self, conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], int]
     ) -> int | None:
         """``work`` in a transaction begun without waiting; ``None`` when another holds the lock."""
-        try:
+
+        def begin_now_and(conn: sqlite3.Connection) -> int | None:
             conn.execute("PRAGMA busy_timeout = 0")
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -213,10 +209,8 @@ class SQLiteSink(BaseSink):
             finally:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             return work(conn)
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise SinkError(f"SQLite sink {self.path!r}: {exc}") from None
+
+        return sqlite_call(conn, begin_now_and, f"SQLite sink {self.path!r}")
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
         written = await self._write(batch, None)
