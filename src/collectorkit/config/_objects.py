@@ -27,7 +27,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
-    PydanticSchemaGenerationError,
+    PydanticUserError,
     SecretStr,
     SerializationInfo,
     TypeAdapter,
@@ -60,6 +60,34 @@ def _hints(build: Callable[..., Any]) -> dict[str, Any]:
     module = sys.modules.get(getattr(build, "__module__", "") or "")
     namespace = dict(vars(module)) if module is not None else {}
     return get_type_hints(target, globalns=namespace, localns=_CONFIG_TYPES, include_extras=True)
+
+
+_Parameter = tuple[Callable[..., Any], inspect.Parameter]
+
+
+def _parameters(build: Callable[..., Any]) -> dict[str, _Parameter]:
+    """The keyword parameters of ``build`` by name, each with the callable that declares it.
+
+    A class whose constructor passes ``**options`` on to its base is followed into the bases'
+    constructors (``SSESource`` takes ``batch_size`` through ``StreamingSource``)."""
+    found: dict[str, _Parameter] = {}
+    declarers = [build]
+    if isinstance(build, type):
+        declarers += [c for c in build.__mro__[1:] if "__init__" in vars(c) and c is not object]
+    for declarer in declarers:
+        signature = inspect.signature(declarer if declarer is build else declarer.__init__)
+        parameters = list(signature.parameters.values())[0 if declarer is build else 1 :]
+        for param in parameters:
+            if param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                found.setdefault(param.name, (declarer, param))
+        if all(p.kind is not p.VAR_KEYWORD for p in parameters):
+            break
+    return found
+
+
+def parameter_names(build: Callable[..., Any]) -> frozenset[str]:
+    """Every keyword ``build`` takes (``**options`` followed into a class's bases)."""
+    return frozenset(_parameters(build))
 
 
 # a library class -> how a configuration file writes it (``Annotated[cls, Options(...)]``)
@@ -114,7 +142,7 @@ def _config_type(param: inspect.Parameter, annotation: Any) -> Any:
         return Secret if annotation is str else Secret | None
     try:
         TypeAdapter(annotation).json_schema()
-    except (PydanticSchemaGenerationError, TypeError, ValueError, NameError):
+    except (PydanticUserError, TypeError, ValueError, NameError):
         return None  # a clock, a token cache, a transport: objects, not settings
     return annotation
 
@@ -126,24 +154,26 @@ def options_model(
     tag: str | None = None,
     name: str | None = None,
     only: tuple[str, ...] | None = None,
+    skip: tuple[str, ...] = (),
 ) -> type[BaseModel]:
-    """The options of ``build`` as a frozen pydantic model (``tag: Literal[name]`` first)."""
-    hints = _hints(build)
+    """The options of ``build`` as a frozen pydantic model (``tag: Literal[name]`` first);
+    ``only`` keeps some parameters, ``skip`` leaves some out (other settings supply them)."""
     fields: dict[str, Any] = {}
     if tag is not None:
         fields[tag] = (cast(Any, Literal)[name], ...)
-    for param in inspect.signature(build).parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name.startswith("_"):
+    hints = {declarer: _hints(declarer) for declarer, _ in _parameters(build).values()}
+    for declarer, param in _parameters(build).values():
+        if param.name.startswith("_") or param.name in skip:
             continue
         if only is not None and param.name not in only:
             continue
-        annotation = _config_type(param, hints.get(param.name, Any))
+        annotation = _config_type(param, hints[declarer].get(param.name, Any))
         if annotation is not None:
             alias = param.name if hasattr(BaseModel, param.name) else None
             # ``json`` is written as is and held as ``json_`` (a BaseModel method's name)
             fields[f"{param.name}_" if alias else param.name] = (
                 annotation,
-                Field(alias=alias, **_default(build, param)),
+                Field(alias=alias, **_default(declarer, param)),
             )
     title = getattr(build, "__name__", "Options")
     model = create_model(
@@ -158,7 +188,8 @@ def options_model(
 def plain_options(model: BaseModel, *, reveal: bool = True) -> dict[str, Any]:
     """The options a file gave, as the builder takes them (secrets revealed unless asked)."""
     fields = type(model).model_fields
-    values = {fields[name].alias or name: getattr(model, name) for name in model.model_fields_set}
+    given = model.model_fields_set
+    values = {fields[name].alias or name: getattr(model, name) for name in fields if name in given}
     return {
         k: v.get_secret_value() if reveal and isinstance(v, SecretStr) else v
         for k, v in values.items()
@@ -196,6 +227,13 @@ class Options:
     ``(tag value, options model)`` into the field's value (default: ``builder(**options)``);
     ``scalar`` lists the options a bare duration sets (``timeout: 30s``); ``names`` is the
     registry an unknown ``tag`` value is reported by (default: ``builders``).
+
+    ``chosen_by`` names a setting of the enclosing model, declared before this one, whose value
+    picks the builder instead of a tag inside the value (a stream's options are those of the
+    class the source's ``type`` names); the value is then the validated options model, and a
+    value that setting does not name a builder for is left to the enclosing model to refuse.
+    ``skip`` leaves out parameters that other settings supply. When ``builders`` is a
+    :class:`Registry`, a name registered after this field's schema was built is read too.
     """
 
     builders: Mapping[str, Callable[..., Any]]
@@ -205,30 +243,52 @@ class Options:
     make: Callable[[str, BaseModel], Any] | None = None
     scalar: tuple[str, ...] = ()
     names: Registry[Any] | None = None
+    chosen_by: str | None = None
+    skip: tuple[str, ...] = ()
+    # the names each built schema holds; a Registry may gain names later (plug-ins)
+    _compiled: set[str] = dataclasses.field(default_factory=set, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return id(self)
 
+    def model(self, name: str) -> type[BaseModel]:
+        """The options model of the variant ``name``."""
+        return options_model(
+            self.builders[name],
+            tag=self.tag,
+            name=name,
+            only=self.only.get(name),
+            skip=self.skip,
+        )
+
     def models(self) -> dict[str, type[BaseModel]]:
         """The options model of each variant."""
-        return {
-            name: options_model(build, tag=self.tag, name=name, only=self.only.get(name))
-            for name, build in self.builders.items()
-        }
+        return {name: self.model(name) for name in self.builders}
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         models = self.models()
-        if self.tag is None:
-            (inner,) = (handler.generate_schema(m) for m in models.values())
-        else:
-            inner = core_schema.tagged_union_schema(
-                {k: handler.generate_schema(m) for k, m in models.items()}, discriminator=self.tag
+        self._compiled.update(models)
+        if self.chosen_by is not None:
+            variants = core_schema.union_schema(
+                [handler.generate_schema(m) for m in models.values()]
             )
-        chain = core_schema.chain_schema(
-            [inner, core_schema.no_info_plain_validator_function(self._construct)]
-        )
+            chain: core_schema.CoreSchema = core_schema.with_info_wrap_validator_function(
+                self._by_sibling, variants
+            )
+        else:
+            inner: core_schema.CoreSchema
+            if self.tag is None:
+                (inner,) = (handler.generate_schema(m) for m in models.values())
+            else:
+                inner = core_schema.tagged_union_schema(
+                    {k: handler.generate_schema(m) for k, m in models.items()},
+                    discriminator=self.tag,
+                )
+            chain = core_schema.chain_schema(
+                [inner, core_schema.no_info_plain_validator_function(self._construct)]
+            )
         return core_schema.no_info_wrap_validator_function(
             self._accept,
             chain,
@@ -249,12 +309,26 @@ class Options:
                 ) from None
             value = dict.fromkeys(self.scalar, seconds)
         if self.tag is not None and isinstance(value, Mapping) and self.tag in value:
-            self._check_tag(value[self.tag])
+            name = value[self.tag]
+            self._check_tag(name)
+            if name not in self._compiled:  # registered after the schema was built
+                return self._construct(self.model(name).model_validate(value))
         return handler(value)
+
+    def _by_sibling(
+        self,
+        value: Any,
+        handler: core_schema.ValidatorFunctionWrapHandler,
+        info: core_schema.ValidationInfo,
+    ) -> Any:
+        name = (info.data or {}).get(cast(str, self.chosen_by))
+        if not isinstance(name, str) or name not in self.builders:
+            return value  # the enclosing model refuses it (or its own setting is wrong)
+        return self.model(name).model_validate(value)
 
     def _check_tag(self, name: Any) -> None:
         names = self.names if self.names is not None else self.builders
-        if name in self.builders:
+        if isinstance(name, str) and name in self.builders:
             return
         if not isinstance(names, Registry):
             return  # the union of variants reports it
@@ -283,6 +357,8 @@ class Options:
         to_options = getattr(value, "to_options", None)
         if callable(to_options):
             return _jsonable(to_options(), reveal)
+        if isinstance(value, BaseModel):  # options read for a builder (``chosen_by``)
+            return _jsonable(plain_options(value), reveal)
         name = str(getattr(value, self.tag)) if self.tag else next(iter(self.builders))
         names = [f.alias or n for n, f in self.models()[name].model_fields.items()]
         return {n: _jsonable(getattr(value, n), reveal) for n in names if hasattr(value, n)}

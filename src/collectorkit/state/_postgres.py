@@ -222,7 +222,11 @@ class PostgresStateStore(AsyncResource):
             import psycopg
 
             # another process may create the table at the same moment
-            with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+            with contextlib.suppress(
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DuplicateTable,
+                psycopg.errors.DuplicateObject,  # 'type "<table>" already exists'
+            ):
                 await postgres_create_state_table(conn, table=self._table)
 
         try:
