@@ -410,3 +410,14 @@ def test_validate_imports_the_callbacks(tmp_path: Path, monkeypatch: pytest.Monk
         "sources[0].callbacks[0].python: cannot import module 'tests.delivery.nope'"
         in result.output
     )
+
+
+def test_state_show_and_reset_print_the_state_url_without_its_secret(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}?password=hunter2-state"
+    shown = runner.invoke(app, ["state", "show", "--state", url])
+    assert shown.exit_code == 1, shown.output
+    assert "no saved state in" in shown.output
+    assert "password=***" in shown.output
+    asked = runner.invoke(app, ["state", "reset", "app_events", "--state", url], input="n\n")
+    assert "Delete all saved state of 'app_events' in" in asked.output
+    assert "hunter2-state" not in shown.output + asked.output

@@ -221,11 +221,12 @@ def state_reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
 ) -> None:
     """Forget a source's state: its next run starts from the initial lookback."""
+    from collectorkit._redact import redact_url
     from collectorkit.cli._state import reset_state
 
     url = _state_url(config, state)
     if not yes:
-        typer.confirm(f"Delete all saved state of {source!r} in {url}?", abort=True)
+        typer.confirm(f"Delete all saved state of {source!r} in {redact_url(url)}?", abort=True)
     raise typer.Exit(reset_state(url, source))
 
 

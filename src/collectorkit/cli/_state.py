@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from collectorkit._errors import CollectorError, ConfigError
 from collectorkit._instants import parse_instant
+from collectorkit._redact import redact_url
 from collectorkit.delivery._processed import NAMESPACE as PROCESSED_NAMESPACE
 from collectorkit.typing import StateStore
 
@@ -84,11 +85,11 @@ def show_state(url: str, source: str | None) -> int:
         rows = _with_store(url, collect)
     except CollectorError as exc:
         return _fail(str(exc))
-    console = Console()
+    console, where = Console(), redact_url(url)
     if not rows:
-        console.print(f"no saved state{f' for {source!r}' if source else ''} in {url}")
+        console.print(f"no saved state{f' for {source!r}' if source else ''} in {where}")
         return 1
-    table = Table(title=f"state in {url}", show_lines=True)
+    table = Table(title=f"state in {where}", show_lines=True)
     for column in ("namespace", "key", "version", "updated", "value"):
         table.add_column(column, overflow="fold")
     for namespace, key, version, updated, value in rows:
