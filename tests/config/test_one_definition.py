@@ -18,7 +18,8 @@ from collectorkit import AuthConfig, AuthLocation, AuthType
 from collectorkit.cli._app import app
 from collectorkit.collect import CollectorRequest, IncrementalConfig, PaginationConfig, Shard
 from collectorkit.config import ConfigValidationError, load_config
-from collectorkit.config._build import build_blueprint
+from collectorkit.config._build import build_blueprint, build_source
+from collectorkit.config._source import STREAM_SOURCES, STREAM_SUPPLIED
 from collectorkit.http import (
     AuthHandler,
     BearerTokenAuthHandler,
@@ -29,7 +30,7 @@ from collectorkit.http import (
     TimeoutSettings,
 )
 from collectorkit.http._auth_kinds import AUTH_KINDS, build_auth_handler
-from collectorkit.sources import ReconnectPolicy
+from collectorkit.sources import ReconnectPolicy, StreamingSource
 
 
 def _source(**settings: Any) -> dict[str, Any]:
@@ -71,6 +72,59 @@ def test_stream_reconnect_reads_durations_like_the_library() -> None:
     assert source.stream.reconnect.initial_delay == 60.0
 
 
+STREAM_DURATIONS = {
+    "sse": {"batch_timeout": "2s", "idle_timeout": "1min", "connect_timeout": "500ms"},
+    "long_poll": {"batch_timeout": "2s", "poll_timeout": "1min", "idle_delay": "500ms"},
+    "websocket": {"open_timeout": "2s", "close_timeout": "500ms", "ping_interval": "1min"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STREAM_SOURCES))
+def test_stream_options_are_the_source_class_parameters(kind: str) -> None:
+    # every option of the class (through **options into StreamingSource) but the supplied ones
+    cls = STREAM_SOURCES[kind]
+    model = type(_loaded(type=kind, base_url=_stream_url(kind), stream={}).stream)
+    expected = {
+        name
+        for name, param in inspect.signature(cls).parameters.items()
+        if param.kind is param.KEYWORD_ONLY
+    } | set(inspect.signature(StreamingSource).parameters)
+    expected -= set(STREAM_SUPPLIED) | {"resume_message"}  # a callable is not a setting
+    assert set(model.model_fields) == expected
+
+
+@pytest.mark.parametrize("kind", sorted(STREAM_DURATIONS))
+def test_stream_durations_read_the_same_in_the_library_and_the_yaml(kind: str) -> None:
+    options = STREAM_DURATIONS[kind]
+    source = _loaded(type=kind, base_url=_stream_url(kind), stream=options)
+    built: Any = build_source(source)
+    url = _stream_url(kind) + "/v1/alerts"
+    library: Any = STREAM_SOURCES[kind](url, source_id="alerts", **options)
+    assert repr(built) == repr(library)
+    for attr in ("batch_timeout", "poll_timeout", "idle_delay", "_open_timeout", "_timeouts"):
+        assert getattr(built, attr, None) == getattr(library, attr, None)
+    assert built.batch_timeout == (2.0 if "batch_timeout" in options else 1.0)
+
+
+def _stream_url(kind: str) -> str:
+    return "wss://api.example.test" if kind == "websocket" else "https://api.example.test"
+
+
+def test_an_unknown_stream_option_lists_that_source_class_options() -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        _loaded(type="long_poll", stream={"idle_timeout": "1m"})  # an SSE option
+    (issue,) = caught.value.issues
+    assert issue[0] == "sources[0].stream.idle_timeout"
+    assert "poll_timeout" in issue[1]
+    assert "connect_timeout" not in issue[1]
+
+
+def test_a_source_class_check_lands_at_the_stream_option() -> None:
+    with pytest.raises(ConfigValidationError) as caught:
+        _loaded(type="sse", stream={"batch_size": 0})
+    assert caught.value.issues == [("sources[0].stream.batch_size", "must be >= 1, got 0")]
+
+
 def test_the_cli_accepts_the_same_durations(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
@@ -110,7 +164,7 @@ def test_a_partly_given_policy_takes_every_other_default_from_the_library() -> N
     assert source.circuit_breaker == CircuitBreakerPolicy(failure_threshold=3)
     assert source.request.pagination == PaginationConfig(mode="page")
     assert source.request.incremental == IncrementalConfig(timestamp_field="created_at")
-    assert _loaded(type="long_poll", stream={}).stream.reconnect == ReconnectPolicy()
+    assert build_source(_loaded(type="long_poll", stream={})).reconnect == ReconnectPolicy()
 
 
 def test_options_the_library_has_are_options_the_yaml_has() -> None:

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from typing import Any
 
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
 from collectorkit.collect import CollectorBlueprint
 from collectorkit.config._models import Config
+from collectorkit.config._objects import parameter_names, plain_options
 from collectorkit.config._refs import ConfigIssue
 from collectorkit.config._request import AuthSpec
-from collectorkit.config._source import SourceConfig, StreamConfig
+from collectorkit.config._source import STREAM_SOURCES, SourceConfig
 from collectorkit.http import AuthHandler, Transport
 from collectorkit.pipeline import Pipeline, build_pipeline
 from collectorkit.sinks import build_sink
-from collectorkit.sources import (
-    HTTPCollectorSource,
-    LongPollSource,
-    SSESource,
-    WebSocketSource,
-)
+from collectorkit.sources import HTTPCollectorSource
 from collectorkit.state import open_state_store
 from collectorkit.typing import DataSource, Sink, StateStore
 
@@ -50,6 +45,7 @@ _PLACES = {
     "blueprint": "",
     "auth": "auth",
     "type": "type",
+    "stream": "stream",
 }
 
 
@@ -102,50 +98,31 @@ def build_source(
         return HTTPCollectorSource(
             build_blueprint(source, clock=clock, transport=transport), limit=source.limit
         )
-    stream = source.stream or StreamConfig()
-    url = source.base_url + source.request.endpoint
-    common: dict[str, Any] = {
+    cls = STREAM_SOURCES[source.type]
+    supplied = {
         "source_id": source.name,
         "headers": dict(source.request.headers),
+        "params": dict(source.request.params),
+        "data_path": source.request.data_path,
         "auth": build_auth(source.auth),
-        "batch_size": stream.batch_size,
-        "batch_timeout": stream.batch_timeout,
+        "verify": source.verify_tls,
+        "allowed_hosts": source.allowed_hosts,
         "max_events": source.limit,
-        "reconnect": stream.reconnect,
         "last_event_id": last_event_id,
         "stop": stop,
         "clock": clock,
     }
-    if source.type == "sse":
-        return SSESource(
-            url,
-            params={k: str(v) for k, v in source.request.params.items()},
-            event_types=set(stream.event_types) if stream.event_types else None,
-            data_path=source.request.data_path,
-            verify=source.verify_tls,
-            **common,
+    taken = parameter_names(cls)
+    options = plain_options(source.stream) if source.stream is not None else {}
+    try:
+        stream: DataSource = cls(
+            source.base_url + source.request.endpoint,
+            **{k: v for k, v in supplied.items() if k in taken},
+            **options,
         )
-    if source.type == "websocket":
-        return WebSocketSource(
-            url,
-            id_field=stream.id_field,
-            data_path=source.request.data_path,
-            subscribe_message=stream.subscribe_message,
-            resume_param=stream.resume_param,
-            **common,
-        )
-    return LongPollSource(
-        url,
-        params=source.request.params,
-        data_path=source.request.data_path,
-        cursor_param=stream.cursor_param,
-        cursor_path=stream.cursor_path,
-        timeout_param=stream.timeout_param,
-        poll_timeout=stream.poll_timeout,
-        id_field=stream.id_field,
-        verify=source.verify_tls,
-        **common,
-    )
+    except ConfigError as exc:  # the class names its parameter: a stream option
+        raise ConfigError(exc.reason, path=f"stream.{exc.path}" if exc.path else "stream") from None
+    return stream
 
 
 def build_pipeline_for(source: SourceConfig, *, index: int = 0) -> Pipeline:

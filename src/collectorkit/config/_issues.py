@@ -71,21 +71,29 @@ def _choices(expected: str) -> str:
     return ", ".join(_QUOTED.findall(expected)) or expected
 
 
-def _unwrap(annotation: Any) -> list[Any]:
-    """The concrete types an annotation may hold (Annotated/Optional/unions unwrapped)."""
+def _unwrap(annotation: Any, parent: Any = None) -> list[Any]:
+    """The concrete types an annotation may hold (Annotated/Optional/unions unwrapped);
+    ``parent`` is the mapping the value sits in (a sibling setting may pick the variant)."""
     origin = get_origin(annotation)
     if origin is Annotated:
         # a library object read from its options: the options models are what validate the file
         for marker in get_args(annotation)[1:]:
             if isinstance(marker, Options):
-                return list(marker.models().values())
-        return _unwrap(get_args(annotation)[0])
+                return list(_variants(marker, parent))
+        return _unwrap(get_args(annotation)[0], parent)
     if origin is Union or origin is types.UnionType:
-        return [t for arg in get_args(annotation) for t in _unwrap(arg)]
+        return [t for arg in get_args(annotation) for t in _unwrap(arg, parent)]
     return [annotation]
 
 
-def _step(candidates: list[Any], part: Any, data: Any) -> list[Any]:
+def _variants(marker: Options, parent: Any) -> list[type[BaseModel]]:
+    """The options models a field may hold; one when a sibling setting names it (``chosen_by``)."""
+    models = marker.models()
+    chosen = parent.get(marker.chosen_by) if marker.chosen_by and isinstance(parent, dict) else None
+    return [models[chosen]] if chosen in models else list(models.values())
+
+
+def _step(candidates: list[Any], part: Any, data: Any, parent: Any = None) -> list[Any]:
     found: list[Any] = []
     for cand in candidates:
         origin = get_origin(cand)
@@ -93,8 +101,8 @@ def _step(candidates: list[Any], part: Any, data: Any) -> list[Any]:
             for name, field in cand.model_fields.items():
                 if part in (name, field.alias):
                     markers = [m for m in field.metadata if isinstance(m, Options)]
-                    models = [m for marker in markers for m in marker.models().values()]
-                    found += models or _unwrap(field.annotation)
+                    models = [m for marker in markers for m in _variants(marker, parent)]
+                    found += models or _unwrap(field.annotation, parent)
         elif origin in (list, dict) and get_args(cand):
             found += _unwrap(get_args(cand)[-1])
     return _pick_variant(found, data)
@@ -126,8 +134,8 @@ def _models_at(root: type[BaseModel], loc: Sequence[Any], data: Any) -> list[typ
     candidates: list[Any] = [root]
     node = data
     for part in loc:
-        node = _child(node, part)
-        candidates = _step(candidates, part, node)
+        parent, node = node, _child(node, part)
+        candidates = _step(candidates, part, node, parent)
     return [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
 
 

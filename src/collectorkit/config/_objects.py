@@ -311,7 +311,7 @@ class Options:
         if self.tag is not None and isinstance(value, Mapping) and self.tag in value:
             name = value[self.tag]
             self._check_tag(name)
-            if name not in self._compiled:  # registered after the schema was built
+            if isinstance(name, str) and name not in self._compiled:  # registered since
                 return self._construct(self.model(name).model_validate(value))
         return handler(value)
 

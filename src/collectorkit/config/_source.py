@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_serializer, model_validator
+from pydantic import BaseModel, Field, field_validator, model_serializer, model_validator
 
-from collectorkit.config._objects import Options
+from collectorkit.config._objects import Options, read_as
 from collectorkit.config._registry import check_name
 from collectorkit.config._request import Auth, AuthSpec, Request, StrictModel
 from collectorkit.config._types import CronExpression, Duration
@@ -18,17 +18,19 @@ from collectorkit.http import (
     TimeoutSettings,
 )
 from collectorkit.pipeline import PROCESSORS
-from collectorkit.sources import ReconnectPolicy
+from collectorkit.sources import LongPollSource, ReconnectPolicy, SSESource, WebSocketSource
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), the order tests/test_exported_members.py checks
     "CircuitBreaker",
     "ProcessedIdsConfig",
     "ProcessorStep",
     "RateLimit",
     "Reconnect",
     "Retry",
+    "STREAM_SOURCES",
+    "STREAM_SUPPLIED",
     "SourceConfig",
-    "StreamConfig",
+    "Stream",
     "Timeout",
 ]
 
@@ -51,28 +53,43 @@ Timeout = Annotated[TimeoutSettings, _policy(TimeoutSettings, scalar=("connect",
 """``timeout: {connect: 5, read: 30s, execution: 10m}``, or one duration for connect and read."""
 Reconnect = Annotated[ReconnectPolicy, _policy(ReconnectPolicy)]
 """Backoff between reconnects of a stream: :class:`collectorkit.sources.ReconnectPolicy`."""
+read_as(Reconnect)  # wherever a streaming source's signature names it
 
+STREAM_SOURCES: dict[str, type] = {
+    "sse": SSESource,
+    "websocket": WebSocketSource,
+    "long_poll": LongPollSource,
+}
+"""A streaming source's ``type`` → its class; the class's constructor is its ``stream`` options."""
 
-class StreamConfig(StrictModel):
-    """Options of ``sse``, ``websocket`` and ``long_poll`` sources.
+STREAM_SUPPLIED = (
+    "url",
+    "source_id",
+    "headers",
+    "params",
+    "data_path",
+    "auth",
+    "verify",
+    "allowed_hosts",
+    "max_events",
+    "last_event_id",
+    "stop",
+    "clock",
+    "transport",
+    "client",
+)
+"""Constructor parameters of a streaming source that the source's other settings supply
+(``base_url`` + ``request``, ``auth``, ``verify_tls``, ``allowed_hosts``, ``limit``) or that are
+objects of the running process: not ``stream`` options."""
 
-    ``batch_size`` events (or whatever arrived within ``batch_timeout``) make one batch, which is
-    checkpointed as a unit. ``id_field`` is where a WebSocket/long-poll record carries its event id
-    (SSE uses the ``id:`` line). Long polls send ``cursor_param`` from ``cursor_path`` of the last
-    response and ``timeout_param`` = ``poll_timeout``.
-    """
-
-    batch_size: int = Field(default=100, ge=1)
-    batch_timeout: Duration = 1.0
-    id_field: str = "id"
-    event_types: list[str] | None = None
-    resume_param: str | None = None
-    subscribe_message: dict[str, Any] | None = None
-    cursor_param: str = "cursor"
-    cursor_path: str | None = None
-    timeout_param: str | None = "timeout"
-    poll_timeout: Duration = 30.0
-    reconnect: Reconnect = Field(default_factory=ReconnectPolicy)
+Stream = Annotated[
+    BaseModel,
+    Options(STREAM_SOURCES, BaseModel, chosen_by="type", skip=STREAM_SUPPLIED),
+]
+"""``stream: {batch_size: 50, reconnect: {...}}``: the keyword parameters of the class the
+source's ``type`` names (:class:`~collectorkit.sources.SSESource`,
+:class:`~collectorkit.sources.WebSocketSource`, :class:`~collectorkit.sources.LongPollSource`,
+and what their base :class:`~collectorkit.sources.StreamingSource` takes), with their defaults."""
 
 
 class ProcessedIdsConfig(StrictModel):
@@ -156,7 +173,8 @@ class SourceConfig(StrictModel):
     jitter: Duration = 0.0
     """Delay each run by a random amount up to this, so sources do not fire in step."""
     request: Request
-    stream: StreamConfig | None = None
+    stream: Stream | None = None
+    """Options of an ``sse``, ``websocket`` or ``long_poll`` source: its class's parameters."""
     retry: Retry = Field(default_factory=RetryPolicy)
     rate_limit: RateLimit | None = None
     circuit_breaker: CircuitBreaker | None = None

@@ -15,6 +15,7 @@ from typing import Any, Unpack
 
 import orjson
 
+from collectorkit._durations import Seconds, parse_duration
 from collectorkit._errors import SourceError
 from collectorkit._records import Record, lookup_path
 from collectorkit.http import TimeoutSettings
@@ -44,9 +45,9 @@ class LongPollSource(HTTPStreamingSource):
         cursor_param: str = "cursor",
         cursor_path: str | None = "next_cursor",
         timeout_param: str | None = "timeout",
-        poll_timeout: float = 30.0,
+        poll_timeout: Seconds = 30.0,
         id_field: str | None = "id",
-        idle_delay: float = 1.0,
+        idle_delay: Seconds = 1.0,
         **options: Unpack[HTTPStreamOptions],
     ) -> None:
         super().__init__(url, **options)
@@ -54,9 +55,9 @@ class LongPollSource(HTTPStreamingSource):
         self.cursor_param = cursor_param
         self.cursor_path = cursor_path
         self.timeout_param = timeout_param
-        self.poll_timeout = poll_timeout
+        self.poll_timeout = parse_duration(poll_timeout, field="poll_timeout")
         self.id_field = id_field
-        self.idle_delay = idle_delay
+        self.idle_delay = parse_duration(idle_delay, field="idle_delay")
 
     def _client_timeouts(self) -> TimeoutSettings:
         # the read timeout must outlast the server's hold

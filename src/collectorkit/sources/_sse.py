@@ -13,6 +13,7 @@ from typing import Any, Unpack
 
 import orjson
 
+from collectorkit._durations import Seconds
 from collectorkit._records import Record, lookup_path
 from collectorkit.http import (
     Response,
@@ -56,8 +57,8 @@ class SSESource(HTTPStreamingSource):
         *,
         event_types: set[str] | None = None,
         data_path: str | None = None,
-        idle_timeout: float = 90.0,
-        connect_timeout: float = 10.0,
+        idle_timeout: Seconds = 90.0,
+        connect_timeout: Seconds = 10.0,
         **options: Unpack[HTTPStreamOptions],
     ) -> None:
         super().__init__(url, **options)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from collectorkit._clock import Clock, SystemClock
+from collectorkit._durations import Seconds, parse_duration
 from collectorkit._errors import ConfigError, SourceError
 from collectorkit._records import Record
 from collectorkit.http import get_logger, is_sensitive_name, register_secret
@@ -57,7 +58,7 @@ class StreamOptions(TypedDict, total=False):
     """The keyword arguments of :class:`StreamingSource` that every streaming source passes on."""
 
     batch_size: int
-    batch_timeout: float
+    batch_timeout: Seconds
     max_events: int | None
     stop: asyncio.Event | None
     reconnect: ReconnectPolicy | None
@@ -99,7 +100,7 @@ class StreamingSource(SourceBase):
         *,
         source_id: str,
         batch_size: int = 100,
-        batch_timeout: float = 1.0,
+        batch_timeout: Seconds = 1.0,
         max_events: int | None = None,
         stop: asyncio.Event | None = None,
         reconnect: ReconnectPolicy | None = None,
@@ -113,7 +114,7 @@ class StreamingSource(SourceBase):
             raise ConfigError(f"must be >= 1 or None, got {max_events!r}", path="max_events")
         self._source_id = source_id
         self.batch_size = batch_size
-        self.batch_timeout = batch_timeout
+        self.batch_timeout = parse_duration(batch_timeout, field="batch_timeout")
         self.max_events = max_events
         self.stop = stop
         self.reconnect = reconnect or ReconnectPolicy()

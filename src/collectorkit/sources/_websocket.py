@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.datastructures import Headers as WSHeaders
 from websockets.exceptions import InvalidStatus, WebSocketException
 
+from collectorkit._durations import Seconds, parse_duration
 from collectorkit._errors import SourceError
 from collectorkit._records import Record, lookup_path
 from collectorkit.http import AuthHandler, NoAuth, Request, Response, redact_url
@@ -79,9 +80,9 @@ class WebSocketSource(StreamingSource):
         resume_header: str | None = "Last-Event-ID",
         resume_param: str | None = None,
         resume_message: Callable[[str], Message | None] | None = None,
-        open_timeout: float = 10.0,
-        close_timeout: float = 2.0,
-        ping_interval: float | None = 20.0,
+        open_timeout: Seconds = 10.0,
+        close_timeout: Seconds = 2.0,
+        ping_interval: Seconds | None = 20.0,
         auth: AuthHandler | None = None,
         allowed_hosts: Sequence[str] = (),
         **options: Unpack[StreamOptions],
@@ -98,9 +99,11 @@ class WebSocketSource(StreamingSource):
         self.resume_header = resume_header
         self.resume_param = resume_param
         self.resume_message = resume_message
-        self._open_timeout = open_timeout
-        self._close_timeout = close_timeout
-        self._ping_interval = ping_interval
+        self._open_timeout = parse_duration(open_timeout, field="open_timeout")
+        self._close_timeout = parse_duration(close_timeout, field="close_timeout")
+        self._ping_interval = (
+            None if ping_interval is None else parse_duration(ping_interval, field="ping_interval")
+        )
 
     def __repr__(self) -> str:
         return f"WebSocketSource(url={redact_url(self.url)!r}, source_id={self.source_id!r})"
