@@ -72,10 +72,8 @@ class StorageServiceClient(AsyncResource):
     async def get_watermark(self, source_id: str) -> Watermark | None:
         """The source's watermark, or ``None`` on its first run (the service answers 404)."""
         check_names(WATERMARK_NAMESPACE, source_id)
-        response = await self._http.request("GET", f"/api/v1/watermarks/{_q(source_id)}")
-        if response.status_code == 404:
-            return None
-        return Watermark.from_json(self._ok(response, "get_watermark"))
+        body = await self._found("GET", f"/api/v1/watermarks/{_q(source_id)}", "get_watermark")
+        return None if body is None else Watermark.from_json(body)
 
     async def update_watermark(
         self,
@@ -101,11 +99,8 @@ class StorageServiceClient(AsyncResource):
 
     async def delete_watermark(self, source_id: str) -> bool:
         check_names(WATERMARK_NAMESPACE, source_id)
-        response = await self._http.request("DELETE", f"/api/v1/watermarks/{_q(source_id)}")
-        if response.status_code == 404:
-            return False
-        self._ok(response, "delete_watermark")
-        return True
+        path = f"/api/v1/watermarks/{_q(source_id)}"
+        return await self._found("DELETE", path, "delete_watermark") is not None
 
     async def list_watermarks(self) -> list[Watermark]:
         body = self._ok(await self._http.request("GET", "/api/v1/watermarks"), "list_watermarks")
@@ -123,10 +118,9 @@ class StorageServiceClient(AsyncResource):
 
     async def get(self, namespace: str, key: str) -> StoredValue | None:
         check_names(namespace, key)
-        response = await self._http.request("GET", f"/api/v1/state/{namespace}/{_q(key)}")
-        if response.status_code == 404:
+        body = await self._found("GET", f"/api/v1/state/{namespace}/{_q(key)}", "get")
+        if body is None:
             return None
-        body = self._ok(response, "get")
         return StoredValue(body["value"], int(body["version"]), float(body["updated_at"]))
 
     async def put(
@@ -149,11 +143,8 @@ class StorageServiceClient(AsyncResource):
 
     async def delete(self, namespace: str, key: str) -> bool:
         check_names(namespace, key)
-        response = await self._http.request("DELETE", f"/api/v1/state/{namespace}/{_q(key)}")
-        if response.status_code == 404:
-            return False
-        self._ok(response, "delete")
-        return True
+        path = f"/api/v1/state/{namespace}/{_q(key)}"
+        return await self._found("DELETE", path, "delete") is not None
 
     async def list(self, namespace: str) -> dict[str, StoredValue]:
         check_names(namespace)
@@ -173,6 +164,12 @@ class StorageServiceClient(AsyncResource):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def _found(self, method: str, path: str, operation: str) -> Any:
+        """The body of the answer to ``method path``; ``None`` when the service answers 404
+        (nothing stored there)."""
+        response = await self._http.request(method, path)
+        return None if response.status_code == 404 else self._ok(response, operation)
 
     def _ok(self, response: ServiceResponse, operation: str) -> Any:
         if 200 <= response.status_code < 300 and isinstance(response.body, dict):
