@@ -39,6 +39,11 @@ _SECRET_WORDS = re.compile(
 _NOT_SECRET_SUFFIXES = ("_fields", "_field", "_header", "_url", "_param", "_path", "_id", "_method")
 # ... except these, which are credentials whatever their suffix says
 _SECRET_DESPITE_SUFFIX = ("session_id",)
+# a key that names or locates data rather than opening anything: state_key, partitionKey ...
+_IDENTIFIER_KEY = re.compile(
+    r"(?:^|[^a-z0-9])(?:state|partition|sort|primary|foreign|dedup|idempotency|routing|cache"
+    r"|record|group|lookup|shard|message|object|row|index|hash|unique|composite)[_.\-\s]?keys?$"
+)
 _MIN_SECRET_LEN = 4
 _MAX_SECRETS = 4096
 # insertion-ordered "set" so the oldest runtime tokens are forgotten first when it fills up
@@ -48,12 +53,17 @@ _secrets: dict[str, None] = {}
 def is_secret_name(name: object) -> bool:
     """Whether a header, parameter, field or setting called ``name`` holds a secret.
 
-    ``api_key``, ``X-Auth-Token``, ``session_id``, ``signature`` and ``jwt`` do; ``key_fields``,
-    ``token_url`` and ``key_id`` (names of settings *about* a credential) do not.
+    ``key``, ``api_key``, ``private_key``, ``X-Auth-Token``, ``session_id``, ``signature`` and
+    ``jwt`` do; ``key_fields``, ``token_url`` and ``key_id`` (names of settings *about* a
+    credential) do not, nor do keys that identify data (``state_key``, ``partition_key``,
+    ``routingKey`` ...) unless another part of the name is a secret word.
     """
     if not isinstance(name, str) or _SECRET_WORDS.search(name) is None:
         return False
     lowered = name.lower()
+    identifier = _IDENTIFIER_KEY.search(lowered)
+    if identifier is not None and _SECRET_WORDS.search(lowered[: identifier.start()]) is None:
+        return False
     return lowered.endswith(_SECRET_DESPITE_SUFFIX) or not lowered.endswith(_NOT_SECRET_SUFFIXES)
 
 

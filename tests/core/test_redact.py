@@ -14,8 +14,34 @@ from collectorkit.config._issues import ConfigValidationError
 from collectorkit.http import get_logger, is_sensitive_name
 from collectorkit.state._values import redact_url as state_redact_url
 
-SECRET_NAMES = ["session_id", "X-Session-Id", "signature", "jwt", "api_key", "X-Auth-Token"]
-PLAIN_NAMES = ["key_fields", "key_id", "token_url", "id_field", "page", "severity"]
+SECRET_NAMES = [
+    "session_id",
+    "X-Session-Id",
+    "signature",
+    "jwt",
+    "api_key",
+    "X-Auth-Token",
+    "key",
+    "private_key",
+    "secret_key",
+    "access_key",
+    "X-Api-Key",
+    "apikey",
+    "secret_state_key",  # a secret word besides the identifier's "key"
+]
+PLAIN_NAMES = [
+    "key_fields",
+    "key_id",
+    "token_url",
+    "id_field",
+    "page",
+    "severity",
+    "state_key",
+    "stateKey",
+    "partition_key",
+    "X-Idempotency-Key",
+    "routingKey",
+]
 VALUE = "s3cr3t-value-4242"
 
 
@@ -82,3 +108,24 @@ def test_state_url_secrets_are_config_secrets(url: str, secrets: list[str]) -> N
     config = load_config({"state": url, "sources": [source]}, env={})
     assert set(secrets) <= set(config.secret_values())
     assert not any(s in str(config.to_dict()) for s in secrets)
+
+
+def test_config_to_dict_shows_state_keys_and_masks_keys() -> None:
+    source = {
+        "name": "a",
+        "base_url": "https://api.example.test",
+        "strategy": "concurrent",
+        "request": {
+            "endpoint": "/x",
+            "state_key": "main",
+            "headers": {"X-Api-Key": VALUE},
+            "shards": [{"state_key": "eu", "params": {"region": "eu"}}],
+        },
+        "auth": {"type": "api_key", "key": "k-" + VALUE},
+    }
+    dumped = load_config({"sources": [source]}, env={}).to_dict()
+    request = dumped["sources"][0]["request"]
+    assert request["state_key"] == "main"
+    assert request["shards"][0]["state_key"] == "eu"
+    assert VALUE not in str(dumped)
+    assert request["headers"]["X-Api-Key"] == "***"
