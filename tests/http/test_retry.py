@@ -247,3 +247,39 @@ async def test_503_with_quota_left_neither_waits_for_the_reset_nor_pauses_the_cl
         await client.get("/e")  # the client is not paused either
     assert clock.sleeps == [0.2]
     assert client.metrics.rate_limit_waits == 0
+
+
+@pytest.mark.parametrize(
+    "status", [408, 425, 429, 500, 502, 503, 504, 505, 507, 520, 522, 527, 599]
+)
+def test_every_5xx_but_501_and_408_425_429_are_retryable_by_default(status: int) -> None:
+    assert RetryPolicy().decide(attempt=1, status_code=status).retry
+    assert RetryConfig().decide(attempt=1, status_code=status).retry
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 410, 422, 501])
+def test_501_and_other_4xx_are_not_retryable_by_default(status: int) -> None:
+    assert not RetryPolicy().decide(attempt=1, status_code=status).retry
+
+
+@pytest.mark.parametrize(("status", "sent"), [(520, 3), (501, 1)])
+async def test_client_retries_a_cloudflare_520_but_not_a_501(
+    server: HTTPServer, clock: FakeClock, status: int, sent: int
+) -> None:
+    server.expect_request("/cf").respond_with_data("origin error", status=status)
+    policy = RetryPolicy(max_attempts=3, jitter=False)
+    async with APIClient(base_url=base_url(server), retry=policy, clock=clock) as client:
+        with pytest.raises(ServiceError):
+            await client.get("/cf")
+    assert len(server.log) == sent
+
+
+def test_the_breaker_and_the_stream_sources_count_the_same_server_errors() -> None:
+    from collectorkit import CircuitBreakerPolicy
+    from collectorkit.sources._http_stream import status_error
+
+    breaker = CircuitBreakerPolicy()
+    assert breaker.is_failure(status_code=520)
+    assert not breaker.is_failure(status_code=501)
+    assert type(status_error(520, "x")).__name__ == "SourceError"
+    assert type(status_error(501, "x")).__name__ == "FatalSourceError"

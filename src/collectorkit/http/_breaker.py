@@ -14,6 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import CircuitOpenError, ConfigError, HTTPStatusError, RequestTimeoutError
+from collectorkit.http._retry import SERVER_ERROR_STATUS_CODES
 from collectorkit.http._timeouts import DurationInput, parse_duration
 
 __all__ = ["BreakerState", "CircuitBreaker", "CircuitBreakerPolicy", "CircuitState"]
@@ -38,8 +39,9 @@ def _count(value: object, path: str) -> int:
 class CircuitBreakerPolicy:
     """Open after ``failure_threshold`` consecutive failures; after ``recovery_timeout`` let
     ``success_threshold`` trial requests through (half-open); close when they all succeed,
-    reopen on any failure. A failure is a response with a status in ``failure_status_codes``, a
-    connection error, or (with ``count_timeouts_as_failures``) a timeout."""
+    reopen on any failure. A failure is a response with a status in ``failure_status_codes``
+    (default: every 5xx but 501), a connection error, or (with ``count_timeouts_as_failures``)
+    a timeout."""
 
     failure_threshold: int
     recovery_timeout: float
@@ -53,7 +55,7 @@ class CircuitBreakerPolicy:
         failure_threshold: int = 5,
         recovery_timeout: DurationInput = 60.0,
         success_threshold: int = 2,
-        failure_status_codes: Iterable[int] = (500, 502, 503, 504),
+        failure_status_codes: Iterable[int] = SERVER_ERROR_STATUS_CODES,
         count_timeouts_as_failures: bool = True,
     ) -> None:
         values = {

@@ -19,7 +19,12 @@ __all__ = [
     "set_backoff_disabled",
 ]
 
-DEFAULT_RETRYABLE_STATUS_CODES = (408, 429, 500, 502, 503, 504)
+SERVER_ERROR_STATUS_CODES = frozenset(code for code in range(500, 600) if code != 501)
+"""Every 5xx but 501 Not Implemented (which no retry cures), Cloudflare's 520–527 included —
+go-retryablehttp's rule: what counts as the service failing, for retries and the breaker."""
+DEFAULT_RETRYABLE_STATUS_CODES = frozenset({408, 425, 429}) | SERVER_ERROR_STATUS_CODES
+"""The statuses retried by default: the server errors, and of the 4xx only 408 Request
+Timeout, 425 Too Early and 429 Too Many Requests."""
 JITTER_FRACTION = 0.25
 _state = {"no_backoff": False}
 

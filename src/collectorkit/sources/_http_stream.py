@@ -31,6 +31,7 @@ from collectorkit.http import (
     default_transport,
     redact_url,
 )
+from collectorkit.http._retry import DEFAULT_RETRYABLE_STATUS_CODES
 from collectorkit.sources._stream import (
     FatalSourceError,
     StreamingSource,
@@ -40,8 +41,8 @@ from collectorkit.sources._stream import (
 
 __all__ = ["HTTPStreamOptions", "HTTPStreamingSource", "status_error"]
 
-_RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-"""Statuses a reconnect may cure (timeouts, rate limits, server errors); others are fatal."""
+_RETRYABLE_STATUS = DEFAULT_RETRYABLE_STATUS_CODES
+"""Statuses a reconnect may cure (the retry policy's default set); others are fatal."""
 
 
 def status_error(status: int, message: str) -> SourceError:
