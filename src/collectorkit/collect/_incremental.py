@@ -42,12 +42,16 @@ class IncrementalConfig:
 
     The first run starts at ``now - initial_lookback`` (default 7 days); later runs at the
     watermark minus ``overlap``. A window ends at ``now - end_lag`` (records still being ingested
-    are left for the next run), and at most ``max_window`` after its start, so a long gap is
-    walked in windows that each finish within the time budget. The window goes into the request
-    as ``start_param``/``end_param`` (query, or JSON body where dots nest), and fills the
-    ``{start}``/``{end}`` placeholders of request values: a value that is exactly a placeholder
-    takes the formatted instant with its type (Cortex XDR filter lists, epoch ms), one that
-    contains it gets it as text (Graph ``$filter=createdDateTime ge {start}``, CrowdStrike FQL).
+    are left for the next run), and at most ``max_window`` after its own start (overlap
+    included), so a long gap is walked in windows that each finish within the time budget.
+    A record dated after its window's end (a skewed clock, a typo) is delivered once, counted
+    (``records_beyond_window``) and logged, but never moves the watermark.
+
+    The window goes into the request as ``start_param``/``end_param`` (query, or JSON body where
+    dots nest), and fills the ``{start}``/``{end}`` placeholders of request values: a value that
+    is exactly a placeholder takes the formatted instant with its type (Cortex XDR filter lists,
+    epoch ms), one that contains it gets it as text (Graph ``$filter=createdDateTime ge
+    {start}``, CrowdStrike FQL).
 
     ``time_format``: ``iso8601``, ``epoch_s``, ``epoch_ms`` or a strftime pattern. Record
     timestamps (``timestamp_field``, JMESPath) are parsed as instants: ISO 8601 with any offset,
@@ -113,15 +117,26 @@ class IncrementalConfig:
     # --- windows -------------------------------------------------------------------------------
 
     def plan_window(self, state: CollectorState, now: datetime) -> Window | None:
-        """The window to walk next, or ``None`` when there is nothing new to ask for yet."""
+        """The window to walk next, or ``None`` when there is nothing new to ask for yet.
+
+        A pinned window (``window_start`` and ``window_end``) is walked again; a
+        ``window_start`` alone is where the walk goes on after a closed window. Otherwise a
+        window starts at the watermark minus ``overlap`` (first run: ``now -
+        initial_lookback``). It ends at ``now - end_lag``, and at most ``max_window`` after
+        its own start, so the overlap too is walked in windows of at most ``max_window``.
+        """
         if state.window_start is not None and state.window_end is not None:
             return Window(state.window_start, state.window_end)
         progress = state.watermark or now - timedelta(seconds=self.initial_lookback)
-        start = progress - timedelta(seconds=self.overlap) if state.watermark else progress
         end = (now - timedelta(seconds=self.end_lag)).replace(microsecond=0)
+        if end <= progress:
+            return None
+        start = progress - timedelta(seconds=self.overlap) if state.watermark else progress
+        if state.window_start is not None:
+            start = state.window_start
         if self.max_window is not None:
-            end = min(end, progress + timedelta(seconds=self.max_window))
-        return Window(start, end) if end > progress else None
+            end = min(end, start + timedelta(seconds=self.max_window))
+        return Window(start, end)
 
     def apply_window(self, request: RequestSpec, window: Window) -> RequestSpec:
         start = format_instant(window.start, self.time_format)
@@ -151,12 +166,14 @@ class IncrementalConfig:
         """
         ends = (state.watermark, state.window_end) if bounded else (state.watermark,)
         candidates = [t for t in ends if t is not None]
-        if state.boundary_ids:
-            newest = max(state.boundary_ids.values())
-            candidates.append(datetime.fromtimestamp(newest, tz=UTC))
+        instants = [datetime.fromtimestamp(v, tz=UTC) for v in state.boundary_ids.values()]
+        candidates += [t for t in instants if _within(t, state.window_end)]
         watermark = max(candidates) if candidates else None
+        # the next window starts where this one ended (cleared when the walk is caught up)
         closed = state.reset_position().replace(
-            window_start=None, window_end=None, watermark=watermark
+            window_start=state.window_end if bounded else None,
+            window_end=None,
+            watermark=watermark,
         )
         return closed.replace(boundary_ids=self._prune(closed.boundary_ids, watermark))
 
@@ -201,7 +218,8 @@ class IncrementalConfig:
             instant = self.instant_of(record)
             if instant is None:
                 continue
-            if self.ordered and (watermark is None or instant > watermark):
+            newer = watermark is None or instant > watermark
+            if self.ordered and newer and _within(instant, state.window_end):
                 watermark = instant
             fresh.append((self.id_of(record), instant.timestamp()))
         if not fresh:
@@ -210,6 +228,16 @@ class IncrementalConfig:
         boundary.update(fresh)
         floor = watermark if self.ordered else state.window_start or watermark
         return state.replace(watermark=watermark, boundary_ids=self._prune(boundary, floor))
+
+    def beyond(self, records: Iterable[Record], limit: datetime) -> list[tuple[str, datetime]]:
+        """The id and instant of each of ``records`` dated after ``limit`` (a window end, or
+        the collector's now): delivered, but the watermark stops at the window end."""
+        out = []
+        for record in records:
+            instant = self.instant_of(record)
+            if instant is not None and instant > limit:
+                out.append((self.id_of(record), instant))
+        return out
 
     def _prune(self, boundary: Mapping[str, float], watermark: datetime | None) -> dict[str, float]:
         if watermark is not None:
@@ -221,6 +249,12 @@ class IncrementalConfig:
             newest = sorted(kept.items(), key=lambda kv: kv[1])[-self.max_boundary_ids :]
             kept = dict(newest) if self.max_boundary_ids > 0 else {}
         return kept
+
+
+def _within(instant: datetime, window_end: datetime | None) -> bool:
+    """Whether ``instant`` may move the watermark: a record dated after the window end (a
+    skewed clock, a typo) is delivered but must not move it past what was asked for."""
+    return window_end is None or instant <= window_end
 
 
 def _substitute(value: Any, mapping: Mapping[str, Any]) -> Any:

@@ -32,6 +32,9 @@ class ExecutionMetrics:
 
     ``quota_error`` counts every 429 (each also counts as a retry when retried);
     ``general_error`` counts failures that are none of auth, quota, service or timeout.
+    ``records_beyond_window`` counts records dated after their incremental window's end
+    (open-ended requests: after the collector's now), delivered with the watermark held at
+    the window end.
     ``metrics`` gives the non-zero counters as ``[{"type": …, "count": …}]``.
     """
 
@@ -45,6 +48,7 @@ class ExecutionMetrics:
     pages: int = 0
     records: int = 0
     cursor_resets: int = 0
+    records_beyond_window: int = 0
 
     @property
     def metrics(self) -> list[dict[str, Any]]:

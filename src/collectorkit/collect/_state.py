@@ -35,10 +35,12 @@ class CollectorState:
     or repeated) still resumes after exactly what was delivered. A ``skip`` without ``skip_keys``
     (a state saved before they existed) skips nothing: the page is delivered again.
     ``window_start``/``window_end`` pin the incremental window being walked, so a resumed cursor
-    is sent with the same filter it was issued for. ``watermark`` is the newest record instant
-    delivered (or the end of a completed window); ``boundary_ids`` maps the ids of delivered
-    records in the overlap zone to their instant (epoch seconds), so the next window's overlap
-    does not deliver them again. ``has_more`` says whether the API is known to have more now.
+    is sent with the same filter it was issued for; a ``window_start`` without a ``window_end``
+    is where the next window of an unfinished walk starts. ``watermark`` is the newest record
+    instant delivered (or the end of a completed window); ``boundary_ids`` maps the ids of
+    delivered records in the overlap zone to their instant (epoch seconds), so the next window's
+    overlap does not deliver them again. ``has_more`` says whether the API is known to have more
+    now.
     """
 
     cursor: str | None = None

@@ -153,9 +153,7 @@ class FeedWalker:
             if page.stop_reason is not None:
                 self.stop_reason = page.stop_reason
             yield page
-            if page.stop_reason is not None or (
-                self._inc is not None and state.window_start is None
-            ):
+            if page.stop_reason is not None or (self._inc is not None and state.window_end is None):
                 return
 
     def _stop_before_request(self, pages_done: int, max_pages: int | None) -> StopReason | None:
@@ -207,6 +205,7 @@ class FeedWalker:
         events, ends, consumed = self._take(state, records, progress)
         self._quota.take(len(events))
         self._metrics.records += len(events)
+        self._report_beyond(state, events)
         if consumed < len(records):
             new_state = self._partial(state, progress, ends, events, len(events))
             stop: StopReason | None = StopReason.LIMIT_REACHED
@@ -264,8 +263,22 @@ class FeedWalker:
         closed = self._inc.close_window(state, bounded=bounded)
         if not bounded or self._inc.plan_window(closed, self._now()) is None:
             # an open-ended request already returned everything the API had: caught up
-            return closed, stop
+            return closed.replace(window_start=None), stop
         return closed, None
+
+    def _report_beyond(self, state: CollectorState, events: list[Record]) -> None:
+        """Count and log the records dated after the window end (open-ended: after now)."""
+        if self._inc is None or state.window_end is None:
+            return
+        limit = state.window_end if self.request.sends_window_end else self._now()
+        for record_id, instant in self._inc.beyond(events, limit):
+            self._metrics.records_beyond_window += 1
+            self._log.warning(
+                "record dated after the window end; the watermark stops at the window end",
+                record_id=record_id,
+                timestamp=_iso(instant),
+                window_end=_iso(state.window_end),
+            )
 
     def _partial(
         self,
@@ -298,3 +311,7 @@ class FeedWalker:
             return self._partial(state, progress, ends, events, count)
 
         return partial
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
