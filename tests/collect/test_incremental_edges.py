@@ -17,6 +17,7 @@ from werkzeug import Request, Response
 from collectorkit import (
     CollectorClient,
     CollectorState,
+    ConfigError,
     IncrementalConfig,
     PaginationConfig,
     collect_into,
@@ -212,3 +213,34 @@ def test_a_record_after_the_window_end_does_not_move_the_watermark(ordered: bool
     assert closed.watermark == datetime(2024, 5, 9, 23, 30, tzinfo=UTC)
     assert config.close_window(state).watermark == end
     assert config.is_duplicate(closed, future)
+
+
+# --- 6. APIs without a server-side time filter ---------------------------------------------------
+
+
+async def test_client_side_filter_delivers_only_what_is_new(api: FakeAPI, clock: Any) -> None:
+    now = _now(clock)
+    api.records = make_records(96, start=now - timedelta(days=1), step=1800)
+    tie = {"id": "tie", "created": api.records[48]["created"]}  # at the watermark instant
+    api.records.insert(49, tie)
+    config = IncrementalConfig(
+        timestamp_field="created", filter="client", initial_lookback="6h", overlap="1h"
+    )
+    request = {"data_path": "data.events", "incremental": config}
+    bp = blueprint(api, clock, "/cursor", CURSOR, request=request)
+    async with CollectorClient(bp) as client:
+        first = await client.collect_events()
+        clock.advance(3 * 3600)
+        second = await client.collect_events(resume_state=first.state)
+        third = await client.collect_events(resume_state=second.state)
+    # the API ignores time: every run reads the whole feed, and keeps only its window
+    assert all("since" not in r.args for r in api.requests)
+    assert ids(first.events) == [*ids(api.records[36:49]), "tie"]
+    assert first.state.watermark == now
+    assert ids(second.events) == ids(api.records[50:56])
+    assert third.events == []
+
+
+def test_client_side_filter_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"incremental\.filter.*'clinet'"):
+        IncrementalConfig(timestamp_field="ts", filter="clinet")  # type: ignore[arg-type]

@@ -62,6 +62,11 @@ class IncrementalConfig:
     when a window completes. Records at the watermark (and in the overlap) are remembered by
     ``id_field`` and instant, at most ``max_boundary_ids`` of them, so the overlap does not
     deliver them twice; a record re-delivered with a newer instant is new.
+
+    ``filter="client"`` is for APIs without a time filter: every request reads the whole feed,
+    and only records dated within the window (lookback or watermark minus overlap, up to
+    ``now - end_lag``) and not delivered before are handed out, so each run delivers only what
+    is new. A record dated after the window waits for a later run.
     """
 
     timestamp_field: str
@@ -77,6 +82,7 @@ class IncrementalConfig:
     max_window: Seconds | None = None
     max_boundary_ids: int = 10_000
     ordered: bool = True
+    filter: Literal["server", "client"] = "server"
     _paths: dict[str, JSONPath | None] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -102,6 +108,10 @@ class IncrementalConfig:
             raise ConfigError(
                 f"expected query or body, got {self.param_location!r}",
                 path=f"{where}.param_location",
+            )
+        if self.filter not in ("server", "client"):
+            raise ConfigError(
+                f"expected server or client, got {self.filter!r}", path=f"{where}.filter"
             )
         if self.timestamp_unit not in ("auto", "s", "ms"):
             raise ConfigError(
@@ -209,6 +219,16 @@ class IncrementalConfig:
             return False
         seen = state.boundary_ids.get(self.id_of(record))
         return seen is not None and seen == instant.timestamp()
+
+    def admits(self, state: CollectorState, record: Record) -> bool:
+        """Whether ``record`` is new: not a boundary duplicate and, with ``filter="client"``,
+        dated within the window being walked (a record without a readable instant is kept)."""
+        if self.is_duplicate(state, record):
+            return False
+        if self.filter == "server" or state.window_start is None or state.window_end is None:
+            return True
+        instant = self.instant_of(record)
+        return instant is None or state.window_start <= instant <= state.window_end
 
     def delivered(self, state: CollectorState, records: Iterable[Record]) -> CollectorState:
         """``state`` after ``records`` were delivered: watermark and boundary ids advanced."""

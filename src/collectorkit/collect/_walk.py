@@ -246,7 +246,7 @@ class FeedWalker:
             if room is not None and len(events) >= room:
                 return events, ends, ends[-1] if ends else 0
             if progress.delivered(index) or (
-                self._inc is not None and self._inc.is_duplicate(state, record)
+                self._inc is not None and not self._inc.admits(state, record)
             ):
                 continue
             events.append(record)
@@ -259,18 +259,25 @@ class FeedWalker:
         """Close the window when its walk ended; go on to the next one unless caught up."""
         if stop is None or not stop.exhausted or self._inc is None:
             return state, stop
-        bounded = self.request.sends_window_end
+        bounded = self._bounded
         closed = self._inc.close_window(state, bounded=bounded)
         if not bounded or self._inc.plan_window(closed, self._now()) is None:
             # an open-ended request already returned everything the API had: caught up
             return closed.replace(window_start=None), stop
         return closed, None
 
+    @property
+    def _bounded(self) -> bool:
+        """Whether a walked window holds nothing after its end: the request sends the end, or
+        the records are filtered by time here."""
+        inc = self._inc
+        return self.request.sends_window_end or (inc is not None and inc.filter == "client")
+
     def _report_beyond(self, state: CollectorState, events: list[Record]) -> None:
         """Count and log the records dated after the window end (open-ended: after now)."""
         if self._inc is None or state.window_end is None:
             return
-        limit = state.window_end if self.request.sends_window_end else self._now()
+        limit = state.window_end if self._bounded else self._now()
         for record_id, instant in self._inc.beyond(events, limit):
             self._metrics.records_beyond_window += 1
             self._log.warning(
