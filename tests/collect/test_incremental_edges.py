@@ -244,3 +244,91 @@ async def test_client_side_filter_delivers_only_what_is_new(api: FakeAPI, clock:
 def test_client_side_filter_is_checked() -> None:
     with pytest.raises(ConfigError, match=r"incremental\.filter.*'clinet'"):
         IncrementalConfig(timestamp_field="ts", filter="clinet")  # type: ignore[arg-type]
+
+
+# --- 9. integer cursors ---------------------------------------------------------------------------
+
+
+class _SequenceAPI:
+    """Records with an integer ``seq``; ``?after=`` keeps those with a greater seq (``>=`` with
+    ``inclusive``), ``?upto=`` those up to it; cursor paging as Slack."""
+
+    def __init__(self, server: HTTPServer, *, inclusive: bool = False) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.requests: list[dict[str, str]] = []
+        self.inclusive = inclusive
+        server.expect_request("/seq").respond_with_handler(self)
+        self.base_url = server.url_for("/").rstrip("/")
+
+    def add(self, *seqs: int) -> None:
+        self.records += [{"id": f"e{n}", "seq": n} for n in seqs]
+
+    def __call__(self, request: Request) -> Response:
+        args = dict(request.args)
+        self.requests.append(args)
+        after = int(args.get("after", -1))
+        rows = [
+            r for r in self.records if r["seq"] > after or (self.inclusive and r["seq"] == after)
+        ]
+        if "upto" in args:
+            rows = [r for r in rows if r["seq"] <= int(args["upto"])]
+        start = int(args.get("cursor") or 0)
+        size = int(args.get("limit", 10))
+        nxt = str(start + size) if start + size < len(rows) else ""
+        body = {"data": {"events": rows[start : start + size]}, "meta": {"next_cursor": nxt}}
+        return Response(json.dumps(body), mimetype="application/json")
+
+
+def _sequence_bp(api: _SequenceAPI, clock: Any, **inc: Any) -> Any:
+    config = IncrementalConfig(timestamp_field="seq", start_param="after", **inc)
+    request = {"data_path": "data.events", "incremental": config}
+    return blueprint(api, clock, "/seq", CURSOR, request=request)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("inclusive", [False, True])
+async def test_an_integer_cursor_delivers_each_record_once(
+    httpserver: HTTPServer, clock: Any, inclusive: bool
+) -> None:
+    api = _SequenceAPI(httpserver, inclusive=inclusive)
+    api.add(*range(1, 13))
+    bp = _sequence_bp(api, clock, initial_value=0)
+    seen: list[str] = []
+    state = None
+    async with CollectorClient(bp) as client:
+        for limit in (7, None, None):
+            result = await client.collect_events(limit=limit, resume_state=state)
+            seen += ids(result.events)
+            state = result.state
+        assert state is not None
+        assert state.last_value == 12
+        api.records.append({"id": "e12b", "seq": 12})  # a second record at the boundary value
+        api.add(13, 14)
+        result = await client.collect_events(resume_state=state)
+    seen += ids(result.events)
+    assert seen == [f"e{n}" for n in range(1, 13)] + (["e12b"] * inclusive) + ["e13", "e14"]
+    assert api.requests[0]["after"] == "0"
+    assert api.requests[-1]["after"] == "12"
+    assert result.state.last_value == 14
+    round_trip = CollectorState.from_dict(json.loads(json.dumps(result.state.to_dict())))
+    assert round_trip == result.state
+
+
+async def test_an_integer_cursor_stops_at_its_end_value(httpserver: HTTPServer, clock: Any) -> None:
+    api = _SequenceAPI(httpserver)
+    api.add(*range(1, 13))
+    bp = _sequence_bp(api, clock, initial_value=3, end_value=8, end_param="upto")
+    async with CollectorClient(bp) as client:
+        first = await client.collect_events()
+        sent = len(api.requests)
+        second = await client.collect_events(resume_state=first.state)
+    assert ids(first.events) == [f"e{n}" for n in range(4, 9)]
+    assert api.requests[0]["upto"] == "8"
+    assert second.events == []
+    assert len(api.requests) == sent  # nothing left to ask for
+
+
+def test_integer_cursor_values_are_checked() -> None:
+    with pytest.raises(ConfigError, match=r"incremental\.initial_value.*'ten'"):
+        IncrementalConfig(timestamp_field="seq", initial_value="ten")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"incremental\.end_value.*2"):
+        IncrementalConfig(timestamp_field="seq", initial_value=5, end_value=2)

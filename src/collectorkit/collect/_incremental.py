@@ -67,6 +67,13 @@ class IncrementalConfig:
     and only records dated within the window (lookback or watermark minus overlap, up to
     ``now - end_lag``) and not delivered before are handed out, so each run delivers only what
     is new. A record dated after the window waits for a later run.
+
+    ``initial_value`` makes the cursor an integer (an id or sequence number in the
+    ``timestamp_field``) instead of a time: the first run asks for records after
+    ``initial_value``, later runs after the greatest value delivered (``last_value``), sent as
+    ``start_param`` or ``{start}``; ``end_value`` (``end_param``, ``{end}``) is the last value
+    collected, after which runs are caught up. Records at the last value are remembered by id,
+    as at a time watermark, so an API that answers ``>=`` delivers nothing twice.
     """
 
     timestamp_field: str
@@ -83,6 +90,8 @@ class IncrementalConfig:
     max_boundary_ids: int = 10_000
     ordered: bool = True
     filter: Literal["server", "client"] = "server"
+    initial_value: int | None = None
+    end_value: int | None = None
     _paths: dict[str, JSONPath | None] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -109,6 +118,7 @@ class IncrementalConfig:
                 f"expected query or body, got {self.param_location!r}",
                 path=f"{where}.param_location",
             )
+        _check_values(self.initial_value, self.end_value)
         if self.filter not in ("server", "client"):
             raise ConfigError(
                 f"expected server or client, got {self.filter!r}", path=f"{where}.filter"
@@ -148,15 +158,54 @@ class IncrementalConfig:
             end = min(end, start + timedelta(seconds=self.max_window))
         return Window(start, end)
 
+    @property
+    def sequence(self) -> bool:
+        """True when the cursor is an integer (``initial_value`` given), not a time."""
+        return self.initial_value is not None
+
+    def open_window(self, state: CollectorState, now: datetime) -> CollectorState | None:
+        """``state`` with the window (or start value) to walk next pinned, or ``None`` when
+        there is nothing new to ask for yet."""
+        if self.initial_value is not None:
+            if state.start_value is not None:
+                return state
+            start = self.initial_value if state.last_value is None else state.last_value
+            if self.end_value is not None and start >= self.end_value:
+                return None
+            return state.replace(start_value=start)
+        window = self.plan_window(state, now)
+        if window is None:
+            return None
+        return state.replace(window_start=window.start, window_end=window.end)
+
+    def walking(self, state: CollectorState) -> bool:
+        """Whether ``state`` is inside a window (or integer walk) not yet closed."""
+        return (state.start_value if self.sequence else state.window_end) is not None
+
+    def apply_state(self, request: RequestSpec, state: CollectorState) -> RequestSpec:
+        """``request`` with the window (or start value) pinned in ``state`` filled in."""
+        if self.sequence:
+            if state.start_value is None:
+                return request
+            return self._apply_bounds(request, state.start_value, self.end_value)
+        if state.window_start is None or state.window_end is None:
+            return request
+        return self.apply_window(request, Window(state.window_start, state.window_end))
+
     def apply_window(self, request: RequestSpec, window: Window) -> RequestSpec:
         start = format_instant(window.start, self.time_format)
         end = format_instant(window.end, self.time_format)
-        mapping = {START_PLACEHOLDER: start, END_PLACEHOLDER: end}
+        return self._apply_bounds(request, start, end)
+
+    def _apply_bounds(self, request: RequestSpec, start: Any, end: Any) -> RequestSpec:
+        mapping = {START_PLACEHOLDER: start}
+        if end is not None:
+            mapping[END_PLACEHOLDER] = end
         request = request.replace(
             params=_substitute(request.params, mapping), json=_substitute(request.json, mapping)
         )
         for name, value in ((self.start_param, start), (self.end_param, end)):
-            if name is None:
+            if name is None or value is None:
                 continue
             if self.param_location == "body":
                 request = request.with_body_value(name, value)
@@ -174,6 +223,8 @@ class IncrementalConfig:
         later with an older event time is still ahead of it (DESIGN: the watermark never moves
         past records that were not delivered).
         """
+        if self.sequence:
+            return self._close_sequence(state)
         ends = (state.watermark, state.window_end) if bounded else (state.watermark,)
         candidates = [t for t in ends if t is not None]
         instants = [datetime.fromtimestamp(v, tz=UTC) for v in state.boundary_ids.values()]
@@ -185,12 +236,24 @@ class IncrementalConfig:
             window_end=None,
             watermark=watermark,
         )
-        return closed.replace(boundary_ids=self._prune(closed.boundary_ids, watermark))
+        return closed.replace(
+            boundary_ids=self._prune(closed.boundary_ids, self._time_floor(watermark))
+        )
+
+    def _close_sequence(self, state: CollectorState) -> CollectorState:
+        values = [int(v) for v in state.boundary_ids.values() if self._in_range(v)]
+        if state.last_value is not None:
+            values.append(state.last_value)
+        last = max(values) if values else None
+        closed = state.reset_position().replace(start_value=None, last_value=last)
+        return closed.replace(boundary_ids=self._prune(closed.boundary_ids, last))
 
     def restart_window(self, state: CollectorState) -> CollectorState:
         """``state`` for a walk that lost its position (expired cursor): restart from the
         watermark (minus overlap) up to the current window's end."""
         restart = state.reset_position()
+        if self.sequence:
+            return restart.replace(start_value=None)
         if state.watermark is None:
             return restart
         start = state.watermark - timedelta(seconds=self.overlap)
@@ -210,21 +273,36 @@ class IncrementalConfig:
         value = path.search(record) if path is not None else None
         return "sha256:" + record_digest(record) if value is None else str(value)
 
+    def value_of(self, record: Record) -> float | None:
+        """Where ``record`` stands: its instant in epoch seconds, or its integer cursor value."""
+        if not self.sequence:
+            instant = self.instant_of(record)
+            return None if instant is None else instant.timestamp()
+        path = self._paths["timestamp"]
+        return _integer(path.search(record) if path is not None else None)
+
     def is_duplicate(self, state: CollectorState, record: Record) -> bool:
         """True when ``record`` (same id, same instant) was already delivered at the boundary."""
         if not state.boundary_ids:
             return False
-        instant = self.instant_of(record)
-        if instant is None:
+        value = self.value_of(record)
+        if value is None:
             return False
         seen = state.boundary_ids.get(self.id_of(record))
-        return seen is not None and seen == instant.timestamp()
+        return seen is not None and seen == value
 
     def admits(self, state: CollectorState, record: Record) -> bool:
         """Whether ``record`` is new: not a boundary duplicate and, with ``filter="client"``,
         dated within the window being walked (a record without a readable instant is kept)."""
         if self.is_duplicate(state, record):
             return False
+        if self.sequence:
+            value = self.value_of(record)
+            if value is None:
+                return True
+            if state.last_value is None:  # greater than the initial value
+                return value > (self.initial_value or 0) and self._in_range(value)
+            return value >= state.last_value and self._in_range(value)
         if self.filter == "server" or state.window_start is None or state.window_end is None:
             return True
         instant = self.instant_of(record)
@@ -232,6 +310,8 @@ class IncrementalConfig:
 
     def delivered(self, state: CollectorState, records: Iterable[Record]) -> CollectorState:
         """``state`` after ``records`` were delivered: watermark and boundary ids advanced."""
+        if self.sequence:
+            return self._delivered_values(state, records)
         watermark = state.watermark
         fresh: list[tuple[str, float]] = []
         for record in records:
@@ -247,7 +327,28 @@ class IncrementalConfig:
         boundary = dict(state.boundary_ids)
         boundary.update(fresh)
         floor = watermark if self.ordered else state.window_start or watermark
-        return state.replace(watermark=watermark, boundary_ids=self._prune(boundary, floor))
+        return state.replace(
+            watermark=watermark, boundary_ids=self._prune(boundary, self._time_floor(floor))
+        )
+
+    def _delivered_values(self, state: CollectorState, records: Iterable[Record]) -> CollectorState:
+        last = state.last_value
+        fresh: list[tuple[str, float]] = []
+        for record in records:
+            value = self.value_of(record)
+            if value is None:
+                continue
+            if self.ordered and (last is None or value > last) and self._in_range(value):
+                last = int(value)
+            fresh.append((self.id_of(record), value))
+        if not fresh:
+            return state
+        boundary = {**state.boundary_ids, **dict(fresh)}
+        floor = last if self.ordered else state.start_value
+        return state.replace(last_value=last, boundary_ids=self._prune(boundary, floor))
+
+    def _in_range(self, value: float) -> bool:
+        return self.end_value is None or value <= self.end_value
 
     def beyond(self, records: Iterable[Record], limit: datetime) -> list[tuple[str, datetime]]:
         """The id and instant of each of ``records`` dated after ``limit`` (a window end, or
@@ -259,9 +360,12 @@ class IncrementalConfig:
                 out.append((self.id_of(record), instant))
         return out
 
-    def _prune(self, boundary: Mapping[str, float], watermark: datetime | None) -> dict[str, float]:
-        if watermark is not None:
-            floor = watermark.timestamp() - self.overlap
+    def _time_floor(self, watermark: datetime | None) -> float | None:
+        return None if watermark is None else watermark.timestamp() - self.overlap
+
+    def _prune(self, boundary: Mapping[str, float], floor: float | None) -> dict[str, float]:
+        """The boundary ids at or above ``floor``, the newest ``max_boundary_ids`` of them."""
+        if floor is not None:
             kept = {k: v for k, v in boundary.items() if v >= floor}
         else:
             kept = dict(boundary)
@@ -269,6 +373,33 @@ class IncrementalConfig:
             newest = sorted(kept.items(), key=lambda kv: kv[1])[-self.max_boundary_ids :]
             kept = dict(newest) if self.max_boundary_ids > 0 else {}
         return kept
+
+
+def _integer(value: Any) -> float | None:
+    """An integer cursor value of a record (an int, or a string of digits), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return float(int(value))
+    return None
+
+
+def _check_values(initial: Any, end: Any) -> None:
+    for name, value in (("initial_value", initial), ("end_value", end)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"expected an integer, got {value!r}", path=f"incremental.{name}")
+    if end is not None and initial is None:
+        raise ConfigError(
+            f"end_value {end!r} needs an initial_value (an integer cursor)",
+            path="incremental.end_value",
+        )
+    if end is not None and initial is not None and end < initial:
+        raise ConfigError(
+            f"must not be below initial_value {initial!r}, got {end!r}",
+            path="incremental.end_value",
+        )
 
 
 def _within(instant: datetime, window_end: datetime | None) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from collectorkit._errors import ConfigError, ResponseDecodeError
 from collectorkit._records import Record
-from collectorkit.collect._incremental import END_PLACEHOLDER, IncrementalConfig, Window
+from collectorkit.collect._incremental import END_PLACEHOLDER, IncrementalConfig
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._paginator import StandardPaginator
 from collectorkit.collect._paths import JSONPath, compile_path
@@ -135,8 +135,8 @@ class CollectorRequest:
         incremental window of ``state``, then the paging position of ``state``."""
         spec = self.spec(shard)
         inc = self.incremental
-        if inc is not None and state.window_start is not None and state.window_end is not None:
-            spec = inc.apply_window(spec, Window(state.window_start, state.window_end))
+        if inc is not None:
+            spec = inc.apply_state(spec, state)
         prepared: RequestSpec = self.active_paginator.prepare(spec, state)
         return prepared
 

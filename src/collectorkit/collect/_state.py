@@ -39,7 +39,9 @@ class CollectorState:
     is where the next window of an unfinished walk starts. ``watermark`` is the newest record
     instant delivered (or the end of a completed window); ``boundary_ids`` maps the ids of
     delivered records in the overlap zone to their instant (epoch seconds), so the next window's
-    overlap does not deliver them again. ``has_more`` says whether the API is known to have more
+    overlap does not deliver them again. An integer incremental cursor keeps ``last_value``
+    (the greatest value delivered) instead of a watermark, and ``start_value`` pins the value a
+    walk was started from. ``has_more`` says whether the API is known to have more
     now.
     """
 
@@ -52,6 +54,8 @@ class CollectorState:
     window_start: datetime | None = None
     window_end: datetime | None = None
     watermark: datetime | None = None
+    start_value: int | None = None
+    last_value: int | None = None
     boundary_ids: Mapping[str, float] = field(default_factory=dict)
     has_more: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
@@ -90,6 +94,9 @@ class CollectorState:
             "has_more": self.has_more,
             "metadata": dict(self.metadata),
         }
+        if self.last_value is not None or self.start_value is not None:
+            out["start_value"] = self.start_value
+            out["last_value"] = self.last_value
         if self.skip_keys:
             out["skip_keys"] = sorted(self.skip_keys)
         if self.shards:
@@ -125,6 +132,8 @@ class CollectorState:
             window_start=_instant(data, "window_start"),
             window_end=_instant(data, "window_end"),
             watermark=_instant(data, "watermark"),
+            start_value=_typed(data, "start_value", int, None),
+            last_value=_typed(data, "last_value", int, None),
             boundary_ids={
                 str(k): float(v) for k, v in _typed(data, "boundary_ids", Mapping, {}).items()
             },

@@ -105,11 +105,11 @@ class FeedWalker:
         pages_done = 0
         while True:
             if self._inc is not None:
-                window = self._inc.plan_window(self.state, self._now())
-                if window is None:
+                opened = self._inc.open_window(self.state, self._now())
+                if opened is None:
                     self.stop_reason = StopReason.CAUGHT_UP
                     return
-                self.state = self.state.replace(window_start=window.start, window_end=window.end)
+                self.state = opened
             async for page in self._walk_window(pages_done):
                 pages_done += 1
                 self.state = page.state
@@ -153,7 +153,9 @@ class FeedWalker:
             if page.stop_reason is not None:
                 self.stop_reason = page.stop_reason
             yield page
-            if page.stop_reason is not None or (self._inc is not None and state.window_end is None):
+            if page.stop_reason is not None or (
+                self._inc is not None and not self._inc.walking(state)
+            ):
                 return
 
     def _stop_before_request(self, pages_done: int, max_pages: int | None) -> StopReason | None:
@@ -261,7 +263,7 @@ class FeedWalker:
             return state, stop
         bounded = self._bounded
         closed = self._inc.close_window(state, bounded=bounded)
-        if not bounded or self._inc.plan_window(closed, self._now()) is None:
+        if not bounded or self._inc.open_window(closed, self._now()) is None:
             # an open-ended request already returned everything the API had: caught up
             return closed.replace(window_start=None), stop
         return closed, None
@@ -271,6 +273,8 @@ class FeedWalker:
         """Whether a walked window holds nothing after its end: the request sends the end, or
         the records are filtered by time here."""
         inc = self._inc
+        if inc is not None and inc.sequence:
+            return False  # an integer walk is caught up when it ends
         return self.request.sends_window_end or (inc is not None and inc.filter == "client")
 
     def _report_beyond(self, state: CollectorState, events: list[Record]) -> None:
