@@ -19,9 +19,11 @@ import yaml
 from pydantic import ValidationError
 
 from collectorkit._errors import ConfigError
+from collectorkit._redact import redact, register_secret
 from collectorkit.config._issues import ConfigValidationError, translate_errors
-from collectorkit.config._models import Config
+from collectorkit.config._models import Config, secret_values_in
 from collectorkit.config._refs import ConfigIssue, resolve_references
+from collectorkit.config._source import DEV_TOKEN
 
 __all__ = ["load_config", "parse_config_text", "register_secrets"]
 
@@ -80,19 +82,16 @@ def parse_config_text(text: str, *, origin: str = "<config>") -> Any:
 
 
 def register_secrets(values: Iterable[str]) -> None:
-    """Have the log redactor (``collectorkit.http.register_secret``) mask each value from now on."""
-    register = None
-    for module in ("collectorkit.http", "collectorkit.http._redact"):
-        try:
-            register = getattr(importlib.import_module(module), "register_secret", None)
-        except ImportError:  # pragma: no cover - the http layer ships with the package
-            continue
-        if register is not None:
-            break
-    if register is None:
-        return
+    """Have the redactor mask each value from now on (the development placeholder
+    ``dev-dummy-token`` is no credential: it stays readable in hints)."""
     for value in values:
-        register(value)
+        if value != DEV_TOKEN:
+            register_secret(value)
+
+
+def _masked(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """A reason may quote a value of the file: URL passwords and the file's secrets never show."""
+    return [(path, redact(reason)) for path, reason in issues]
 
 
 def _check_buildable(config: Config) -> list[ConfigIssue]:
@@ -134,16 +133,18 @@ def load_config(
             origin=origin,
         )
     data, issues, secrets = resolve_references(data, os.environ if env is None else env)
+    # masked from here on, in errors too, whether or not the file turns out valid
+    register_secrets([*secrets, *secret_values_in(data)])
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         bad_refs = {path for path, _ in issues}
         found = translate_errors(exc.errors(), data, Config, secrets)
         issues += [issue for issue in found if issue[0] not in bad_refs]
-        raise ConfigValidationError(issues, origin=origin) from None
+        raise ConfigValidationError(_masked(issues), origin=origin) from None
     if not issues:  # an unresolved reference would only cause follow-up errors here
         issues = _check_buildable(config)
     if issues:
-        raise ConfigValidationError(issues, origin=origin)
+        raise ConfigValidationError(_masked(issues), origin=origin)
     register_secrets([*secrets, *config.secret_values()])
     return config

@@ -28,6 +28,7 @@ __all__ = [
     "DefaultsConfig",
     "SinkConfig",
     "StatusConfig",
+    "secret_values_in",
 ]
 
 DEFAULT_STATE_URL = "sqlite:///./collectorkit.db"
@@ -171,9 +172,15 @@ class Config(StrictModel):
 
     def secret_values(self) -> list[str]:
         """Every credential in the configuration, to register with the log redactor."""
-        found: list[str] = []
-        _collect_secrets(self, found)
-        return found
+        return secret_values_in(self)
+
+
+def secret_values_in(value: Any) -> list[str]:
+    """Every credential in ``value`` (a :class:`Config`, or a file's data before validation):
+    secrets, values under secret names, and the passwords and secret parameters of URLs."""
+    found: list[str] = []
+    _collect_secrets(value, found)
+    return found
 
 
 def _collect_secrets(value: Any, found: list[str]) -> None:

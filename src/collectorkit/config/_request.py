@@ -14,7 +14,7 @@ is an error rather than silently ignored).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from collectorkit.collect import CollectorRequest, IncrementalConfig, PaginationConfig, Shard
 from collectorkit.collect._pagination import PAGINATION_MODES
 from collectorkit.config._objects import Options, plain_options, read_as
+from collectorkit.config._types import masked_repr
 from collectorkit.http import AuthHandler
 from collectorkit.http._auth_kinds import AUTH_KINDS, build_auth_handler
 
@@ -42,6 +43,23 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(
         frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
     )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr() and str() show what to_dict() shows: secrets masked, by name and by value
+        for name, value in super().__repr_args__():
+            yield name, _Shown(masked_repr(value, name))
+
+
+class _Shown:
+    """A value that repr()s as the text it was given."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 @dataclasses.dataclass(frozen=True)

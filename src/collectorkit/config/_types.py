@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
+    BaseModel,
     BeforeValidator,
     PlainSerializer,
     SecretStr,
@@ -19,7 +22,7 @@ from pydantic import (
 )
 
 from collectorkit._durations import DURATION_HINT, DURATION_PATTERN, format_duration, parse_duration
-from collectorkit._redact import is_secret_name
+from collectorkit._redact import MASK, is_secret_name, redact
 
 __all__ = [
     "CronExpression",
@@ -28,6 +31,7 @@ __all__ = [
     "Secret",
     "format_duration",
     "is_secret_name",
+    "masked_repr",
     "parse_duration",
 ]
 
@@ -85,3 +89,35 @@ CronExpression = Annotated[
         mode="validation",
     ),
 ]
+
+
+def masked_repr(value: Any, name: str | None = None) -> str:
+    """``repr(value)`` with nothing a log line must not show: values under a secret name
+    (:func:`~collectorkit._redact.is_secret_name`, also inside headers, params and the library's
+    objects), URL passwords and secret query values, and every registered secret."""
+    structured = isinstance(value, BaseModel) or dataclasses.is_dataclass(value)
+    if name is not None and is_secret_name(name) and value is not None and not structured:
+        return repr(MASK)
+    if isinstance(value, BaseModel) and not isinstance(value, SecretStr):
+        fields = {n: getattr(value, n) for n in type(value).model_fields}
+        return _call(type(value).__name__, {**fields, **(value.model_extra or {})})
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        shown = {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.repr}
+        return _call(type(value).__name__, shown)
+    if isinstance(value, Mapping):
+        items = (f"{k!r}: {masked_repr(v, str(k))}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, list | tuple):
+        inner = ", ".join(masked_repr(v) for v in value)
+        return (
+            f"[{inner}]"
+            if isinstance(value, list)
+            else f"({inner}{',' if len(value) == 1 else ''})"
+        )
+    if isinstance(value, str):
+        return repr(redact(value))
+    return str(redact(repr(value)))
+
+
+def _call(name: str, arguments: Mapping[str, Any]) -> str:
+    return f"{name}({', '.join(f'{k}={masked_repr(v, k)}' for k, v in arguments.items())})"
