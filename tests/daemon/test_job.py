@@ -244,3 +244,39 @@ async def test_a_stream_job_checkpoints_the_resume_token_and_resumes(
         assert sorted(_stored_ids(tmp_path / "db.sqlite"), key=int) == [str(i) for i in range(13)]
     finally:
         await sink.aclose()
+
+
+async def test_the_breaker_and_limiter_carry_over_between_runs_of_a_source(
+    httpserver: Any, store: StateStore, tmp_path: Path
+) -> None:
+    from collectorkit import CircuitBreakerPolicy
+
+    httpserver.expect_request("/events").respond_with_data("down", status=503)
+    clock = FakeClock()
+    blueprint = CollectorBlueprint(
+        clock=clock,
+        name="down",
+        base_url=httpserver.url_for("/").rstrip("/"),
+        request=CollectorRequest(endpoint="/events", data_path="data"),
+        retry_policy=RetryPolicy(max_attempts=5, initial_delay=0.1, jitter=False),
+        circuit_breaker=CircuitBreakerPolicy(failure_threshold=5, recovery_timeout=600),
+    )
+    sink = SQLiteSink(tmp_path / "db.sqlite")
+    job = CollectorJob(
+        name="down",
+        schedule=Schedule(interval=60),
+        client=CollectorClient(blueprint),
+        sinks=[sink],
+        state_store=store,
+    )
+    stats = SourceStats(name="down")
+    try:
+        for _ in range(4):
+            with pytest.raises(Exception):  # noqa: B017, PT011 - the run fails; the count matters
+                await job.run(RunContext(stats=stats, clock=clock))
+            clock.advance(60)  # the schedule's interval, well inside the recovery timeout
+        assert len(httpserver.log) == 5
+        assert stats.breaker_state == "open"
+    finally:
+        await job.aclose()
+        await sink.aclose()

@@ -30,9 +30,11 @@ class CollectorClient(SyncClosable):
     :meth:`iter_pages` is the one page loop; :meth:`collect_events` runs a strategy over it and
     :meth:`collect_events_sync` runs that from synchronous code. The underlying
     :class:`~collectorkit.APIClient` (rate limit, retries, breaker, auth) is created on first use
-    and shared by every shard; close it with :meth:`aclose` or ``async with`` (``close()`` or
-    ``with`` from sync code). A sync call creates and closes its own connections, so one client
-    serves many sync calls.
+    and lives as long as this client: every shard and every collection, async or sync, shares its
+    rate limiter and circuit breaker. :meth:`aclose` (``async with``; ``close()`` or ``with``
+    from sync code) closes its connections only; they reopen on the next use. A sync call closes
+    the connections it opened (they belong to its event loop), so one client serves many sync
+    calls.
     """
 
     def __init__(
@@ -76,10 +78,10 @@ class CollectorClient(SyncClosable):
         return self._api
 
     async def aclose(self) -> None:
-        """Close the connections of the API client this collector created."""
+        """Close the connections of the API client this collector created (the client itself,
+        with its rate limiter and breaker state, is kept for the next collection)."""
         if self._owns_api and self._api is not None:
-            api, self._api = self._api, None
-            await api.aclose()
+            await self._api.aclose()
 
     # --- state in a context --------------------------------------------------------------------
 
