@@ -235,8 +235,50 @@ IProcessingManager.register(Pipeline)
 
 # --- storage -------------------------------------------------------------------------------------
 
-StorageLocation = StoreResult
-"""The seed's name for what ``store`` returns."""
+
+class StorageLocation(StoreResult):
+    """The seed's name for what ``store`` returns, built in the seed's shape —
+    ``StorageLocation(backend_id, location_id, path, created_at)`` — or in the library's
+    (``location=…, written=…``). A seed ``path`` ending in ``/<location_id>`` gives
+    ``location`` the part before it; ``written`` defaults to one (a seed ``store`` stores one
+    record)."""
+
+    __slots__ = ("_path",)
+    _path: str | None
+
+    def __init__(
+        self,
+        backend_id: str = "",
+        location_id: str = "",
+        path: str | None = None,
+        created_at: datetime | None = None,
+        *,
+        location: str | None = None,
+        written: int = 1,
+        duplicates: int = 0,
+    ) -> None:
+        if location is None:
+            suffix = f"/{location_id}"
+            given = path or ""
+            location = given.removesuffix(suffix) if location_id else given
+        values = {
+            "location": location,
+            "written": written,
+            "duplicates": duplicates,
+            "location_id": location_id,
+            "backend_id": backend_id,
+            "created_at": created_at,
+            "_path": path,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def path(self) -> str:
+        """Where the data went: the seed's ``path`` as given, else ``location/location_id``."""
+        if self._path is not None:
+            return self._path
+        return f"{self.location}/{self.location_id}" if self.location_id else self.location
 
 
 class IStorageBackend(_SeedLifecycle):
