@@ -262,10 +262,11 @@ async def test_the_same_cursor_twice_is_a_pagination_error_with_the_partial_resu
 async def test_a_data_path_that_is_not_a_list_is_a_clear_error(
     api: FakeAPI, clock, httpserver
 ) -> None:
-    httpserver.expect_request("/odd").respond_with_json({"data": {"events": {"id": 1}}})
+    # one object is one record (test_pagination_edges); a string is neither
+    httpserver.expect_request("/odd").respond_with_json({"data": {"events": "x"}})
     bp = blueprint(api, clock, "/odd", request={"data_path": "data.events"})
     async with CollectorClient(bp) as client:
-        with pytest.raises(ValueError, match=r"data_path 'data.events' is a dict"):
+        with pytest.raises(ValueError, match=r"data_path 'data.events' is a str"):
             await client.collect_events()
 
 

@@ -188,9 +188,9 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "option of another pagination mode",
         _set("request.pagination", {"mode": "page", "cursor_param": "c"}),
-        "sources[0].request.pagination.cursor_param: unknown setting (allowed: mode, page_param, "
-        "start_page, total_pages_path, page_size_param, page_size, param_location, "
-        "stop_on_empty_page, stop_on_short_page, max_pages)",
+        "sources[0].request.pagination.cursor_param: unknown setting (allowed: mode, "
+        "has_more_path, page_param, start_page, total_pages_path, page_size_param, page_size, "
+        "param_location, stop_on_empty_page, stop_on_short_page, max_pages, max_page)",
     ),
     (
         "cursor without its path",

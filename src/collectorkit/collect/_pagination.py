@@ -34,8 +34,22 @@ PAGINATION_MODES: Registry[tuple[str, ...]] = Registry(
             "expired_cursor_statuses",
             *_PAGING,
         ),
-        "page": ("page_param", "start_page", "total_pages_path", *_PAGING),
-        "offset": ("offset_param", "offset_end_param", "total_path", *_PAGING),
+        "page": (
+            "page_param",
+            "start_page",
+            "total_pages_path",
+            "max_page",
+            "has_more_path",
+            *_PAGING,
+        ),
+        "offset": (
+            "offset_param",
+            "offset_end_param",
+            "total_path",
+            "max_offset",
+            "has_more_path",
+            *_PAGING,
+        ),
         "link": ("link_path", "expired_cursor_statuses", *_PAGING),
         "none": (),
     },
@@ -63,8 +77,10 @@ class PaginationConfig:
       ``cursor_param`` nests) or a header (``cursor_location``).
       ``cursor_only_body=True`` sends a body of only the cursor once there is one (1Password's
       ``{"cursor": …}`` vs its first ``{"limit": …, "start_time": …}``).
-    * ``page`` — ``page_param`` counts from ``start_page``; optional ``total_pages_path``.
+    * ``page`` — ``page_param`` counts from ``start_page``; optional ``total_pages_path``;
+      ``max_page`` is the last page number asked for.
     * ``offset`` — ``offset_param`` advances by the records received; optional ``total_path``;
+      ``max_offset`` is the first offset not asked for (CrowdStrike: ``offset + limit <= 10000``);
       ``offset_end_param`` sends the exclusive end ``offset + page_size`` (Cortex XDR's
       ``search_to``). ``param_location="body"`` puts page/offset/size into the JSON body.
     * ``link`` — follow the URL at ``link_path``, or without it the RFC 8288
@@ -72,12 +88,19 @@ class PaginationConfig:
     * ``none`` — one request is the whole result.
 
     Paths are JMESPath (a dotted path is one; ``[-1].id`` reads the last record of a list body).
-    Pagination stops on no next token/link, ``has_more`` false, an empty page, a short page
-    (page/offset modes with ``page_size``), or the total reached. When the API gave a next
+    A configured ``has_more_path``, ``total_path`` or ``total_pages_path`` must be in every
+    response and readable (``true``/``false``, a count): otherwise :class:`PaginationError`.
+    A walk ends complete on no next token/link, ``has_more`` false, an empty page that nothing
+    says is followed by more (``has_more`` true or a new next cursor/link go on), an empty page
+    pointing back at the position just asked for, a short page (``stop_on_short_page``:
+    ``None`` means on for page/offset modes, off for cursor/link), the total reached, or
+    ``max_offset``/``max_page`` (the next run then starts from the first page); ``max_pages``
+    only interrupts it (the next run goes on from there). When the API gave a next
     cursor or link with its last page (feeds such as 1Password or Okta polling), the state keeps
     it so the next run continues from there. ``expired_cursor_statuses`` are the statuses that,
     on the first request of a resumed cursor/link, mean "this cursor expired": the collector
-    then falls back to the incremental watermark instead of failing.
+    then falls back to the incremental watermark, or without one to a fresh walk (logged; the
+    sinks' keys absorb what it repeats), instead of failing.
     """
 
     mode: PaginationMode = "none"
@@ -98,8 +121,10 @@ class PaginationConfig:
     param_location: Literal["query", "body"] = "query"
     link_path: str | None = None
     stop_on_empty_page: bool = True
-    stop_on_short_page: bool = True
+    stop_on_short_page: bool | None = None
     max_pages: int | None = None
+    max_offset: int | None = None
+    max_page: int | None = None
     expired_cursor_statuses: tuple[int, ...] = (400, 404, 410)
     paths: dict[str, JSONPath | None] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -115,6 +140,8 @@ class PaginationConfig:
         _check_int(self.page_size, f"{where}.page_size", minimum=1, optional=True)
         _check_int(self.start_page, f"{where}.start_page", minimum=0)
         _check_int(self.max_pages, f"{where}.max_pages", minimum=1, optional=True)
+        _check_int(self.max_offset, f"{where}.max_offset", minimum=1, optional=True)
+        _check_int(self.max_page, f"{where}.max_page", minimum=self.start_page, optional=True)
         object.__setattr__(
             self, "expired_cursor_statuses", _statuses(self.expired_cursor_statuses, where)
         )
@@ -132,6 +159,14 @@ class PaginationConfig:
 
     def path(self, name: str) -> JSONPath | None:
         return self.paths.get(name)
+
+    @property
+    def stops_on_short_page(self) -> bool:
+        """``stop_on_short_page``, or the mode's default: page/offset yes, cursor/link no
+        (a feed's short page is often not its last)."""
+        if self.stop_on_short_page is not None:
+            return self.stop_on_short_page
+        return self.mode in ("page", "offset")
 
     def replace(self, **changes: Any) -> PaginationConfig:
         return dataclasses.replace(self, **changes)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
+from collectorkit._errors import PaginationError
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
@@ -19,6 +20,7 @@ from collectorkit.collect._state import CollectorState
 __all__ = ["Advance", "StandardPaginator", "next_link_from_headers"]
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+(?:=(?:\"[^\"]*\"|[^;,]*))?)*)")
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _REL = re.compile(r";\s*rel\s*=\s*(?:\"([^\"]*)\"|([^;,\s]+))", re.IGNORECASE)
 
 
@@ -121,13 +123,13 @@ class StandardPaginator:
         self, state: CollectorState, response: PageResponse, token: str | None, field: str
     ) -> Advance:
         count = response.record_count
-        if count == 0 and self.config.stop_on_empty_page:
-            reason = StopReason.EMPTY_PAGE
-        elif self._flag(response, "has_more_path") is False:
-            reason = StopReason.HAS_MORE_FALSE
-        elif token is None:
+        sent = getattr(state, field)
+        reason = self._end_reason(response, next_given=token is not None and token != sent)
+        if reason is None and token is None:
             reason = StopReason.NO_NEXT
-        else:
+        elif reason is None and count == 0 and token == sent:
+            reason = StopReason.SAME_POSITION
+        if reason is None:
             return Advance(state.replace(skip=0, has_more=True, **{field: token}))
         # Feeds (Okta, 1Password) hand out the token to poll next time even on their last page;
         # without one, the next run re-reads this page and skips what was taken.
@@ -138,10 +140,13 @@ class StandardPaginator:
         cfg = self.config
         page = state.page if state.page is not None else cfg.start_page
         count = response.record_count
-        total_pages = _as_int(self._value(response, "total_pages_path"))
         reason = self._end_reason(response)
-        if reason is None and total_pages is not None and page - cfg.start_page + 1 >= total_pages:
+        if reason is None and self._reached(
+            response, "total_pages_path", page - cfg.start_page + 1
+        ):
             reason = StopReason.TOTAL_REACHED
+        if reason is None and cfg.max_page is not None and page >= cfg.max_page:
+            return Advance(state.reset_position().replace(has_more=False), StopReason.MAX_PAGE)
         if reason is None:
             return Advance(state.replace(page=page + 1, skip=0, has_more=True))
         if cfg.page_size is not None and count >= cfg.page_size:
@@ -150,21 +155,30 @@ class StandardPaginator:
         return Advance(state.replace(page=page, skip=count, has_more=False), reason)
 
     def _advance_offset(self, state: CollectorState, response: PageResponse) -> Advance:
+        cfg = self.config
         offset = (state.offset or 0) + response.record_count
-        total = _as_int(self._value(response, "total_path"))
         reason = self._end_reason(response)
-        if reason is None and total is not None and offset >= total:
+        if reason is None and response.record_count == 0:
+            reason = StopReason.SAME_POSITION  # "more", but nothing to move the offset past
+        if reason is None and self._reached(response, "total_path", offset):
             reason = StopReason.TOTAL_REACHED
+        if reason is None and cfg.max_offset is not None and offset >= cfg.max_offset:
+            return Advance(state.reset_position().replace(has_more=False), StopReason.MAX_OFFSET)
         return Advance(state.replace(offset=offset, skip=0, has_more=reason is None), reason)
 
-    def _end_reason(self, response: PageResponse) -> StopReason | None:
+    def _end_reason(self, response: PageResponse, *, next_given: bool = False) -> StopReason | None:
+        """Why this page is the last, or ``None`` when something says there is more:
+        ``has_more`` true, or (``next_given``) a next cursor/link other than the one sent."""
         cfg = self.config
-        if response.record_count == 0 and cfg.stop_on_empty_page:
+        more = self._more(response)
+        if more is True:
+            return None
+        count = response.record_count
+        if count == 0 and cfg.stop_on_empty_page and not next_given:
             return StopReason.EMPTY_PAGE
-        if self._flag(response, "has_more_path") is False:
+        if more is False:
             return StopReason.HAS_MORE_FALSE
-        short = cfg.page_size is not None and response.record_count < cfg.page_size
-        if short and cfg.stop_on_short_page:
+        if cfg.stops_on_short_page and cfg.page_size is not None and count < cfg.page_size:
             return StopReason.SHORT_PAGE
         return None
 
@@ -172,13 +186,35 @@ class StandardPaginator:
         path = self.config.path(name)
         return path.search(response.body) if path is not None else None
 
-    def _flag(self, response: PageResponse, name: str) -> bool | None:
-        value = self._value(response, name)
-        if value is None:
+    def _more(self, response: PageResponse) -> bool | None:
+        """What ``has_more_path`` says (``None`` when it is not configured)."""
+        if self.config.has_more_path is None:
             return None
-        if isinstance(value, str):
-            return value.strip().lower() not in {"", "false", "0", "no"}
-        return bool(value)
+        value = self._value(response, "has_more_path")
+        flag = _truth(value)
+        if flag is None:
+            raise self._unusable("has_more_path", value, "true or false")
+        return flag
+
+    def _reached(self, response: PageResponse, name: str, done: int) -> bool:
+        """Whether ``done`` reached the total at the path ``name`` (``False`` without one)."""
+        return getattr(self.config, name) is not None and done >= self._count(response, name)
+
+    def _count(self, response: PageResponse, name: str) -> int:
+        """The count at the configured path ``name`` (a total), or :class:`PaginationError`."""
+        value = self._value(response, name)
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self._unusable(name, value, "a count")
+        return value
+
+    def _unusable(self, name: str, value: Any, expected: str) -> PaginationError:
+        found = "missing" if value is None else f"{value!r}"
+        return PaginationError(
+            f"pagination.{name} {getattr(self.config, name)!r} in the response is {found}; "
+            f"expected {expected}"
+        )
 
     def _next_cursor(self, response: PageResponse) -> str | None:
         header = self.config.next_cursor_header
@@ -199,13 +235,14 @@ class StandardPaginator:
         return urljoin(response.url, link) if link else None
 
 
-def _as_int(value: Any) -> int | None:
+def _truth(value: Any) -> bool | None:
+    """``value`` as a flag (JSON booleans, 0/1, "true"/"false"/"yes"/"no"), else ``None``."""
     if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        return _FLAGS.get(value.strip().lower())
     return None
 
 

@@ -44,7 +44,8 @@ class CollectorRequest:
 
     ``endpoint`` is a path under the blueprint's ``base_url`` (or an absolute URL).
     ``data_path`` (JMESPath) selects the record list in the body; without it the body itself
-    is the list. A ``data_path`` that finds nothing means an empty page. ``shards`` — dicts
+    is the list; a JSON object there is one record (as XSOAR and Filebeat read it). A
+    ``data_path`` that finds nothing means an empty page. ``shards`` — dicts
     ``{"params": …, "state_key": …}`` (optionally ``json``/``headers``) merged over the base
     request — are what the ``concurrent`` strategy fans out over, each resuming on its own.
     ``state_key`` names this feed's state in a context (``collector_client[name][state_key]``).
@@ -141,14 +142,16 @@ class CollectorRequest:
         return prepared
 
     def records_of(self, body: Any) -> list[Record]:
-        """The records in a response body (a list of JSON objects)."""
+        """The records in a response body (a list of JSON objects; one object is one record)."""
         found = self._data.search(body) if self._data is not None else body
         if found is None:
             return []
+        if isinstance(found, dict):
+            return [found]
         if not isinstance(found, list):
             where = f"data_path {self.data_path!r}" if self.data_path else "the response body"
             raise ResponseDecodeError(
-                f"{where} is a {type(found).__name__}, expected a list of records"
+                f"{where} is a {type(found).__name__}, expected a list of records or one record"
             )
         return found
 

@@ -21,12 +21,13 @@ __all__ = ["PageProgress"]
 class PageProgress:
     """What of one fetched page is known to be delivered, from the state it was asked for with."""
 
-    __slots__ = ("_digests", "_known", "_records")
+    __slots__ = ("_digests", "_first", "_known", "_records")
 
     def __init__(self, state: CollectorState, records: list[Record]) -> None:
         self._known = state.skip_keys if state.skip > 0 else frozenset()
         self._records = records
         self._digests: list[str] | None = None
+        self._first: dict[str, int] | None = None
 
     @property
     def resumed(self) -> bool:
@@ -36,6 +37,25 @@ class PageProgress:
     def delivered(self, index: int) -> bool:
         """Whether ``records[index]`` was delivered by an earlier run."""
         return bool(self._known) and self._digest_list()[index] in self._known
+
+    @property
+    def may_repeat(self) -> bool:
+        """False when no record of the page can be an earlier one again (their ids differ),
+        so the page needs no digests."""
+        ids = [r.get("id") if isinstance(r, dict) else None for r in self._records]
+        if not all(isinstance(i, str | int) for i in ids):
+            return True
+        return len(set(ids)) < len(ids)
+
+    def repeated(self, index: int) -> bool:
+        """Whether ``records[index]`` is identical to an earlier record of this page (an API
+        repeating a record within a page: it is delivered once)."""
+        digests = self._digest_list()
+        if self._first is None:
+            self._first = {}
+            for i, digest in enumerate(digests):
+                self._first.setdefault(digest, i)
+        return self._first[digests[index]] < index
 
     def state_after(self, position: CollectorState, through: int) -> CollectorState:
         """``position`` naming the delivered records when it asks for this page again.

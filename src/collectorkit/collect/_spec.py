@@ -23,8 +23,15 @@ class StopReason(StrEnum):
     """The response said there is no more (``has_more_path`` was false)."""
     EMPTY_PAGE = "empty_page"
     SHORT_PAGE = "short_page"
-    """Fewer records than ``page_size`` came back (page and offset modes)."""
+    """Fewer records than ``page_size`` came back (``stop_on_short_page``)."""
+    SAME_POSITION = "same_position"
+    """An empty page pointed back at the position just asked for (the next cursor or link was
+    the one sent, or an offset had nothing to move past): the API has nothing more now."""
     TOTAL_REACHED = "total_reached"
+    MAX_OFFSET = "max_offset"
+    """The next offset would reach ``max_offset``: the walk is complete by configuration."""
+    MAX_PAGE = "max_page"
+    """Page ``max_page`` was the last to ask for: the walk is complete by configuration."""
     SINGLE_PAGE = "single_page"
     """Pagination mode ``none``: the one response was the whole result."""
     CAUGHT_UP = "caught_up"
@@ -33,6 +40,7 @@ class StopReason(StrEnum):
     TIME_BUDGET = "time_budget"
     """The execution time budget would not cover another request."""
     MAX_PAGES = "max_pages"
+    """``max_pages`` requests were sent: an interruption, the API may have more."""
 
     @property
     def exhausted(self) -> bool:

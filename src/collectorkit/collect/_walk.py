@@ -178,19 +178,21 @@ class FeedWalker:
         return exc.status_code in self.request.pagination.expired_cursor_statuses
 
     def _fall_back(self, state: CollectorState, exc: HTTPStatusError) -> CollectorState:
+        """The state to go on from when the API rejects the saved cursor/link: the watermark's
+        window again, or without one a fresh walk (the sinks' keys absorb what it repeats)."""
+        self._metrics.cursor_resets += 1
         if self._inc is None:
-            raise PaginationError(
-                f"the saved {self.request.pagination.mode} was rejected (status "
-                f"{exc.status_code}) and there is no incremental watermark to fall back to; "
-                "configure request.incremental or clear the state",
-                partial_result=None,
-            ) from exc
+            self._log.warning(
+                "saved position rejected; no incremental watermark, walking the feed afresh",
+                mode=self.request.pagination.mode,
+                status=exc.status_code,
+            )
+            return state.reset_position().replace(has_more=False)
         self._log.info(
             "saved position rejected; restarting from the watermark",
             mode=self.request.pagination.mode,
             status=exc.status_code,
         )
-        self._metrics.cursor_resets += 1
         return self._inc.restart_window(state)
 
     def _now(self) -> datetime:
@@ -235,11 +237,12 @@ class FeedWalker:
     def _take(
         self, state: CollectorState, records: list[Record], progress: PageProgress
     ) -> tuple[list[Record], list[int] | None, int]:
-        """The records to hand out (not delivered by an earlier run, not boundary duplicates,
-        within the quota), the raw index just after each (``None``: consecutive from the
-        first), and how far into ``records`` the page was consumed."""
+        """The records to hand out (not delivered by an earlier run, not repeated within the
+        page, not boundary duplicates, within the quota), the raw index just after each
+        (``None``: consecutive from the first), and how far into ``records`` the page was
+        consumed."""
         room = self._quota.remaining
-        if self._inc is None and not progress.resumed:
+        if self._inc is None and not progress.resumed and not progress.may_repeat:
             stop = len(records) if room is None else min(len(records), max(room, 0))
             return (records if stop == len(records) else records[:stop]), None, stop
         events: list[Record] = []
@@ -247,8 +250,10 @@ class FeedWalker:
         for index, record in enumerate(records):
             if room is not None and len(events) >= room:
                 return events, ends, ends[-1] if ends else 0
-            if progress.delivered(index) or (
-                self._inc is not None and not self._inc.admits(state, record)
+            if (
+                progress.delivered(index)
+                or progress.repeated(index)
+                or (self._inc is not None and not self._inc.admits(state, record))
             ):
                 continue
             events.append(record)
