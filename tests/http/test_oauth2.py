@@ -266,3 +266,20 @@ async def test_token_endpoint_outage_is_retried_by_the_policy(
         assert (await client.get("/events")).json() == {"events": ["at-1-xyzzy"]}
     assert client.metrics.total_retries == 1
     assert handler.fetches == 2
+
+
+async def test_one_handler_shared_by_two_clients_leaves_no_session_open(
+    server: HTTPServer, clock: FakeClock
+) -> None:
+    tokens = TokenServer(server, expires_in=60)
+    handler = OAuth2ClientCredentialsHandler(f"{base_url(server)}/token", CLIENT_ID, SECRET)
+    async with APIClient(base_url=base_url(server), auth=handler, clock=clock) as first:
+        await first.get("/api/events")
+    clock.advance(120)  # the token expired: the second client fetches one, through itself
+    second = APIClient(base_url=base_url(server), auth=handler, clock=clock)
+    async with second:
+        await second.get("/api/events")
+        assert await handler.refresh() != tokens.issued[0]
+    assert first._transport is None  # nothing reopened the first client's connections
+    assert second._transport is None
+    assert len(tokens.issued) == 3

@@ -88,7 +88,12 @@ class AuthHandler:
     :meth:`auth_flow` itself."""
 
     def attach(self, context: AuthContext) -> None:
-        """Called by the client that will use this handler; the default ignores it."""
+        """Called by a client that will use this handler (again, each time it opens its
+        connections); the default ignores it."""
+
+    def detach(self, context: AuthContext) -> None:
+        """Called by a client that closed its connections: ``context`` must not be used to
+        send until it is attached again; the default ignores it."""
 
     def on_request(self, request: Request) -> Awaitable[None] | None:
         """Add credentials to ``request``."""

@@ -150,7 +150,8 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
             diagnostic=diagnostic_mode or config.diagnostic_mode,
             client=self.name,
         )
-        self.auth.attach(AuthContext(send=self._send_token_request, clock=self.clock))
+        self._auth_context = AuthContext(send=self._send_token_request, clock=self.clock)
+        self.auth.attach(self._auth_context)
 
     @staticmethod
     def _timeouts(
@@ -165,6 +166,7 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
     @property
     def transport(self) -> Transport:
         if self._transport is None:
+            self.auth.attach(self._auth_context)  # again, after a close detached it
             self._transport = default_transport(
                 http2=self.config.http2,
                 max_connections=self.config.max_connections,
@@ -178,8 +180,12 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
         return self._breaker.state if self._breaker else CircuitState.CLOSED
 
     async def aclose(self) -> None:
-        """Close the connection pool (only a transport this client created)."""
-        if self._owns_transport and self._transport is not None:
+        """Close the connection pool (only a transport this client created); the client may
+        be used again (it reopens its connections) and keeps its limiter and breaker."""
+        if not self._owns_transport:
+            return
+        self.auth.detach(self._auth_context)  # a shared handler must not reopen this pool
+        if self._transport is not None:
             transport, self._transport = self._transport, None
             await transport.aclose()
 

@@ -46,7 +46,8 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
     their wall-clock expiry (``expires_in``, default one hour when the server omits it) and kept
     in ``token_cache`` (any :class:`~collectorkit.typing.TokenCache`, e.g. one backed by a state
     store, so a token survives restarts). A 401 refreshes once and retries; concurrent requests
-    that fail with the same stale token share that one refresh.
+    that fail with the same stale token share that one refresh. One handler may serve several
+    clients: tokens are fetched through one whose connections are open.
     """
 
     def __init__(
@@ -88,12 +89,22 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
-        self._context: AuthContext | None = None
+        self._contexts: list[AuthContext] = []
         register_secret(self._secret)
 
     def attach(self, context: AuthContext) -> None:
-        if self._context is None:
-            self._context = context
+        if context not in self._contexts:
+            self._contexts.append(context)
+
+    def detach(self, context: AuthContext) -> None:
+        if context in self._contexts:
+            self._contexts.remove(context)
+
+    @property
+    def _context(self) -> AuthContext | None:
+        """The client whose connections token requests use: the latest attached that is still
+        open (a handler shared by clients never reopens a closed client's connections)."""
+        return self._contexts[-1] if self._contexts else None
 
     def _now(self) -> float:
         return (self._context.clock if self._context else SystemClock()).time()
