@@ -21,6 +21,7 @@ CORE = {
     "_lifecycle",
     "_registry",
     "_lazy",
+    "_immutable",
     "typing",
 }
 # layer -> the layers of ours it may import (besides itself and the core modules).

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
+from collectorkit._immutable import explain_assignment
 from collectorkit.collect._request import CollectorRequest
 from collectorkit.collect._time import parse_duration
 
@@ -100,3 +101,10 @@ class CollectorBlueprint:
         """Seconds one collection may take (``timeout.execution``), or ``None``."""
         value = getattr(self.timeout, "execution", None)
         return float(value) if isinstance(value, int | float) else None
+
+
+explain_assignment(
+    CollectorBlueprint,
+    "blueprint",
+    hints={"default_strategy": " (or pass strategy=... to one collect_events call)"},
+)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectorkit._errors import ConfigError, ResponseDecodeError
+from collectorkit._immutable import explain_assignment
 from collectorkit._records import Record
 from collectorkit.collect._incremental import END_PLACEHOLDER, IncrementalConfig
 from collectorkit.collect._pagination import PaginationConfig
@@ -170,6 +171,11 @@ def _coerce(value: Any, kind: type[Any], path: str) -> Any:
                 exc.reason, path=f"{path}.{(exc.path or '').split('.', 1)[-1]}"
             ) from None
     raise ConfigError(f"expected a {kind.__name__} or a mapping, got {value!r}", path=path)
+
+
+explain_assignment(
+    CollectorRequest, "request", ", then `blueprint = blueprint.replace(request=request)`"
+)
 
 
 def _shards(shards: Sequence[Shard | Mapping[str, Any]], where: str) -> list[Shard]:
