@@ -175,7 +175,7 @@ def test_seed_retry_config_maps_onto_the_policy() -> None:
         retry_on_timeout=True,
     )
     assert isinstance(config, RetryPolicy)
-    assert config.max_attempts == 4
+    assert config.max_attempts == 3
     assert config.max_retries == 3
     assert config.backoff_multiplier == 2.0
     assert config.retry_status_codes == frozenset({408, 429, 500, 502, 503, 504})

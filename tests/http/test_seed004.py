@@ -157,3 +157,38 @@ def test_request_repr_hides_query_secrets() -> None:
     request = Request("GET", "http://a/x", params={"api_key": "qq-123456", "page": 2})
     assert "qq-123456" not in repr(request)
     assert "page=2" in repr(request)
+
+
+async def test_max_retries_3_tries_up_to_3_times_as_the_seed_says(
+    server: HTTPServer, clock: FakeClock
+) -> None:
+    from collectorkit.compat import RetryConfig
+
+    server.expect_request("/down").respond_with_data("down", status=503)
+    retry = RetryConfig(max_retries=3, initial_delay=0.1, jitter=False)
+    async with APIClient(base_url=base_url(server), retry=retry, clock=clock) as client:
+        with pytest.raises(ServiceError):
+            await client.get("/down")
+    assert len(server.log) == 3
+    with pytest.raises(ConfigError, match=r"max_retries") as info:
+        RetryConfig(max_retries=0)
+    assert info.value.path == "RetryConfig.max_retries"
+
+
+def test_settings_the_client_cannot_honour_are_refused_with_what_to_do() -> None:
+    from collectorkit.compat import RateLimitConfig
+
+    with pytest.raises(ConfigError) as info:
+        AuthConfig(
+            type=AuthType.OAUTH2,
+            client_id=CLIENT_ID,
+            client_secret=SECRET,
+            token_url="http://127.0.0.1:1/token",
+            refresh_token="rt-secret-123456",
+        )
+    assert info.value.path == "AuthConfig.refresh_token"
+    assert "rt-secret-123456" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        RateLimitConfig(max_requests=10, backoff_factor=3.0)
+    assert info.value.path == "RateLimitConfig.backoff_factor"
+    assert RateLimitConfig().backoff_factor == 1.5  # the seed's default reads back

@@ -1,8 +1,9 @@
 """Seed 004's spellings, mapped onto the one policy vocabulary of :mod:`collectorkit.http`.
 
-``RetryConfig`` *is* a :class:`~collectorkit.RetryPolicy` (``max_retries=3`` means four
-attempts), ``RateLimitConfig`` *is* a :class:`~collectorkit.RateLimitPolicy` (``max_requests`` per
-``window_seconds``), ``CircuitBreakerConfig`` is :class:`~collectorkit.CircuitBreakerPolicy`,
+``RetryConfig`` *is* a :class:`~collectorkit.RetryPolicy` (``max_retries=3``: "try up to 3
+times", three attempts in all), ``RateLimitConfig`` *is* a
+:class:`~collectorkit.RateLimitPolicy` (``max_requests`` per ``window_seconds``),
+``CircuitBreakerConfig`` is :class:`~collectorkit.CircuitBreakerPolicy`,
 ``APIClientConfig`` is :class:`~collectorkit.http.ClientSettings`, ``BaseAPIClient`` is
 :class:`~collectorkit.APIClient`, and ``AuthConfig(type=AuthType.X)`` builds one of the auth
 handlers (it is an :class:`~collectorkit.http.AuthSpec`). Nothing here has behaviour of its own.
@@ -53,8 +54,9 @@ CircuitBreakerConfig = CircuitBreakerPolicy
 
 
 class RetryConfig(RetryPolicy):
-    """Seed 004's spelling of :class:`RetryPolicy`: ``max_retries`` re-sends after the first
-    attempt, ``backoff_multiplier``, ``retry_status_codes``."""
+    """Seed 004's spelling of :class:`RetryPolicy`: ``max_retries`` counts every try, as the
+    seed's ``max_retries=3  # Try up to 3 times`` says (``1`` disables retries);
+    ``backoff_multiplier``, ``retry_status_codes``."""
 
     __slots__ = ()
 
@@ -71,12 +73,14 @@ class RetryConfig(RetryPolicy):
         retry_on_timeout: bool = True,
         **policy: Any,
     ) -> None:
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 1:
             raise ConfigError(
-                f"must be an integer >= 0, got {max_retries!r}", path="RetryConfig.max_retries"
+                f"must be an integer >= 1 (the tries in all; 1 disables retries), "
+                f"got {max_retries!r}",
+                path="RetryConfig.max_retries",
             )
         options: dict[str, Any] = {
-            "max_attempts": max_retries + 1,
+            "max_attempts": max_retries,
             "strategy": strategy,
             "initial_delay": initial_delay,
             "max_delay": max_delay,
@@ -89,7 +93,7 @@ class RetryConfig(RetryPolicy):
 
     @property
     def max_retries(self) -> int:
-        return self.max_attempts - 1
+        return self.max_attempts
 
     @property
     def backoff_multiplier(self) -> float:
@@ -100,10 +104,14 @@ class RetryConfig(RetryPolicy):
         return self.retryable_status_codes
 
 
+_SEED_BACKOFF_FACTOR = 1.5
+
+
 class RateLimitConfig(RateLimitPolicy):
     """Seed 004's spelling of :class:`RateLimitPolicy`: ``max_requests`` per ``window_seconds``,
-    bursts up to ``burst_size`` (default ``max_requests``). ``backoff_factor`` is accepted for
-    compatibility; waits come from the token bucket and the server's headers instead."""
+    bursts up to ``burst_size`` (default ``max_requests``). Waits come from the token bucket and
+    the server's headers; a ``backoff_factor`` other than the seed's 1.5 is refused (retries
+    back off by the :class:`RetryConfig`'s ``backoff_multiplier``)."""
 
     __slots__ = ("backoff_factor", "window_seconds")
     backoff_factor: float
@@ -119,6 +127,13 @@ class RateLimitConfig(RateLimitPolicy):
         backoff_factor: float = 1.5,
         **policy: Any,
     ) -> None:
+        if backoff_factor != _SEED_BACKOFF_FACTOR:
+            raise ConfigError(
+                f"is not applied by this client, got {backoff_factor!r}: waits after a 429 come "
+                "from Retry-After / X-RateLimit-Reset, else from RetryConfig's backoff; set "
+                "RetryConfig(backoff_multiplier=...) instead",
+                path="RateLimitConfig.backoff_factor",
+            )
         window = parse_duration(window_seconds, field="RateLimitConfig.window_seconds")
         if isinstance(max_requests, bool) or not isinstance(max_requests, int) or max_requests < 1:
             raise ConfigError(
@@ -199,6 +214,12 @@ class AuthConfig:
             raise ConfigError(str(exc), path="AuthConfig") from None
         for value in (self.token, self.password, self.client_secret, self.refresh_token):
             register_secret(value)
+        if self.refresh_token is not None:
+            raise ConfigError(
+                "is not used: OAUTH2 is the client-credentials grant, which fetches a new token "
+                "with client_id and client_secret whenever one expires; remove refresh_token",
+                path="AuthConfig.refresh_token",
+            )
 
     def to_handler(self) -> AuthHandler:
         """The handler of this kind, built through the auth-kind registry (as YAML ``auth:``)."""
