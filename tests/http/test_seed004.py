@@ -3,6 +3,8 @@ sync calls."""
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 import pytest
 from pytest_httpserver import HTTPServer
@@ -135,6 +137,46 @@ async def test_log_switches_in_diagnostic_mode(server: HTTPServer) -> None:
         async with APIClient(quiet) as client:
             await client.get("/x")
     assert logs == []
+
+
+async def test_log_requests_and_responses_follow_the_stdlib_debug_level(
+    server: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The seed's defaults (log_requests/log_responses true) log each exchange once the
+    application enables DEBUG for "collectorkit.http" — without diagnostic mode."""
+    server.expect_request("/x").respond_with_json({"n": 1})
+    config = APIClientConfig(
+        base_url=base_url(server), auth=AuthConfig(type=AuthType.BEARER, token="tok-debug-5678")
+    )
+    with caplog.at_level(logging.DEBUG, logger="collectorkit.http"), capture_logs() as logs:
+        async with APIClient(config) as client:
+            await client.get("/x")
+    assert [entry["event"] for entry in logs] == ["request", "response"]
+    assert "tok-debug-5678" not in repr(logs)
+    assert logs[1]["status"] == 200
+
+    quiet = APIClientConfig(base_url=base_url(server), log_requests=False, log_responses=False)
+    with caplog.at_level(logging.DEBUG, logger="collectorkit.http"), capture_logs() as logs:
+        async with APIClient(quiet) as client:
+            await client.get("/x")
+    assert logs == []
+
+
+def test_max_keepalive_connections_is_honoured_not_ignored() -> None:
+    """aiohttp has no keep-alive cap, so a client that sets one gets the httpx2 transport."""
+    from collectorkit.http import AiohttpTransport, HttpxTransport
+
+    default = APIClient(APIClientConfig(base_url="http://127.0.0.1:1"))
+    assert isinstance(default.transport, AiohttpTransport)
+    capped = APIClient(APIClientConfig(base_url="http://127.0.0.1:1", max_keepalive_connections=3))
+    transport = capped.transport
+    assert isinstance(transport, HttpxTransport)
+    pool = transport._client._transport._pool  # httpx2's connection pool
+    assert pool._max_keepalive_connections == 3
+    default.close()
+    capped.close()
+    with pytest.raises(ConfigError, match="max_keepalive_connections"):
+        APIClientConfig(base_url="http://127.0.0.1:1", max_keepalive_connections=0)
 
 
 def test_sync_calls_run_the_same_code(server: HTTPServer) -> None:

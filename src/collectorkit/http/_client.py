@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -150,6 +151,10 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
             diagnostic=diagnostic_mode or config.diagnostic_mode,
             client=self.name,
         )
+        # log_requests / log_responses (on by default) write at DEBUG: in diagnostic mode, or
+        # whenever the application enables DEBUG for the stdlib logger "collectorkit.http"
+        self._wire_log = logging.getLogger("collectorkit.http")
+        self._exchange_log = self._log.with_diagnostic(True)
         self._auth_context = AuthContext(send=self._send_token_request, clock=self.clock)
         self.auth.attach(self._auth_context)
 
@@ -572,8 +577,8 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
             elapsed_ms=elapsed_ms,
             request=request,
         )
-        if self._log.diagnostic:
-            log_exchange(self._log, self.config, request, response)
+        if self._log.diagnostic or self._wire_log.isEnabledFor(logging.DEBUG):
+            log_exchange(self._exchange_log, self.config, request, response)
         return response
 
     def _send_token_request(self, request: Request) -> Coroutine[Any, Any, Response]:

@@ -63,7 +63,7 @@ class ClientSettings:
     log_responses: bool = True
     log_response_body: bool = False
     max_connections: int = 100
-    max_keepalive_connections: int = 20
+    max_keepalive_connections: int | None = None
     http2: bool = False
     verify_ssl: bool = True
     follow_redirects: bool = True
@@ -79,6 +79,8 @@ class ClientSettings:
             )
         for name in ("max_connections", "max_keepalive_connections"):
             value = getattr(self, name)
+            if value is None and name == "max_keepalive_connections":
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"must be an integer >= 1, got {value!r}", path=f"{label}.{name}")
         object.__setattr__(self, "timeout", parse_duration(self.timeout, field=f"{label}.timeout"))

@@ -46,18 +46,20 @@ def default_transport(
     *,
     http2: bool = False,
     max_connections: int = 100,
-    max_keepalive_connections: int = 20,
+    max_keepalive_connections: int | None = None,
     verify: bool = True,
 ) -> Transport:
     """The transport a client uses unless given one: aiohttp for HTTP/1.1 (measured faster on
-    JSON APIs, see ``bench/bench_http.py``), httpx2 when HTTP/2 is asked for."""
-    if http2:
+    JSON APIs, see ``bench/bench_http.py``); httpx2 when HTTP/2 is asked for, or when
+    ``max_keepalive_connections`` is set — aiohttp keeps every idle connection up to
+    ``max_connections`` and has no separate keep-alive cap, httpx2 honours it (20 when unset)."""
+    if http2 or max_keepalive_connections is not None:
         from collectorkit.http._httpx_transport import HttpxTransport
 
         return HttpxTransport(
-            http2=True,
+            http2=http2,
             max_connections=max_connections,
-            max_keepalive_connections=max_keepalive_connections,
+            max_keepalive_connections=max_keepalive_connections or 20,
             verify=verify,
         )
     from collectorkit.http._aiohttp_transport import AiohttpTransport
