@@ -141,6 +141,31 @@ async def test_a_future_dated_record_does_not_freeze_open_ended_collection(
     assert second.state.watermark == datetime.fromisoformat(api.records[4]["created"])
 
 
+async def test_a_record_created_during_the_run_is_not_future_dated(
+    api: FakeAPI, clock: Any
+) -> None:
+    """Open-ended: the limit is the collector's now when the page arrives, not when the window
+    opened — a record created meanwhile moves the watermark and is not fetched again."""
+    now = _now(clock)
+    api.records = make_records(3, start=now - timedelta(minutes=30), step=600)
+    fresh = {"id": "fresh", "created": (now + timedelta(seconds=1.5)).isoformat()}
+
+    def arrive(_: Any) -> None:  # the request takes a while; a record lands meanwhile
+        clock.advance(2)
+        if fresh not in api.records:
+            api.records.append(fresh)
+
+    api.on_request = arrive
+    async with CollectorClient(_open_ended(api, clock)) as client:
+        first = await client.collect_events()
+    assert ids(first.events) == ["r00000", "r00001", "r00002", "fresh"]
+    assert first.metrics.records_beyond_window == 0
+    assert first.state.watermark == datetime.fromisoformat(fresh["created"])
+    async with CollectorClient(_open_ended(api, clock)) as client:
+        second = await client.collect_events(resume_state=first.state)
+    assert ids(second.events) == []  # nothing fetched again as new
+
+
 async def test_a_future_dated_record_through_collect_into(
     api: FakeAPI, clock: Any, tmp_path: Path
 ) -> None:

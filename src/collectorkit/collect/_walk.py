@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectorkit._clock import Clock
@@ -201,6 +201,7 @@ class FeedWalker:
     # --- one response --------------------------------------------------------------------------
 
     def _page(self, state: CollectorState, spec: RequestSpec, response: Any) -> WalkedPage:
+        state = self._extend_open_window(state)
         body = response.json()
         records = self.request.records_of(body)
         self._metrics.success += 1
@@ -281,6 +282,17 @@ class FeedWalker:
         if inc is not None and inc.sequence:
             return False  # an integer walk is caught up when it ends
         return self.request.sends_window_end or (inc is not None and inc.filter == "client")
+
+    def _extend_open_window(self, state: CollectorState) -> CollectorState:
+        """An open-ended window's end only limits how far the watermark may move: it is the
+        collector's now (minus ``end_lag``) when a page arrives, not when the window opened, so
+        a record created while the run goes on is not taken for a future-dated one (and is not
+        fetched again by the next run)."""
+        inc = self._inc
+        if inc is None or inc.sequence or state.window_end is None or self._bounded:
+            return state
+        limit = self._now() - timedelta(seconds=inc.end_lag)
+        return state.replace(window_end=limit) if limit > state.window_end else state
 
     def _report_beyond(self, state: CollectorState, events: list[Record]) -> None:
         """Count and log the records dated after the window end (open-ended: after now)."""
