@@ -105,12 +105,45 @@ async def test_an_empty_page_that_says_has_more_still_respects_max_pages(
         return Response(json.dumps(body), mimetype="application/json")
 
     httpserver.expect_request("/forever").respond_with_handler(handler)
-    pagination = HAS_MORE.replace(max_pages=5)
+    pagination = HAS_MORE.replace(max_pages=1)
     bp = blueprint(api, clock, "/forever", pagination, request={"data_path": "items"})
     async with CollectorClient(bp) as client:
         result = await client.collect_events()
     assert result.stop_reason is StopReason.MAX_PAGES
     assert not result.complete
+
+
+async def test_empty_pages_that_keep_pointing_on_end_after_two_keeping_the_position(
+    api: FakeAPI, clock, httpserver: HTTPServer
+) -> None:
+    """Okta's polling log hands out a new next link on every empty page: following it would
+    never end. The second empty page in a row stops the walk, open, at the position handed
+    out, so the next run polls from there and nothing is lost."""
+    served: list[str] = []
+
+    def handler(request: Request) -> Response:
+        n = int(request.args.get("after") or 0)
+        served.append(str(n))
+        rows = [{"id": f"r{i}"} for i in range(n, min(n + 2, 3))] if n < 3 else []
+        nxt = httpserver.url_for(f"/feed?after={n + len(rows) if rows else n}&t={len(served)}")
+        return Response(
+            json.dumps(rows), mimetype="application/json", headers={"Link": f'<{nxt}>; rel="next"'}
+        )
+
+    httpserver.expect_request("/feed").respond_with_handler(handler)
+    pagination = PaginationConfig(mode="link", max_pages=50)  # the guard before the fix
+    bp = blueprint(api, clock, "/feed", pagination)
+    async with CollectorClient(bp) as client:
+        first = await client.collect_events()
+        assert ids(first.events) == ["r0", "r1", "r2"]
+        assert first.stop_reason is StopReason.EMPTY_PAGES
+        assert not first.complete
+        assert len(served) == 4  # two pages of records, then two empty ones
+        assert first.state.next_link is not None and "after=3" in first.state.next_link
+        again = await client.collect_events(resume_state=first.state)
+    assert again.events == []
+    assert again.stop_reason is StopReason.EMPTY_PAGES
+    assert served[4:] == ["3", "3"]  # polled from the kept position
 
 
 async def test_an_empty_numbered_page_that_says_has_more_goes_on(

@@ -27,6 +27,11 @@ class StopReason(StrEnum):
     SAME_POSITION = "same_position"
     """An empty page pointed back at the position just asked for (the next cursor or link was
     the one sent, or an offset had nothing to move past): the API has nothing more now."""
+    EMPTY_PAGES = "empty_pages"
+    """A second empty page in a row that still pointed on (a new next cursor or link, or
+    ``has_more`` true): the API has nothing more now, but keeps pointing on (Okta's polling log
+    hands out a new next link on every empty page). The position is kept and the walk is left
+    open, so the next run goes on from there — stopping loses nothing; following would never end."""
     TOTAL_REACHED = "total_reached"
     MAX_OFFSET = "max_offset"
     """The next offset would reach ``max_offset``: the walk is complete by configuration."""
@@ -48,7 +53,12 @@ class StopReason(StrEnum):
         return self not in _INCOMPLETE
 
 
-_INCOMPLETE = {StopReason.LIMIT_REACHED, StopReason.TIME_BUDGET, StopReason.MAX_PAGES}
+_INCOMPLETE = {
+    StopReason.LIMIT_REACHED,
+    StopReason.TIME_BUDGET,
+    StopReason.MAX_PAGES,
+    StopReason.EMPTY_PAGES,
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

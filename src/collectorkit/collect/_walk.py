@@ -99,6 +99,7 @@ class FeedWalker:
             self._log = self._log.bind(shard=shard.state_key)
         self._paginator: Paginator = request.active_paginator
         self._inc: IncrementalConfig | None = request.incremental
+        self._empty_before = False  # the page before this one (in this window) was empty
 
     async def pages(self) -> AsyncIterator[WalkedPage]:
         """Pages until the feed ends, the limit or the budget is reached (``stop_reason``)."""
@@ -119,6 +120,7 @@ class FeedWalker:
 
     async def _walk_window(self, pages_done: int) -> AsyncIterator[WalkedPage]:
         seen = _RecentKeys(_LOOP_MEMORY)
+        self._empty_before = False
         may_expire = self.request.pagination.mode in ("cursor", "link") and self.state.has_position
         max_pages = self.request.pagination.max_pages
         state = self.state
@@ -224,6 +226,7 @@ class FeedWalker:
             )
             advance = self._paginator.advance(state, view)
             new_state, stop = progress.state_after(advance.state, len(records)), advance.stop_reason
+            stop = self._empty_run(len(records), stop)
             if self._inc is not None:
                 new_state = self._inc.delivered(new_state, events)
                 new_state, stop = self._maybe_close_window(new_state, stop)
@@ -282,6 +285,12 @@ class FeedWalker:
         if inc is not None and inc.sequence:
             return False  # an integer walk is caught up when it ends
         return self.request.sends_window_end or (inc is not None and inc.filter == "client")
+
+    def _empty_run(self, received: int, stop: StopReason | None) -> StopReason | None:
+        """``EMPTY_PAGES`` on the second empty page in a row that still points on; else ``stop``."""
+        empty_again = received == 0 and self._empty_before
+        self._empty_before = received == 0
+        return StopReason.EMPTY_PAGES if stop is None and empty_again else stop
 
     def _extend_open_window(self, state: CollectorState) -> CollectorState:
         """An open-ended window's end only limits how far the watermark may move: it is the
