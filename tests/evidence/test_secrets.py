@@ -30,6 +30,18 @@ BASIC_PASSWORD = "evidence-basic-Pa55word-7f3e"
 QUERY_KEY = "evidence-query-key-91c2d0"
 
 
+def _wait_for_a_run_of_each_source(url: str, timeout: float = 30.0) -> None:
+    """Until /status shows every source has finished a run (with its auth flows, retries and
+    debug logs), so the pages read next show a daemon that has done real work."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sources = httpx2.get(url + "/status").json()["sources"]
+        if sources and all(s["runs"] >= 1 for s in sources):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not every source ran within {timeout} s: {sources}")
+
+
 def _sources(sim: Any) -> list[dict[str, Any]]:
     graph = sim.credentials("graph")
     with_retry = {"retry": {"max_attempts": 2, "initial_delay": 0.01}}
@@ -114,7 +126,7 @@ def test_debug_runs_with_every_auth_kind_leak_no_secret(tmp_path: Path) -> None:
         proc = start_daemon(path, env, daemon_log, "--debug")
         try:
             url = status_url(proc, daemon_log)
-            time.sleep(2.5)
+            _wait_for_a_run_of_each_source(url)
             pages = {p: httpx2.get(url + p).text for p in ("/status", "/metrics", "/", "/health")}
         finally:
             code = stop_daemon(proc)
