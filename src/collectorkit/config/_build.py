@@ -9,7 +9,6 @@ anything runs, with errors placed at the YAML path.
 from __future__ import annotations
 
 import asyncio
-import importlib
 
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
@@ -19,6 +18,7 @@ from collectorkit.config._objects import parameter_names, plain_options
 from collectorkit.config._refs import ConfigIssue
 from collectorkit.config._request import AuthSpec
 from collectorkit.config._source import STREAM_SOURCES, SourceConfig
+from collectorkit.delivery._callbacks import callback_from_spec
 from collectorkit.http import AuthHandler, Transport
 from collectorkit.pipeline import Pipeline, build_pipeline
 from collectorkit.sinks import build_sink
@@ -162,15 +162,11 @@ def _relocate(path: str | None, prefix: str) -> str:
 
 
 def _check_callbacks(source: SourceConfig, prefix: str) -> list[ConfigIssue]:
-    hooks = importlib.import_module("collectorkit.delivery._callbacks")
-    build = getattr(hooks, "callback_from_spec", None)
     issues: list[ConfigIssue] = []
-    if build is None:
-        return issues
     for j, spec in enumerate(source.callbacks):
         path = f"{prefix}.callbacks[{j}]"
         try:
-            build(spec, path=path)
+            callback_from_spec(spec, path=path)
         except ConfigError as exc:
             issues.append((exc.path or path, exc.reason))
     return issues
