@@ -26,9 +26,9 @@ from collectorkit.http import (
     APIClient,
     AuthHandler,
     ClientMetrics,
+    ClientSettings,
     RetryPolicy,
     Transport,
-    default_transport,
     redact_url,
 )
 from collectorkit.sinks._base import BaseSink, dump_json, result_for
@@ -87,19 +87,15 @@ class WebhookSink(BaseSink):
         # the query travels as parameters, so that a secret in it is masked like any parameter
         parts = urlsplit(url)
         self._params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        # verify=False needs a transport of its own (the client's default one verifies TLS)
-        self._transport = (
-            None if transport is not None or verify else default_transport(verify=False)
-        )
         self.client = APIClient(
+            ClientSettings(name=f"webhook {self.name}", verify_ssl=verify),
             base_url=urlunsplit(parts._replace(query="")),
             auth=auth,
             retry=retry,
             timeout=timeout,
             headers=self._headers,
-            transport=transport or self._transport,
+            transport=transport,
             clock=clock,
-            name=f"webhook {self.name}",
         )
         self.index_path = None if index_path is None else str(index_path)
         self._index: sqlite3.Connection | None = None
@@ -133,8 +129,6 @@ class WebhookSink(BaseSink):
 
     async def _close(self) -> None:
         await self.client.aclose()
-        if self._transport is not None:
-            await self._transport.aclose()
         if self._index is not None:
             index, self._index = self._index, None
             index.close()

@@ -24,11 +24,11 @@ from collectorkit.http import (
     APIClient,
     AuthHandler,
     ClientMetrics,
+    ClientSettings,
     RetryPolicy,
     StreamedResponse,
     TimeoutSettings,
     Transport,
-    default_transport,
     redact_url,
 )
 from collectorkit.http._retry import DEFAULT_RETRYABLE_STATUS_CODES
@@ -91,7 +91,6 @@ class HTTPStreamingSource(StreamingSource):
         self.auth = auth
         self._verify = verify
         self._transport = transport
-        self._own_transport: Transport | None = None
         self._client = client
         self._owns_client = client is None
 
@@ -111,17 +110,14 @@ class HTTPStreamingSource(StreamingSource):
     def client(self) -> APIClient:
         """The client every read goes through (created on first use unless one was given)."""
         if self._client is None:
-            transport = self._transport
-            if transport is None and not self._verify:  # the default transport verifies TLS
-                transport = self._own_transport = default_transport(verify=False)
             self._client = APIClient(
+                ClientSettings(name=f"stream {self.source_id}", verify_ssl=self._verify),
                 base_url=self.url,
                 auth=self.auth,
                 retry=RetryPolicy(max_attempts=1),  # the reconnect policy retries
                 timeout=self._client_timeouts(),
-                transport=transport,
+                transport=self._transport,
                 clock=self.clock,
-                name=f"stream {self.source_id}",
             )
         return self._client
 
@@ -155,5 +151,3 @@ class HTTPStreamingSource(StreamingSource):
         # the client (and its metrics) stays: its pool reopens on the next connect
         if self._owns_client and self._client is not None:
             await self._client.aclose()
-        if self._own_transport is not None:
-            await self._own_transport.aclose()
