@@ -27,7 +27,6 @@ from collectorkit._redact import MASK, is_secret_name, redact
 __all__ = [
     "CronExpression",
     "Duration",
-    "NonNegativeDuration",
     "Secret",
     "format_duration",
     "is_secret_name",
@@ -48,8 +47,6 @@ Duration = Annotated[
     float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA, mode="validation")
 ]
 """Seconds (>= 0) written as a number or a duration string."""
-
-NonNegativeDuration = Duration
 
 
 def _serialize_secret(value: SecretStr, info: SerializationInfo) -> str:
