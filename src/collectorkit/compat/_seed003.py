@@ -17,6 +17,7 @@ from typing import Any, Self
 import orjson
 
 from collectorkit._errors import SourceError
+from collectorkit._lifecycle import AsyncResource
 from collectorkit._records import Envelope, Record
 from collectorkit.pipeline import Pipeline, ProcessingResult
 from collectorkit.sinks import BaseSink, FanoutSink, MemorySink
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class _SeedLifecycle(ABC):
+class _SeedLifecycle(AsyncResource, ABC):
     """``connect()`` / ``disconnect()`` (the seed's), with ``aclose()`` and ``async with``."""
 
     @abstractmethod
@@ -55,9 +56,6 @@ class _SeedLifecycle(ABC):
     async def __aenter__(self) -> Self:
         await self.connect()
         return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 # --- collection ----------------------------------------------------------------------------------
