@@ -161,8 +161,9 @@ def options_model(
     fields: dict[str, Any] = {}
     if tag is not None:
         fields[tag] = (cast(Any, Literal)[name], ...)
-    hints = {declarer: _hints(declarer) for declarer, _ in _parameters(build).values()}
-    for declarer, param in _parameters(build).values():
+    parameters = _parameters(build).values()
+    hints = {declarer: _hints(declarer) for declarer, _ in parameters}
+    for declarer, param in parameters:
         if param.name.startswith("_") or param.name in skip:
             continue
         if only is not None and param.name not in only:
