@@ -76,11 +76,11 @@ class SyncClosable(AsyncResource):
         (``await client.close()``); not awaiting it still closes the resource.
         """
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             run_sync(self.aclose(), async_name=f"{type(self).__name__}.aclose")
             return Closing()
-        task = asyncio.get_running_loop().create_task(self.aclose())
+        task = loop.create_task(self.aclose())
         _pending.add(task)
         task.add_done_callback(_pending.discard)
         return Closing(task)
