@@ -139,7 +139,8 @@ async def test_empty_pages_that_keep_pointing_on_end_after_two_keeping_the_posit
         assert first.stop_reason is StopReason.EMPTY_PAGES
         assert not first.complete
         assert len(served) == 4  # two pages of records, then two empty ones
-        assert first.state.next_link is not None and "after=3" in first.state.next_link
+        assert first.state.next_link is not None
+        assert "after=3" in first.state.next_link
         again = await client.collect_events(resume_state=first.state)
     assert again.events == []
     assert again.stop_reason is StopReason.EMPTY_PAGES
@@ -306,6 +307,26 @@ async def test_a_record_twice_in_one_page_is_handed_out_once(
         rest = await client.collect_events(resume_state=limited.state)
     assert result.events == [{"id": "a"}, {"id": "b"}, {"n": 1}]
     assert limited.events + rest.events == result.events
+
+
+@pytest.mark.parametrize(
+    ("rows", "handed_out"),
+    [
+        # no "id": a repeat is still found (the fast path looks for any field that differs)
+        ([{"uuid": "u1", "n": 1}, {"uuid": "u2", "n": 2}, {"uuid": "u1", "n": 1}], 2),
+        ([{"alert_id": 7, "n": 1}, {"alert_id": 8, "n": 1}], 2),  # distinct: nothing dropped
+        ([{"n": 1, "tags": ["a"]}, {"n": 1, "tags": ["b"]}], 2),  # no field differs: digests
+    ],
+)
+async def test_in_page_repeats_are_found_whatever_the_id_field_is_called(
+    api: FakeAPI, clock, httpserver: HTTPServer, rows: list[Any], handed_out: int
+) -> None:
+    httpserver.expect_request("/rows").respond_with_json({"items": rows})
+    bp = blueprint(api, clock, "/rows", request={"data_path": "items"})
+    async with CollectorClient(bp) as client:
+        result = await client.collect_events()
+    assert len(result.events) == handed_out
+    assert [r for r in rows if r not in result.events] == []
 
 
 class _CountingSink(MemorySink):

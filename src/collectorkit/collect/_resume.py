@@ -40,12 +40,19 @@ class PageProgress:
 
     @property
     def may_repeat(self) -> bool:
-        """False when no record of the page can be an earlier one again (their ids differ),
-        so the page needs no digests."""
-        ids = [r.get("id") if isinstance(r, dict) else None for r in self._records]
-        if not all(isinstance(i, str | int) for i in ids):
+        """False when no record of the page can be an earlier one again, so the page needs no
+        digests: some top-level field (``id``, ``uuid``, ``alert_id`` …, whatever the API
+        calls it) holds a string or number that differs in every record."""
+        records = self._records
+        if len(records) < 2:
+            return False
+        first = records[0]
+        if not isinstance(first, dict) or not all(isinstance(r, dict) for r in records):
             return True
-        return len(set(ids)) < len(ids)
+        for name, value in first.items():
+            if isinstance(value, str | int) and _all_differ(records, name):
+                return False
+        return True
 
     def repeated(self, index: int) -> bool:
         """Whether ``records[index]`` is identical to an earlier record of this page (an API
@@ -74,3 +81,14 @@ class PageProgress:
         if self._digests is None:
             self._digests = [record_digest(r) for r in self._records]
         return self._digests
+
+
+def _all_differ(records: list[Record], name: str) -> bool:
+    """Whether every record holds a different string or number at ``name``."""
+    values = set()
+    for record in records:
+        value = record.get(name)
+        if not isinstance(value, str | int) or value in values:
+            return False
+        values.add(value)
+    return True
