@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import Clock
+from collectorkit._durations import parse_duration
 from collectorkit._errors import ConfigError
 from collectorkit._immutable import explain_assignment
 from collectorkit.collect._request import CollectorRequest
-from collectorkit.collect._time import parse_duration
 
 if TYPE_CHECKING:
     from collectorkit.http import (

@@ -11,18 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from collectorkit._durations import Seconds
+from collectorkit._durations import Seconds, parse_duration
 from collectorkit._errors import ConfigError
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Record, record_digest
 from collectorkit.collect._paths import JSONPath, compile_path
 from collectorkit.collect._spec import RequestSpec
 from collectorkit.collect._state import CollectorState
-from collectorkit.collect._time import (
-    format_instant,
-    parse_duration,
-    validate_time_format,
-)
+from collectorkit.collect._time import format_instant, validate_time_format
 
 __all__ = ["IncrementalConfig", "Window"]
 

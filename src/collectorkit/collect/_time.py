@@ -9,21 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from collectorkit._durations import parse_duration
 from collectorkit._errors import ConfigError
 
-__all__ = [
-    "format_instant",
-    "parse_duration",
-    "to_epoch",
-    "validate_time_format",
-]
+__all__ = ["format_instant", "validate_time_format"]
 
 FORMATS = ("iso8601", "epoch_s", "epoch_ms")
-
-
-def to_epoch(instant: datetime) -> float:
-    return instant.timestamp()
 
 
 def validate_time_format(fmt: str, *, field: str) -> str:
