@@ -66,6 +66,24 @@ def test_run_sync_runs_a_coroutine() -> None:
     assert run_sync(answer(), async_name="answer") == 42
 
 
+def test_run_sync_never_formats_the_result() -> None:
+    # CPython 3.11's asyncio.Runner formats the repr of the main task (result included) when it
+    # restores its SIGINT handler; a large result must not pay for that.
+    class Costly:
+        reprs = 0
+
+        def __repr__(self) -> str:
+            Costly.reprs += 1
+            return "Costly()"
+
+    async def produce() -> Costly:
+        return Costly()
+
+    result = run_sync(produce(), async_name="produce")
+    assert isinstance(result, Costly)
+    assert Costly.reprs == 0
+
+
 async def test_run_sync_inside_a_loop_points_at_the_async_name() -> None:
     async def answer() -> int:
         return 42
