@@ -22,6 +22,7 @@ CORE = {
     "_registry",
     "_lazy",
     "_immutable",
+    "_locks",
     "typing",
 }
 # layer -> the layers of ours it may import (besides itself and the core modules).

@@ -23,6 +23,7 @@ subclass it, so ``except TimeoutError`` and ``except ValueError`` keep working::
     │   └── StateStoreUnavailableError (ConnectionError)
     ├── ProcessingError                       raised by a processor: send this record to dead-letter
     ├── SinkError                             a sink could not store a batch
+    ├── FileLockedError                       another writer holds a file this one must write
     └── SourceError                           a data source could not connect or read
 
 ``partial_result`` is set on errors raised by a collection that had already collected something:
@@ -40,6 +41,7 @@ __all__ = [
     "CollectorError",
     "CollectorTimeoutError",
     "ConfigError",
+    "FileLockedError",
     "HTTPError",
     "HTTPStatusError",
     "PaginationError",
@@ -178,6 +180,15 @@ class ProcessingError(CollectorError):
 
 class SinkError(CollectorError):
     """A sink could not store a batch."""
+
+
+class FileLockedError(CollectorError):
+    """Another process (or another sink here) writes the file: ``path`` and, if known, ``pid``."""
+
+    def __init__(self, message: str, *, path: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.pid = pid
 
 
 class SourceError(CollectorError):
