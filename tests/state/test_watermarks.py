@@ -83,7 +83,11 @@ def test_record_reads_as_a_mapping_like_the_seed() -> None:
 
 def test_naive_utcnow_arithmetic_works_as_in_the_seed() -> None:
     record = apply_run(
-        None, source_id="s", timestamp=datetime(2024, 1, 1, 12), status="success", now=0
+        None,
+        source_id="s",
+        timestamp=datetime(2024, 1, 1, 12),
+        status="success",
+        now=T0.timestamp(),
     )
     assert record["last_successful_timestamp"] == T0
     age = datetime(2024, 1, 1, 14) - record["last_successful_timestamp"]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from collectorkit._errors import CollectorError, ConfigError
-from collectorkit._instants import parse_instant
+from collectorkit._instants import check_not_future, parse_instant
 from collectorkit._redact import redact_url
 from collectorkit.delivery._processed import NAMESPACE as PROCESSED_NAMESPACE
 from collectorkit.typing import StateStore
@@ -134,6 +135,8 @@ def set_state(url: str, source: str, *, watermark: str | None, cursor: str | Non
 
     try:
         instant = None if watermark is None else parse_instant(watermark, field="--watermark")
+        if instant is not None:
+            check_not_future(instant, now=time.time(), field="--watermark")
     except ConfigError as exc:
         return _fail(str(exc))
 

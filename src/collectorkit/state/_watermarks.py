@@ -8,7 +8,9 @@ storage service all share:
   never backwards (an older timestamp keeps the newer one);
 - a ``failed`` run records its status and ``error_message`` and leaves
   ``last_successful_timestamp`` where it was, so the next run retries the same window;
-- every run sets ``last_run_timestamp`` (wall-clock time of the update) and ``records_collected``.
+- every run sets ``last_run_timestamp`` (wall-clock time of the update) and ``records_collected``;
+- a timestamp more than ``max_future`` seconds after now is refused
+  (:func:`collectorkit._instants.check_not_future`): it would pin the watermark for good.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, StateConflictError, StateError
+from collectorkit._instants import DEFAULT_MAX_FUTURE, check_max_future, check_not_future
 from collectorkit.state._timestamps import format_timestamp, parse_timestamp
 from collectorkit.state._values import check_names
 from collectorkit.typing import StateStore
@@ -104,11 +107,13 @@ def apply_run(
     now: float,
     records_collected: int = 0,
     error_message: str | None = None,
+    max_future: float = DEFAULT_MAX_FUTURE,
 ) -> Watermark:
     """The watermark after one run (see the module docstring for the rules).
 
     Raises :class:`~collectorkit.ConfigError` naming the field for an unknown status, a
-    successful run without a timestamp, an unparseable timestamp or a negative count.
+    successful run without a timestamp, an unparseable or far-future timestamp or a negative
+    count.
     """
     check_names(WATERMARK_NAMESPACE, source_id)
     if status not in WATERMARK_STATUSES:
@@ -128,6 +133,7 @@ def apply_run(
         if timestamp is None:
             raise ConfigError(f"required for a {status!r} run", path="timestamp")
         new = parse_timestamp(timestamp)
+        check_not_future(new, now=now, tolerance=max_future, field="timestamp")
         last = new if last is None or new > last else last
     elif timestamp is not None:
         parse_timestamp(timestamp)  # reject garbage even though a failed run does not use it
@@ -146,15 +152,23 @@ class WatermarkManager:
 
     Updates are read-modify-write with compare-and-set: when two collectors update the same
     source at once, the loser re-reads and re-applies its run (up to ``max_attempts`` times), so
-    neither update is lost and the watermark still never moves backwards.
+    neither update is lost and the watermark still never moves backwards. ``max_future`` is how
+    many seconds past now a run's timestamp may lie.
     """
 
     def __init__(
-        self, store: StateStore, *, clock: Clock | None = None, max_attempts: int = 20
+        self,
+        store: StateStore,
+        *,
+        clock: Clock | None = None,
+        max_attempts: int = 20,
+        max_future: float = DEFAULT_MAX_FUTURE,
     ) -> None:
+        check_max_future(max_future)
         self._store = store
         self._clock: Clock = clock or SystemClock()
         self._max_attempts = max_attempts
+        self._max_future = max_future
 
     @property
     def store(self) -> StateStore:
@@ -210,6 +224,7 @@ class WatermarkManager:
                 now=self._clock.time(),
                 records_collected=records_collected,
                 error_message=error_message,
+                max_future=self._max_future,
             )
             version = 0 if stored is None else stored.version
             try:
