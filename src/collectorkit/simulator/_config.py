@@ -20,6 +20,7 @@ from collectorkit.simulator._faultspec import FaultSpec
 from collectorkit.simulator._fields import checked_fields, fail, unvalidated
 
 __all__ = [
+    "DESTINATION_KINDS",
     "PROFILE_KINDS",
     "ProfileConfig",
     "SimulatorConfig",
@@ -38,6 +39,10 @@ PROFILE_KINDS = (
     "otx",
 )
 """Vendor shapes the simulator can serve; see ``collectorkit/simulator/README.md``."""
+
+DESTINATION_KINDS = ("splunk_hec",)
+"""Profiles that receive events (for sink tests) instead of serving records; not in the
+default profile set."""
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -78,8 +83,9 @@ class ProfileConfig:
         self.validate("profile")
 
     def validate(self, path: str) -> None:
-        if self.kind not in PROFILE_KINDS:
-            raise fail(f"{path}.kind", f"{self.kind!r} is not one of {', '.join(PROFILE_KINDS)}")
+        kinds = (*PROFILE_KINDS, *DESTINATION_KINDS)
+        if self.kind not in kinds:
+            raise fail(f"{path}.kind", f"{self.kind!r} is not one of {', '.join(kinds)}")
         if not _NAME.match(self.name):
             raise fail(f"{path}.name", f"{self.name!r} must match [a-z0-9][a-z0-9_-]*")
         if self.prefix is not None and self.prefix and not self.prefix.startswith("/"):
@@ -121,7 +127,9 @@ class ProfileConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, path: str = "profile") -> ProfileConfig:
-        obj = unvalidated(cls, checked_fields(cls, data, path, PROFILE_KINDS))
+        obj = unvalidated(
+            cls, checked_fields(cls, data, path, (*PROFILE_KINDS, *DESTINATION_KINDS))
+        )
         if not obj.name:
             object.__setattr__(obj, "name", obj.kind)
         obj.validate(path)

@@ -25,6 +25,9 @@ __all__ = [
 ]
 
 FAULT_KINDS = (
+    "ack_delay",
+    "ack_lost",
+    "ack_refused",
     "boundary_ties",
     "duplicates",
     "expired_cursor",

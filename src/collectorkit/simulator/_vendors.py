@@ -11,6 +11,7 @@ from collectorkit.simulator._vendor_okta import OktaAPI
 from collectorkit.simulator._vendor_onepassword import OnePasswordAPI
 from collectorkit.simulator._vendor_otx import OTXAPI
 from collectorkit.simulator._vendor_slack import SlackAPI
+from collectorkit.simulator._vendor_splunk_hec import SplunkHECAPI
 from collectorkit.simulator._vendor_xdr import XDRAPI
 
 __all__ = ["VENDORS"]
@@ -24,5 +25,6 @@ VENDORS: dict[str, type[VendorAPI]] = {
     "okta": OktaAPI,
     "onepassword": OnePasswordAPI,
     "slack": SlackAPI,
+    "splunk_hec": SplunkHECAPI,
     "xdr": XDRAPI,
 }

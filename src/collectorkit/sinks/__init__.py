@@ -14,10 +14,12 @@ from collectorkit.sinks._base import (
 )
 from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
+from collectorkit.sinks._opensearch import OpenSearchSink
 from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
 from collectorkit.sinks._registry import SINKS as SINKS
 from collectorkit.sinks._registry import build_sink, register_sink, sink_types
+from collectorkit.sinks._s3 import S3Sink
 from collectorkit.sinks._simple import (
     DeadLetterSink,
     FanoutSink,
@@ -25,6 +27,7 @@ from collectorkit.sinks._simple import (
     StdoutSink,
     dead_letter_envelope,
 )
+from collectorkit.sinks._splunk_hec import SplunkHECSink
 from collectorkit.sinks._sqlite import SQLiteSink
 from collectorkit.sinks._webhook import WebhookSink
 from collectorkit.typing import QueryCriteria, StoreResult
@@ -36,11 +39,14 @@ __all__ = [
     "JSONFileSink",
     "JSONLSink",
     "MemorySink",
+    "OpenSearchSink",
     "PostgresSink",
     "QueryCriteria",
     "RedisStreamSink",
+    "S3Sink",
     "SQLiteSink",
     "SinkConvertible",
+    "SplunkHECSink",
     "StdoutSink",
     "StoreResult",
     "WebhookSink",

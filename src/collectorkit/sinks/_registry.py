@@ -9,9 +9,12 @@ from collectorkit._errors import ConfigError
 from collectorkit._registry import Registry
 from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
+from collectorkit.sinks._opensearch import OpenSearchSink
 from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
+from collectorkit.sinks._s3 import S3Sink
 from collectorkit.sinks._simple import DeadLetterSink, FanoutSink, MemorySink, StdoutSink
+from collectorkit.sinks._splunk_hec import SplunkHECSink
 from collectorkit.sinks._sqlite import SQLiteSink
 from collectorkit.sinks._webhook import WebhookSink
 from collectorkit.typing import Sink
@@ -46,8 +49,11 @@ SINKS: Registry[SinkFactory] = Registry(
         "json_files": JSONFileSink,
         "jsonl": JSONLSink,
         "memory": MemorySink,
+        "opensearch": OpenSearchSink,
         "postgres": _postgres,
         "redis": RedisStreamSink,
+        "s3": S3Sink,
+        "splunk_hec": SplunkHECSink,
         "sqlite": SQLiteSink,
         "stdout": StdoutSink,
         "webhook": WebhookSink,
