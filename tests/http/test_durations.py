@@ -63,6 +63,9 @@ def test_timeout_settings_reject_zero_read() -> None:
 def test_capped_settings_never_exceed_the_remaining_budget() -> None:
     settings = TimeoutSettings(connect=10, read=30)
     capped = settings.capped(4.0)
-    assert (capped.connect, capped.read) == (4.0, 4.0)
+    assert (capped.connect, capped.read, capped.total) == (4.0, 4.0, 4.0)
     assert settings.capped(None) is settings
-    assert settings.capped(100) is settings
+    assert settings.capped(1000) is settings
+    # the whole request (body read included) ends with the budget
+    assert settings.capped(100).total == 100
+    assert TimeoutSettings(total=None).capped(100).total == 100

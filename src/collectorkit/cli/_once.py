@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["OnceResult", "run_jobs_once", "run_once", "run_once_sync", "summary_table"]
 
+INTERRUPT_GRACE = 5.0
+"""Seconds the pages in flight get to finish after the first Ctrl-C (SIGINT) before the run is
+cancelled: whatever the server asked for (a long ``Retry-After``), ``once`` ends by then."""
+
 
 @dataclass(frozen=True, slots=True)
 class OnceResult:
@@ -194,9 +198,12 @@ async def run_once(
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
 
-    def interrupt() -> None:  # first Ctrl-C: stop after the page; second: at once
-        if stopping.is_set() and main is not None:
-            main.cancel()
+    def interrupt() -> None:  # first Ctrl-C: stop after the page, within the grace; second: now
+        if main is not None:
+            if stopping.is_set():
+                main.cancel()
+            else:  # a page may be waiting on the server (Retry-After): it gets the grace, no more
+                loop.call_later(INTERRUPT_GRACE, main.cancel)
         stopping.set()
 
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -17,7 +17,12 @@ from yarl import URL
 from collectorkit._errors import TransportError
 from collectorkit.http._stream import RawStream
 from collectorkit.http._timeouts import TimeoutSettings
-from collectorkit.http._transport import RawResponse, check_loop, transport_error
+from collectorkit.http._transport import (
+    RawResponse,
+    check_loop,
+    response_too_large,
+    transport_error,
+)
 
 __all__ = ["AiohttpTransport"]
 
@@ -69,7 +74,7 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=timeout,
             ) as response:
-                body = await response.read()
+                body = await _read(response, method, url, timeouts.max_response_size)
                 return RawResponse(response.status, list(response.headers.items()), body)
         except _FAILURES as exc:
             raise _error(method, url, exc) from None
@@ -117,6 +122,22 @@ class AiohttpTransport:
             session, self._session = self._session, None
             await session.close()
             self._loop = None
+
+
+async def _read(response: aiohttp.ClientResponse, method: str, url: str, limit: int) -> bytes:
+    """The whole body, refused past ``limit`` bytes: by its Content-Length before reading, or
+    (no length, or a compressed body that may grow) as it arrives."""
+    length = response.content_length
+    if length is not None and length > limit:
+        raise response_too_large(method, url, length, limit, announced=True)
+    if length is not None and "Content-Encoding" not in response.headers:
+        return await response.read()
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise response_too_large(method, url, limit, limit, announced=False)
+    return bytes(body)
 
 
 async def _chunks(response: aiohttp.ClientResponse, method: str, url: str) -> AsyncIterator[bytes]:

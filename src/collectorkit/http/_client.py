@@ -49,7 +49,7 @@ from collectorkit.http._retry import RetryDecision, RetryPolicy, backoff_disable
 from collectorkit.http._server_hints import quota_exhausted, server_pause
 from collectorkit.http._stream import StreamingClient, Transmit
 from collectorkit.http._timeouts import DurationInput, TimeoutSettings
-from collectorkit.http._transport import Transport
+from collectorkit.http._transport import Transport, response_too_large
 from collectorkit.http._verbs import HTTPVerbs
 from collectorkit.http._wire import (
     authority_prefix,
@@ -61,6 +61,7 @@ from collectorkit.http._wire import (
     log_exchange,
     redirect_request,
     status_error,
+    within_total,
 )
 
 __all__ = ["APIClient"]
@@ -484,7 +485,13 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
         if not self._respect_limits:
             return
         wait = server_pause(status, response.headers, self.clock.time())
-        if wait and not backoff_disabled():
+        if wait and wait > self.retry_policy.max_server_wait:
+            self._log.warning(
+                "not pausing for the server's rate limit",
+                status=status,
+                reason=self.retry_policy.refused_wait(response.headers, wait),
+            )
+        elif wait and not backoff_disabled():
             self._bucket.pause_until(self.clock.monotonic() + wait)
             self._log.info(
                 "pausing client for the server's rate limit", status=status, pause_s=round(wait, 3)
@@ -555,9 +562,10 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
         clock = self.clock
         started, perf = clock.monotonic(), time.perf_counter()
         try:
-            raw = await (self._transport or self.transport).send(
+            sent = (self._transport or self.transport).send(
                 request.method, url, request.headers.pairs(), request.content, timeouts
             )
+            raw = await (sent if timeouts.total is None else within_total(sent, request, timeouts))
         except RequestTimeoutError:
             self.metrics.timeouts += 1
             raise
@@ -565,6 +573,9 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
             took = clock.monotonic() - started
             estimate = self._attempt_estimate
             self._attempt_estimate = 0.8 * estimate + 0.2 * took if estimate else took
+        if len(raw.content) > timeouts.max_response_size:  # a transport that read it all
+            limit = timeouts.max_response_size
+            raise response_too_large(request.method, url, len(raw.content), limit, announced=False)
         elapsed_ms = (time.perf_counter() - perf) * 1000.0
         self.metrics.observe_response_time(elapsed_ms)
         if raw.status_code in (401, 403):

@@ -16,7 +16,12 @@ from collectorkit._errors import TransportError
 from collectorkit.http._redact import get_logger
 from collectorkit.http._stream import RawStream
 from collectorkit.http._timeouts import TimeoutSettings
-from collectorkit.http._transport import RawResponse, check_loop, transport_error
+from collectorkit.http._transport import (
+    RawResponse,
+    check_loop,
+    response_too_large,
+    transport_error,
+)
 
 __all__ = ["HttpxTransport"]
 
@@ -67,13 +72,18 @@ class HttpxTransport:
         timeouts: TimeoutSettings,
     ) -> RawResponse:
         self._loop = check_loop(self._loop, "HttpxTransport")
+        request = self._client.build_request(
+            method, url, headers=list(headers), content=content, timeout=_timeout(timeouts)
+        )
         try:
-            response = await self._client.request(
-                method, url, headers=list(headers), content=content, timeout=_timeout(timeouts)
-            )
+            response = await self._client.send(request, stream=True)
+            try:
+                body = await _read(response, method, url, timeouts.max_response_size)
+            finally:
+                await response.aclose()
         except _FAILURES as exc:
             raise _error(method, url, exc) from None
-        return RawResponse(response.status_code, response.headers.multi_items(), response.content)
+        return RawResponse(response.status_code, response.headers.multi_items(), body)
 
     @asynccontextmanager
     async def stream(
@@ -107,6 +117,20 @@ def _timeout(timeouts: TimeoutSettings) -> httpx2.Timeout:
     return httpx2.Timeout(
         connect=timeouts.connect, read=timeouts.read, write=timeouts.read, pool=timeouts.connect
     )
+
+
+async def _read(response: httpx2.Response, method: str, url: str, limit: int) -> bytes:
+    """The whole (decoded) body, refused past ``limit`` bytes: by its Content-Length before
+    reading, or as it arrives."""
+    length = response.headers.get("content-length")
+    if length is not None and length.strip().isdigit() and int(length) > limit:
+        raise response_too_large(method, url, int(length), limit, announced=True)
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise response_too_large(method, url, limit, limit, announced=False)
+    return bytes(body)
 
 
 async def _chunks(response: httpx2.Response, method: str, url: str) -> AsyncIterator[bytes]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from collectorkit._errors import ConfigError
-from collectorkit.http._server_hints import server_pause
+from collectorkit.http._server_hints import pause_header, server_pause
 from collectorkit.http._timeouts import DurationInput, parse_duration
 
 __all__ = [
@@ -26,6 +26,8 @@ DEFAULT_RETRYABLE_STATUS_CODES = frozenset({408, 425, 429}) | SERVER_ERROR_STATU
 """The statuses retried by default: the server errors, and of the 4xx only 408 Request
 Timeout, 425 Too Early and 429 Too Many Requests."""
 JITTER_FRACTION = 0.25
+DEFAULT_MAX_SERVER_WAIT = 300.0
+"""The longest wait a server may ask for and get (five minutes)."""
 _state = {"no_backoff": False}
 
 
@@ -71,7 +73,10 @@ class RetryPolicy:
     the server's wait is used instead, unjittered and not capped by ``max_delay``, for a 429 or
     5xx with ``Retry-After`` (seconds or an HTTP date), and for a rate-limit reset header when
     the quota is spent (a 429, or ``X-RateLimit-Remaining: 0``); a 5xx with quota left and no
-    ``Retry-After`` gets the backoff. The driver caps every wait by the remaining time budget.
+    ``Retry-After`` gets the backoff. A server wait longer than ``max_server_wait`` (default
+    five minutes: ``Retry-After: 1e9``, a date in 2100) is not obeyed: the backoff applies and
+    the decision's reason names the header and its value. The driver caps every wait by the
+    remaining time budget.
     """
 
     max_attempts: int
@@ -84,6 +89,7 @@ class RetryPolicy:
     retry_on_timeout: bool
     retry_on_connection_error: bool
     respect_retry_after: bool
+    max_server_wait: float
 
     def __init__(
         self,
@@ -98,6 +104,7 @@ class RetryPolicy:
         retry_on_timeout: bool = True,
         retry_on_connection_error: bool = True,
         respect_retry_after: bool = True,
+        max_server_wait: DurationInput = DEFAULT_MAX_SERVER_WAIT,
     ) -> None:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ConfigError(
@@ -135,6 +142,7 @@ class RetryPolicy:
             "retry_on_timeout": bool(retry_on_timeout),
             "retry_on_connection_error": bool(retry_on_connection_error),
             "respect_retry_after": bool(respect_retry_after),
+            "max_server_wait": parse_duration(max_server_wait, field="RetryPolicy.max_server_wait"),
         }
         initial, ceiling = values["initial_delay"], values["max_delay"]
         if isinstance(initial, float) and isinstance(ceiling, float) and ceiling < initial:
@@ -186,9 +194,20 @@ class RetryPolicy:
             return RetryDecision(True, 0.0, reason)
         if self.respect_retry_after and headers is not None:
             wait = server_pause(status_code, headers, now)
-            if wait is not None:
+            if wait is not None and wait <= self.max_server_wait:
                 return RetryDecision(True, wait, reason, server_hint=True)
+            if wait is not None:
+                delay = self.backoff(attempt - 1, rand=rand)
+                reason = f"{reason}; {self.refused_wait(headers, wait)}, backing off {delay:g}s"
+                return RetryDecision(True, delay, reason)
         return RetryDecision(True, self.backoff(attempt - 1, rand=rand), reason)
+
+    def refused_wait(self, headers: Mapping[str, str], wait: float) -> str:
+        """Why a server-requested ``wait`` is not obeyed, naming the header and its value."""
+        return (
+            f"the server asked for a wait of {wait:g}s ({pause_header(headers)}), "
+            f"over max_server_wait ({self.max_server_wait:g}s)"
+        )
 
     def _retryable(self, status_code: int | None, error: str | None) -> str | None:
         if error == "timeout":

@@ -12,6 +12,7 @@ from collectorkit.http._headers import Headers
 
 __all__ = [
     "parse_retry_after",
+    "pause_header",
     "quota_exhausted",
     "reset_wait",
     "server_pause",
@@ -81,6 +82,17 @@ def server_wait(headers: Mapping[str, str], now: float) -> float | None:
     """
     wait = parse_retry_after(headers.get("retry-after"), now)
     return wait if wait is not None else reset_wait(headers, now)
+
+
+def pause_header(headers: Mapping[str, str]) -> str:
+    """``Name: value`` of the headers that ask for a wait, for messages about it."""
+    names = ("retry-after", "x-ratelimit-retryafter", *_RESET_HEADERS)
+    found = [f"{_title(n)}: {v}" for n in names if (v := headers.get(n)) is not None]
+    return ", ".join(found) or "no wait header"
+
+
+def _title(name: str) -> str:
+    return "-".join("RateLimit" if p == "ratelimit" else p.title() for p in name.split("-"))
 
 
 def quota_exhausted(headers: Mapping[str, str]) -> bool:

@@ -13,11 +13,17 @@ import asyncio
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
-from collectorkit._errors import ConfigError, RequestTimeoutError, TransportError
+from collectorkit._errors import ConfigError, HTTPError, RequestTimeoutError, TransportError
 from collectorkit.http._redact import redact_text, redact_url
 from collectorkit.http._timeouts import TimeoutSettings
 
-__all__ = ["RawResponse", "Transport", "check_loop", "transport_error"]
+__all__ = [
+    "RawResponse",
+    "Transport",
+    "check_loop",
+    "response_too_large",
+    "transport_error",
+]
 
 
 class RawResponse(NamedTuple):
@@ -67,3 +73,15 @@ def transport_error(
     what = "timed out" if timed_out else "failed"
     message = f"{method} {redact_url(url)} {what}: {type(exc).__name__}: {detail}"
     return RequestTimeoutError(message) if timed_out else TransportError(message)
+
+
+def response_too_large(
+    method: str, url: str, size: int, limit: int, *, announced: bool
+) -> HTTPError:
+    """The error for a response body over ``timeouts.max_response_size``: not retried (the
+    server would send the same page again), and raised before the body is kept in memory."""
+    what = f"announces {size} bytes" if announced else f"sent more than {size} bytes"
+    return HTTPError(
+        f"the response to {method} {redact_url(url)} {what}, over timeout.max_response_size "
+        f"({limit} bytes); raise the limit if such pages are expected"
+    )

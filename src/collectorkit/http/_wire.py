@@ -3,7 +3,8 @@ default transport. Pure helpers of the send loop in ``_client``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin
 
@@ -22,7 +23,8 @@ from collectorkit._errors import (
 from collectorkit.http._headers import Headers
 from collectorkit.http._models import Request, Response
 from collectorkit.http._redact import MASK, is_sensitive_name, redact_text, redact_url
-from collectorkit.http._transport import Transport
+from collectorkit.http._timeouts import TimeoutSettings
+from collectorkit.http._transport import RawResponse, Transport
 
 if TYPE_CHECKING:
     from collectorkit.http._config import ClientSettings
@@ -39,7 +41,25 @@ __all__ = [
     "mask_request_secrets",
     "redirect_request",
     "status_error",
+    "within_total",
 ]
+
+
+async def within_total(
+    sent: Awaitable[RawResponse], request: Request, timeouts: TimeoutSettings
+) -> RawResponse:
+    """``sent`` (one request through a transport), cut at ``timeouts.total`` seconds: the read
+    timeout bounds each wait for data, this the whole exchange, body included."""
+    try:
+        async with asyncio.timeout(timeouts.total):
+            return await sent
+    except TimeoutError as exc:
+        if isinstance(exc, RequestTimeoutError):
+            raise
+        raise RequestTimeoutError(
+            f"{request.method} {redact_url(request.url)} timed out: no complete response "
+            f"within the total timeout of {timeouts.total:g}s"
+        ) from None
 
 
 def default_transport(
