@@ -10,28 +10,38 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import pwd
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "PASSWORD_ROLE",
     "MissingServerError",
     "RunningServer",
     "find_postgres_bin",
     "find_redis_server",
     "free_port",
+    "start_moto",
+    "start_opensearch",
     "start_or_skip",
     "start_postgres",
     "start_redis",
 ]
+
+
+PASSWORD_ROLE = "collectorkit_password_user"
+"""The one PostgreSQL role whose password is checked (scram-sha-256); the others are trusted."""
 
 
 class MissingServerError(RuntimeError):
@@ -164,6 +174,8 @@ def _start_postgres_once(timeout: float) -> RunningServer:
         cwd=directory,
         **ids,  # type: ignore[arg-type]
     )
+    hba = data / "pg_hba.conf"  # one role checks its password (tests of a refused login)
+    hba.write_text(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -220,6 +232,81 @@ def start_postgres(*, timeout: float = 30.0) -> RunningServer:
 def start_redis(*, timeout: float = 15.0) -> RunningServer:
     """redis-server on a free port with persistence off; returns its ``redis://`` URL (db 0)."""
     return _retry_ports(lambda: _start_redis_once(timeout))
+
+
+def _start_moto_once(timeout: float) -> RunningServer:
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        raise MissingServerError("moto[server] not installed (pip install -e '.[dev]')") from None
+    import urllib.request
+
+    directory = Path(tempfile.mkdtemp(prefix="collectorkit-moto-"))
+    log = directory / "moto.log"
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+            start_new_session=True,
+        )
+    server = RunningServer("moto", f"http://127.0.0.1:{port}", process, directory, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        reset = f"{server.url}/moto-api/reset"  # a moto-only endpoint: this is our server
+        with contextlib.suppress(OSError), urllib.request.urlopen(reset, data=b"", timeout=1):  # noqa: S310
+            return server
+        time.sleep(0.05)
+    output = log.read_text(errors="replace")[-2000:]
+    server.stop()
+    if "Address already in use" in output:
+        raise _PortTakenError(server.url)
+    raise RuntimeError(f"moto did not start on port {port}:\n{output}")
+
+
+def start_moto(*, timeout: float = 30.0) -> RunningServer:
+    """moto's S3-compatible server (``moto[server]`` from PyPI) on a free port; its URL is the
+    ``endpoint_url``. Any access key and secret are accepted; state lives in the process."""
+    return _retry_ports(lambda: _start_moto_once(timeout))
+
+
+def start_opensearch(*, timeout: float = 30.0) -> RunningServer:
+    """``osmem-server`` (an in-memory OpenSearch-compatible server shipped as a binary in its
+    PyPI wheel, pinned in the ``dev`` extra) on a port it picks itself on 127.0.0.1. It exits
+    when its stdin closes or this process dies."""
+    try:
+        from osmem_server import OsmemError, resolve_binary
+    except ImportError:
+        raise MissingServerError("osmem-server not installed (pip install -e '.[dev]')") from None
+    try:
+        binary = resolve_binary()
+    except OsmemError as exc:
+        raise MissingServerError(str(exc)) from None
+    directory = Path(tempfile.mkdtemp(prefix="collectorkit-osmem-"))
+    log = directory / "osmem.log"
+    with log.open("wb") as err:
+        process = subprocess.Popen(
+            [binary, "--addr", "127.0.0.1:0", "--no-ja", "--parent-pid", str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            cwd=directory,
+            start_new_session=True,
+        )
+    ready: list[bytes] = []
+    stdout = process.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: ready.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    url = json.loads(ready[0]).get("url") if ready and ready[0].strip() else None
+    server = RunningServer("opensearch", str(url), process, directory, log)
+    if not url:
+        server.stop()
+        raise RuntimeError(f"osmem-server did not start:\n{log.read_text(errors='replace')}")
+    return server
 
 
 def _retry_ports(start: Callable[[], RunningServer]) -> RunningServer:

@@ -17,7 +17,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests._servers import RunningServer, start_or_skip, start_postgres, start_redis
+from tests._servers import (
+    PASSWORD_ROLE,
+    RunningServer,
+    start_moto,
+    start_opensearch,
+    start_or_skip,
+    start_postgres,
+    start_redis,
+)
 
 _counter = itertools.count()
 
@@ -35,6 +43,19 @@ def postgres_server() -> Iterator[RunningServer]:
 def postgres_url(postgres_server: RunningServer) -> str:
     """URL of the session's PostgreSQL (database ``postgres``, user ``postgres``, no password)."""
     return postgres_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_password_url(postgres_url: str) -> str:
+    """URL of the session's PostgreSQL as a role whose password (``right-password``) is checked:
+    put another password in it to see a refused login."""
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right-password'")
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {PASSWORD_ROLE}")
+    host = postgres_url.split("@", 1)[1]
+    return f"postgresql://{PASSWORD_ROLE}:right-password@{host}"
 
 
 @pytest.fixture
@@ -78,3 +99,55 @@ def redis_fresh_url(redis_url: str) -> str:
     finally:
         client.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[RunningServer]:
+    server = start_or_skip(start_moto)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(s3_server: RunningServer) -> str:
+    """``endpoint_url`` of the session's S3-compatible server (moto); any credentials pass."""
+    return s3_server.url
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A new, empty bucket on the session's S3 server; the ``AWS_*`` variables point at it."""
+    import boto3
+
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing-key-id"),
+        ("AWS_SECRET_ACCESS_KEY", "testing-secret-key"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        monkeypatch.setenv(name, value)
+    bucket = f"test-{os.getpid()}-{next(_counter)}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture(scope="session")
+def opensearch_server() -> Iterator[RunningServer]:
+    server = start_or_skip(start_opensearch)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(opensearch_server: RunningServer) -> str:
+    """URL of the session's OpenSearch-compatible server (osmem-server, in memory, no auth)."""
+    return opensearch_server.url
+
+
+@pytest.fixture
+def opensearch_index() -> str:
+    """An index name (prefix) no other test of the session uses."""
+    return f"test-{os.getpid()}-{next(_counter)}"

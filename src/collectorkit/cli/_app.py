@@ -180,22 +180,28 @@ def validate(
 
 StateOpt = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option("--state", help="State store URL (default: the config's, or ./collectorkit.db)."),
+    typer.Option(
+        "--state",
+        help="State store URL (default: the config's, else STORAGE_SERVICE_URL, "
+        "else ./collectorkit.db).",
+    ),
 ]
 ConfigOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--config", "-c", help="Take the state URL from this configuration file."),
 ]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _state_url(config: Path | None, state: str | None) -> str:
-    if state:
-        return state
-    if config is not None:
-        return _load(config).state
-    from collectorkit.config._models import DEFAULT_STATE_URL
+    """Only the file's ``state:`` is read: the sources' secrets need not be set."""
+    from collectorkit._errors import ConfigError
+    from collectorkit.cli._state import state_url_for
 
-    return DEFAULT_STATE_URL
+    try:
+        return state_url_for(config, state)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 @state_app.command("show")
@@ -206,11 +212,12 @@ def state_show(
     ] = None,
     config: ConfigOpt = None,
     state: StateOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Show the saved state: cursors, watermarks, processed ids."""
     from collectorkit.cli._state import show_state
 
-    raise typer.Exit(show_state(_state_url(config, state), source))
+    raise typer.Exit(show_state(_state_url(config, state), source, as_json=as_json))
 
 
 @state_app.command("reset")
@@ -219,15 +226,16 @@ def state_reset(
     config: ConfigOpt = None,
     state: StateOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Forget a source's state: its next run starts from the initial lookback."""
     from collectorkit._redact import redact_url
-    from collectorkit.cli._state import reset_state
+    from collectorkit.cli._state import no_state_yet, reset_state
 
     url = _state_url(config, state)
-    if not yes:
+    if not yes and not no_state_yet(url):
         typer.confirm(f"Delete all saved state of {source!r} in {redact_url(url)}?", abort=True)
-    raise typer.Exit(reset_state(url, source))
+    raise typer.Exit(reset_state(url, source, as_json=as_json))
 
 
 @state_app.command("set")
@@ -243,15 +251,15 @@ def state_set(
     ] = None,
     config: ConfigOpt = None,
     state: StateOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Set a source's watermark or cursor by hand (e.g. to re-collect from a date)."""
     from collectorkit.cli._state import set_state
 
     if watermark is None and cursor is None:
         _fail("give --watermark and/or --cursor")
-    raise typer.Exit(
-        set_state(_state_url(config, state), source, watermark=watermark, cursor=cursor)
-    )
+    url = _state_url(config, state)
+    raise typer.Exit(set_state(url, source, watermark=watermark, cursor=cursor, as_json=as_json))
 
 
 @app.command("serve-storage")

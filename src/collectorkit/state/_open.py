@@ -22,6 +22,7 @@ from collectorkit._clock import Clock
 from collectorkit._errors import (
     CollectorError,
     ConfigError,
+    StateDamagedError,
     StateError,
     StateStoreUnavailableError,
 )
@@ -40,6 +41,8 @@ __all__ = [
     "create_state_store",
     "open_state_store",
     "register_state_store",
+    "sqlite_state_path",
+    "state_from_environment",
     "state_url_scheme",
 ]
 
@@ -48,8 +51,36 @@ logger = logging.getLogger("collectorkit.state")
 _Factory = Callable[[str, Mapping[str, Any]], StateStore]
 
 
+def sqlite_state_path(url: str) -> str | None:
+    """The file of a ``sqlite:///…`` state URL (``None`` for another scheme)."""
+    return url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
+
+
+def state_from_environment(default: str, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The store to use when the configuration names none, and the sentence that says which.
+
+    ``STORAGE_SERVICE_URL`` (with ``STORAGE_SERVICE_TOKEN``) selects the storage service, as in
+    the storage-client guide; without it, ``default``.
+    """
+    env = os.environ if env is None else env
+    url = env.get("STORAGE_SERVICE_URL") or None
+    if url is None:
+        where = sqlite_state_path(default) or redact_url(default)
+        return default, (
+            f"No storage service URL provided - using the local state store {where} "
+            "(set STORAGE_SERVICE_URL or state: to keep watermarks elsewhere)"
+        )
+    if state_url_scheme(url) not in STATE_STORE_SCHEMES:
+        raise ConfigError(
+            f"{redact_url(url)!r} is not a state store URL (http(s)://storage-service:8000)",
+            path="STORAGE_SERVICE_URL",
+        )
+    token = " with STORAGE_SERVICE_TOKEN" if env.get("STORAGE_SERVICE_TOKEN") else ""
+    return url, f"Using the storage service at {redact_url(url)} (STORAGE_SERVICE_URL){token}"
+
+
 def _sqlite(url: str, options: Mapping[str, Any]) -> StateStore:
-    path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+    path = sqlite_state_path(url)
     if not path:
         raise ConfigError(
             f"invalid SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////absolute.db",
@@ -134,12 +165,12 @@ async def open_state_store(
             await ping()
     except CollectorError as exc:
         await store.aclose()
-        if not isinstance(exc, StateError):
-            raise  # e.g. a refused token: memory would not fix it, so never fall back
+        if not isinstance(exc, StateError) or isinstance(exc, StateDamagedError):
+            raise  # a refused token, a damaged file: memory would not fix it, never fall back
         if not fallback_to_memory:
             raise StateStoreUnavailableError(
-                f"refusing to start: {exc}. Fix the state store, or pass "
-                "fallback_to_memory=True to run on memory (watermarks will NOT persist)"
+                f"refusing to start: {exc}. Fix the state store, or choose memory:// "
+                "(watermarks will NOT persist)"
             ) from None
         logger.error(
             "Storage Service health check failed - watermarks will not persist: state store "

@@ -89,12 +89,16 @@ async def open_postgres_pool(
     setup: Callable[[AsyncConnection[Any]], Awaitable[None]],
     autocommit: bool = False,
     needed_by: str = "PostgreSQL state",
+    path: str | None = None,
 ) -> AsyncConnectionPool[Any]:
     """An opened psycopg pool of 1 to ``max_size`` connections to ``url``, after ``setup`` ran
     on one of them (creating tables).
 
-    Opening waits at most ``connect_timeout`` seconds. When opening or ``setup`` fails the pool is
-    closed and the exception propagates, for the caller to word; a missing psycopg raises
+    One connection is tried first: a refused login or a missing database raises
+    :class:`~collectorkit.ConfigError` (at ``path``) saying so at once, instead of a pool retrying
+    it until ``connect_timeout`` and logging the driver's warnings. Opening waits at most
+    ``connect_timeout`` seconds. When opening or ``setup`` fails the pool is closed and the
+    exception propagates, for the caller to word; a missing psycopg raises
     :class:`~collectorkit.ConfigError` naming ``needed_by``.
     """
     try:
@@ -106,6 +110,7 @@ async def open_postgres_pool(
     connect: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout))}
     if autocommit:
         connect["autocommit"] = True
+    await _check_login(url, connect, needed_by=needed_by, path=path)
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
         url, min_size=1, max_size=max_size, open=False, timeout=connect_timeout, kwargs=connect
     )
@@ -177,6 +182,46 @@ async def _put_text(
     raise conflict_error(namespace, key, if_version, int(found[0]) if found else 0)
 
 
+_REFUSED_LOGIN = (
+    "authentication failed",
+    "no password supplied",
+    "does not exist",  # role "x" / database "x" does not exist
+    "is not permitted to log in",
+    "no pg_hba.conf entry",
+)
+
+
+async def _check_login(
+    url: str, connect: Mapping[str, Any], *, needed_by: str, path: str | None
+) -> None:
+    """Connect once; a server that answers but refuses this login is a :class:`ConfigError`."""
+    import psycopg
+
+    try:
+        conn = await psycopg.AsyncConnection.connect(url, **connect)
+    except psycopg.OperationalError as exc:
+        reason = _server_refusal(str(exc))
+        if reason is None:
+            raise  # not reached, timed out ...: the caller says "unreachable"
+        if "authentication failed" not in reason and "database" not in reason:
+            reason = f"authentication failed: {reason}"
+        raise ConfigError(
+            f"{needed_by} at {redact_url(url)}: {reason}; "
+            "check the user, password and database name in the URL",
+            path=path,
+        ) from None
+    await conn.close()
+
+
+def _server_refusal(text: str) -> str | None:
+    """The server's own reason when ``text`` (a libpq error) is a refused login, else ``None``."""
+    for line in text.splitlines():
+        reason = line.rpartition("FATAL:")[2].strip()
+        if "FATAL:" in line and any(marker in reason for marker in _REFUSED_LOGIN):
+            return reason
+    return None
+
+
 class PostgresStateStore(AsyncResource):
     """A :class:`~collectorkit.typing.StateStore` in table ``table`` of the database at ``url``.
 
@@ -236,6 +281,7 @@ class PostgresStateStore(AsyncResource):
                 connect_timeout=self._timeout,
                 setup=setup,
                 autocommit=True,
+                path="state",
             )
         except ConfigError:
             raise
