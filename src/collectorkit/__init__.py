@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "SinkError": "collectorkit._errors",
     "SourceError": "collectorkit._errors",
     "StateConflictError": "collectorkit._errors",
+    "StateDamagedError": "collectorkit._errors",
     "StateError": "collectorkit._errors",
     "StateStoreUnavailableError": "collectorkit._errors",
     "SyncInAsyncError": "collectorkit._errors",
@@ -140,6 +141,7 @@ _EXPORTS: dict[str, str] = {
     # delivery
     "DeliveryReport": "collectorkit.delivery",
     "collect_into": "collectorkit.delivery",
+    "connector_blueprint": "collectorkit.config",
     "collect_into_sync": "collectorkit.delivery",
     "deliver": "collectorkit.delivery",
     # compat: the seeds' spellings
@@ -189,6 +191,7 @@ if TYPE_CHECKING:
         SinkError,
         SourceError,
         StateConflictError,
+        StateDamagedError,
         StateError,
         StateStoreUnavailableError,
         SyncInAsyncError,
@@ -239,6 +242,7 @@ if TYPE_CHECKING:
         create_oauth2_auth,
         create_retry_handler,
     )
+    from collectorkit.config import connector_blueprint
     from collectorkit.delivery import (
         DeliveryReport,
         collect_into,
@@ -438,6 +442,7 @@ __all__ = [
     "SinkError",
     "SourceError",
     "StateConflictError",
+    "StateDamagedError",
     "StateError",
     "StateStoreTokenCache",
     "StateStoreUnavailableError",
@@ -463,6 +468,7 @@ __all__ = [
     "__version__",
     "collect_into",
     "collect_into_sync",
+    "connector_blueprint",
     "create_api_key_auth",
     "create_basic_auth",
     "create_bearer_auth",

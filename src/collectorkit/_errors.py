@@ -20,7 +20,8 @@ subclass it, so ``except TimeoutError`` and ``except ValueError`` keep working::
     ├── CollectorTimeoutError (TimeoutError)  the execution budget ran out; carries .partial_result
     ├── StateError                            a state store failed
     │   ├── StateConflictError                compare-and-set lost: another writer moved the value
-    │   └── StateStoreUnavailableError (ConnectionError)
+    │   ├── StateStoreUnavailableError (ConnectionError)
+    │   └── StateDamagedError                 a state file that existed is empty or corrupt
     ├── ProcessingError                       raised by a processor: send this record to dead-letter
     ├── SinkError                             a sink could not store a batch
     ├── FileLockedError                       another writer holds a file this one must write
@@ -53,6 +54,7 @@ __all__ = [
     "SinkError",
     "SourceError",
     "StateConflictError",
+    "StateDamagedError",
     "StateError",
     "StateStoreUnavailableError",
     "SyncInAsyncError",
@@ -168,6 +170,15 @@ class StateConflictError(StateError):
 
 class StateStoreUnavailableError(StateError, ConnectionError):
     """The state store cannot be reached."""
+
+
+class StateDamagedError(StateError):
+    """A state database that existed is empty or fails its integrity check: starting from
+    scratch would collect (and notify) everything again, so it is a refusal. ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class ProcessingError(CollectorError):

@@ -9,7 +9,8 @@ same file gets :class:`~collectorkit.FileLockedError` naming the file and the ho
 Inside one process the lock is shared and counted: a SQLite sink and the state store on the same
 database file both hold it. A holder that must be the only writer of its file even inside the
 process (a JSON Lines file, whose offsets the sink keeps in memory) asks for ``exclusive=True``;
-a second holder in the same process is then refused as well.
+a second exclusive holder in the same process is then refused as well (a state store reading the
+same index is not).
 """
 
 from __future__ import annotations
@@ -66,16 +67,17 @@ class FileLock:
 def hold_file(path: str | Path, *, what: str, exclusive: bool = False) -> FileLock:
     """Lock ``path`` for this process; ``what`` names the holder in a refusal ("JSONL sink").
 
-    Raises :class:`~collectorkit.FileLockedError` when another process holds it, or — with
-    ``exclusive`` on either side — another holder in this process.
+    Raises :class:`~collectorkit.FileLockedError` when another process holds it, or when this
+    holder and one already in this process both ask for ``exclusive``.
     """
     lock_path = lock_path_for(path)
     lock = FileLock(str(path), lock_path, what, exclusive)
     with _guard:
         entry = _held.get(lock_path)
         if entry is not None:
-            if exclusive or any(h.exclusive for h in entry.holders):
-                other = entry.holders[0].what
+            first = next((h for h in entry.holders if h.exclusive), None)
+            if exclusive and first is not None:
+                other = first.what
                 raise FileLockedError(
                     f"{what}: {str(path)!r} is already written by {other} in this process; "
                     "give each sink its own file",

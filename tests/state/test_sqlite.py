@@ -20,7 +20,7 @@ _WORKER = textwrap.dedent(
     from collectorkit.state import SQLiteStateStore
 
     async def main(path, times):
-        store = SQLiteStateStore(path)
+        store = SQLiteStateStore(path, lock=False)
         for _ in range(times):
             while True:
                 cur = await store.get("counters", "c")
@@ -38,7 +38,9 @@ _WORKER = textwrap.dedent(
 )
 
 
-def test_several_processes_share_one_file_without_losing_writes(tmp_path: Path) -> None:
+def test_several_processes_share_one_unlocked_file_without_losing_writes(
+    tmp_path: Path,
+) -> None:
     path = str(tmp_path / "shared.db")
     workers = [subprocess.Popen([sys.executable, "-c", _WORKER, path, "40"]) for _ in range(3)]
     assert [w.wait(timeout=60) for w in workers] == [0, 0, 0]

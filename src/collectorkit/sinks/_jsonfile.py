@@ -23,6 +23,7 @@ import orjson
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, SinkError
+from collectorkit._locks import FileLock, hold_file
 from collectorkit._records import Envelope
 from collectorkit.sinks._base import (
     BaseSink,
@@ -88,25 +89,46 @@ class JSONFileSink(BaseSink):
         self._clock: Clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._held: FileLock | None = None  # the index: one writer process per directory
 
     @property
     def location(self) -> str:
         return str(self.directory)
 
+    exclusive_writer = True
+
+    @property
+    def locked_files(self) -> tuple[str, ...]:
+        """The file this sink locks while open: the index of its directory."""
+        return (str(self.directory / _INDEX),)
+
     def _db_sync(self) -> sqlite3.Connection:
         if self._db is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
-                self.directory / _INDEX, isolation_level=None, check_same_thread=False
-            )
+            if self._held is None:
+                what = f"JSON file sink {self.name!r}"
+                self._held = hold_file(self.locked_files[0], what=what, exclusive=True)
+            try:
+                self._db = self._open_index()
+            except BaseException:
+                self._held.release()
+                self._held = None
+                raise
+        return self._db
+
+    def _open_index(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.directory / _INDEX, isolation_level=None, check_same_thread=False)
+        try:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = " + ("FULL" if self.fsync else "NORMAL"))
             db.execute(_SCHEMA)
             for (name,) in db.execute("SELECT name FROM files WHERE committed = 0").fetchall():
                 (self.directory / name).unlink(missing_ok=True)
             db.execute("DELETE FROM files WHERE committed = 0")
-            self._db = db
-        return self._db
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -131,6 +153,9 @@ class JSONFileSink(BaseSink):
                 if self._db is not None:
                     self._db.close()
                     self._db = None
+                if self._held is not None:
+                    self._held.release()
+                    self._held = None
 
         await asyncio.to_thread(close)
 

@@ -29,6 +29,7 @@ import orjson
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, SinkError
+from collectorkit._locks import FileLock, hold_file
 from collectorkit._records import Envelope
 from collectorkit.sinks._base import (
     BaseSink,
@@ -134,10 +135,18 @@ class JSONLSink(BaseSink):
         self._day: tuple[int, str] = (-1, "")
         self._commits = 0  # since the last WAL checkpoint
         self._current: dict[str, FileRow] = {}  # base -> its newest file
+        self._held: list[FileLock] = []  # the index (and a fixed file): one writer process
 
     @property
     def location(self) -> str:
         return self.template
+
+    exclusive_writer = True
+
+    @property
+    def locked_files(self) -> tuple[str, ...]:
+        """The files this sink locks while open (its index, and its file without placeholders)."""
+        return (self.index_path,) + (() if "{" in self.template else (self.template,))
 
     def shares_state_with(self, store: StateStore) -> bool:
         """True for a :class:`~collectorkit.state.SQLiteStateStore` on ``index_path``."""
@@ -148,14 +157,36 @@ class JSONLSink(BaseSink):
     def _db_sync(self) -> sqlite3.Connection:
         if self._db is None:
             Path(self.index_path).parent.mkdir(parents=True, exist_ok=True)
-            db = open_index(self.index_path, durable=self.fsync)
+            self._hold()
+            try:
+                db = open_index(self.index_path, durable=self.fsync)
+            except BaseException:
+                self._release()
+                raise
             try:
                 recover(db)
             except BaseException:
                 db.close()
+                self._release()
                 raise
             self._db = db
         return self._db
+
+    def _hold(self) -> None:
+        """Lock the index (and a file path without placeholders) for this sink alone."""
+        if self._held:
+            return
+        what = f"JSONL sink {self.name!r}"
+        try:
+            for path in self.locked_files:
+                self._held.append(hold_file(path, what=what, exclusive=True))
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        while self._held:
+            self._held.pop().release()
 
     def _call(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` on the index (the caller holds ``_lock``); errors become SinkError."""
@@ -216,6 +247,7 @@ class JSONLSink(BaseSink):
                 if self._db is not None:
                     self._db.close()
                     self._db = None
+                self._release()
 
         await asyncio.to_thread(close)
 

@@ -86,7 +86,11 @@ class SQLiteSink(BaseSink):
         self._synchronous = synchronous.upper()
         self._timeout = timeout
         self._db = SQLiteDatabase(
-            self.path, timeout=timeout, synchronous=self._synchronous, setup=self._setup
+            self.path,
+            timeout=timeout,
+            synchronous=self._synchronous,
+            setup=self._setup,
+            what=f"SQLite sink {self.name!r}",
         )
         self._lock = self._db.lock
         self._commits = 0  # since the last WAL checkpoint
@@ -99,6 +103,13 @@ class SQLiteSink(BaseSink):
     @property
     def location(self) -> str:
         return f"sqlite://{self.path}#{self.table}"
+
+    exclusive_writer = False  # SQLite serialises writers: other tables may share the file
+
+    @property
+    def locked_files(self) -> tuple[str, ...]:
+        """The file this sink locks for the process while open."""
+        return () if self.path == ":memory:" else (self.path,)
 
     def shares_state_with(self, store: StateStore) -> bool:
         """True for a :class:`~collectorkit.state.SQLiteStateStore` on this sink's file."""

@@ -19,6 +19,7 @@ from collectorkit.state._service_client import StorageServiceClient
 from collectorkit.state._sqlite import (
     SQLiteDatabase,
     SQLiteStateStore,
+    move_damaged_aside,
     same_sqlite_file,
     sqlite_create_state_table,
     sqlite_put_state,
@@ -42,6 +43,7 @@ __all__ = [
     "apply_run",
     "create_state_store",
     "format_timestamp",
+    "move_damaged_aside",
     "open_postgres_pool",
     "open_state_store",
     "parse_timestamp",

@@ -1,4 +1,4 @@
-"""The embedded default: state in a SQLite file, WAL mode, safe for several processes.
+"""The embedded default: state in a SQLite file, WAL mode, one writer process at a time.
 
 Each write is one atomic statement (``INSERT … ON CONFLICT``/``UPDATE … WHERE version = ?`` with
 ``RETURNING``), so compare-and-set holds across threads and processes; ``busy_timeout`` makes a
@@ -13,15 +13,18 @@ together.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from collectorkit._clock import Clock, SystemClock
-from collectorkit._errors import StateError, StateStoreUnavailableError
+from collectorkit._errors import StateDamagedError, StateError, StateStoreUnavailableError
 from collectorkit._lifecycle import AsyncResource
+from collectorkit._locks import FileLock, hold_file
 from collectorkit.state._values import (
     check_names,
     check_put,
@@ -34,6 +37,7 @@ __all__ = [
     "SQLITE_STATE_SCHEMA",
     "SQLiteDatabase",
     "SQLiteStateStore",
+    "move_damaged_aside",
     "same_sqlite_file",
     "sqlite_create_state_table",
     "sqlite_put_state",
@@ -100,6 +104,65 @@ def sqlite_put_state(
     return int(row[0])
 
 
+_DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+_WAY_OUT = (
+    "Refusing to start from scratch: every record would be collected and every callback "
+    "notified again. Restore the file from a backup, or move it aside and start over with "
+    "`collectorkit run --reset-state` (or `collectorkit once --reset-state`)."
+)
+
+
+def _damaged(path: str, problem: str) -> StateDamagedError:
+    return StateDamagedError(f"state database {path!r} {problem}. {_WAY_OUT}", path=path)
+
+
+def _create_sqlite_file(path: str) -> None:
+    """Create ``path`` whole (WAL header and state table) under another name, then link it in:
+    a file at ``path`` is never an empty one we left behind, so an empty one is damage."""
+    tmp = f"{path}.new-{os.getpid()}"
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(SQLITE_STATE_SCHEMA)
+    finally:
+        conn.close()
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process (lock=False) created it first
+    finally:
+        os.unlink(tmp)
+
+
+def _check_sqlite_file(conn: sqlite3.Connection, path: str) -> None:
+    """``PRAGMA quick_check``: a corrupted page anywhere is a refusal, not a fresh start."""
+    try:
+        rows = conn.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode & 0xFF in _DAMAGED:
+            raise _damaged(path, f"is unreadable ({exc})") from None
+        raise
+    if rows != [("ok",)]:
+        first = "; ".join(str(r[0]) for r in rows[:3])
+        raise _damaged(path, f"fails its integrity check ({first})")
+
+
+def move_damaged_aside(path: str | Path, *, now: float | None = None) -> list[str]:
+    """Rename a damaged database (and its ``-wal``/``-shm``) to ``<name>.damaged-<time>``.
+
+    Nothing is deleted: the old file stays for inspection. Returns the new names.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(time.time() if now is None else now))
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        old = f"{path}{suffix}"
+        if os.path.exists(old):
+            new = f"{path}.damaged-{stamp}{suffix}"
+            os.replace(old, new)
+            moved.append(new)
+    return moved
+
+
 def same_sqlite_file(a: str | Path, b: str | Path) -> bool:
     """Whether the paths ``a`` and ``b`` name one database file (``":memory:"`` never does)."""
     if ":memory:" in (str(a), str(b)):
@@ -113,7 +176,10 @@ class SQLiteDatabase:
 
     The connection is opened on first use and shared by worker threads under :attr:`lock`, so
     the state store and the SQLite sink open, configure and close a file in one place. Errors
-    (``sqlite3.Error``, ``OSError``) propagate for the owner to word.
+    (``sqlite3.Error``, ``OSError``) propagate for the owner to word. While it is open, the file
+    is locked for this process (:func:`~collectorkit._locks.hold_file`; ``what`` names the
+    holder; ``None``: no lock): another process opening it gets
+    :class:`~collectorkit.FileLockedError`.
     """
 
     def __init__(
@@ -123,40 +189,71 @@ class SQLiteDatabase:
         timeout: float = 10.0,
         synchronous: str = "NORMAL",
         setup: Callable[[sqlite3.Connection], None] | None = None,
+        what: str | None = "SQLite database",
     ) -> None:
         self.path = str(path)
         self.timeout = timeout
         self.synchronous = synchronous
         self._setup = setup
+        self._what = what
+        self._held: FileLock | None = None
         self.lock = threading.Lock()
         self.conn: sqlite3.Connection | None = None
 
     def open(self) -> sqlite3.Connection:
-        """The connection, opened now if it is not yet; call it holding :attr:`lock`."""
+        """The connection, opened now if it is not yet; call it holding :attr:`lock`.
+
+        A file that exists but is empty, is not a database or fails ``PRAGMA quick_check``
+        raises :class:`~collectorkit.StateDamagedError` (see :func:`move_damaged_aside`).
+        """
         if self.conn is None:
-            if self.path != ":memory:":
+            on_disk = self.path != ":memory:"
+            if on_disk:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-            )
+                if self._held is None and self._what is not None:
+                    self._held = hold_file(self.path, what=self._what)
             try:
-                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-                conn.execute(SQLITE_STATE_SCHEMA)
-                if self._setup is not None:
-                    self._setup(conn)
+                conn = self._connect(on_disk)
             except BaseException:
-                conn.close()
+                self._release()
                 raise
             self.conn = conn
         return self.conn
+
+    def _connect(self, on_disk: bool) -> sqlite3.Connection:
+        if on_disk:
+            if not os.path.exists(self.path):
+                _create_sqlite_file(self.path)
+            elif os.path.getsize(self.path) == 0:
+                raise _damaged(self.path, "is empty (0 bytes) although it existed")
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if on_disk:
+                _check_sqlite_file(conn, self.path)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute(SQLITE_STATE_SCHEMA)
+            if self._setup is not None:
+                self._setup(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _release(self) -> None:
+        if self._held is not None:
+            self._held.release()
+            self._held = None
 
     def close(self) -> None:
         with self.lock:
             if self.conn is not None:
                 conn, self.conn = self.conn, None
                 conn.close()
+            self._release()
 
     async def aclose(self) -> None:
         """:meth:`close` from a worker thread (it may wait for a running write)."""
@@ -166,13 +263,22 @@ class SQLiteDatabase:
 class SQLiteStateStore(AsyncResource):
     """State in a SQLite file (``":memory:"`` for a private in-memory database).
 
-    ``timeout`` is how long a write waits for another process holding the lock.
+    ``timeout`` is how long a write waits for another process holding the lock. While open, the
+    file is locked for this process: a second process gets :class:`~collectorkit.FileLockedError`
+    naming the holder's PID (two daemons on one state would both collect and notify).
+    ``lock=False`` lets several processes share the file (each write stays atomic).
     """
 
     def __init__(
-        self, path: str | Path, *, timeout: float = 10.0, clock: Clock | None = None
+        self,
+        path: str | Path,
+        *,
+        timeout: float = 10.0,
+        clock: Clock | None = None,
+        lock: bool = True,
     ) -> None:
-        self._db = SQLiteDatabase(path, timeout=timeout)
+        what = "SQLite state store" if lock else None
+        self._db = SQLiteDatabase(path, timeout=timeout, what=what)
         self._clock: Clock = clock or SystemClock()
 
     def __repr__(self) -> str:
