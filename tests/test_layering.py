@@ -26,7 +26,8 @@ CORE = {
     "typing",
 }
 # layer -> the layers of ours it may import (besides itself and the core modules).
-# core → http → collect|state|pipeline → sinks|sources → delivery → config → daemon → cli|service
+# core → http → collect|state|pipeline → sinks|sources → delivery → connectors → config → daemon
+# → cli|service
 _LIBRARY = {"http", "collect", "state", "pipeline", "sinks", "sources"}
 ALLOWED: dict[str, set[str]] = {
     "core": set(),
@@ -37,15 +38,17 @@ ALLOWED: dict[str, set[str]] = {
     "sinks": {"http", "state", "pipeline"},
     "sources": {"http", "collect"},
     "delivery": _LIBRARY,
-    "config": _LIBRARY | {"delivery"},
+    "connectors": _LIBRARY | {"delivery"},
+    "config": _LIBRARY | {"delivery", "connectors"},
     "compat": _LIBRARY | {"delivery"},
-    "daemon": _LIBRARY | {"delivery", "config"},
+    "daemon": _LIBRARY | {"delivery", "connectors", "config"},
     "simulator": set(),
     "service": {"http", "state"},
     "testing": _LIBRARY | {"compat"},
-    "cli": _LIBRARY | {"delivery", "config", "daemon", "service", "simulator", "testing"},
+    "cli": _LIBRARY
+    | {"delivery", "connectors", "config", "daemon", "service", "simulator", "testing"},
     "__main__": {"cli"},
-    "__init__": _LIBRARY | {"delivery", "config", "compat", "testing"},
+    "__init__": _LIBRARY | {"delivery", "connectors", "config", "compat", "testing"},
 }
 
 

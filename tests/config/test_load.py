@@ -215,7 +215,8 @@ BROKEN: list[tuple[str, Any, str]] = [
         "sources[0].reqest: unknown setting; did you mean 'request'? (allowed: name, type, "
         "base_url, auth, enabled, dev_mode, interval, cron, jitter, request, stream, retry, "
         "rate_limit, circuit_breaker, timeout, key_fields, limit, strategy, concurrency, "
-        "verify_tls, allowed_hosts, pipeline, callbacks, processed_ids)",
+        "verify_tls, allowed_hosts, pipeline, callbacks, processed_ids, connector, options, "
+        "hooks)",
     ),
     (
         "interval words",
@@ -362,7 +363,8 @@ BROKEN: list[tuple[str, Any, str]] = [
         "top level typo",
         _set("/sink", []),
         "sink: unknown setting; did you mean 'sinks'? (allowed: version, state, log_level, "
-        "shutdown_grace, sinks, dead_letter, sources, status, defaults)",
+        "shutdown_grace, sinks, dead_letter, sources, status, defaults, "
+        "connectors_dir)",
     ),
     (
         "defaults are checked where they are written",

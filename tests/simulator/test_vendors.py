@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import httpx2 as httpx
+import jwt
 import pytest
 
 from collectorkit.simulator import FaultSpec, SimulatorServer
@@ -215,11 +216,17 @@ def test_okta_errors(sim: SimulatorServer, client: httpx.Client) -> None:
 
 def test_okta_oauth_token(sim: SimulatorServer, client: httpx.Client) -> None:
     creds = sim.credentials("okta")
+    claims = {
+        "iss": creds["client_id"],
+        "sub": creds["client_id"],
+        "aud": creds["token_url"],
+        "exp": int(time.time()) + 300,
+    }
     form = {
         "grant_type": "client_credentials",
         "scope": "okta.logs.read",
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": "a.b.c",
+        "client_assertion": jwt.encode(claims, creds["private_key"], algorithm="RS256"),
     }
     tok = client.post(creds["token_url"], data=form).json()
     assert tok["token_type"] == "Bearer"
@@ -541,3 +548,27 @@ def test_crowdstrike_429_retry_after_is_an_epoch(
     assert 18 <= int(r.headers["X-RateLimit-RetryAfter"]) - time.time() <= 22
     assert r.headers["X-RateLimit-Remaining"] == "0"
     assert r.json()["errors"][0]["code"] == 429
+
+
+def test_okta_token_endpoint_requires_private_key_jwt(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    """Okta refuses client secrets for okta.* scopes; a forged or foreign assertion too."""
+    creds = sim.credentials("okta")
+    base = {"grant_type": "client_credentials", "scope": "okta.logs.read"}
+    secret = client.post(
+        creds["token_url"], data={**base, "client_id": creds["client_id"], "client_secret": "x"}
+    )
+    assert secret.status_code == 401
+    assert secret.json()["error"] == "invalid_client"
+    assert "private_key_jwt" in secret.json()["error_description"]
+    claims = {"iss": "someone-else", "sub": "someone-else", "aud": creds["token_url"]}
+    foreign = jwt.encode({**claims, "exp": int(time.time()) + 300}, creds["private_key"], "RS256")
+    forged = "e30.e30.c2ln"
+    for assertion in (foreign, forged):
+        form = {
+            **base,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        }
+        assert client.post(creds["token_url"], data=form).status_code == 401

@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "check_config": "collectorkit.config._build",
     "config_from_env": "collectorkit.config._xdr_env",
     "config_json_schema": "collectorkit.config._schema",
+    "connector_blueprint": "collectorkit.config._connectors",
     "load_config": "collectorkit.config._load",
     "open_state": "collectorkit.config._build",
     "parse_duration": "collectorkit.config._types",
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
         build_source,
         check_config,
         open_state,
+    )
+    from collectorkit.config._connectors import (
+        connector_blueprint,
     )
     from collectorkit.config._issues import (
         ConfigValidationError,
@@ -84,6 +88,7 @@ __all__ = [
     "check_config",
     "config_from_env",
     "config_json_schema",
+    "connector_blueprint",
     "load_config",
     "open_state",
     "parse_duration",

@@ -5,10 +5,19 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from collectorkit._net import STATUS_TOKEN_HINT, check_bind
 from collectorkit._redact import redact, url_secrets
+from collectorkit.config._connectors import connectors_from, expand_connector
 from collectorkit.config._registry import check_name
 from collectorkit.config._request import AuthSpec, StrictModel
 from collectorkit.config._source import (
@@ -108,6 +117,20 @@ def _apply_defaults(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "sources": sources}
 
 
+def _expanded(sources: Any) -> Any:
+    """Sources with their connectors expanded; one that cannot be is left for its own
+    validation to report (at its path)."""
+    if not isinstance(sources, list):
+        return sources
+    out = []
+    for source in sources:
+        try:
+            out.append(expand_connector(source))
+        except PydanticCustomError:
+            out.append(source)
+    return out
+
+
 class Config(StrictModel):
     """A validated configuration file. Build one with :func:`load_config`."""
 
@@ -129,11 +152,26 @@ class Config(StrictModel):
     """The status server: /health, /ready, /metrics, /status and the dashboard."""
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     """Settings every source inherits unless it sets its own."""
+    connectors_dir: str | None = None
+    """A folder of your own connector definitions (``*.yaml``), besides the shipped ones."""
 
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, data: Any) -> Any:
-        return _apply_defaults(data) if isinstance(data, dict) else data
+        if not isinstance(data, dict):
+            return data
+        if "sources" in data:  # a connector's settings come before the file's defaults
+            data = {**data, "sources": _expanded(data["sources"])}
+        return _apply_defaults(data)
+
+    # defined after _defaults so that it runs first, around it (pydantic runs before/wrap
+    # validators in reverse order of definition)
+    @model_validator(mode="wrap")
+    @classmethod
+    def _connectors(cls, data: Any, handler: ModelWrapValidatorHandler[Config]) -> Config:
+        folder = data.get("connectors_dir") if isinstance(data, dict) else None
+        with connectors_from(folder if isinstance(folder, str) else None):
+            return handler(data)
 
     @field_validator("state")
     @classmethod

@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_serializer, model_validator
 
+from collectorkit.config._connectors import expand_connector
 from collectorkit.config._objects import Options, read_as
 from collectorkit.config._registry import check_name
 from collectorkit.config._request import Auth, AuthSpec, Request, StrictModel
 from collectorkit.config._types import CronExpression, Duration
+from collectorkit.connectors import HOOKS
 from collectorkit.http import (
     CircuitBreakerPolicy,
     RateLimitPolicy,
@@ -192,6 +194,25 @@ class SourceConfig(StrictModel):
     callbacks: list[str | dict[str, Any]] = Field(default_factory=list)
     """Run for each new record: ``{python: pkg.mod:func}``, ``{command: ...}``, ``{webhook: …}``."""
     processed_ids: ProcessedIdsConfig = Field(default_factory=ProcessedIdsConfig)
+    connector: str | None = None
+    """A connector (``collectorkit connectors list``) whose settings go under this source's:
+    give ``base_url``, ``auth`` and ``options``; override anything else."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The connector's options (``collectorkit connectors show NAME``)."""
+    hooks: list[str] = Field(default_factory=list)
+    """Named connector hooks applied to the built collector (usually set by the connector)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _connector(cls, data: Any) -> Any:
+        return expand_connector(data)
+
+    @field_validator("hooks")
+    @classmethod
+    def _known_hooks(cls, value: list[str]) -> list[str]:
+        for name in value:
+            check_name(HOOKS, name)
+        return value
 
     @field_validator("base_url")
     @classmethod

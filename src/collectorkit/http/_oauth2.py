@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
@@ -21,8 +22,11 @@ from collectorkit.typing import TokenCache
 
 __all__ = ["MemoryTokenCache", "OAuth2ClientCredentialsHandler"]
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+AUTH_METHODS: tuple[str, ...] = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 DEFAULT_EXPIRES_IN = 3600.0
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFETIME = 300
 
 
 class MemoryTokenCache:
@@ -41,8 +45,14 @@ class MemoryTokenCache:
 class OAuth2ClientCredentialsHandler(AuthHandler):
     """The client-credentials grant (RFC 6749 §4.4).
 
-    The client secret goes as HTTP Basic (``auth_method="client_secret_basic"``, the default) or
-    in the form (``"client_secret_post"``). Tokens are reused until ``refresh_skew`` seconds before
+    The client authenticates (``auth_method``) with its secret as HTTP Basic
+    (``"client_secret_basic"``, the default with a ``client_secret``), with the secret in the form
+    (``"client_secret_post"``: Microsoft Graph, CrowdStrike), or with a JWT signed by its
+    ``private_key`` (``"private_key_jwt"``, RFC 7523, RS256 — the default with a ``private_key``;
+    Okta service apps need it). The assertion names the client as ``iss`` and ``sub``, the token
+    URL as ``aud``, lives five minutes and carries ``private_key_id`` as ``kid`` when given.
+    A token endpoint answering ``invalid_client`` gets an error naming the method used and the
+    other ones to try. Tokens are reused until ``refresh_skew`` seconds before
     their wall-clock expiry (``expires_in``, default one hour when the server omits it) and kept
     in ``token_cache`` (any :class:`~collectorkit.typing.TokenCache`, e.g. one backed by a state
     store, so a token survives restarts). A 401 refreshes once and retries; concurrent requests
@@ -54,11 +64,13 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
         self,
         token_url: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str | None = None,
         *,
+        private_key: str | None = None,
+        private_key_id: str | None = None,
         scope: str | Sequence[str] | None = None,
         audience: str | None = None,
-        auth_method: AuthMethod = "client_secret_basic",
+        auth_method: AuthMethod | None = None,
         token_cache: TokenCache | None = None,
         refresh_skew: float = 30.0,
         extra_params: Mapping[str, str] | None = None,
@@ -70,12 +82,26 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
                 path="OAuth2ClientCredentialsHandler.token_url",
             )
         self.client_id = _require_text(client_id, "OAuth2ClientCredentialsHandler.client_id")
-        self._secret = _require_text(client_secret, "OAuth2ClientCredentialsHandler.client_secret")
-        if auth_method not in ("client_secret_basic", "client_secret_post"):
+        if auth_method is None:
+            auth_method = "private_key_jwt" if private_key is not None else "client_secret_basic"
+        if auth_method not in AUTH_METHODS:
             raise ConfigError(
-                f"must be 'client_secret_basic' or 'client_secret_post', got {auth_method!r}",
+                f"must be one of {', '.join(AUTH_METHODS)}, got {auth_method!r}",
                 path="OAuth2ClientCredentialsHandler.auth_method",
             )
+        self._secret = self._private_key = ""
+        if auth_method == "private_key_jwt":
+            self._private_key = _require_text(
+                private_key, "OAuth2ClientCredentialsHandler.private_key"
+            )
+            _check_private_key(self._private_key)
+            register_secret(self._private_key)
+        else:
+            self._secret = _require_text(
+                client_secret, "OAuth2ClientCredentialsHandler.client_secret"
+            )
+            register_secret(self._secret)
+        self.private_key_id = private_key_id
         self.scope = scope if scope is None or isinstance(scope, str) else " ".join(scope)
         self.audience = audience
         self.auth_method = auth_method
@@ -90,7 +116,6 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
         self._contexts: list[AuthContext] = []
-        register_secret(self._secret)
 
     def attach(self, context: AuthContext) -> None:
         if context not in self._contexts:
@@ -156,7 +181,13 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
         }
-        if self.auth_method == "client_secret_post":
+        if self.auth_method == "private_key_jwt":
+            form |= {
+                "client_id": self.client_id,
+                "client_assertion_type": JWT_BEARER,
+                "client_assertion": self._assertion(),
+            }
+        elif self.auth_method == "client_secret_post":
             form |= {"client_id": self.client_id, "client_secret": self._secret}
         else:
             raw = f"{quote(self.client_id, safe='')}:{quote(self._secret, safe='')}"
@@ -176,7 +207,7 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
             )
             raise AuthenticationError(
                 f"token endpoint {where} refused client {self.client_id!r} "
-                f"(status {response.status_code}): {reason}",
+                f"(status {response.status_code}): {reason}{self._method_hint(data)}",
                 response=response,
             )
         expires_in = data.get("expires_in", DEFAULT_EXPIRES_IN)
@@ -185,6 +216,31 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
         except (TypeError, ValueError):
             lifetime = DEFAULT_EXPIRES_IN
         return data["access_token"], lifetime
+
+    def _method_hint(self, data: Mapping[str, Any]) -> str:
+        if data.get("error") != "invalid_client":
+            return ""
+        others = " or ".join(repr(m) for m in AUTH_METHODS if m != self.auth_method)
+        return (
+            f" — client authentication {self.auth_method!r} was refused; the endpoint may "
+            f"require {others} (auth_method)"
+        )
+
+    def _assertion(self) -> str:
+        """A fresh RS256 client assertion (RFC 7523 §2.2)."""
+        jwt = _jwt_module()
+        now = int(self._now())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": self.token_url,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME,
+            "jti": secrets.token_hex(16),
+        }
+        headers = {"kid": self.private_key_id} if self.private_key_id else None
+        token: str = jwt.encode(claims, self._private_key, algorithm="RS256", headers=headers)
+        return token
 
     async def on_request(self, request: Request) -> None:
         request.headers["Authorization"] = f"Bearer {await self.token()}"
@@ -215,6 +271,29 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
             f"client_id={self.client_id!r}, client_secret={MASK!r}, scope={self.scope!r}, "
             f"audience={self.audience!r}, auth_method={self.auth_method!r})"
         )
+
+
+def _jwt_module() -> Any:
+    try:
+        import jwt
+    except ImportError:
+        raise ConfigError(
+            "private_key_jwt needs PyJWT and cryptography: pip install 'collectorkit[jwt]'",
+            path="OAuth2ClientCredentialsHandler.auth_method",
+        ) from None
+    return jwt
+
+
+def _check_private_key(pem: str) -> None:
+    """A private key that cannot sign is a configuration error now, not at the first token."""
+    jwt = _jwt_module()
+    try:
+        jwt.encode({"check": 1}, pem, algorithm="RS256")
+    except (ValueError, TypeError, jwt.exceptions.PyJWTError):
+        raise ConfigError(
+            "is not an RSA private key in PEM form (-----BEGIN PRIVATE KEY-----)",
+            path="OAuth2ClientCredentialsHandler.private_key",
+        ) from None
 
 
 def _json_object(response: Response) -> dict[str, Any]:

@@ -7,11 +7,13 @@ empty page. *Bounded* (``until`` given, or ``DESCENDING``): events with ``since 
 until`` in ``published`` order; the last page has no ``next`` link. ``after`` comes only from
 next links and cannot be combined with ``since`` (400). ``limit`` 0-1000, default 100.
 ``X-Rate-Limit-Limit/Remaining/Reset`` (epoch seconds) on every response; 429 carries
-``E0000047`` and Remaining 0 and no ``Retry-After`` by default.
+``E0000047`` and Remaining 0 and no ``Retry-After`` by default. The token endpoint requires
+``private_key_jwt`` as Okta does for ``okta.*`` scopes: a client secret gets ``invalid_client``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -19,13 +21,39 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from collectorkit.simulator._dataset import StoredRecord
 from collectorkit.simulator._engine import Endpoint, Reply, RequestContext, VendorAPI, VendorError
 from collectorkit.simulator._ids import uuid4
 from collectorkit.simulator._timefmt import iso, parse_time_ms
 from collectorkit.simulator._vendor_generic import int_param
 
-__all__ = ["OktaAPI"]
+__all__ = ["OktaAPI", "private_key_pem", "signing_key"]
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@functools.cache
+def signing_key() -> rsa.RSAPrivateKey:
+    """The service app's key pair (one per process): clients sign with the private half."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def private_key_pem() -> str:
+    """The private key a client uses for private_key_jwt, PEM (PKCS#8)."""
+    return (
+        signing_key()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode("ascii")
+    )
+
 
 _EVENTS = (
     ("user.session.start", "User login to Okta", "INFO"),
@@ -121,7 +149,7 @@ class OktaAPI(VendorAPI):
             "token": self.profile.secret,
             "authorization": f"SSWS {self.profile.secret}",
             "client_id": self.profile.client_id,
-            "client_secret": self.profile.oauth_secret,
+            "private_key": private_key_pem(),
             "token_url": base_url + "/oauth2/v1/token",
             "scope": "okta.logs.read",
         }
@@ -222,18 +250,9 @@ class OktaAPI(VendorAPI):
                     "error_description": "scope must include okta.logs.read",
                 },
             )
-        assertion_ok = bool(form.get("client_assertion")) and form.get(
-            "client_assertion_type", ""
-        ).endswith("jwt-bearer")
-        secret_ok = (
-            form.get("client_id") == self.profile.client_id
-            and form.get("client_secret") == self.profile.oauth_secret
-        )
-        if not (assertion_ok or secret_ok):
-            return Reply(
-                401,
-                {"error": "invalid_client", "error_description": "Client authentication failed."},
-            )
+        refused = self._client_auth_problem(ctx, form)
+        if refused:
+            return Reply(401, {"error": "invalid_client", "error_description": refused})
         token, lifetime = self.issue_token(ctx.now)
         return Reply(
             200,
@@ -244,6 +263,40 @@ class OktaAPI(VendorAPI):
                 "scope": "okta.logs.read",
             },
         )
+
+    def _client_auth_problem(self, ctx: RequestContext, form: dict[str, str]) -> str | None:
+        """Why the client's authentication is refused, or ``None``: okta.* scopes need
+        private_key_jwt — an RS256 assertion signed with the key of ``credentials()``, naming
+        the client as ``iss`` and ``sub`` and the token endpoint as ``aud``, not expired."""
+        assertion = form.get("client_assertion")
+        if not assertion:
+            if form.get("client_secret") or ctx.request.headers.get("authorization"):
+                return (
+                    "Client secrets are not accepted for okta.* scopes: "
+                    "use private_key_jwt (client_assertion)."
+                )
+            return "client_assertion is required (private_key_jwt)."
+        if form.get("client_assertion_type") != JWT_BEARER:
+            return f"client_assertion_type must be {JWT_BEARER}."
+        try:
+            claims = jwt.decode(
+                assertion,
+                signing_key().public_key(),
+                algorithms=["RS256"],
+                options={"verify_aud": False, "verify_exp": False, "verify_iat": False},
+            )
+        except jwt.PyJWTError as exc:
+            return f"The client_assertion is invalid: {exc}."
+        if (
+            claims.get("iss") != self.profile.client_id
+            or claims.get("sub") != self.profile.client_id
+        ):
+            return "The client_assertion's iss and sub must be the client id."
+        if not str(claims.get("aud", "")).endswith("/oauth2/v1/token"):
+            return "The client_assertion's aud must be the token endpoint."
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= ctx.now:
+            return "The client_assertion has expired."
+        return None
 
     # -- logs -----------------------------------------------------------------------------
     def _matcher(self, ctx: RequestContext) -> Callable[[StoredRecord], bool]:
