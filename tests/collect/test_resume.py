@@ -81,7 +81,8 @@ async def test_a_retry_after_longer_than_the_budget_is_not_waited_out(api: FakeA
 
     def throttle_second_page(request):
         if request.args.get("cursor") == "c10":
-            return Response("{}", status=429, headers={"Retry-After": "600"})
+            # longer than the budget, shorter than RetryPolicy.max_server_wait
+            return Response("{}", status=429, headers={"Retry-After": "120"})
         return None
 
     api.fail = throttle_second_page

@@ -95,7 +95,9 @@ class PaginationConfig:
     pointing back at the position just asked for, a short page (``stop_on_short_page``:
     ``None`` means on for page/offset modes, off for cursor/link), the total reached, or
     ``max_offset``/``max_page`` (the next run then starts from the first page); ``max_pages``
-    only interrupts it (the next run goes on from there). When the API gave a next
+    only interrupts it (the next run goes on from there), as does ``max_repeated_pages``: that
+    many non-empty pages in a row that bring no record key not seen earlier in the walk (an API
+    handing out fresh cursors over the same records forever). When the API gave a next
     cursor or link with its last page (feeds such as 1Password or Okta polling), the state keeps
     it so the next run continues from there. ``expired_cursor_statuses`` are the statuses that,
     on the first request of a resumed cursor/link, mean "this cursor expired": the collector
@@ -125,6 +127,7 @@ class PaginationConfig:
     max_pages: int | None = None
     max_offset: int | None = None
     max_page: int | None = None
+    max_repeated_pages: int = 3
     expired_cursor_statuses: tuple[int, ...] = (400, 404, 410)
     paths: dict[str, JSONPath | None] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -142,6 +145,7 @@ class PaginationConfig:
         _check_int(self.max_pages, f"{where}.max_pages", minimum=1, optional=True)
         _check_int(self.max_offset, f"{where}.max_offset", minimum=1, optional=True)
         _check_int(self.max_page, f"{where}.max_page", minimum=self.start_page, optional=True)
+        _check_int(self.max_repeated_pages, f"{where}.max_repeated_pages", minimum=1)
         object.__setattr__(
             self, "expired_cursor_statuses", _statuses(self.expired_cursor_statuses, where)
         )

@@ -13,11 +13,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 from collectorkit._errors import PaginationError
+from collectorkit._records import Record, record_digest
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
 
-__all__ = ["Advance", "StandardPaginator", "next_link_from_headers"]
+__all__ = ["Advance", "NewKeyWatch", "StandardPaginator", "next_link_from_headers"]
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]+(?:=(?:\"[^\"]*\"|[^;,]*))?)*)")
 _FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -233,6 +234,67 @@ class StandardPaginator:
         else:
             link = next_link_from_headers(response.headers)
         return urljoin(response.url, link) if link else None
+
+
+class NewKeyWatch:
+    """Whether a walk still brings new records: stops it with ``NO_NEW_KEYS`` after ``limit``
+    non-empty pages in a row whose every record key was seen earlier in the walk.
+
+    A record's key is the value of its identifying field (the first top-level field whose
+    string or number differs in every record of a page, ``id`` preferred; found once per walk),
+    or its content digest when it has none. The last ``memory`` keys are remembered.
+    """
+
+    __slots__ = ("_field", "_limit", "_memory", "_run", "_seen")
+
+    def __init__(self, limit: int, *, memory: int = 100_000) -> None:
+        self._limit = limit
+        self._memory = memory
+        self._run = 0
+        self._field: str | None = None
+        self._seen: dict[object, None] = {}  # insertion-ordered: the oldest are forgotten first
+
+    def after_page(self, records: list[Record], stop: StopReason | None) -> StopReason | None:
+        """``stop``, or ``NO_NEW_KEYS`` when this page made ``limit`` in a row without a new key."""
+        if not records:
+            return stop
+        new = False
+        seen = self._seen
+        for key in self._keys(records):
+            if key not in seen:
+                new = True
+                seen[key] = None
+        while len(seen) > self._memory:
+            del seen[next(iter(seen))]
+        self._run = 0 if new else self._run + 1
+        return StopReason.NO_NEW_KEYS if stop is None and self._run >= self._limit else stop
+
+    def _keys(self, records: list[Record]) -> list[object]:
+        name = self._field or _identifying_field(records)
+        self._field = name
+        if name is None:
+            return [record_digest(r) if isinstance(r, dict) else repr(r) for r in records]
+        return [
+            (name, value)
+            if isinstance(r, dict) and isinstance(value := r.get(name), str | int)
+            else record_digest(r)
+            if isinstance(r, dict)
+            else repr(r)
+            for r in records
+        ]
+
+
+def _identifying_field(records: list[Record]) -> str | None:
+    """A top-level field whose string or number differs in every record (``id`` first)."""
+    first = records[0]
+    if len(records) < 2 or not all(isinstance(r, dict) for r in records):
+        return None
+    names = sorted(first, key=lambda n: n != "id")
+    for name in names:
+        values = {r.get(name) for r in records if isinstance(r.get(name), str | int)}
+        if len(values) == len(records):
+            return name
+    return None
 
 
 def _truth(value: Any) -> bool | None:

@@ -46,6 +46,10 @@ class StopReason(StrEnum):
     """The execution time budget would not cover another request."""
     MAX_PAGES = "max_pages"
     """``max_pages`` requests were sent: an interruption, the API may have more."""
+    NO_NEW_KEYS = "no_new_keys"
+    """``pagination.max_repeated_pages`` pages in a row brought no record key not seen earlier
+    in the walk while still pointing on (fresh cursors over the same records): following would
+    never end. The position is kept and the walk left open, as for ``EMPTY_PAGES``."""
 
     @property
     def exhausted(self) -> bool:
@@ -58,6 +62,7 @@ _INCOMPLETE = {
     StopReason.TIME_BUDGET,
     StopReason.MAX_PAGES,
     StopReason.EMPTY_PAGES,
+    StopReason.NO_NEW_KEYS,
 }
 
 

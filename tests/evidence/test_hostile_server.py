@@ -1,0 +1,397 @@
+"""A hostile API server: it asks for endless waits, trickles its body, sends huge pages, hands
+out fresh cursors over the same records forever. Each attack ends promptly, with an error or a
+stop reason that names what happened, and the saved state untouched by what was refused."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from pytest_httpserver import HTTPServer
+from structlog.testing import capture_logs
+from werkzeug import Request as WRequest
+from werkzeug import Response as WResponse
+
+from collectorkit import (
+    APIClient,
+    CollectorBlueprint,
+    CollectorClient,
+    CollectorRequest,
+    HTTPError,
+    PaginationConfig,
+    RequestTimeoutError,
+    RetryPolicy,
+    SQLiteSink,
+    StopReason,
+    TimeoutSettings,
+    collect_into,
+)
+from collectorkit.http._aiohttp_transport import AiohttpTransport
+from collectorkit.http._httpx_transport import HttpxTransport
+from collectorkit.testing import FakeClock
+from tests.evidence._support import write_config
+
+TRANSPORTS = [AiohttpTransport, HttpxTransport]
+
+
+def _url(server: HTTPServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture
+def server() -> Iterator[HTTPServer]:
+    httpserver = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    httpserver.start()
+    yield httpserver
+    httpserver.clear()
+    httpserver.stop()
+
+
+@contextlib.contextmanager
+def raw_server(reply: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that reads one request per connection and lets ``reply`` write
+    raw bytes (slow bodies, chunked bodies); its base URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    done = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            with contextlib.suppress(OSError):
+                reply(conn)
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join(2)
+        listener.close()
+
+
+# --- 5. server-requested waits are capped ------------------------------------------------------
+
+FAR_FUTURE_WAITS = [
+    ("Retry-After", "1e9"),
+    ("Retry-After", "inf"),
+    ("Retry-After", "Fri, 01 Jan 2100 00:00:00 GMT"),
+    ("X-RateLimit-Reset", "4102444800"),  # 2100-01-01 in epoch seconds
+]
+
+
+@pytest.mark.parametrize(("header", "value"), FAR_FUTURE_WAITS)
+async def test_a_far_future_server_wait_is_capped_and_reported(
+    server: HTTPServer, header: str, value: str
+) -> None:
+    server.expect_ordered_request("/x").respond_with_json({}, status=429, headers={header: value})
+    server.expect_ordered_request("/x").respond_with_json({"ok": True})
+    clock = FakeClock()
+    retry = RetryPolicy(max_attempts=2, initial_delay=2, jitter=False)
+    with capture_logs() as logs:
+        async with APIClient(base_url=_url(server), retry=retry, clock=clock) as client:
+            response = await client.get("/x")
+    assert response.body == {"ok": True}
+    assert clock.sleeps, "the client retried without any wait"
+    assert max(clock.sleeps) <= 300, clock.sleeps  # the default cap: five minutes
+    reported = [e for e in logs if header in str(e) and value in str(e)]
+    assert reported, f"no log line names {header}: {value}: {logs}"
+
+
+async def test_the_cap_is_configurable_and_past_it_the_own_backoff_applies(
+    server: HTTPServer,
+) -> None:
+    server.expect_ordered_request("/x").respond_with_json(
+        {}, status=503, headers={"Retry-After": "30"}
+    )
+    server.expect_ordered_request("/x").respond_with_json({"ok": True})
+    clock = FakeClock()
+    retry = RetryPolicy(max_attempts=2, initial_delay=2, jitter=False, max_server_wait="10s")
+    async with APIClient(base_url=_url(server), retry=retry, clock=clock) as client:
+        await client.get("/x")
+    assert clock.sleeps == [2.0]
+
+
+def test_the_cap_is_in_the_configuration_schema() -> None:
+    from collectorkit.config._schema import render_config_schema
+
+    text = render_config_schema()
+    assert "max_server_wait" in text
+    assert "max_response_size" in text
+    assert '"total"' in text
+
+
+@pytest.mark.timeout(60)
+def test_sigint_ends_once_while_it_waits_on_retry_after(server: HTTPServer, tmp_path: Path) -> None:
+    server.expect_request("/v1/events").respond_with_json(
+        {}, status=429, headers={"Retry-After": "120"}
+    )
+    config = {
+        "state": f"sqlite:///{tmp_path / 'ck.db'}",
+        "sinks": [{"type": "sqlite", "path": str(tmp_path / "ck.db")}],
+        "sources": [
+            {
+                "name": "hostile",
+                "base_url": _url(server),
+                "request": {"endpoint": "/v1/events", "data_path": "data"},
+                "retry": {"max_attempts": 3},
+            }
+        ],
+    }
+    path = write_config(tmp_path / "collectorkit.yaml", config)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collectorkit", "once", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not server.log and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.log, "collectorkit once sent no request"
+        time.sleep(0.3)  # it is now waiting on the server's Retry-After
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("collectorkit once still running 15 s after SIGINT")
+        assert time.monotonic() - sent < 10
+        assert proc.returncode != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.communicate()[0].decode()
+    assert "Traceback" not in output, output
+
+
+# --- 6. a total per-request deadline, the time budget over body reads ------------------------
+
+
+def _trickle(total: int, every: float) -> Callable[[socket.socket], None]:
+    def reply(conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {total}\r\n\r\n".encode()
+        )
+        for _ in range(total):
+            conn.sendall(b" ")
+            time.sleep(every)
+
+    return reply
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("transport_class", TRANSPORTS)
+async def test_a_body_sent_at_a_trickle_ends_at_the_total_deadline(
+    transport_class: Callable[[], Any],
+) -> None:
+    with raw_server(_trickle(total=60, every=0.1)) as url:  # 6 s at the least, today
+        timeouts = TimeoutSettings(read=1, total=1.0)
+        retry = RetryPolicy.disabled()
+        transport = transport_class()
+        started = time.monotonic()
+        async with APIClient(
+            base_url=url, timeout=timeouts, retry=retry, transport=transport
+        ) as client:
+            with pytest.raises(RequestTimeoutError, match=r"total"):
+                await client.get("/slow")
+        await transport.aclose()
+        assert time.monotonic() - started < 3
+
+
+@pytest.mark.timeout(30)
+async def test_the_time_budget_covers_a_trickling_body() -> None:
+    with raw_server(_trickle(total=80, every=0.1)) as url:  # 8 s at the least, today
+        blueprint = CollectorBlueprint(
+            name="trickle",
+            base_url=url,
+            request=CollectorRequest(endpoint="/v1/events", data_path="data"),
+            retry_policy=RetryPolicy.disabled(),
+            timeout=TimeoutSettings(read=5, execution=1.5),
+            time_margin=0.1,
+        )
+        started = time.monotonic()
+        client = CollectorClient(blueprint)
+        result = await client.collect_events()
+        await client.aclose()
+        assert result.stop_reason is StopReason.TIME_BUDGET
+        assert time.monotonic() - started < 3.5
+
+
+# --- 7. a maximum response size ----------------------------------------------------------------
+
+
+def _chunked(pieces: int, size: int) -> Callable[[socket.socket], None]:
+    def reply(conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for _ in range(pieces):
+            conn.sendall(f"{size:x}\r\n".encode() + b" " * size + b"\r\n")
+        conn.sendall(b"0\r\n\r\n")
+
+    return reply
+
+
+@pytest.mark.parametrize("transport_class", TRANSPORTS)
+async def test_a_response_over_the_size_limit_by_content_length(
+    server: HTTPServer, transport_class: Callable[[], Any]
+) -> None:
+    server.expect_request("/big").respond_with_data(b" " * 5000, content_type="application/json")
+    transport = transport_class()
+    timeouts = TimeoutSettings(max_response_size=1000)
+    async with APIClient(base_url=_url(server), timeout=timeouts, transport=transport) as c:
+        with pytest.raises(HTTPError, match=r"max_response_size.*1000"):
+            await c.get("/big")
+    await transport.aclose()
+    assert len(server.log) == 1  # not retried: a retry gets the same page
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("transport_class", TRANSPORTS)
+async def test_a_chunked_response_over_the_size_limit(transport_class: Callable[[], Any]) -> None:
+    with raw_server(_chunked(pieces=40, size=1000)) as url:
+        transport = transport_class()
+        timeouts = TimeoutSettings(max_response_size=10_000)
+        async with APIClient(
+            base_url=url, timeout=timeouts, retry=RetryPolicy.disabled(), transport=transport
+        ) as client:
+            with pytest.raises(HTTPError, match=r"max_response_size.*10000"):
+                await client.get("/chunked")
+        await transport.aclose()
+
+
+async def test_a_page_over_the_size_limit_leaves_the_state_untouched(
+    server: HTTPServer, tmp_path: Path
+) -> None:
+    big = [True]
+
+    def page(request: WRequest) -> WResponse:
+        if request.args.get("cursor") is None:
+            body: dict[str, Any] = {"data": [{"id": 1}, {"id": 2}], "next": "c2"}
+        elif big[0]:
+            body = {"data": [{"id": n, "pad": "x" * 100} for n in range(3, 100)], "next": "c3"}
+        else:
+            body = {"data": [{"id": 3}], "next": None}
+        return WResponse(orjson.dumps(body), content_type="application/json")
+
+    server.expect_request("/v1/events").respond_with_handler(page)
+    blueprint = CollectorBlueprint(
+        name="big",
+        base_url=_url(server),
+        request=CollectorRequest(
+            endpoint="/v1/events",
+            data_path="data",
+            pagination=PaginationConfig(
+                mode="cursor", cursor_param="cursor", next_cursor_path="next"
+            ),
+        ),
+        timeout=TimeoutSettings(max_response_size=2000),
+        retry_policy=RetryPolicy.disabled(),
+    )
+    db = tmp_path / "ck.db"
+    with pytest.raises(HTTPError, match="max_response_size"):
+        await collect_into(blueprint, sinks=[SQLiteSink(str(db))], state=f"sqlite:///{db}")
+    big[0] = False
+    report = await collect_into(blueprint, sinks=[SQLiteSink(str(db))], state=f"sqlite:///{db}")
+    cursors = [request.args.get("cursor") for request, _ in server.log]
+    assert cursors == [None, "c2", "c2"]  # resumed at the refused page, nothing skipped
+    assert report.stored == 1
+
+
+# --- 8. endless fresh cursors over the same records --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"id": 1, "kind": "a"}, {"id": 2, "kind": "a"}],
+        [{"alert_id": "x-1"}, {"alert_id": "x-2"}],
+        [{"message": "no identifying field"}],  # one record: keyed by its content
+    ],
+)
+async def test_fresh_cursors_over_the_same_records_stop_with_a_named_reason(
+    server: HTTPServer, records: list[dict[str, Any]]
+) -> None:
+    counter = itertools.count()
+
+    def page(request: WRequest) -> WResponse:
+        body = {"data": records, "next": f"c{next(counter)}"}
+        return WResponse(orjson.dumps(body), content_type="application/json")
+
+    server.expect_request("/v1/events").respond_with_handler(page)
+    blueprint = CollectorBlueprint(
+        name="loop",
+        base_url=_url(server),
+        request=CollectorRequest(
+            endpoint="/v1/events",
+            data_path="data",
+            pagination=PaginationConfig(
+                mode="cursor", cursor_param="cursor", next_cursor_path="next", max_pages=200
+            ),
+        ),
+    )
+    client = CollectorClient(blueprint)
+    result = await client.collect_events()
+    await client.aclose()
+    assert result.stop_reason is StopReason.NO_NEW_KEYS
+    assert not result.stop_reason.exhausted  # the position is kept, the next run goes on
+    assert len(server.log) == 4  # the first page, then three bringing nothing new
+    assert result.events[: len(records)] == records
+
+
+async def test_a_feed_that_moves_on_is_not_stopped(server: HTTPServer) -> None:
+    def page(request: WRequest) -> WResponse:
+        n = int(request.args.get("cursor", "0"))
+        body = {"data": [{"id": n}, {"id": n + 1}], "next": str(n + 1) if n < 20 else None}
+        return WResponse(orjson.dumps(body), content_type="application/json")
+
+    server.expect_request("/v1/events").respond_with_handler(page)
+    blueprint = CollectorBlueprint(
+        name="overlap",
+        base_url=_url(server),
+        request=CollectorRequest(
+            endpoint="/v1/events",
+            data_path="data",
+            pagination=PaginationConfig(
+                mode="cursor", cursor_param="cursor", next_cursor_path="next"
+            ),
+        ),
+    )
+    client = CollectorClient(blueprint)
+    result = await client.collect_events()
+    await client.aclose()
+    assert result.stop_reason is StopReason.NO_NEXT  # each page overlaps, but brings a new key
+    assert len(server.log) == 21
