@@ -49,8 +49,8 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     kind: str = request.param
     if kind == "service":
         backing = SQLiteStateStore(tmp_path / "service.db")
-        async with run_storage_service(backing, token="t0ken") as url:
-            client = StorageServiceClient(url, token="t0ken", timeout=10)
+        async with run_storage_service(backing, token="t0ken-for-the-state-tests") as url:
+            client = StorageServiceClient(url, token="t0ken-for-the-state-tests", timeout=10)
             yield client
             await client.aclose()
         await backing.aclose()

@@ -9,12 +9,17 @@ Endpoints (all JSON; OpenAPI at ``/openapi.json``, docs at ``/docs``):
   generic state store (compare-and-set with ``if_version``; 409 on conflict)
 - ``GET /health`` (never needs a token), ``GET /status``, ``GET /metrics`` (Prometheus)
 
-With a ``token``, every endpoint but ``/health`` and the docs requires
-``Authorization: Bearer <token>`` (compared in constant time).
+With a ``token`` (at least 16 characters), every endpoint but ``/health`` and the docs requires
+``Authorization: Bearer <token>`` (scheme in any case; compared in constant time). Every error
+body has the shape of ``ErrorOut``: ``detail``, and ``field`` or ``errors`` where they apply.
+A watermark more than ``max_future`` seconds ahead of now is refused (422): it would pin the
+source. If the SQLite file behind the store is deleted or replaced, ``/health``, ``/status`` and
+every read and write answer 503 instead of writing into a file that is gone.
 """
 
 import hmac
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
@@ -30,10 +35,14 @@ from collectorkit._errors import (
     StateError,
     StateStoreUnavailableError,
 )
+from collectorkit._instants import DEFAULT_MAX_FUTURE
+from collectorkit._net import check_token
+from collectorkit.service._guard import StoreFileGuard
 from collectorkit.service._metrics import ServiceMetrics
 from collectorkit.service._middleware import BodySizeLimit, RequestMetrics
 from collectorkit.service._models import (
     DeleteResult,
+    ErrorOut,
     HealthOut,
     StateItemOut,
     StateListOut,
@@ -45,12 +54,19 @@ from collectorkit.service._models import (
     WatermarkOut,
 )
 from collectorkit.state import Watermark, WatermarkManager
+from collectorkit.state._watermarks import WatermarkScan
 from collectorkit.typing import StateStore
 
 __all__ = ["create_app"]
 
 _bearer = HTTPBearer(auto_error=False, description="The service's bearer token")
 _Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+_Responses = dict[int | str, dict[str, Any]]
+_ERRORS: _Responses = {
+    401: {"model": ErrorOut, "description": "Missing or wrong bearer token"},
+    422: {"model": ErrorOut, "description": "A value of the request is invalid"},
+    503: {"model": ErrorOut, "description": "The state store is unavailable"},
+}
 
 
 def create_app(
@@ -59,13 +75,19 @@ def create_app(
     *,
     max_body_bytes: int = 64 * 1024,
     clock: Clock | None = None,
+    max_future: float = DEFAULT_MAX_FUTURE,
 ) -> FastAPI:
     """The FastAPI app over ``store``. The caller owns ``store`` and closes it.
 
-    ``max_body_bytes`` bounds request bodies (413 beyond). ``clock`` gives the wall-clock time
-    of runs and watermark ages (tests pass a ``FakeClock``).
+    ``token`` must be at least 16 characters (a :class:`~collectorkit.ConfigError` otherwise).
+    ``max_body_bytes`` bounds request bodies (413 beyond). ``max_future`` is how many seconds
+    ahead of now a watermark may lie. ``clock`` gives the wall-clock time of runs and watermark
+    ages (tests pass a ``FakeClock``).
     """
+    check_token(token)
     clock = clock or SystemClock()
+    manager = WatermarkManager(store, clock=clock, max_future=max_future)
+    guard = StoreFileGuard(store)
     metrics = ServiceMetrics()
     app = FastAPI(
         title="collectorkit storage service",
@@ -75,13 +97,16 @@ def create_app(
     app.state.store = store
     app.state.metrics = metrics
     _install_error_handlers(app)
-    app.include_router(_public_router())
+    app.include_router(_public_router(guard))
     protected = [Depends(_auth(token))]
+    intact = [*protected, Depends(_intact(guard))]
+    app.include_router(_watermark_router(manager, clock), dependencies=intact, responses=_ERRORS)
+    app.include_router(_state_router(store), dependencies=intact, responses=_ERRORS)
     app.include_router(
-        _watermark_router(WatermarkManager(store, clock=clock), clock), dependencies=protected
+        _ops_router(store, manager, guard, metrics, clock),
+        dependencies=protected,
+        responses={401: _ERRORS[401]},
     )
-    app.include_router(_state_router(store), dependencies=protected)
-    app.include_router(_ops_router(store, metrics, clock), dependencies=protected)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
@@ -104,12 +129,33 @@ def _auth(token: str | None) -> Any:
     return require_token
 
 
-def _public_router() -> APIRouter:
+def _intact(guard: StoreFileGuard) -> Any:
+    async def store_file_intact() -> AsyncIterator[None]:
+        problem = guard.problem()
+        if problem is not None:
+            raise StateStoreUnavailableError(problem)
+        yield
+        guard.problem()  # the request may have created the file: remember which one it is
+
+    return store_file_intact
+
+
+def _public_router(guard: StoreFileGuard) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/health", response_model=HealthOut, tags=["operations"])
-    async def health() -> dict[str, str]:
-        """Liveness: the process answers. ``/status`` checks the store."""
+    @router.get(
+        "/health",
+        response_model=HealthOut,
+        response_model_exclude_none=True,
+        tags=["operations"],
+        responses={503: _ERRORS[503]},
+    )
+    async def health() -> Any:
+        """Liveness: the process answers and its SQLite file (if any) is still the one it
+        opened. ``/status`` checks the store."""
+        problem = guard.problem()
+        if problem is not None:
+            return JSONResponse({"status": "unhealthy", "detail": problem}, status_code=503)
         return {"status": "healthy"}
 
     return router
@@ -123,9 +169,13 @@ def _watermark_router(manager: WatermarkManager, clock: Clock) -> APIRouter:
 
     @router.get("", response_model=WatermarkListOut)
     async def list_watermarks() -> dict[str, Any]:
+        """Every readable watermark; unreadable records are skipped and listed in
+        ``malformed``."""
         now = clock.time()
-        items = [_with_age(w, now) for w in await manager.list_watermarks()]
-        return {"count": len(items), "watermarks": items}
+        scan = await manager.scan_watermarks()
+        items = [_with_age(w, now) for w in scan.watermarks]
+        malformed = [{"source_id": k, "reason": v} for k, v in sorted(scan.malformed.items())]
+        return {"count": len(items), "watermarks": items, "malformed": malformed}
 
     @router.get("/{source_id:path}", response_model=WatermarkOut, responses=not_found)
     async def get_watermark(source_id: str) -> dict[str, Any]:
@@ -202,19 +252,26 @@ def _item(stored: Any) -> dict[str, Any]:
     return {"value": stored.value, "version": stored.version, "updated_at": stored.updated_at}
 
 
-def _ops_router(store: StateStore, metrics: ServiceMetrics, clock: Clock) -> APIRouter:
+def _ops_router(
+    store: StateStore,
+    manager: WatermarkManager,
+    guard: StoreFileGuard,
+    metrics: ServiceMetrics,
+    clock: Clock,
+) -> APIRouter:
     router = APIRouter(tags=["operations"])
-    manager = WatermarkManager(store, clock=clock)
     started = time.monotonic()
 
     async def summary() -> dict[str, Any]:
         now = clock.time()
-        try:
-            records = await manager.list_watermarks()
-        except StateError:
-            reachable, records = False, []
-        else:
-            reachable = True
+        detail = guard.problem()
+        scan = WatermarkScan([], {})
+        if detail is None:
+            try:
+                scan = await manager.scan_watermarks()
+            except StateError as exc:
+                detail = str(exc)
+        reachable, records = detail is None, scan.watermarks
         ages = {
             w.source_id: now - w.last_successful_timestamp.timestamp()
             for w in records
@@ -226,8 +283,10 @@ def _ops_router(store: StateStore, metrics: ServiceMetrics, clock: Clock) -> API
             "store_reachable": reachable,
             "watermarks": len(records),
             "failed_sources": [w.source_id for w in records if w.status == "failed"],
+            "malformed_watermarks": sorted(scan.malformed),
             "oldest_watermark_age_seconds": max(ages.values()) if ages else None,
             "uptime_seconds": time.monotonic() - started,
+            "detail": detail,
             "ages": ages,
         }
 
@@ -244,6 +303,7 @@ def _ops_router(store: StateStore, metrics: ServiceMetrics, clock: Clock) -> API
         metrics.store_up.set(1 if body["store_reachable"] else 0)
         metrics.watermarks.set(body["watermarks"])
         metrics.failed.set(len(body["failed_sources"]))
+        metrics.malformed.set(len(body["malformed_watermarks"]))
         metrics.oldest_age.set(body["oldest_watermark_age_seconds"] or 0)
         metrics.source_age.clear()
         for source_id, age in body["ages"].items():

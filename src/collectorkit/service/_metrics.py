@@ -33,6 +33,11 @@ class ServiceMetrics:
             "Sources whose last run failed",
             registry=self.registry,
         )
+        self.malformed = Gauge(
+            "collectorkit_storage_malformed_watermarks",
+            "Stored watermark records that could not be read (skipped in lists)",
+            registry=self.registry,
+        )
         self.oldest_age = Gauge(
             "collectorkit_storage_oldest_watermark_age_seconds",
             "Age of the oldest last_successful_timestamp",

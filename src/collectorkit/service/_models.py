@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "DeleteResult",
+    "ErrorOut",
     "HealthOut",
+    "MalformedWatermark",
     "StateItemOut",
     "StateListOut",
     "StatePutIn",
@@ -46,9 +48,17 @@ class WatermarkListItem(WatermarkOut):
     age_seconds: float | None = Field(description="Seconds since last_successful_timestamp")
 
 
+class MalformedWatermark(BaseModel):
+    source_id: str
+    reason: str
+
+
 class WatermarkListOut(BaseModel):
     count: int
     watermarks: list[WatermarkListItem]
+    malformed: list[MalformedWatermark] = Field(
+        default_factory=list, description="Stored records that could not be read (skipped)"
+    )
 
 
 class DeleteResult(BaseModel):
@@ -80,6 +90,21 @@ class StateListOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
+    detail: str | None = Field(default=None, description="Why the service is unhealthy")
+
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="Where in the request: body.status, path.source_id …")
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error body (4xx and 5xx): ``detail`` always; ``field`` names the offending field of
+    a rejected value; ``errors`` lists each problem of a request that failed validation."""
+
+    detail: str
+    field: str | None = None
+    errors: list[FieldErrorOut] | None = None
 
 
 class StatusOut(BaseModel):
@@ -88,5 +113,9 @@ class StatusOut(BaseModel):
     store_reachable: bool
     watermarks: int
     failed_sources: list[str]
+    malformed_watermarks: list[str] = Field(
+        default_factory=list, description="Source ids whose stored record could not be read"
+    )
     oldest_watermark_age_seconds: float | None
     uptime_seconds: float
+    detail: str | None = Field(default=None, description="Why the store is not reachable")

@@ -1,7 +1,9 @@
 """Running the storage service: ``serve`` (blocking, for the CLI) and ``run_storage_service``.
 
 A service that listens on anything but loopback requires a bearer token: watermarks steer what a
-fleet collects, and an open write endpoint on the network would let anyone move them.
+fleet collects, and an open write endpoint on the network would let anyone move them. A client
+must send its request line and headers within ``header_timeout`` seconds (slow-header clients
+cannot hold connections open).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import uvicorn
 
 from collectorkit import _net as net
 from collectorkit._clock import Clock
+from collectorkit._instants import DEFAULT_MAX_FUTURE
 from collectorkit._sync import run_sync
 from collectorkit.service._app import create_app
+from collectorkit.service._protocol import DEFAULT_HEADER_TIMEOUT, header_deadline_protocol
 from collectorkit.state import open_state_store
 from collectorkit.state._values import redact_url
 from collectorkit.typing import StateStore
@@ -51,15 +55,21 @@ def _server(
     host: str,
     port: int,
     token: str | None,
+    *,
     max_body_bytes: int,
+    max_future: float,
+    header_timeout: float,
     clock: Clock | None,
 ) -> uvicorn.Server:
-    app = create_app(store, token, max_body_bytes=max_body_bytes, clock=clock)
+    app = create_app(
+        store, token, max_body_bytes=max_body_bytes, max_future=max_future, clock=clock
+    )
     # a request stuck on a dead store must not hold shutdown forever
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        http=header_deadline_protocol(header_timeout),
         log_level="warning",
         lifespan="off",
         ws="none",
@@ -75,15 +85,20 @@ async def serve_async(
     token: str | None = None,
     *,
     max_body_bytes: int = 64 * 1024,
+    max_future: float = DEFAULT_MAX_FUTURE,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
 ) -> None:
     """Open the store, serve until SIGINT/SIGTERM, close the store.
 
     ``store_url`` defaults to :data:`DEFAULT_STORE_URL` (a SQLite file in the working
-    directory); ``token`` defaults to ``STORAGE_SERVICE_TOKEN``. The store must be reachable:
-    the service refuses to start on an unreachable one rather than silently use memory.
+    directory); ``token`` defaults to ``STORAGE_SERVICE_TOKEN`` and must be at least 16
+    characters. ``max_future`` is how many seconds ahead of now a watermark may lie. The store
+    must be reachable: the service refuses to start on an unreachable one rather than silently
+    use memory.
     """
     token = token or os.environ.get("STORAGE_SERVICE_TOKEN") or None
     check_bind(host, token)
+    net.check_token(token)
     store = await open_state_store(store_url or DEFAULT_STORE_URL)
     logger.info(
         "storage service on http://%s:%s backed by %s (auth %s)",
@@ -93,7 +108,17 @@ async def serve_async(
         "on" if token else "off",
     )
     try:
-        await _server(store, host, port, token, max_body_bytes, None).serve()
+        server = _server(
+            store,
+            host,
+            port,
+            token,
+            max_body_bytes=max_body_bytes,
+            max_future=max_future,
+            header_timeout=header_timeout,
+            clock=None,
+        )
+        await server.serve()
     finally:
         await store.aclose()
 
@@ -105,10 +130,20 @@ def serve(
     token: str | None = None,
     *,
     max_body_bytes: int = 64 * 1024,
+    max_future: float = DEFAULT_MAX_FUTURE,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
 ) -> None:
     """Blocking :func:`serve_async`: the entry point of ``collectorkit serve-storage``."""
     run_sync(
-        serve_async(host, port, store_url, token, max_body_bytes=max_body_bytes),
+        serve_async(
+            host,
+            port,
+            store_url,
+            token,
+            max_body_bytes=max_body_bytes,
+            max_future=max_future,
+            header_timeout=header_timeout,
+        ),
         async_name="collectorkit.service.serve_async",
     )
 
@@ -121,14 +156,26 @@ async def run_storage_service(
     host: str = "127.0.0.1",
     port: int = 0,
     max_body_bytes: int = 64 * 1024,
+    max_future: float = DEFAULT_MAX_FUTURE,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     clock: Clock | None = None,
 ) -> AsyncIterator[str]:
     """Serve ``store`` in the background of the running loop; yields the base URL.
 
     Port 0 picks a free port. For tests, benchmarks and embedding; the caller owns ``store``.
+    The options are those of :func:`serve_async`.
     """
     check_bind(host, token)
-    server = _server(store, host, port, token, max_body_bytes, clock)
+    server = _server(
+        store,
+        host,
+        port,
+        token,
+        max_body_bytes=max_body_bytes,
+        max_future=max_future,
+        header_timeout=header_timeout,
+        clock=clock,
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -6,6 +6,7 @@ redactor: passwords, secret query values (``?password=``, ``?token=``) and regis
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -67,13 +68,34 @@ def check_put(namespace: str, key: str, value: Mapping[str, Any], if_version: in
 
 
 def encode_value(value: Mapping[str, Any]) -> str:
-    """The value as compact JSON text; a clear error when it is not a JSON object."""
+    """The value as compact JSON text; a clear error when it is not a JSON object or holds NaN
+    or an infinity (JSON has neither: they would be stored as ``null``)."""
     if not isinstance(value, Mapping):
         raise ConfigError(f"must be a mapping, got {type(value).__name__}", path="value")
+    where = _non_finite(value, "value")
+    if where is not None:
+        raise ConfigError("not a finite number (NaN and infinities cannot be stored)", path=where)
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError as exc:
         raise ConfigError(f"is not JSON-serialisable: {exc}", path="value") from None
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinity inside ``value``, if any."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
+        if found is not None:
+            return found
+    return None
 
 
 def decode_value(text: str | bytes) -> dict[str, Any]:

@@ -15,10 +15,13 @@ storage service all share:
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, StateConflictError, StateError
@@ -32,8 +35,11 @@ __all__ = [
     "WATERMARK_STATUSES",
     "Watermark",
     "WatermarkManager",
+    "WatermarkScan",
     "apply_run",
 ]
+
+logger = logging.getLogger("collectorkit.state")
 
 WATERMARK_NAMESPACE = "watermarks"
 WATERMARK_STATUSES = ("failed", "partial", "success")
@@ -147,13 +153,22 @@ def apply_run(
     )
 
 
+class WatermarkScan(NamedTuple):
+    """Every readable watermark, and the source ids of stored records that are not (with why)."""
+
+    watermarks: list[Watermark]
+    malformed: dict[str, str]
+
+
 class WatermarkManager:
     """Reads and moves watermarks in any :class:`~collectorkit.typing.StateStore`.
 
     Updates are read-modify-write with compare-and-set: when two collectors update the same
     source at once, the loser re-reads and re-applies its run (up to ``max_attempts`` times), so
-    neither update is lost and the watermark still never moves backwards. ``max_future`` is how
-    many seconds past now a run's timestamp may lie.
+    neither update is lost and the watermark still never moves backwards; updates of one source
+    through one manager take turns, so only writers in other processes ever conflict (a storage
+    service answering many collectors at once retries nothing). ``max_future`` is how many
+    seconds past now a run's timestamp may lie.
     """
 
     def __init__(
@@ -169,6 +184,7 @@ class WatermarkManager:
         self._clock: Clock = clock or SystemClock()
         self._max_attempts = max_attempts
         self._max_future = max_future
+        self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
     def store(self) -> StateStore:
@@ -213,6 +229,22 @@ class WatermarkManager:
         error_message: str | None = None,
     ) -> tuple[Watermark, bool]:
         """Like :meth:`update_watermark`, also saying whether the watermark was created."""
+        turn = self._turns.get(source_id)
+        if turn is None:
+            turn = self._turns[source_id] = asyncio.Lock()
+        async with turn:
+            return await self._record_run(
+                source_id, timestamp, status, records_collected, error_message
+            )
+
+    async def _record_run(
+        self,
+        source_id: str,
+        timestamp: Any,
+        status: str,
+        records_collected: int,
+        error_message: str | None,
+    ) -> tuple[Watermark, bool]:
         for _ in range(self._max_attempts):
             stored = await self._store.get(WATERMARK_NAMESPACE, source_id)
             previous = None if stored is None else Watermark.from_json(stored.value)
@@ -244,6 +276,23 @@ class WatermarkManager:
         return await self._store.delete(WATERMARK_NAMESPACE, source_id)
 
     async def list_watermarks(self) -> list[Watermark]:
-        """Every source's watermark, sorted by source id."""
-        stored = await self._store.list(WATERMARK_NAMESPACE)
-        return [Watermark.from_json(v.value) for v in stored.values()]
+        """Every source's readable watermark, sorted by source id (an unreadable record is
+        skipped with a warning; :meth:`scan_watermarks` names them)."""
+        return (await self.scan_watermarks()).watermarks
+
+    async def scan_watermarks(self) -> WatermarkScan:
+        """Every readable watermark, sorted by source id, and the unreadable records' reasons:
+        one corrupt record must not hide the others."""
+        scan = WatermarkScan([], {})
+        for key, stored in (await self._store.list(WATERMARK_NAMESPACE)).items():
+            try:
+                scan.watermarks.append(Watermark.from_json(stored.value))
+            except StateError as exc:
+                scan.malformed[key] = str(exc)
+        if scan.malformed:
+            logger.warning(
+                "skipped %d unreadable watermark record(s): %s",
+                len(scan.malformed),
+                ", ".join(sorted(scan.malformed)),
+            )
+        return scan
