@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from collectorkit._errors import ConfigError
+from collectorkit._errors import ConfigError, StateDamagedError
 from collectorkit.daemon._daemon import Daemon, DaemonSettings
 from collectorkit.daemon._job import CollectorJob, DevModeJob, StreamJob
 from collectorkit.daemon._logging import configure_logging
@@ -148,12 +148,47 @@ async def build_runtime(
     log: Any = None,
     diagnostic: bool = False,
     extra_callbacks: Sequence[AlertCallback] = (),
+    reset_state: bool = False,
 ) -> Runtime:
     """Open the store, connect the sinks, build one job per enabled source (``only``: one).
 
     ``diagnostic`` turns on the HTTP clients' request/response debug logs (``--debug``);
-    ``extra_callbacks`` are added to every source's own (``--callback``).
+    ``extra_callbacks`` are added to every source's own (``--callback``). A state database found
+    damaged (:class:`~collectorkit.StateDamagedError`) is a refusal, unless ``reset_state``
+    (``--reset-state``): then it is moved aside (never deleted) and a new one started.
     """
+    from collectorkit.state import move_damaged_aside
+
+    moved: set[str] = set()
+    while True:
+        try:
+            return await _build_runtime(
+                config,
+                only=only,
+                log=log,
+                diagnostic=diagnostic,
+                extra_callbacks=extra_callbacks,
+            )
+        except StateDamagedError as exc:
+            if not reset_state or exc.path in moved:
+                raise
+            moved.add(exc.path)
+            aside = move_damaged_aside(exc.path)
+            (log or _log()).warning(
+                "--reset-state: the damaged state database was moved aside; starting afresh",
+                path=exc.path,
+                moved_to=aside,
+            )
+
+
+async def _build_runtime(
+    config: Config,
+    *,
+    only: str | None,
+    log: Any,
+    diagnostic: bool,
+    extra_callbacks: Sequence[AlertCallback],
+) -> Runtime:
     from collectorkit.collect import CollectorClient
     from collectorkit.config._build import (
         build_blueprint,
@@ -174,7 +209,7 @@ async def build_runtime(
             await sink.connect()
             runtime.sinks.append(sink)
         runtime.dead_letter = build_dead_letter(config)
-        if runtime.dead_letter is not None:
+        if config.dead_letter is not None:  # the default file is created on first use only
             await runtime.dead_letter.connect()
         for i, source in enumerate(config.sources):
             if (only is not None and source.name != only) or not source.enabled:
@@ -232,12 +267,19 @@ async def run_daemon(
     grace: float | None = None,
     debug: bool = False,
     callbacks: Sequence[AlertCallback] = (),
+    reset_state: bool = False,
 ) -> int:
     """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code."""
     diagnostic = debug or config.log_level == "debug"
     log = _log("collectorkit.daemon", diagnostic=diagnostic)
     log.debug("configuration", config=config.to_dict())
-    runtime = await build_runtime(config, log=log, diagnostic=diagnostic, extra_callbacks=callbacks)
+    runtime = await build_runtime(
+        config,
+        log=log,
+        diagnostic=diagnostic,
+        extra_callbacks=callbacks,
+        reset_state=reset_state,
+    )
     status = None
     if config.status.enabled:
         token = config.status.token.get_secret_value() if config.status.token else None
@@ -274,6 +316,7 @@ def run_daemon_sync(
     status_port: int | None = None,
     grace: float | None = None,
     callbacks: Sequence[str] = (),
+    reset_state: bool = False,
 ) -> int:
     """Configure logging, then :func:`run_daemon`; ``callbacks`` as ``kind:value`` strings."""
     configure_logging(level="debug" if debug else config.log_level)
@@ -283,7 +326,14 @@ def run_daemon_sync(
         return 0
     try:
         return asyncio.run(
-            run_daemon(config, status_port=status_port, grace=grace, debug=debug, callbacks=hooks)
+            run_daemon(
+                config,
+                status_port=status_port,
+                grace=grace,
+                debug=debug,
+                callbacks=hooks,
+                reset_state=reset_state,
+            )
         )
     except KeyboardInterrupt:  # Ctrl-C before the daemon's own handlers were installed
         return 130
