@@ -19,7 +19,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -274,8 +273,8 @@ def start_moto(*, timeout: float = 30.0) -> RunningServer:
 
 def start_opensearch(*, timeout: float = 30.0) -> RunningServer:
     """``osmem-server`` (an in-memory OpenSearch-compatible server shipped as a binary in its
-    PyPI wheel, pinned in the ``dev`` extra) on a port it picks itself on 127.0.0.1. It exits
-    when its stdin closes or this process dies."""
+    PyPI wheel, pinned in the ``dev`` extra) on a port it picks itself on 127.0.0.1; it also
+    exits when this process dies."""
     try:
         from osmem_server import OsmemError, resolve_binary
     except ImportError:
@@ -286,27 +285,29 @@ def start_opensearch(*, timeout: float = 30.0) -> RunningServer:
         raise MissingServerError(str(exc)) from None
     directory = Path(tempfile.mkdtemp(prefix="collectorkit-osmem-"))
     log = directory / "osmem.log"
-    with log.open("wb") as err:
+    with log.open("wb") as out:
         process = subprocess.Popen(
-            [binary, "--addr", "127.0.0.1:0", "--no-ja", "--parent-pid", str(os.getpid())],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=err,
+            [
+                *(binary, "--addr", "127.0.0.1:0", "--no-ja", "--no-stdin-watch"),
+                *("--parent-pid", str(os.getpid())),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             cwd=directory,
             start_new_session=True,
         )
-    ready: list[bytes] = []
-    stdout = process.stdout
-    assert stdout is not None
-    reader = threading.Thread(target=lambda: ready.append(stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    url = json.loads(ready[0]).get("url") if ready and ready[0].strip() else None
-    server = RunningServer("opensearch", str(url), process, directory, log)
-    if not url:
-        server.stop()
-        raise RuntimeError(f"osmem-server did not start:\n{log.read_text(errors='replace')}")
-    return server
+    server = RunningServer("opensearch", "", process, directory, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        for line in log.read_bytes().splitlines():  # its first line: {"url": ..., "pid": ...}
+            with contextlib.suppress(ValueError):
+                server.url = str(json.loads(line)["url"])
+                return server
+        time.sleep(0.05)
+    output = log.read_text(errors="replace")[-2000:]
+    server.stop()
+    raise RuntimeError(f"osmem-server did not start:\n{output}")
 
 
 def _retry_ports(start: Callable[[], RunningServer]) -> RunningServer:

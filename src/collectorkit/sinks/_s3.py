@@ -93,7 +93,8 @@ class S3Sink(BaseSink):
     ``secret_access_key`` / ``session_token``, else the usual ``AWS_*`` variables, profile or
     instance role. ``time_field`` (a dotted path) dates each record for ``partition``; records
     without a readable timestamp go to ``undated``. ``multipart_threshold`` and ``part_size``
-    are bytes.
+    are bytes. A call refused with 5xx, throttled or cut off is tried up to ``max_attempts``
+    times (botocore's standard retry mode) before the store fails.
     """
 
     name = "s3"
@@ -114,6 +115,7 @@ class S3Sink(BaseSink):
         multipart_threshold: int = 16 * 1024 * 1024,
         part_size: int = 8 * 1024 * 1024,
         timeout: float = 30.0,
+        max_attempts: int = 5,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -129,6 +131,8 @@ class S3Sink(BaseSink):
                     "format parquet needs pyarrow: pip install 'collectorkit[parquet]'",
                     path="format",
                 ) from None
+        if max_attempts < 1:
+            raise ConfigError(f"must be >= 1, got {max_attempts!r}", path="max_attempts")
         if part_size < _MIN_PART:
             raise ConfigError(f"must be >= {_MIN_PART} (S3's minimum)", path="part_size")
         if multipart_threshold < part_size:
@@ -147,6 +151,7 @@ class S3Sink(BaseSink):
         self.part_size = part_size
         self._credentials = (access_key_id, secret_access_key, session_token)
         self._timeout = timeout
+        self._attempts = max_attempts
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
         self._recent: dict[str, set[str]] = {}  # source -> keys of the last page stored
@@ -170,7 +175,7 @@ class S3Sink(BaseSink):
         config = AioConfig(
             connect_timeout=self._timeout,
             read_timeout=self._timeout,
-            retries={"max_attempts": 5, "mode": "standard"},
+            retries={"max_attempts": self._attempts, "mode": "standard"},
         )
         stack = AsyncExitStack()
         self._client = await stack.enter_async_context(
@@ -191,18 +196,21 @@ class S3Sink(BaseSink):
             stack, self._stack, self._client = self._stack, None, None
             await stack.aclose()
 
-    async def _call(self, what: str, key: str, operation: str, **params: Any) -> Any:
+    async def _call(
+        self, what: str, key: str, operation: str, *, expect: int = 0, **params: Any
+    ) -> Any:
         """One S3 call; its failures become :class:`SinkError` naming the object (the one place
-        botocore's exceptions are translated). A 412 or 404 is returned as the status code."""
+        botocore's exceptions are translated), except status ``expect`` (412: exists already,
+        404: no such object), returned as is."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return await getattr(self._client, operation)(Bucket=self.bucket, **params)
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if status in (404, 412):
-                return int(status)
             error = exc.response.get("Error", {})
+            if status == expect and error.get("Code") != "NoSuchBucket":
+                return int(status)
             detail = f"{status} {error.get('Code', '')} {error.get('Message', '')}".strip()
         except (BotoCoreError, OSError) as exc:
             detail = str(exc) or type(exc).__name__
@@ -235,14 +243,16 @@ class S3Sink(BaseSink):
     async def _recover(self, source: str) -> set[str]:
         """Keys of the last page a previous run stored for ``source`` (objects that exist)."""
         name = self._journal_name(source)
-        got = await self._call("read journal", name, "get_object", Key=name)
+        got = await self._call("read journal", name, "get_object", Key=name, expect=404)
         if isinstance(got, int):
             return set()
         async with got["Body"] as body:
             journal = orjson.loads(await body.read())
         stored = set(journal.get("stored", []))
         for obj, keys in journal.get("objects", {}).items():
-            if not isinstance(await self._call("check", obj, "head_object", Key=obj), int):
+            if not isinstance(
+                await self._call("check", obj, "head_object", Key=obj, expect=404), int
+            ):
                 stored.update(keys)
         return stored
 
@@ -269,8 +279,9 @@ class S3Sink(BaseSink):
         kind = "application/gzip" if self.format == "jsonl" else "application/vnd.apache.parquet"
         if len(body) <= self.multipart_threshold:
             got = await self._call(
-                "put", name, "put_object", Key=name, Body=body, IfNoneMatch="*", ContentType=kind
-            )
+                "put", name, "put_object", Key=name, Body=body, IfNoneMatch="*",
+                ContentType=kind, expect=412,
+            )  # fmt: skip
             return not isinstance(got, int)
         upload = await self._call(
             "start upload", name, "create_multipart_upload", Key=name, ContentType=kind
@@ -288,6 +299,7 @@ class S3Sink(BaseSink):
             got = await self._call(
                 "complete upload", name, "complete_multipart_upload", Key=name,
                 UploadId=upload_id, MultipartUpload={"Parts": parts}, IfNoneMatch="*",
+                expect=412,
             )  # fmt: skip
         except BaseException:
             await self._abort(name, upload_id)
@@ -337,13 +349,11 @@ class S3Sink(BaseSink):
 
     async def _names(self) -> list[str]:
         names: list[str] = []
-        token: dict[str, str] = {}
+        token: dict[str, Any] = {}
         while True:
             page = await self._call(
                 "list", self.prefix, "list_objects_v2", Prefix=self.prefix, **token
             )
-            if isinstance(page, int):
-                return names
             names += [o["Key"] for o in page.get("Contents", [])]
             if not page.get("IsTruncated"):
                 return [n for n in names if n.endswith(_FORMATS[self.format])]
@@ -352,7 +362,7 @@ class S3Sink(BaseSink):
     async def read_object(self, name: str) -> list[Envelope]:
         """The records of object ``name``."""
         await self.connect()
-        got = await self._call("get", name, "get_object", Key=name)
+        got = await self._call("get", name, "get_object", Key=name, expect=404)
         if isinstance(got, int):
             return []
         async with got["Body"] as body:
@@ -372,7 +382,8 @@ class S3Sink(BaseSink):
     async def delete(self, location_id: str) -> bool:
         """Delete object ``location_id`` (a name from :attr:`StoreResult.location_id`)."""
         await self.connect()
-        if isinstance(await self._call("check", location_id, "head_object", Key=location_id), int):
+        found = await self._call("check", location_id, "head_object", Key=location_id, expect=404)
+        if isinstance(found, int):
             return False
         await self._call("delete", location_id, "delete_object", Key=location_id)
         return True
