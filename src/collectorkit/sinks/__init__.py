@@ -29,6 +29,7 @@ from collectorkit.sinks._simple import (
 )
 from collectorkit.sinks._splunk_hec import SplunkHECSink
 from collectorkit.sinks._sqlite import SQLiteSink
+from collectorkit.sinks._syslog import SyslogSink
 from collectorkit.sinks._webhook import WebhookSink
 from collectorkit.typing import QueryCriteria, StoreResult
 
@@ -49,6 +50,7 @@ __all__ = [
     "SplunkHECSink",
     "StdoutSink",
     "StoreResult",
+    "SyslogSink",
     "WebhookSink",
     "as_envelopes",
     "as_sink",

@@ -16,6 +16,7 @@ from collectorkit.sinks._s3 import S3Sink
 from collectorkit.sinks._simple import DeadLetterSink, FanoutSink, MemorySink, StdoutSink
 from collectorkit.sinks._splunk_hec import SplunkHECSink
 from collectorkit.sinks._sqlite import SQLiteSink
+from collectorkit.sinks._syslog import SyslogSink
 from collectorkit.sinks._webhook import WebhookSink
 from collectorkit.typing import Sink
 
@@ -56,6 +57,7 @@ SINKS: Registry[SinkFactory] = Registry(
         "splunk_hec": SplunkHECSink,
         "sqlite": SQLiteSink,
         "stdout": StdoutSink,
+        "syslog": SyslogSink,
         "webhook": WebhookSink,
     },
     path="type",

@@ -1,0 +1,34 @@
+"""Real receivers for the sink tests: rsyslog over TCP and over TLS (one per test, stopped by
+PID). They skip when the binaries are missing, and fail instead under
+``COLLECTORKIT_REQUIRE_SERVICES=1`` (CI)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests._servers import start_or_skip
+from tests._stream_servers import RunningRsyslog, start_rsyslog
+
+
+@pytest.fixture
+def rsyslog() -> Iterator[RunningRsyslog]:
+    """rsyslogd listening for RFC 5424 over TCP (octet counting) on 127.0.0.1."""
+    server = start_or_skip(start_rsyslog)
+    assert isinstance(server, RunningRsyslog)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def rsyslog_tls() -> Iterator[RunningRsyslog]:
+    """rsyslogd listening over TLS, with a certificate from a test CA (``ca_file``)."""
+    server = start_or_skip(lambda: start_rsyslog(tls=True))
+    assert isinstance(server, RunningRsyslog)
+    try:
+        yield server
+    finally:
+        server.stop()
