@@ -4,6 +4,10 @@
 validates, and returns a frozen :class:`Config`; otherwise it raises one
 :class:`ConfigValidationError` listing every problem with its YAML path — never a traceback of a
 library. Resolved secrets are registered with the log redactor.
+
+A hostile file cannot exhaust the process: nesting deeper than :data:`MAX_YAML_DEPTH` levels and
+documents that expand (through aliases) to more than :data:`MAX_YAML_VALUES` values are refused
+while composing, before anything is built.
 """
 
 from __future__ import annotations
@@ -25,11 +29,65 @@ from collectorkit.config._models import Config, secret_values_in
 from collectorkit.config._refs import ConfigIssue, resolve_references
 from collectorkit.config._source import DEV_TOKEN
 
-__all__ = ["load_config", "parse_config_text", "register_secrets"]
+__all__ = [
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_VALUES",
+    "load_config",
+    "parse_config_text",
+    "register_secrets",
+]
+
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of mappings and lists a configuration file may have."""
+MAX_YAML_VALUES = 200_000
+"""Most values (scalars, mappings, lists) a file may expand to, every alias counted in full."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses a key written twice in one mapping (YAML keeps the last)."""
+    """A safe loader that refuses a key written twice in one mapping (YAML keeps the last),
+    nesting deeper than :data:`MAX_YAML_DEPTH` and alias bombs (:data:`MAX_YAML_VALUES`)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self._depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested deeper than {MAX_YAML_DEPTH} levels",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        if _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the document expands to more than {MAX_YAML_VALUES} values through its"
+                " aliases (*name); write the repeated parts out or use fewer aliases",
+                node.start_mark,
+            )
+        return super().construct_document(node)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is copied out (each shared node is
+    counted once per use, but computed once). Recursion is bounded by :data:`MAX_YAML_DEPTH`."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = size
+    return size
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:

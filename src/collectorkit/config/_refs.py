@@ -4,7 +4,8 @@ References are resolved in every string of the loaded YAML before validation. ``
 literal ``${``. A missing variable (without a default) or an unreadable file is an error naming the
 YAML path. Values substituted under a secret-looking key (``token``, ``password``, ``api_key`` ...)
 and everything read from a file are returned as secrets, so the caller can register them with the
-log redactor.
+log redactor. A referenced file larger than :data:`MAX_FILE_REFERENCE_BYTES` is refused (a
+secret is a line, not ``/dev/zero``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 
 from collectorkit.config._types import is_secret_name
 
-__all__ = ["ConfigIssue", "format_path", "resolve_references"]
+__all__ = ["MAX_FILE_REFERENCE_BYTES", "ConfigIssue", "format_path", "resolve_references"]
+
+MAX_FILE_REFERENCE_BYTES = 64 * 1024
+"""The largest file a ``${file:/path}`` reference reads."""
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -93,7 +97,18 @@ class _Resolver:
 
     def read_file(self, file_name: str, path: str) -> str | None:
         try:
-            return Path(file_name).expanduser().read_text(encoding="utf-8").rstrip("\r\n")
+            with Path(file_name).expanduser().open("rb") as handle:
+                data = handle.read(MAX_FILE_REFERENCE_BYTES + 1)
+            if len(data) > MAX_FILE_REFERENCE_BYTES:
+                self.issues.append(
+                    (
+                        path,
+                        f"file too large: {file_name} is larger than"
+                        f" {MAX_FILE_REFERENCE_BYTES} bytes (the limit of ${{file:}} references)",
+                    )
+                )
+                return None
+            return data.decode("utf-8").rstrip("\r\n")
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.issues.append((path, f"cannot read secret file {file_name}: {reason}"))
