@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from collectorkit.config._connectors import expand_connector
 from collectorkit.config._objects import Options, read_as
@@ -220,6 +227,17 @@ class SourceConfig(StrictModel):
         if not _URL.match(value):
             raise ValueError(f"{value!r} is not an http(s):// or ws(s):// URL")
         return value.rstrip("/")
+
+    @field_validator("verify_tls")
+    @classmethod
+    def _tls_to_verify(cls, value: bool, info: ValidationInfo) -> bool:
+        base_url = str(info.data.get("base_url") or "")
+        if not value and base_url.lower().startswith(("http://", "ws://")):
+            raise ValueError(
+                f"false has no effect: {base_url} uses no TLS, so there is nothing to verify;"
+                " remove verify_tls or use an https:// (wss://) base_url"
+            )
+        return value
 
     @field_validator("interval")
     @classmethod
