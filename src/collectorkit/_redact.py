@@ -14,10 +14,11 @@ configuration loader's errors and dumps):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 __all__ = [
     "MASK",
@@ -68,12 +69,35 @@ def is_secret_name(name: object) -> bool:
 
 
 def register_secret(value: str | None) -> None:
-    """Mask ``value`` wherever it appears in logs, error messages and reprs from now on."""
+    """Mask ``value`` wherever it appears in logs, error messages and reprs from now on — as
+    written and in the forms it takes on its way out: URL-encoded (``+/=`` in a query string
+    become ``%2B%2F%3D``), form-encoded, and escaped in a ``repr`` or a JSON string."""
     if not value or len(value) < _MIN_SECRET_LEN or value in _secrets:
         return
-    if len(_secrets) >= _MAX_SECRETS:
-        del _secrets[next(iter(_secrets))]
-    _secrets[value] = None
+    for form in dict.fromkeys((value, *_encoded_forms(value))):
+        if len(form) >= _MIN_SECRET_LEN and form not in _secrets:
+            if len(_secrets) >= _MAX_SECRETS:
+                del _secrets[next(iter(_secrets))]
+            _secrets[form] = None
+
+
+_LOWER_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def _encoded_forms(value: str) -> tuple[str, ...]:
+    """``value`` as URL, form, ``repr`` and JSON encoding write it (the same when it has no
+    character those escape)."""
+    if value.isalnum():
+        return ()
+    return (
+        quote(value, safe=""),
+        quote(value, safe="/"),
+        quote_plus(value, safe=""),
+        _LOWER_ESCAPE.sub(lambda m: m.group().lower(), quote(value, safe="")),  # %2b, not %2B
+        repr(value)[1:-1],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    )
 
 
 def redact_text(text: str) -> str:

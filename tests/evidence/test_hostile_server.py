@@ -5,20 +5,28 @@ stop reason that names what happened, and the saved state untouched by what was 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import itertools
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import orjson
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pytest_httpserver import HTTPServer
 from structlog.testing import capture_logs
 from werkzeug import Request as WRequest
@@ -26,6 +34,8 @@ from werkzeug import Response as WResponse
 
 from collectorkit import (
     APIClient,
+    APIKeyAuthHandler,
+    BearerTokenAuthHandler,
     CollectorBlueprint,
     CollectorClient,
     CollectorRequest,
@@ -38,6 +48,7 @@ from collectorkit import (
     TimeoutSettings,
     collect_into,
 )
+from collectorkit.http import ClientSettings, register_secret
 from collectorkit.http._aiohttp_transport import AiohttpTransport
 from collectorkit.http._httpx_transport import HttpxTransport
 from collectorkit.testing import FakeClock
@@ -395,3 +406,201 @@ async def test_a_feed_that_moves_on_is_not_stopped(server: HTTPServer) -> None:
     await client.aclose()
     assert result.stop_reason is StopReason.NO_NEXT  # each page overlaps, but brings a new key
     assert len(server.log) == 21
+
+
+# --- 12. credentials: no downgrade, custom headers, encoded forms ------------------------------
+
+
+def _self_signed(tmp_path: Path) -> ssl.SSLContext:
+    """A TLS context for 127.0.0.1 with a throwaway self-signed certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+@pytest.fixture
+def other_server() -> Iterator[HTTPServer]:
+    httpserver = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    httpserver.start()
+    yield httpserver
+    httpserver.clear()
+    httpserver.stop()
+
+
+TOKEN = "hostile-bearer-token-5d1e"
+
+
+async def test_no_credentials_on_a_downgrade_to_http_even_for_allowed_hosts(
+    tmp_path: Path, other_server: HTTPServer
+) -> None:
+    tls = HTTPServer(host="127.0.0.1", port=0, ssl_context=_self_signed(tmp_path))
+    tls.start()
+    try:
+        plain = f"http://127.0.0.1:{other_server.port}/v1/events?cursor=2"
+        tls.expect_request("/v1/events").respond_with_json({"data": [{"id": 1}], "next": plain})
+        other_server.expect_request("/v1/events").respond_with_json({"data": [{"id": 2}]})
+        blueprint = CollectorBlueprint(
+            name="downgrade",
+            base_url=f"https://127.0.0.1:{tls.port}",
+            request=CollectorRequest(
+                endpoint="/v1/events",
+                data_path="data",
+                pagination=PaginationConfig(mode="link", link_path="next"),
+            ),
+            auth_handler=BearerTokenAuthHandler(TOKEN),
+            headers={"X-Auth": TOKEN},
+            allowed_hosts=["127.0.0.1"],
+            client_config=ClientSettings(verify_ssl=False),
+        )
+        client = CollectorClient(blueprint)
+        result = await client.collect_events()
+        await client.aclose()
+        assert [e["id"] for e in result.events] == [1, 2]
+        assert tls.log[0][0].headers["Authorization"] == f"Bearer {TOKEN}"
+        downgraded = other_server.log[0][0].headers
+        assert "Authorization" not in downgraded
+        assert "X-Auth" not in downgraded
+    finally:
+        tls.clear()
+        tls.stop()
+
+
+@pytest.mark.parametrize(
+    "client_kwargs",
+    [
+        {"auth": APIKeyAuthHandler("hostile-custom-key-77aa", header_name="X-Auth")},
+        {"headers": {"X-Auth": "hostile-configured-secret-88bb"}},
+    ],
+    ids=["auth-handler-header", "configured-secret-header"],
+)
+async def test_custom_auth_headers_are_stripped_on_redirect_and_masked_in_debug(
+    server: HTTPServer, other_server: HTTPServer, client_kwargs: dict[str, Any]
+) -> None:
+    secret = "hostile-configured-secret-88bb"
+    register_secret(secret)  # what the configuration does with a ${file:} or ${ENV} secret
+    value = client_kwargs.get("headers", {}).get("X-Auth") or "hostile-custom-key-77aa"
+    elsewhere = f"http://127.0.0.1:{other_server.port}/landing"
+    server.expect_request("/start").respond_with_data(
+        "", status=302, headers={"Location": elsewhere}
+    )
+    other_server.expect_request("/landing").respond_with_json({"ok": True})
+    with capture_logs() as logs:
+        async with APIClient(
+            base_url=_url(server), diagnostic_mode=True, **client_kwargs
+        ) as client:
+            await client.get("/start")
+    assert server.log[0][0].headers.get("X-Auth") == value  # sent to the API itself
+    assert "X-Auth" not in other_server.log[0][0].headers
+    assert value not in str(logs)
+    assert any("X-Auth" in str(e) for e in logs)  # the debug lines show the header, masked
+
+
+QUERY_KEY = "hk+y/Zq=9w=="  # what a base64 API key looks like
+
+
+async def test_an_api_key_with_url_special_characters_is_redacted_in_every_form(
+    server: HTTPServer,
+) -> None:
+    server.expect_request("/v1/events").respond_with_json(
+        {"error": f"bad key {quote(QUERY_KEY, safe='')}"}, status=400
+    )
+    auth = APIKeyAuthHandler(QUERY_KEY, query_param="k")
+    with capture_logs() as logs:
+        async with APIClient(
+            base_url=_url(server), auth=auth, diagnostic_mode=True, retry=RetryPolicy.disabled()
+        ) as client:
+            with pytest.raises(HTTPError) as caught:
+                await client.get("/v1/events")
+    assert server.log[0][0].args["k"] == QUERY_KEY  # the API got the key
+    shown = f"{caught.value}\n{caught.value!r}\n{logs}"
+    forms = {QUERY_KEY, quote(QUERY_KEY, safe=""), quote_plus(QUERY_KEY), "hk%2by%2fZq%3d9w%3d%3d"}
+    assert not [form for form in forms if form in shown], shown
+
+
+@pytest.mark.timeout(60)
+def test_an_encoded_api_key_never_reaches_the_watermark_or_the_output(
+    server: HTTPServer, tmp_path: Path
+) -> None:
+    server.expect_request("/v1/events").respond_with_json({"error": "nope"}, status=500)
+    db = tmp_path / "ck.db"
+    config = {
+        "state": f"sqlite:///{db}",
+        "sinks": [{"type": "sqlite", "path": str(db)}],
+        "sources": [
+            {
+                "name": "query_key",
+                "base_url": _url(server),
+                "auth": {"type": "api_key", "key": "${HOSTILE_KEY}", "query_param": "k"},
+                "request": {"endpoint": "/v1/events", "data_path": "data"},
+                "retry": {"max_attempts": 1},
+            }
+        ],
+    }
+    path = write_config(tmp_path / "collectorkit.yaml", config)
+    done = subprocess.run(
+        [sys.executable, "-m", "collectorkit", "once", str(path), "--debug"],
+        capture_output=True,
+        env={**os.environ, "HOSTILE_KEY": QUERY_KEY, "NO_COLOR": "1", "COLUMNS": "300"},
+        timeout=50,
+        check=False,
+    )
+    assert server.log, "no request was sent"
+    stored = db.read_bytes().decode("latin-1") if db.exists() else ""
+    shown = done.stdout.decode() + done.stderr.decode() + stored
+    forms = {QUERY_KEY, quote(QUERY_KEY, safe=""), quote_plus(QUERY_KEY)}
+    assert not [form for form in forms if form in shown], shown[-3000:]
+
+
+def test_a_secret_file_is_never_echoed_in_configuration_errors(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text('hostile-line-one\nhostile "two"\\three\n')
+    config = {
+        "state": "sqlite:///x.db",
+        "sinks": [{"type": "sqlite", "path": "x.db"}],
+        "sources": [
+            {
+                "name": "a",
+                "base_url": f"${{file:{secret}}}",
+                "interval": f"${{file:{secret}}}",
+                "request": {"endpoint": "/x"},
+            }
+        ],
+    }
+    path = write_config(tmp_path / "collectorkit.yaml", config)
+    done = subprocess.run(
+        [sys.executable, "-m", "collectorkit", "validate", str(path)],
+        capture_output=True,
+        timeout=50,
+        check=False,
+    )
+    shown = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode != 0
+    assert "base_url" in shown
+    assert "interval" in shown
+    assert "hostile" not in shown, shown

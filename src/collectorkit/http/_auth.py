@@ -21,7 +21,7 @@ import orjson
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
 from collectorkit.http._models import Request, Response
-from collectorkit.http._redact import MASK, is_sensitive_name, register_secret
+from collectorkit.http._redact import MASK, is_sensitive_name, redact_text, register_secret
 
 __all__ = [
     "APIKeyAuthHandler",
@@ -40,9 +40,14 @@ _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 
 
 def strip_credentials(request: Request) -> None:
-    """Remove every credential-bearing header: auth, cookies and sensitive-named headers."""
-    for name in list(request.headers):
-        if name.lower() in _CREDENTIAL_HEADERS or is_sensitive_name(name):
+    """Remove every credential-bearing header: auth, cookies, sensitive-named headers, and any
+    header holding a secret value (a configured ``X-Auth: ${file:…}``, an auth handler's)."""
+    for name, value in list(request.headers.items()):
+        if (
+            name.lower() in _CREDENTIAL_HEADERS
+            or is_sensitive_name(name)
+            or redact_text(value) != value
+        ):
             del request.headers[name]
 
 
@@ -51,9 +56,13 @@ def trusts_origin(
 ) -> bool:
     """Whether credentials may go to ``origin``: the ``trusted`` one (the client's base URL, a
     stream's URL) and hosts in ``allowed_hosts`` (a bare host name allows every port,
-    ``host:port`` one port)."""
-    _, host, port = origin
-    return origin == trusted or host in allowed_hosts or f"{host}:{port}" in allowed_hosts
+    ``host:port`` one port) — over ``https`` when the trusted origin is."""
+    if origin == trusted:
+        return True
+    scheme, host, port = origin
+    if scheme != "https" and trusted[0] == "https":
+        return False  # never in clear text what the API receives over TLS
+    return host in allowed_hosts or f"{host}:{port}" in allowed_hosts
 
 
 @dataclass(frozen=True, slots=True)
