@@ -1,8 +1,8 @@
 """Microsoft Graph ``GET /v1.0/security/alerts_v2`` and the client-credentials token endpoint.
 
 ``POST /{tenant}/oauth2/v2.0/token`` (form: ``grant_type=client_credentials``, ``client_id``,
-``client_secret`` or a ``client_assertion``, ``scope=https://graph.microsoft.com/.default``)
-issues opaque bearer tokens living ``token_lifetime`` seconds; an expired or unknown token gets
+``client_secret`` or a ``client_assertion``, ``scope=https://graph.microsoft.com/.default``;
+the client in an HTTP Basic header is refused with ``invalid_client`` ``AADSTS7000218``) issues opaque bearer tokens living ``token_lifetime`` seconds; an expired or unknown token gets
 401 ``InvalidAuthenticationToken``. Alerts: ``$filter`` on ``createdDateTime`` /
 ``lastUpdateDateTime`` (``ge gt le lt``, joined by ``and``) and ``eq '...'`` on ``severity``,
 ``status``, ``serviceSource``, ``classification``, ``determination``; ``$orderby`` (default
@@ -186,6 +186,14 @@ class GraphAPI(VendorAPI):
         if form.get("scope") != SCOPE:
             return oauth_error(
                 400, "invalid_scope", "AADSTS1002012: scope must be .default", 1002012
+            )
+        if ctx.request.headers.get("authorization", "").lower().startswith("basic "):
+            # the identity platform reads the client from the form: send client_secret there
+            return oauth_error(
+                401,
+                "invalid_client",
+                "AADSTS7000218: The request body must contain client_assertion or client_secret",
+                7000218,
             )
         if form.get("client_id") != self.profile.client_id:
             return oauth_error(400, "unauthorized_client", "AADSTS700016: unknown app", 700016)
