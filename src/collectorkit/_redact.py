@@ -87,7 +87,7 @@ _LOWER_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 def _encoded_forms(value: str) -> tuple[str, ...]:
     """``value`` as URL, form, ``repr`` and JSON encoding write it (the same when it has no
     character those escape)."""
-    if value.isalnum():
+    if value.isascii() and value.isalnum():
         return ()
     return (
         quote(value, safe=""),

@@ -5,6 +5,7 @@ stop reason that names what happened, and the saved state untouched by what was 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import ipaddress
 import itertools
 import os
@@ -288,6 +289,22 @@ async def test_a_response_over_the_size_limit_by_content_length(
             await c.get("/big")
     await transport.aclose()
     assert len(server.log) == 1  # not retried: a retry gets the same page
+
+
+@pytest.mark.parametrize("transport_class", TRANSPORTS)
+async def test_a_compressed_response_is_limited_by_its_decoded_size(
+    server: HTTPServer, transport_class: Callable[[], Any]
+) -> None:
+    bomb = gzip.compress(b" " * 1_000_000)  # 1 MB of JSON whitespace in about 1 kB
+    server.expect_request("/bomb").respond_with_data(
+        bomb, content_type="application/json", headers={"Content-Encoding": "gzip"}
+    )
+    transport = transport_class()
+    timeouts = TimeoutSettings(max_response_size=100_000)
+    async with APIClient(base_url=_url(server), timeout=timeouts, transport=transport) as c:
+        with pytest.raises(HTTPError, match=r"max_response_size.*100000"):
+            await c.get("/bomb")
+    await transport.aclose()
 
 
 @pytest.mark.timeout(30)

@@ -23,6 +23,7 @@ from collectorkit import (
 )
 from collectorkit.compat import AuthLocation
 from collectorkit.http import CustomAuthHandler, Request, Response
+from collectorkit.http._auth import trusts_origin
 
 from .conftest import base_url
 
@@ -262,3 +263,19 @@ async def test_303_turns_a_post_into_a_get_without_body(server: HTTPServer) -> N
         response = await client.post("/submit", json={"a": 1})
     assert response.json() == {"done": True}
     assert seen(server)[1].data == b""
+
+
+@pytest.mark.parametrize(
+    ("origin", "trusted", "allowed", "trusts"),
+    [
+        (("http", "api.example", 80), ("https", "api.example", 443), {"api.example"}, False),
+        (("http", "cdn.example", 80), ("https", "api.example", 443), {"cdn.example"}, False),
+        (("https", "cdn.example", 443), ("https", "api.example", 443), {"cdn.example"}, True),
+        (("http", "cdn.example", 80), ("http", "api.example", 80), {"cdn.example"}, True),
+        (("https", "api.example", 443), ("https", "api.example", 443), set(), True),
+    ],
+)
+def test_credentials_never_go_down_from_https_to_http(
+    origin: tuple[str, str, int], trusted: tuple[str, str, int], allowed: set[str], trusts: bool
+) -> None:
+    assert trusts_origin(origin, trusted, allowed) is trusts

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import pytest
 import structlog
@@ -244,3 +245,17 @@ def test_a_registered_secret_never_survives_redaction(
         ]
     for output in outputs:
         assert secret not in output
+
+
+@given(secret=st.text(min_size=4, max_size=16), around=st.text(max_size=12))
+def test_a_registered_secret_is_masked_in_its_encoded_forms(secret: str, around: str) -> None:
+    forms = [
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+    ]
+    with only_secrets(secret):
+        for form in forms:
+            assert form not in redact(f"{around}{form}{around}") or form in around

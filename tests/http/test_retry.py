@@ -154,6 +154,7 @@ def test_no_backoff_switch_zeroes_every_wait() -> None:
         ({"initial_delay": "soon"}, "RetryPolicy.initial_delay"),
         ({"initial_delay": 10, "max_delay": 5}, "RetryPolicy.max_delay"),
         ({"retryable_status_codes": [700]}, "RetryPolicy.retryable_status_codes"),
+        ({"max_server_wait": "forever"}, "RetryPolicy.max_server_wait"),
     ],
 )
 def test_invalid_retry_policy_names_field_and_value(kwargs: dict[str, object], field: str) -> None:
@@ -283,3 +284,29 @@ def test_the_breaker_and_the_stream_sources_count_the_same_server_errors() -> No
     assert not breaker.is_failure(status_code=501)
     assert type(status_error(520, "x")).__name__ == "SourceError"
     assert type(status_error(501, "x")).__name__ == "FatalSourceError"
+
+
+@pytest.mark.parametrize(
+    ("headers", "named"),
+    [
+        ({"retry-after": "1e9"}, "Retry-After: 1e9"),
+        ({"retry-after": "inf"}, "Retry-After: inf"),
+        ({"x-ratelimit-reset": "4102444800"}, "X-RateLimit-Reset: 4102444800"),
+    ],
+)
+def test_a_server_wait_over_the_cap_gets_the_backoff_and_names_the_header(
+    headers: dict[str, str], named: str
+) -> None:
+    policy = RetryPolicy(initial_delay=2, jitter=False, max_server_wait="5m")
+    decision = policy.decide(attempt=1, status_code=429, headers=headers, now=NOW)
+    assert decision.retry
+    assert decision.delay == 2.0
+    assert not decision.server_hint
+    assert named in decision.reason
+    assert "max_server_wait (300s)" in decision.reason
+
+
+def test_a_server_wait_up_to_the_cap_is_obeyed() -> None:
+    policy = RetryPolicy(initial_delay=2, jitter=False, max_server_wait=60)
+    decision = policy.decide(attempt=1, status_code=503, headers={"retry-after": "60"}, now=NOW)
+    assert (decision.delay, decision.server_hint) == (60.0, True)
