@@ -14,15 +14,20 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from collectorkit._errors import CollectorError, ConfigError
 from collectorkit._instants import check_not_future, parse_instant
 from collectorkit._redact import redact_url, url_secrets
+from collectorkit.config._load import register_secrets
 from collectorkit.delivery._processed import NAMESPACE as PROCESSED_NAMESPACE
 from collectorkit.typing import StateStore
 
+if TYPE_CHECKING:
+    from collectorkit.config._models import Config
+
 __all__ = [
+    "choose_state",
     "collector_namespace",
     "no_state_yet",
     "owned_by",
@@ -69,7 +74,7 @@ def state_url_for(config: Path | None, state: str | None) -> str:
 
 def _state_in_file(path: Path) -> str | None:
     from collectorkit.config._issues import ConfigValidationError
-    from collectorkit.config._load import parse_config_text, register_secrets
+    from collectorkit.config._load import parse_config_text
     from collectorkit.config._refs import resolve_references
 
     try:
@@ -268,3 +273,21 @@ def set_state(
     else:
         print(f"{source}: watermark={value['watermark']} cursor={value['cursor']}")
     return 0
+
+
+def choose_state(config: Config, *, log_level: str) -> Config:
+    """``config`` with the store of ``STORAGE_SERVICE_URL`` when it names none (seed 001), after
+    logging which store it uses either way — in the storage-client guide's words."""
+    if "state" in config.model_fields_set:
+        return config
+    from collectorkit.config._models import DEFAULT_STATE_URL
+    from collectorkit.daemon._logging import configure_logging
+    from collectorkit.http._redact import get_logger
+    from collectorkit.state._open import state_from_environment
+
+    url, note = state_from_environment(DEFAULT_STATE_URL)
+    token = os.environ.get("STORAGE_SERVICE_TOKEN")
+    register_secrets([*url_secrets(url), *([token] if token else [])])
+    configure_logging(level=log_level)
+    get_logger("collectorkit.state").info(note)
+    return config.model_copy(update={"state": url})

@@ -10,11 +10,12 @@ variable                    meaning                                    flag (ove
 ``XDR_POLL_ENABLED``        ``true``/``false``
 ``XDR_MAX_ALERTS_PER_POLL`` alerts per poll at most
 ``XDR_ALERTS_DIR``          where alert files go (default ``alerts``)
-``COLLECTORKIT_STATE``      state store URL
+``COLLECTORKIT_STATE``      state store URL (else ``STORAGE_SERVICE_URL``, else
+                            ``./collectorkit.db``)
 ==========================  =========================================  ====================
 
 ``--debug`` sets the log level to debug. In development mode the daemon runs its loop without
-calling the API and says so.
+calling the API and says so. :func:`explain_xdr_failure` words a refused key for the operator.
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from collectorkit._errors import AuthenticationError
 from collectorkit.config._issues import ConfigValidationError
 from collectorkit.config._load import load_config
-from collectorkit.config._models import DEFAULT_STATE_URL, Config
+from collectorkit.config._models import Config
 from collectorkit.config._refs import ConfigIssue
 from collectorkit.config._source import DEV_TOKEN
 from collectorkit.config._types import parse_duration
 
-__all__ = ["XDR_ALERTS_ENDPOINT", "config_from_env"]
+__all__ = ["XDR_ALERTS_ENDPOINT", "config_from_env", "explain_xdr_failure", "xdr_variables_set"]
 
 XDR_ALERTS_ENDPOINT = "/public_api/v1/alerts/get_alerts_multi_events"
 _DEV_BASE_URL = "https://api.xdr.example.com"
@@ -154,8 +156,7 @@ def config_from_env(
         "key_fields": ["alert_id"],
         "request": _request(min(limit, 100)),
     }
-    data = {
-        "state": env.get("COLLECTORKIT_STATE") or DEFAULT_STATE_URL,
+    data: dict[str, Any] = {
         "log_level": "debug" if (overrides or {}).get("debug") else "info",
         "sinks": [
             {
@@ -167,6 +168,8 @@ def config_from_env(
         ],
         "sources": [source],
     }
+    if env.get("COLLECTORKIT_STATE"):  # else the command picks it, as for a file without state:
+        data["state"] = env["COLLECTORKIT_STATE"]
     try:
         return load_config(data, env={})
     except ConfigValidationError as exc:
@@ -175,6 +178,32 @@ def config_from_env(
             [(_origin(path, origins), message) for path, message in exc.issues],
             origin="the environment",
         ) from None
+
+
+def xdr_variables_set(env: Mapping[str, str] | None = None) -> bool:
+    """Whether any ``XDR_*`` variable is set (the env-only poller was meant)."""
+    env = os.environ if env is None else env
+    return any(name.startswith("XDR_") and value for name, value in env.items())
+
+
+def explain_xdr_failure(exc: BaseException, env: Mapping[str, str] | None = None) -> str | None:
+    """What an operator of the env-only poller should do about ``exc`` (``None``: nothing to add).
+
+    Cortex XDR answers 401 to a standard API key sent without its id.
+    """
+    if not isinstance(exc, AuthenticationError):
+        return None
+    env = os.environ if env is None else env
+    if not env.get("XDR_AUTH_ID"):
+        return (
+            "Cortex XDR refused the API key: XDR_AUTH_ID is not set. Set XDR_AUTH_ID to the "
+            "key's ID (the ID column beside the key under Settings > API Keys); it is sent as "
+            "the x-xdr-auth-id header with XDR_AUTH_TOKEN"
+        )
+    return (
+        "Cortex XDR refused the API key: check that XDR_AUTH_TOKEN is the key and XDR_AUTH_ID "
+        "its ID, that the key has not expired, and that its role may read alerts"
+    )
 
 
 def _origin(path: str, origins: Mapping[str, str]) -> str:

@@ -36,10 +36,13 @@ _FORCED_HOOK_DEADLINE = 3.0
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DaemonSettings:
     """``grace``: seconds in-flight runs get to finish after a stop signal.
-    ``status``: where the status server listens (``None``: no server)."""
+    ``status``: where the status server listens (``None``: no server).
+    ``explain``: a sentence for the operator about a failed run (``None``: nothing to add),
+    logged as its ``hint``."""
 
     grace: float = 30.0
     status: StatusSettings | None = None
+    explain: Callable[[BaseException], str | None] | None = field(default=None, repr=False)
     signals: Sequence[signal.Signals] = field(default=(signal.SIGINT, signal.SIGTERM), repr=False)
 
 
@@ -191,10 +194,12 @@ class Daemon:
 
     def _run_failed(self, name: str, exc: BaseException) -> None:
         stats = self.metrics.source(name)
+        hint = self._settings.explain(exc) if self._settings.explain else None
         self._log.error(
             "source run failed; backing off",
             source=name,
             error=exc,
+            **({"hint": hint} if hint else {}),
             consecutive_failures=stats.consecutive_failures,
             next_run=stats.next_run,
         )
