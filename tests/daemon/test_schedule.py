@@ -43,12 +43,21 @@ def test_jitter_stays_within_bounds(interval: float, seed: int) -> None:
     assert interval <= nxt <= interval + 2 * spread
 
 
-def test_jitter_spreads_sources() -> None:
-    dues = {
-        SourceTimer(Schedule(interval=60, jitter=5), rng=random.Random(i)).first_due(0, 0)
-        for i in range(20)
-    }
+def test_jitter_spreads_sources_after_the_first_run() -> None:
+    def second_due(seed: int) -> float:
+        timer = SourceTimer(Schedule(interval=60, jitter=5), rng=random.Random(seed))
+        assert timer.first_due(0, 0) == 0  # the first run starts at once
+        timer.start(0)
+        return timer.succeeded(1, 0)
+
+    dues = {second_due(i) for i in range(20)}
     assert len(dues) > 10
+    assert all(60 <= due <= 65 for due in dues)
+    waiting = [
+        SourceTimer(Schedule(interval=60, jitter=5, run_at_start=False), rng=random.Random(i))
+        for i in range(20)
+    ]
+    assert len({timer.first_due(0, 0) for timer in waiting}) > 10
 
 
 def test_overrun_starts_at_once_and_counts_skipped_slots() -> None:

@@ -63,6 +63,18 @@ async def test_each_source_runs_on_its_own_interval() -> None:
     assert metrics.source("fast").stop_reasons["no_next"] == len(fast.starts)
 
 
+async def test_the_first_run_after_start_does_not_wait_the_jitter() -> None:
+    """Jitter spreads the later runs; the first one starts at once (no 30 s wait after every
+    restart), whatever the seed."""
+    clock = FakeClock()
+    t0 = clock.monotonic()
+    jobs = [Job(f"s{i}", Schedule(interval=300), clock) for i in range(5)]  # jitter 30 s
+    metrics = RuntimeMetrics(started_at=clock.time())
+    scheduler = Scheduler(jobs, metrics=metrics, clock=clock, rng=random.Random(3))
+    await _drive(scheduler, clock, t0 + 1)
+    assert [job.starts[0] - t0 for job in jobs] == [0.0] * 5
+
+
 async def test_a_failing_source_backs_off_while_the_other_carries_on() -> None:
     clock = FakeClock()
     t0 = clock.monotonic()

@@ -135,10 +135,13 @@ class SourceTimer:
     _slot: float | None = None
 
     def first_due(self, now: float, now_wall: float) -> float:
-        """The first due time: now (plus jitter) when ``run_at_start``, else the first slot."""
-        base = now if self.schedule.run_at_start else now + self.schedule.regular_delay(now_wall)
-        self._slot = base
-        self.due = base + self._jitter()
+        """The first due time: now when ``run_at_start`` (a restart does not wait the jitter;
+        it spreads the runs after this one), else the first slot plus jitter."""
+        if self.schedule.run_at_start:
+            self._slot = self.due = now
+            return now
+        self._slot = now + self.schedule.regular_delay(now_wall)
+        self.due = self._slot + self._jitter()
         return self.due
 
     def is_due(self, now: float) -> bool:
