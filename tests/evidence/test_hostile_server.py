@@ -42,6 +42,7 @@ from collectorkit import (
     CollectorRequest,
     HTTPError,
     PaginationConfig,
+    QuotaError,
     RequestTimeoutError,
     RetryPolicy,
     SQLiteSink,
@@ -137,6 +138,15 @@ async def test_a_far_future_server_wait_is_capped_and_reported(
     assert max(clock.sleeps) <= 300, clock.sleeps  # the default cap: five minutes
     reported = [e for e in logs if header in str(e) and value in str(e)]
     assert reported, f"no log line names {header}: {value}: {logs}"
+
+
+async def test_a_refused_wait_is_named_in_the_final_error(server: HTTPServer) -> None:
+    server.expect_request("/x").respond_with_json({}, status=429, headers={"Retry-After": "1e9"})
+    retry = RetryPolicy(max_attempts=3, initial_delay=1, jitter=False)
+    async with APIClient(base_url=_url(server), retry=retry, clock=FakeClock()) as client:
+        with pytest.raises(QuotaError, match=r"Retry-After: 1e9.*max_server_wait"):
+            await client.get("/x")
+    assert len(server.log) == 3
 
 
 async def test_the_cap_is_configurable_and_past_it_the_own_backoff_applies(

@@ -419,7 +419,15 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
         assert response is not None
         if response.status_code < 400:
             return response
-        raise status_error(request, response, attempts)
+        raise status_error(request, response, attempts, self._refused_wait(response))
+
+    def _refused_wait(self, response: Response) -> str:
+        """Why the wait ``response`` asked for was not obeyed ('' when it was, or none)."""
+        policy = self.retry_policy
+        wait = server_pause(response.status_code, response.headers, self.clock.time())
+        if wait is None or wait <= policy.max_server_wait:
+            return ""
+        return policy.refused_wait(response.headers, wait)
 
     async def _wait_for_turn(self, deadline: float | None) -> None:
         """Wait for the token just reserved, and for any server-requested pause to end."""

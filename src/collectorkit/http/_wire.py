@@ -104,7 +104,10 @@ def encode_body(json: Any, data: Any) -> tuple[bytes | None, str | None]:
     raise ConfigError(f"must be bytes, str or a mapping, got {type(data).__name__}", path="data")
 
 
-def status_error(request: Request, response: Response, attempts: int) -> HTTPStatusError:
+def status_error(
+    request: Request, response: Response, attempts: int, note: str = ""
+) -> HTTPStatusError:
+    """The error for a final error ``response``; ``note`` says more (e.g. a refused wait)."""
     status = response.status_code
     cls: type[HTTPStatusError]
     if status in (401, 403):
@@ -118,7 +121,9 @@ def status_error(request: Request, response: Response, attempts: int) -> HTTPSta
     snippet = mask_request_secrets(redact_text(response.text[:200].strip()), request)
     message = (
         f"{request.method} {redact_url(response.url or request.full_url)} failed with status "
-        f"{status} after {attempts} attempt(s)" + (f": {snippet}" if snippet else "")
+        f"{status} after {attempts} attempt(s)"
+        + (f" ({note})" if note else "")
+        + (f": {snippet}" if snippet else "")
     )
     return cls(message, request=request.redacted(), response=response)
 
