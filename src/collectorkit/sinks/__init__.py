@@ -14,6 +14,7 @@ from collectorkit.sinks._base import (
 )
 from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
+from collectorkit.sinks._kafka import KafkaMessage, KafkaProducer, KafkaSettings, KafkaSink
 from collectorkit.sinks._opensearch import OpenSearchSink
 from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
@@ -39,6 +40,10 @@ __all__ = [
     "FanoutSink",
     "JSONFileSink",
     "JSONLSink",
+    "KafkaMessage",
+    "KafkaProducer",
+    "KafkaSettings",
+    "KafkaSink",
     "MemorySink",
     "OpenSearchSink",
     "PostgresSink",

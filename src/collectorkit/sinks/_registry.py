@@ -9,6 +9,7 @@ from collectorkit._errors import ConfigError
 from collectorkit._registry import Registry
 from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
+from collectorkit.sinks._kafka import KafkaSink
 from collectorkit.sinks._opensearch import OpenSearchSink
 from collectorkit.sinks._postgres import PostgresSink
 from collectorkit.sinks._redis import RedisStreamSink
@@ -49,6 +50,7 @@ SINKS: Registry[SinkFactory] = Registry(
         "http": WebhookSink,
         "json_files": JSONFileSink,
         "jsonl": JSONLSink,
+        "kafka": KafkaSink,
         "memory": MemorySink,
         "opensearch": OpenSearchSink,
         "postgres": _postgres,

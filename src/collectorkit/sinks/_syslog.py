@@ -28,6 +28,7 @@ from collectorkit._errors import ConfigError, SinkError
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Envelope, lookup_path
 from collectorkit.sinks._base import BaseSink, dump_json, result_for
+from collectorkit.sinks._network import check_choice, client_tls_context
 from collectorkit.sinks._syslog_format import CEFFormat, check_printable, escape_sd, priority
 from collectorkit.typing import QueryCriteria, StoreResult
 
@@ -84,9 +85,9 @@ class SyslogSink(BaseSink):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
-        _choice(transport, tuple(_TRANSPORTS), "transport")
-        _choice(format, _FORMATS, "format")
-        _choice(framing, _FRAMINGS, "framing")
+        check_choice(transport, tuple(_TRANSPORTS), "transport")
+        check_choice(format, _FORMATS, "format")
+        check_choice(framing, _FRAMINGS, "framing")
         if port is not None and not (isinstance(port, int) and 0 < port < 65536):
             raise ConfigError(f"expected a TCP port 1-65535, got {port!r}", path="port")
         if timeout <= 0:
@@ -218,26 +219,14 @@ def _peer_is_there(writer: asyncio.StreamWriter) -> bool:
     return False
 
 
-def _choice(value: str, allowed: tuple[str, ...], field: str) -> None:
-    if value not in allowed:
-        raise ConfigError(f"expected one of {', '.join(allowed)}; got {value!r}", path=field)
-
-
 def _ssl_context(
     transport: str, verify: bool, ca: str | None, cert: str | None, key: str | None
 ) -> ssl.SSLContext | None:
-    if transport != "tls":
-        if ca or cert or key:
-            raise ConfigError("TLS files need transport: tls", path="transport")
-        return None
-    try:
-        context = ssl.create_default_context(cafile=ca)
-        if cert:
-            context.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
-        field = "tls_ca_file" if ca and not cert else "tls_cert_file"
-        raise ConfigError(f"cannot load TLS files: {exc}", path=field) from None
-    if not verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    if transport == "tls":
+        field = "tls_cert_file" if cert else "tls_ca_file"
+        return client_tls_context(
+            ca_file=ca, cert_file=cert, key_file=key, verify=verify, field=field
+        )
+    if ca or cert or key:
+        raise ConfigError("TLS files need transport: tls", path="transport")
+    return None
