@@ -17,7 +17,7 @@ from typing import Any
 
 from collectorkit.config._types import is_secret_name
 
-__all__ = ["MAX_FILE_REFERENCE_BYTES", "ConfigIssue", "format_path", "resolve_references"]
+__all__ = ["ConfigIssue", "MAX_FILE_REFERENCE_BYTES", "format_path", "resolve_references"]
 
 MAX_FILE_REFERENCE_BYTES = 64 * 1024
 """The largest file a ``${file:/path}`` reference reads."""
