@@ -6,16 +6,23 @@ body offsets; Okta system log: Link headers; a generic cursor API) and a few fau
 configuration; collects everything once into the embedded SQLite default with live progress;
 then checks the result against the simulator's ledger (every served record stored exactly
 once) and shows how to query it. Takes a few seconds.
+
+It ends with the commands that run ``collectorkit`` itself from its virtualenv: the simulator
+on the port the demo used, then ``once`` / ``run`` on the ``demo.yaml`` it leaves behind, whose
+credentials default to the simulator's fixed fakes (``${DEMO_XDR_KEY:-sim-xdr-token}``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shlex
 import sqlite3
+import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +31,7 @@ if TYPE_CHECKING:
 
     from collectorkit.cli._once import OnceResult
 
-__all__ = ["DEMO_CONFIG", "demo_faults", "run_demo", "run_demo_sync"]
+__all__ = ["DEMO_CONFIG", "collectorkit_command", "demo_faults", "run_demo", "run_demo_sync"]
 
 DEMO_CONFIG = """\
 # collectorkit demo configuration: three sources, one SQLite file for records and state.
@@ -38,7 +45,7 @@ defaults:
 sources:
   - name: xdr_alerts                      # Cortex XDR: POST, search_from/search_to in the body
     base_url: {xdr}
-    auth: {{type: api_key, key: "${{DEMO_XDR_KEY}}", header_name: Authorization,
+    auth: {{type: api_key, key: "${{DEMO_XDR_KEY:-{xdr_key}}}", header_name: Authorization,
            key_id: "1", key_id_header: x-xdr-auth-id}}
     interval: 5m
     key_fields: [alert_id]
@@ -52,7 +59,7 @@ sources:
                    param_location: body, total_path: reply.total_count}}
   - name: okta_system_log                 # Okta: Link header paging, SSWS API token
     base_url: {okta}
-    auth: {{type: api_key, key: "${{DEMO_OKTA_TOKEN}}", header_name: Authorization,
+    auth: {{type: api_key, key: "${{DEMO_OKTA_TOKEN:-{okta_token}}}", header_name: Authorization,
            prefix: "SSWS "}}
     interval: 1m
     key_fields: [uuid]
@@ -63,7 +70,7 @@ sources:
       incremental: {{timestamp_field: published, start_param: since}}
   - name: app_events                      # a generic cursor API, incremental on created_at
     base_url: {generic}
-    auth: {{type: bearer, token: "${{DEMO_GENERIC_TOKEN}}"}}
+    auth: {{type: bearer, token: "${{DEMO_GENERIC_TOKEN:-{generic_token}}}"}}
     interval: 30s
     request:
       endpoint: /v1/events
@@ -101,8 +108,9 @@ def _stored_ids(db: Path) -> dict[str, list[str]]:
 
 async def run_demo(
     *, records: int = 3000, directory: Path | None = None, console: Console
-) -> tuple[list[OnceResult], bool]:
-    """Run the demo; returns the per-source results and whether the ledger check passed."""
+) -> tuple[list[OnceResult], bool, Callable[[], None]]:
+    """Run the demo; returns the per-source results, whether the ledger check passed, and what
+    prints how to run collectorkit on what the demo left behind (the last words)."""
     from collectorkit.cli._once import run_once
     from collectorkit.config._load import load_config
     from collectorkit.simulator import SimulatorServer, build_config
@@ -124,16 +132,18 @@ async def run_demo(
         cfg_path = workdir / "demo.yaml"
         cfg_path.write_text(
             DEMO_CONFIG.format(
-                db=db, xdr=sim.url("xdr"), okta=sim.url("okta"), generic=sim.url("generic")
+                db=db,
+                xdr=sim.url("xdr"),
+                okta=sim.url("okta"),
+                generic=sim.url("generic"),
+                xdr_key=sim.credentials("xdr")["api_key"],
+                okta_token=sim.credentials("okta")["token"],
+                generic_token=sim.credentials("generic")["token"],
             ),
             encoding="utf-8",
         )
-        env = {
-            "DEMO_XDR_KEY": sim.credentials("xdr")["api_key"],
-            "DEMO_OKTA_TOKEN": sim.credentials("okta")["token"],
-            "DEMO_GENERIC_TOKEN": sim.credentials("generic")["token"],
-        }
-        config = load_config(cfg_path, env=env)
+        config = load_config(cfg_path, env={})  # the simulator's fakes are the defaults
+        port = int(sim.base_url.rsplit(":", 1)[1].split("/")[0])
         console.print(f"[bold]config[/] {cfg_path}\n")
         results = await run_once(config, console=console)
         served = {name: sim.ledger.served_ids(p) for name, p in _PROFILES.items()}
@@ -141,8 +151,8 @@ async def run_demo(
     stored = _stored_ids(db)
     ok = _check(served, stored, console)
     _explain(stats, console)
-    _how_to_query(db, cfg_path, console)
-    return results, ok
+    _how_to_query(db, console)
+    return results, ok, (lambda: _how_to_run(cfg_path, port=port, records=records, console=console))
 
 
 def _check(
@@ -170,11 +180,7 @@ def _explain(stats: Mapping[str, Any], console: Console) -> None:
         console.print(f"faults the simulator injected: {shown}; every one was absorbed.")
 
 
-def _how_to_query(db: Path, cfg: Path, console: Console) -> None:
-    console.print(
-        f"\nthe configuration used is {cfg}: point its base_url and credentials at your APIs "
-        "and run it with [bold]collectorkit run[/]."
-    )
+def _how_to_query(db: Path, console: Console) -> None:
     console.print("\n[bold]query the result[/]")
     by_source = "SELECT source, count(*) FROM events GROUP BY source"
     by_severity = (
@@ -184,9 +190,52 @@ def _how_to_query(db: Path, cfg: Path, console: Console) -> None:
     for line in (
         f'sqlite3 {db} "{by_source}"',
         f'sqlite3 {db} "{by_severity}"',
-        f"collectorkit state show --state sqlite:///{db}",
+        f"{collectorkit_command()} state show --state sqlite:///{db}",
     ):
         console.print("  " + line, soft_wrap=True, highlight=False, markup=False)
+
+
+def collectorkit_command() -> str:
+    """How to run ``collectorkit`` from here: the script of this virtualenv (relative to the
+    current directory when it is below it), else ``python -m collectorkit``."""
+    script = Path(sys.executable).parent / "collectorkit"
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m collectorkit"
+    with contextlib.suppress(ValueError):
+        return shlex.quote(
+            os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
+        )
+    return shlex.quote(str(script))
+
+
+def _how_to_run(cfg: Path, *, port: int, records: int, console: Console) -> None:
+    """The commands that run collectorkit itself on what the demo left behind."""
+    exe = collectorkit_command()
+    venv = Path(sys.executable).parent.parent
+    with contextlib.suppress(ValueError):
+        venv = venv.relative_to(Path.cwd())
+    profiles = " ".join(f"--profile {p}" for p in _PROFILES.values())
+    console.print(
+        f"\n[bold]run collectorkit yourself[/] — it is installed in {venv} "
+        f"(or [bold]source {venv}/bin/activate[/] and type collectorkit):"
+    )
+    console.print("  1. the simulator, in another terminal (Ctrl-C stops it):")
+    lines = [
+        f"{exe} simulate --port {port} --seed 42 --records {records} {profiles}",
+        f"{exe} once {shlex.quote(str(cfg))}",
+    ]
+    console.print("     " + lines[0], soft_wrap=True, highlight=False, markup=False)
+    console.print(
+        "  2. collect again, once (nothing new is stored twice), or as a daemon with run:"
+    )
+    console.print("     " + lines[1], soft_wrap=True, highlight=False, markup=False)
+    console.print(
+        f"  then point the base_url and credentials in {cfg} at your own APIs; "
+        f"{exe} --help lists every command.",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
 
 
 def run_demo_sync(*, records: int = 3000, directory: Path | None = None) -> int:
@@ -199,7 +248,8 @@ def run_demo_sync(*, records: int = 3000, directory: Path | None = None) -> int:
     configure_logging(level="error")
     console.rule("[bold]collectorkit demo")
     started = time.perf_counter()
-    results, ok = asyncio.run(run_demo(records=records, directory=directory, console=console))
+    demo = run_demo(records=records, directory=directory, console=console)
+    results, ok, how_to_run = asyncio.run(demo)
     console.print(summary_table(results, title="what happened"))
     total = sum(r.stats.records for r in results)
     wall = time.perf_counter() - started
@@ -213,4 +263,5 @@ def run_demo_sync(*, records: int = 3000, directory: Path | None = None) -> int:
     if not ok or not all(r.ok for r in results):
         console.print("[red]the demo did not end as it should; see above[/]")
         return 1
+    how_to_run()
     return 0
