@@ -339,3 +339,15 @@ async def test_open_state_store_checks_the_token_at_start(service: str) -> None:
     await store.aclose()
     with pytest.raises(AuthenticationError, match="refused the credentials"):
         await open_state_store(service, token="wrong", fallback_to_memory=True)
+
+
+def test_serve_storage_command_refuses_a_blank_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from collectorkit.cli._app import app
+
+    monkeypatch.delenv("STORAGE_SERVICE_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["serve-storage", "--port", "1", "--token", " "])
+    assert result.exit_code == 2
+    assert "token: a bearer token must be at least 16 characters" in result.output
+    assert "Traceback" not in result.output

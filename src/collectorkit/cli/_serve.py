@@ -6,18 +6,26 @@ import contextlib
 import signal
 from collections.abc import Iterator, Sequence
 
+from collectorkit._instants import DEFAULT_MAX_FUTURE
 from collectorkit.daemon._logging import configure_logging
 
 __all__ = ["serve_storage_sync", "simulate_sync"]
 
 
-def serve_storage_sync(*, host: str, port: int, state: str | None, token: str | None) -> None:
+def serve_storage_sync(
+    *,
+    host: str,
+    port: int,
+    state: str | None,
+    token: str | None,
+    max_future: float = DEFAULT_MAX_FUTURE,
+) -> None:
     """``collectorkit serve-storage``: the storage service in the foreground until a signal."""
     from collectorkit.service import serve
 
     configure_logging()
     with _foreground():
-        serve(host, port, state, token)
+        serve(host, port, state, token, max_future=max_future)
 
 
 @contextlib.contextmanager
