@@ -196,11 +196,12 @@ async def test_one_malformed_watermark_does_not_break_the_list_or_status() -> No
         assert listed.status_code == 200, listed.text
         assert [w["source_id"] for w in listed.json()["watermarks"]] == ["good"]
         assert listed.json()["malformed"] == [
-            {"source_id": "broken", "reason": "malformed watermark record: 'source_id'"}
+            {"source_id": "broken", "reason": "malformed watermark record: 'source_id' is missing"}
         ]
         status = await http.get("/status")
         assert status.status_code == 200, status.text
         assert status.json()["store_reachable"] is True
+        assert status.json()["status"] == "degraded"
         assert status.json()["malformed_watermarks"] == ["broken"]
         assert status.json()["watermarks"] == 1
         assert "collectorkit_storage_malformed_watermarks 1.0" in (await http.get("/metrics")).text

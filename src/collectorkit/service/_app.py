@@ -278,7 +278,7 @@ def _ops_router(
             if w.last_successful_timestamp
         }
         return {
-            "status": "ok" if reachable else "degraded",
+            "status": "ok" if reachable and not scan.malformed else "degraded",
             "store": type(store).__name__,
             "store_reachable": reachable,
             "watermarks": len(records),

@@ -97,7 +97,9 @@ class Watermark(Mapping[str, Any]):
                 records_collected=int(data.get("records_collected") or 0),
                 error_message=data.get("error_message"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except KeyError as exc:
+            raise StateError(f"malformed watermark record: {exc} is missing") from None
+        except (TypeError, ValueError) as exc:
             raise StateError(f"malformed watermark record: {exc}") from None
 
 
@@ -278,7 +280,14 @@ class WatermarkManager:
     async def list_watermarks(self) -> list[Watermark]:
         """Every source's readable watermark, sorted by source id (an unreadable record is
         skipped with a warning; :meth:`scan_watermarks` names them)."""
-        return (await self.scan_watermarks()).watermarks
+        scan = await self.scan_watermarks()
+        if scan.malformed:
+            logger.warning(
+                "skipped %d unreadable watermark record(s): %s",
+                len(scan.malformed),
+                ", ".join(sorted(scan.malformed)),
+            )
+        return scan.watermarks
 
     async def scan_watermarks(self) -> WatermarkScan:
         """Every readable watermark, sorted by source id, and the unreadable records' reasons:
@@ -289,10 +298,4 @@ class WatermarkManager:
                 scan.watermarks.append(Watermark.from_json(stored.value))
             except StateError as exc:
                 scan.malformed[key] = str(exc)
-        if scan.malformed:
-            logger.warning(
-                "skipped %d unreadable watermark record(s): %s",
-                len(scan.malformed),
-                ", ".join(sorted(scan.malformed)),
-            )
         return scan
