@@ -8,6 +8,7 @@ import httpx2
 import pytest
 
 from collectorkit import ConfigError, FakeClock
+from collectorkit.collect import Finding
 from collectorkit.daemon._metrics import RuntimeMetrics
 from collectorkit.daemon._status import StatusServer, StatusSettings
 
@@ -26,6 +27,19 @@ def _metrics(clock: FakeClock) -> RuntimeMetrics:
     okta.state, okta.breaker_state = "backing_off", "open"
     okta.error(clock.time(), "service", "HTTP 503 from upstream")
     okta.runs, okta.runs_failed = 2, 2
+    okta.consecutive_failures = 2
+    xdr.stored, xdr.duplicates = 120, 20
+    bad = metrics.source("bad_path")
+    bad.state, bad.runs, bad.next_run = "scheduled", 3, clock.time() + 25
+    bad.findings = [
+        Finding(
+            check="data_path",
+            path="request.data_path",
+            value="data.event",
+            message="matched nothing in the response of page 1",
+            candidates=("data.events",),
+        ).to_dict()
+    ]
     metrics.ready = True
     return metrics
 
@@ -52,7 +66,24 @@ async def test_health_ready_status_and_metrics(
         assert by_name["xdr_alerts"]["records"] == 140
         assert by_name["xdr_alerts"]["watermark_age"] == pytest.approx(90)
         assert by_name["okta"]["errors"] == {"service": 1}
-        assert status["totals"] == {"records": 140, "pages": 2, "errors": 1}
+        assert status["totals"] == {
+            "records": 140,
+            "pages": 2,
+            "errors": 1,
+            "stored": 120,
+            "duplicates": 20,
+            "failing": 1,
+            "degraded": 1,
+        }
+        bad = by_name["bad_path"]
+        assert (bad["health"], bad["state"], bad["next_run_in"]) == ("degraded", "scheduled", 25)
+        assert bad["degraded"] == (
+            "request.data_path 'data.event' matched nothing in the response of page 1; "
+            "candidates: data.events"
+        )
+        assert bad["findings"][0]["check"] == "data_path"
+        assert (by_name["okta"]["health"], by_name["xdr_alerts"]["health"]) == ("failing", "ok")
+        assert (by_name["xdr_alerts"]["stored"], by_name["xdr_alerts"]["duplicates"]) == (120, 20)
         prom = (await client.get("/metrics")).text
         assert 'collectorkit_records_total{source="xdr_alerts"} 140.0' in prom
         assert 'collectorkit_http_429_total{source="xdr_alerts"} 3.0' in prom
@@ -63,6 +94,16 @@ async def test_health_ready_status_and_metrics(
         assert 'collectorkit_stop_reasons_total{reason="no_next",source="xdr_alerts"} 1.0' in prom
         assert 'collectorkit_runs_total{outcome="failure",source="okta"} 2.0' in prom
         assert "collectorkit_last_success_timestamp_seconds" in prom
+        assert 'collectorkit_degraded{source="bad_path"} 1.0' in prom
+        assert 'collectorkit_degraded{source="xdr_alerts"} 0.0' in prom
+        assert (
+            'collectorkit_self_check_finding{check="data_path",path="request.data_path",'
+            'source="bad_path"} 1.0'
+        ) in prom
+        assert 'collectorkit_records_stored_total{outcome="new",source="xdr_alerts"} 120.0' in prom
+        assert (
+            'collectorkit_records_stored_total{outcome="duplicate",source="xdr_alerts"} 20.0'
+        ) in prom
         metrics.stopping = True
         assert (await client.get("/ready")).status_code == 503
         page = await client.get("/")

@@ -2,12 +2,18 @@
 
 The same jobs as the daemon — same resume, checkpoints, processed ids and callbacks — run side by
 side once each. Ctrl-C stops them after the page in flight, like the daemon's first signal.
+
+Below the table come, in full, why a source failed (with the response body of the failed
+request, redacted and bounded), what the self-checks found (a source whose configuration does
+not match the responses: the command exits 1 though nothing failed), and where the records
+went, with a command to look at them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
 import time
 from collections.abc import Sequence
@@ -16,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import SystemClock
 from collectorkit._errors import CollectorError
+from collectorkit._redact import redact
 from collectorkit.daemon._metrics import RuntimeMetrics, SourceStats
 from collectorkit.daemon._scheduler import RunContext, RunOutcome, SourceJob, error_kind
 
@@ -24,7 +31,17 @@ if TYPE_CHECKING:
 
     from collectorkit.config._models import Config
 
-__all__ = ["OnceResult", "run_jobs_once", "run_once", "run_once_sync", "summary_table"]
+__all__ = [
+    "OnceResult",
+    "print_details",
+    "run_jobs_once",
+    "run_once",
+    "run_once_sync",
+    "summary_table",
+]
+
+_BODY_LIMIT = 2048
+"""How much of a failed request's response body ``once`` shows."""
 
 INTERRUPT_GRACE = 5.0
 """Seconds the pages in flight get to finish after the first Ctrl-C (SIGINT) before the run is
@@ -39,10 +56,22 @@ class OnceResult:
     outcome: RunOutcome | None
     error: BaseException | None
     seconds: float
+    sinks: tuple[tuple[str, str], ...] = ()
+    """Where the source's records went: (sink type, location) per sink."""
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def suspect(self) -> bool:
+        """The self-checks found the configuration does not match the responses."""
+        return bool(self.stats.findings)
+
+    @property
+    def rejected(self) -> int:
+        """Records the pipeline rejected (kept in the dead letter): errors of the run."""
+        return self.stats.errors.get("dead_letter", 0)
 
 
 async def run_jobs_once(
@@ -57,6 +86,9 @@ async def run_jobs_once(
     stopping = stopping or asyncio.Event()
 
     async def one(job: SourceJob) -> OnceResult:
+        sinks = tuple(
+            (type(s).__name__, str(getattr(s, "location", ""))) for s in getattr(job, "sinks", ())
+        )
         stats = metrics.source(job.name)
         stats.state, stats.runs = "running", stats.runs + 1
         ctx = RunContext(stats=stats, clock=clock)
@@ -68,14 +100,14 @@ async def run_jobs_once(
             stats.runs_failed += 1
             stats.error(clock.time(), error_kind(exc), str(exc))
             stats.state = "failed"
-            return OnceResult(stats, None, exc, time.perf_counter() - started)
+            return OnceResult(stats, None, exc, time.perf_counter() - started, sinks)
         finally:
             forward.cancel()
         stats.state = "done"
         if outcome.stop_reason:
             stats.last_stop_reason = outcome.stop_reason
             stats.stop_reasons[outcome.stop_reason] += 1
-        return OnceResult(stats, outcome, None, time.perf_counter() - started)
+        return OnceResult(stats, outcome, None, time.perf_counter() - started, sinks)
 
     runs = asyncio.gather(*(one(job) for job in jobs))
     try:
@@ -126,7 +158,7 @@ def _refresh(
         s = metrics.source(name)
         note = f"[yellow]{s.http_429} × 429[/]" if s.http_429 else ""
         if s.state == "failed":
-            note = f"[red]{s.last_error}[/]"
+            note = "[red]failed (see below)[/]"
         elif s.dev_mode:
             note = "[cyan]dev mode: API not called[/]"
         done = final or s.state in ("done", "failed")
@@ -146,37 +178,100 @@ def summary_table(results: Sequence[OnceResult], *, title: str = "summary") -> A
     from rich.table import Table
 
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    if any(not r.ok or r.suspect for r in results):
+        table.caption = "why a source failed or is suspect: below"
     table.add_column("source", no_wrap=True)
-    for column in ("records", "pages", "429", "retries", "errors", "time", "rec/s"):
+    for column in ("records", "new", "dup", "pages", "429/retry", "errors", "time", "rec/s"):
         table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("stopped", overflow="fold")
+    table.add_column("stopped", overflow="fold", min_width=7)
     for r in results:
         s = r.stats
         errors = ", ".join(f"{k}: {n}" for k, n in sorted(s.errors.items())) or "0"
         reason = (s.last_stop_reason or "").replace("_", " ")
         if r.error is not None:
-            reason = f"[red]failed: {_short(r.error)}[/]"
+            reason = f"[red]failed: {error_kind(r.error)}[/]"
+        elif r.suspect:
+            reason = "[yellow]suspect[/]"
         rate = s.records / r.seconds if r.seconds > 0 else 0.0
         table.add_row(
-            s.name, str(s.records), str(s.pages), str(s.http_429),
-            str(s.retries), errors, f"{r.seconds:.2f}s", f"{rate:,.0f}", reason,
+            s.name, str(s.records), str(s.stored), str(s.duplicates), str(s.pages),
+            f"{s.http_429}/{s.retries}", errors, f"{r.seconds:.2f}s", f"{rate:,.0f}", reason,
         )  # fmt: skip
     if len(results) > 1:
         total = sum(r.stats.records for r in results)
         wall = max(r.seconds for r in results)
         table.add_row(
-            "[bold]total", str(total), str(sum(r.stats.pages for r in results)),
-            str(sum(r.stats.http_429 for r in results)),
-            str(sum(r.stats.retries for r in results)),
+            "[bold]total", str(total), str(sum(r.stats.stored for r in results)),
+            str(sum(r.stats.duplicates for r in results)),
+            str(sum(r.stats.pages for r in results)),
+            f"{sum(r.stats.http_429 for r in results)}/{sum(r.stats.retries for r in results)}",
             str(sum(sum(r.stats.errors.values()) for r in results)),
             f"{wall:.2f}s", f"{total / wall if wall else 0:,.0f}", "",
         )  # fmt: skip
     return table
 
 
-def _short(exc: BaseException) -> str:
+def print_details(results: Sequence[OnceResult], console: Console) -> None:
+    """Below the table, in full: failures (with the response body), findings, destinations."""
+    for r in results:
+        name = r.stats.name
+        if r.error is not None:
+            console.print(f"[red bold]{name} failed:[/] {_reason(r.error)}", highlight=False)
+            body = response_body(r.error)
+            if body is not None:
+                console.print(f"  response body (redacted, at most {_BODY_LIMIT} bytes):")
+                console.out(body, highlight=False)
+        for finding in r.stats.findings:
+            console.print(
+                f"[yellow bold]{name} suspect:[/] {finding['text']}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            if finding["candidates"]:
+                key = str(finding["path"]).rsplit(".", 1)[-1]
+                console.out(f"  try {key}: {finding['candidates'][0]}", highlight=False)
+        if r.rejected:
+            kept = next(
+                (
+                    e["message"]
+                    for e in reversed(r.stats.recent_errors)
+                    if e["kind"] == "dead_letter"
+                ),
+                f"{r.rejected} record(s) rejected by the pipeline",
+            )
+            console.print(f"[red bold]{name} rejected:[/] {kept}", highlight=False, soft_wrap=True)
+    places = {place for r in results for place in r.sinks}
+    for kind, location in sorted(places):
+        console.out(f"records went to {kind} {location}{_query_hint(kind, location)}")
+
+
+def _reason(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, CollectorError) else f"{type(exc).__name__}: {exc}"
-    return text if len(text) <= 120 else text[:117] + "…"
+    return str(redact(text))
+
+
+def response_body(exc: BaseException, limit: int = _BODY_LIMIT) -> str | None:
+    """The body of the response ``exc`` carries, redacted and cut at ``limit`` characters."""
+    response = getattr(exc, "response", None)
+    content = getattr(response, "content", None)
+    if not isinstance(content, bytes) or not content:
+        return None
+    body = getattr(response, "body", "")
+    text = body if isinstance(body, str) else json.dumps(redact(body), indent=2, default=str)
+    text = str(redact(text))
+    if len(text) > limit:
+        text = f"{text[:limit]}\n… ({len(content)} bytes in all)"
+    return text
+
+
+def _query_hint(kind: str, location: str) -> str:
+    """How to look at the records in a destination, where there is one obvious command."""
+    if kind == "SQLiteSink" and location.startswith("sqlite://"):
+        path, _, table = location.removeprefix("sqlite://").partition("#")
+        # a command to print, never run here; the sink validated the table name
+        query = f"select source, count(*) from {table} group by source"  # noqa: S608
+        return f"\n  query them: sqlite3 {path} '{query}'"
+    return ""
 
 
 async def run_once(
@@ -185,13 +280,18 @@ async def run_once(
     source: str | None = None,
     console: Console | None = None,
     debug: bool = False,
+    reset_state: bool = False,
 ) -> list[OnceResult]:
     """Build the runtime, run every (or one) source once, save, close."""
     from collectorkit.daemon._app import build_runtime
     from collectorkit.http._redact import get_logger
 
     runtime = await build_runtime(
-        config, only=source, log=get_logger("collectorkit.cli.once"), diagnostic=debug
+        config,
+        only=source,
+        log=get_logger("collectorkit.cli.once"),
+        diagnostic=debug,
+        reset_state=reset_state,
     )
     metrics = RuntimeMetrics(started_at=time.time(), mode="once")
     stopping = asyncio.Event()
@@ -211,7 +311,10 @@ async def run_once(
     try:
         for name in runtime.dev_mode:
             metrics.source(name).dev_mode = True
-        return await run_jobs_once(runtime.jobs, metrics, console=console, stopping=stopping)
+        runtime.attach_metrics(metrics)
+        results = await run_jobs_once(runtime.jobs, metrics, console=console, stopping=stopping)
+        await runtime.flush_callbacks()
+        return results
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGINT)
@@ -219,7 +322,9 @@ async def run_once(
         await runtime.aclose()
 
 
-def run_once_sync(config: Config, *, source: str | None = None, debug: bool = False) -> int:
+def run_once_sync(
+    config: Config, *, source: str | None = None, debug: bool = False, reset_state: bool = False
+) -> int:
     """``collectorkit once``: exit code 0 when every source succeeded, 1 otherwise."""
     from rich.console import Console
 
@@ -228,11 +333,14 @@ def run_once_sync(config: Config, *, source: str | None = None, debug: bool = Fa
     console = Console()
     configure_logging(level="debug" if debug else "warning")
     try:
-        results = asyncio.run(run_once(config, source=source, console=console, debug=debug))
+        results = asyncio.run(
+            run_once(config, source=source, console=console, debug=debug, reset_state=reset_state)
+        )
     except (KeyboardInterrupt, asyncio.CancelledError):
         console.print("interrupted")
         return 130
     except (KeyError, CollectorError) as exc:
         return print_command_error(console, exc)
     console.print(summary_table(results, title=f"collectorkit once — state in {config.state}"))
-    return 0 if all(r.ok for r in results) else 1
+    print_details(results, console)
+    return 0 if all(r.ok and not r.suspect and not r.rejected for r in results) else 1

@@ -3,7 +3,9 @@
 Fetches the first page or two of one source, runs the records through the source's pipeline,
 and shows them as the sinks would receive them (idempotency key and record), what went to
 dead-letter and why, and the request the collector would send next. Nothing is written: no sink
-is opened, no state is saved.
+is opened, no state is saved. What the self-checks find (a path of the configuration that does
+not match the responses) is shown with the paths the responses suggest, and makes the command
+exit 1.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collectorkit._records import Envelope, record_key
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from collectorkit.collect import CollectorBlueprint, CollectorState, RequestSpec
+    from collectorkit.collect import CollectorBlueprint, CollectorState, Finding, RequestSpec
     from collectorkit.config._models import Config
 
 __all__ = ["PreviewPage", "PreviewResult", "next_request", "preview", "preview_sync"]
@@ -41,6 +43,7 @@ class PreviewResult:
     stop_reason: str | None = None
     state: dict[str, Any] | None = None
     error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
 
 
 def next_request(blueprint: CollectorBlueprint, state: CollectorState) -> RequestSpec:
@@ -53,6 +56,7 @@ async def preview(
 ) -> PreviewResult:
     """Fetch up to ``pages`` pages of ``source`` (default: the only or first source)."""
     from collectorkit.collect import CollectorClient, CollectorState
+    from collectorkit.collect._selfcheck import missing_fields_finding
     from collectorkit.config._build import build_blueprint, build_pipeline_for
 
     chosen = config.source(source) if source else config.sources[0]
@@ -71,11 +75,16 @@ async def preview(
     resume_state = await _saved_state(config, chosen.name) if resume else None
     client = CollectorClient(blueprint)
     state: CollectorState = resume_state or CollectorState()
+    keys_missing: Finding | None = None
+    stream = client.iter_pages(resume_state=resume_state)
     try:
-        stream = client.iter_pages(resume_state=resume_state)
         async for page in stream:
             outcome = await pipeline.run(page.events, source=chosen.name)
             keys = tuple(chosen.key_fields)
+            if keys_missing is None:
+                keys_missing = missing_fields_finding(
+                    outcome.records, keys, page=len(result.pages) + 1
+                )
             result.pages.append(
                 PreviewPage(
                     number=len(result.pages) + 1,
@@ -99,6 +108,7 @@ async def preview(
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         await client.aclose()
+    result.findings = [*stream.findings, *([keys_missing] if keys_missing else [])]
     result.state = state.to_dict()
     if result.stop_reason is None and result.error is None:
         result.next = next_request(blueprint, state)
@@ -140,6 +150,11 @@ def render(result: PreviewResult, console: Console, *, show: int = 5) -> None:
             console.print(f"  [red]dead-letter[/] ({processor}): {reason}")
     if result.error:
         console.print(f"[red]{result.error}[/]")
+    for finding in result.findings:
+        console.print(f"[yellow bold]suspect:[/] {finding}", highlight=False)
+        if finding.candidates:
+            key = finding.path.rsplit(".", 1)[-1]
+            console.out(f"  try {key}: {finding.candidates[0]}", highlight=False)
     if result.next is not None:
         nxt = result.next
         params = "&".join(f"{k}={v}" for k, v in redact(dict(nxt.params)).items())
@@ -166,4 +181,4 @@ def preview_sync(
     except (KeyError, CollectorError) as exc:
         return print_command_error(console, exc)
     render(result, console)
-    return 1 if result.error else 0
+    return 1 if result.error or result.findings else 0

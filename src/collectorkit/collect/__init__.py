@@ -14,6 +14,7 @@ from collectorkit.collect._page import CollectionResult, Page
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._paginator import Advance, StandardPaginator, next_link_from_headers
 from collectorkit.collect._request import CollectorRequest, Shard
+from collectorkit.collect._selfcheck import Finding
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
 from collectorkit.collect._strategies import (
@@ -39,6 +40,7 @@ __all__ = [
     "CollectorState",
     "ConcurrentCollectionStrategy",
     "ExecutionMetrics",
+    "Finding",
     "IncrementalConfig",
     "Page",
     "PageResponse",

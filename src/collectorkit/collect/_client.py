@@ -14,6 +14,7 @@ from collectorkit.collect._blueprint import CollectorBlueprint
 from collectorkit.collect._budget import Budget, Quota
 from collectorkit.collect._metrics import ExecutionMetrics
 from collectorkit.collect._page import CollectionResult
+from collectorkit.collect._selfcheck import SelfCheck
 from collectorkit.collect._spec import RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
 from collectorkit.collect._strategies import CollectionStrategy, CollectorExecutor, resolve_strategy
@@ -130,6 +131,7 @@ class CollectorClient(SyncClosable):
         quota = Quota(limit)
         request = self.blueprint.request
         shards: list[Any] = list(request.shards) or [None]
+        check = SelfCheck(request, self.logger)
         walkers = [
             FeedWalker(
                 request=request,
@@ -141,6 +143,7 @@ class CollectorClient(SyncClosable):
                 quota=quota,
                 metrics=metrics,
                 logger=self.logger,
+                check=check,
             )
             for shard in shards
         ]
@@ -252,4 +255,5 @@ class CollectorClient(SyncClosable):
             stop_reason=stream.stop_reason,
             pages=stream.metrics.pages,
             elapsed=self.clock.monotonic() - started,
+            findings=stream.findings,
         )

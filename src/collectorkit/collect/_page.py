@@ -8,6 +8,7 @@ from typing import Any
 
 from collectorkit._records import Record
 from collectorkit.collect._metrics import ExecutionMetrics
+from collectorkit.collect._selfcheck import Finding
 from collectorkit.collect._spec import StopReason
 from collectorkit.collect._state import CollectorState
 
@@ -44,7 +45,10 @@ class Page:
 @dataclass(slots=True, kw_only=True)
 class CollectionResult:
     """What a collection returned. ``complete`` is true when the API had nothing more to give
-    (not stopped by ``limit``, the time budget or ``max_pages``)."""
+    (not stopped by ``limit``, the time budget or ``max_pages``). ``findings`` are the
+    self-checks' findings: where the configuration does not match the responses (a
+    ``data_path`` that matched nothing, a next-page path missing on a full page …); a run with
+    findings is suspect even when it ended cleanly (see ``collectorkit.collect.Finding``)."""
 
     events: list[Record] = field(default_factory=list)
     state: CollectorState = field(default_factory=CollectorState)
@@ -53,6 +57,7 @@ class CollectionResult:
     pages: int = 0
     elapsed: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:

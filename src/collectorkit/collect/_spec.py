@@ -46,6 +46,9 @@ class StopReason(StrEnum):
     """The execution time budget would not cover another request."""
     MAX_PAGES = "max_pages"
     """``max_pages`` requests were sent: an interruption, the API may have more."""
+    SELF_CHECK = "self_check"
+    """``data_path`` matched nothing in a body that holds records elsewhere: the walk stopped
+    before that page, so that no state moves past records that were never read."""
     NO_NEW_KEYS = "no_new_keys"
     """``pagination.max_repeated_pages`` pages in a row brought no record key not seen earlier
     in the walk while still pointing on (fresh cursors over the same records): following would
@@ -62,6 +65,7 @@ _INCOMPLETE = {
     StopReason.TIME_BUDGET,
     StopReason.MAX_PAGES,
     StopReason.EMPTY_PAGES,
+    StopReason.SELF_CHECK,
     StopReason.NO_NEW_KEYS,
 }
 

@@ -10,6 +10,7 @@ from typing import Any
 from collectorkit._errors import CollectorError
 from collectorkit.collect._metrics import ExecutionMetrics
 from collectorkit.collect._page import CollectionResult, Page
+from collectorkit.collect._selfcheck import Finding
 from collectorkit.collect._spec import StopReason
 from collectorkit.collect._state import CollectorState
 from collectorkit.collect._walk import FeedWalker, WalkedPage
@@ -64,6 +65,15 @@ class PageStream:
     def complete(self) -> bool:
         return self.stop_reason is not None and self.stop_reason.exhausted
 
+    @property
+    def findings(self) -> list[Finding]:
+        """What the pages' self-checks found so far (each check once)."""
+        found: dict[str, Finding] = {}
+        for walker in self._walkers:
+            for finding in walker.check.findings:
+                found.setdefault(finding.check, finding)
+        return list(found.values())
+
     def __aiter__(self) -> AsyncIterator[Page]:
         return self
 
@@ -98,6 +108,7 @@ class PageStream:
             metrics=self.metrics,
             stop_reason=self.stop_reason,
             pages=self._number,
+            findings=self.findings,
         )
 
     def _end(self) -> None:

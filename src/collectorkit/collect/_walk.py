@@ -14,13 +14,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectorkit._clock import Clock
-from collectorkit._errors import CollectorTimeoutError, HTTPStatusError, PaginationError
+from collectorkit._errors import (
+    CollectorTimeoutError,
+    HTTPStatusError,
+    PaginationError,
+    ResponseDecodeError,
+)
 from collectorkit._records import Record
 from collectorkit.collect._budget import Budget, Quota
 from collectorkit.collect._incremental import IncrementalConfig
 from collectorkit.collect._metrics import ExecutionMetrics
+from collectorkit.collect._paginator import NewKeyWatch
 from collectorkit.collect._request import CollectorRequest, Shard
 from collectorkit.collect._resume import PageProgress
+from collectorkit.collect._selfcheck import SelfCheck
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
 from collectorkit.http import CollectorLogger, get_logger
@@ -84,6 +91,7 @@ class FeedWalker:
         quota: Quota,
         metrics: ExecutionMetrics,
         logger: CollectorLogger | None = None,
+        check: SelfCheck | None = None,
     ) -> None:
         self.request = request
         self.shard = shard
@@ -97,9 +105,11 @@ class FeedWalker:
         self._log = logger or get_logger("collectorkit.collect")
         if shard is not None:
             self._log = self._log.bind(shard=shard.state_key)
+        self.check = check or SelfCheck(request, self._log)
         self._paginator: Paginator = request.active_paginator
         self._inc: IncrementalConfig | None = request.incremental
         self._empty_before = False  # the page before this one (in this window) was empty
+        self._new_keys = NewKeyWatch(request.pagination.max_repeated_pages)
 
     async def pages(self) -> AsyncIterator[WalkedPage]:
         """Pages until the feed ends, the limit or the budget is reached (``stop_reason``)."""
@@ -121,6 +131,7 @@ class FeedWalker:
     async def _walk_window(self, pages_done: int) -> AsyncIterator[WalkedPage]:
         seen = _RecentKeys(_LOOP_MEMORY)
         self._empty_before = False
+        self._new_keys = NewKeyWatch(self.request.pagination.max_repeated_pages)
         may_expire = self.request.pagination.mode in ("cursor", "link") and self.state.has_position
         max_pages = self.request.pagination.max_pages
         state = self.state
@@ -205,9 +216,17 @@ class FeedWalker:
     def _page(self, state: CollectorState, spec: RequestSpec, response: Any) -> WalkedPage:
         state = self._extend_open_window(state)
         body = response.json()
-        records = self.request.records_of(body)
+        number = self._metrics.pages + 1
+        try:
+            records = self.request.records_of(body)
+        except ResponseDecodeError as exc:
+            self.check.explain_records(exc, body, number)
+            raise
+        unread = self.check.records(body, records, number)
         self._metrics.success += 1
         self._metrics.pages += 1
+        if unread:  # the records are elsewhere in the body: stop here, not past them
+            return WalkedPage([], state, StopReason.SELF_CHECK, None)
         progress = PageProgress(state, records)
         events, ends, consumed = self._take(state, records, progress)
         self._quota.take(len(events))
@@ -224,9 +243,14 @@ class FeedWalker:
                 headers=response.headers,
                 record_count=len(records),
             )
-            advance = self._paginator.advance(state, view)
+            try:
+                advance = self._paginator.advance(state, view)
+            except PaginationError as exc:
+                self.check.explain_paging(exc, body, number)
+                raise
+            self.check.advance(view, advance.stop_reason, number)
             new_state, stop = progress.state_after(advance.state, len(records)), advance.stop_reason
-            stop = self._empty_run(len(records), stop)
+            stop = self._new_keys.after_page(records, self._empty_run(len(records), stop))
             if self._inc is not None:
                 new_state = self._inc.delivered(new_state, events)
                 new_state, stop = self._maybe_close_window(new_state, stop)

@@ -28,6 +28,7 @@ from collectorkit.delivery._callbacks import AlertCallback
 from collectorkit.delivery._checkpoint import read_checkpoint
 from collectorkit.delivery._collect import collect_into
 from collectorkit.delivery._loop import DeliveryReport, deliver
+from collectorkit.delivery._outbox import CallbackOutbox
 from collectorkit.delivery._processed import PersistentProcessedIds
 from collectorkit.pipeline import Pipeline
 from collectorkit.state import WatermarkManager
@@ -46,6 +47,9 @@ class NewAlerts:
     callbacks: Sequence[AlertCallback] = ()
     id_field: str | None = None
     log: Any = None
+    outbox: CallbackOutbox | None = None
+    """Where new alerts wait for the callbacks (at least once); without it they are called
+    here, once."""
     _loaded: bool = field(default=False, repr=False)
 
     async def load(self) -> None:
@@ -74,7 +78,12 @@ class NewAlerts:
                 new=len(fresh),
                 already_processed=len(records) - len(fresh),
             )
-        if fresh:
+        if fresh and self.outbox is not None:  # durable before the ids count as processed
+            ids = [lookup_path(r, id_field) if id_field else None for r in fresh]
+            await self.outbox.enqueue(
+                self.source, fresh, [None if i is None else str(i) for i in ids]
+            )
+        elif fresh:
             await self._call(stats, fresh)
         if self.processed is not None and id_field:
             self.processed.update(
@@ -112,6 +121,7 @@ class _DeliveringJob:
     callbacks: Sequence[AlertCallback] = ()
     id_field: str | None = None
     log: Any = None
+    outbox: CallbackOutbox | None = None
     alerts: NewAlerts = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -121,7 +131,17 @@ class _DeliveringJob:
             callbacks=self.callbacks,
             id_field=self.id_field or (self.key_fields[0] if self.key_fields else None),
             log=self.log,
+            outbox=self.outbox,
         )
+
+    def _count_rejected(self, stats: SourceStats, report: DeliveryReport) -> None:
+        """Records the pipeline rejected are errors of the run (kind ``dead_letter``), and the
+        message says where they were kept."""
+        if report.dead_letters:
+            where = getattr(self.dead_letter, "location", None) or "the log (no dead letter)"
+            message = f"{report.dead_letters} record(s) rejected by the pipeline, kept in {where}"
+            stats.error(time.time(), "dead_letter", message)
+            stats.errors["dead_letter"] += report.dead_letters - 1
 
     def _delivery(
         self, ctx: RunContext, on_delivered: Callable[[list[Record]], Awaitable[None]]
@@ -174,10 +194,12 @@ class CollectorJob(_DeliveringJob):
             )
         except Exception as exc:
             self._absorb(stats, report)
+            self._count_rejected(stats, report)
             await self._record_run(stats, report, "failed", error=exc)
             raise
         stats.pages += max(0, report.pages - live_pages)
         self._absorb(stats, report)
+        self._count_rejected(stats, report)
         await self._record_run(stats, report, "partial" if report.stopped else "success")
         reason = "shutdown" if report.stopped else report.stop_reason
         return RunOutcome(
@@ -188,6 +210,20 @@ class CollectorJob(_DeliveringJob):
         )
 
     def _absorb(self, stats: SourceStats, report: DeliveryReport) -> None:
+        stats.stored += report.stored
+        stats.duplicates += report.duplicates
+        if report.findings or report.pages:  # a run that read nothing keeps the last verdict
+            stats.findings = [f.to_dict() for f in report.findings]
+        if self.log is not None:
+            self.log.info(
+                "run delivered",
+                source=self.name,
+                records=report.records,
+                new=report.stored,
+                duplicates=report.duplicates,
+                pages=report.pages,
+                degraded=stats.degraded,
+            )
         metrics = report.metrics
         if metrics is not None:
             stats.http_429 += metrics.quota_error
@@ -290,12 +326,19 @@ class StreamJob(_DeliveringJob):
             ctx.stats.page(ctx.clock.time(), len(records))
             await self.alerts.handle(ctx.stats, records)
 
+        report = DeliveryReport(source=self.name)
         try:
-            report = await deliver(
-                batches(), state_store=self.state_store, **self._delivery(ctx, delivered)
+            await deliver(
+                batches(),
+                state_store=self.state_store,
+                report=report,
+                **self._delivery(ctx, delivered),
             )
         finally:
             await source.aclose()
+            self._count_rejected(ctx.stats, report)
+        ctx.stats.stored += report.stored
+        ctx.stats.duplicates += report.duplicates
         return RunOutcome(
             records=report.records,
             pages=report.pages,

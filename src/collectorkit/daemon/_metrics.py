@@ -34,7 +34,18 @@ class SourceStats:
     retries: int = 0
     new_alerts: int = 0
     duplicates_skipped: int = 0
+    stored: int = 0
+    """Records the sinks stored for the first time."""
+    duplicates: int = 0
+    """Records delivered again and absorbed by the sinks' keys (re-fetched, or repeated)."""
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    """The last run's self-check findings (``Finding.to_dict()``): the source is degraded."""
     callbacks_failed: int = 0
+    callbacks_delivered: int = 0
+    callbacks_dead_lettered: int = 0
+    callbacks_pending: int = 0
+    callbacks_oldest: float | None = None
+    """When the oldest alert still waiting in the callback outbox was queued."""
     breaker_state: str = "closed"
     consecutive_failures: int = 0
     watermark: float | None = None
@@ -59,6 +70,20 @@ class SourceStats:
         self.pages += 1
         self.records += records
         self.recent_pages.append((now, records))
+
+    @property
+    def degraded(self) -> str | None:
+        """Why the source is degraded (its configuration does not match the responses), if it is."""
+        if not self.findings:
+            return None
+        return "; ".join(str(f["text"]) for f in self.findings)
+
+    @property
+    def health(self) -> str:
+        """``failing`` (the last run failed), ``degraded`` (self-check findings) or ``ok``."""
+        if self.consecutive_failures or self.state == "backing_off":
+            return "failing"
+        return "degraded" if self.findings else "ok"
 
     def error(self, now: float, kind: str, message: str) -> None:
         from collectorkit.http._redact import redact_text
@@ -96,7 +121,18 @@ class SourceStats:
             "retries": self.retries,
             "new_alerts": self.new_alerts,
             "duplicates_skipped": self.duplicates_skipped,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "health": self.health,
+            "degraded": self.degraded,
+            "findings": list(self.findings),
             "callbacks_failed": self.callbacks_failed,
+            "callbacks_delivered": self.callbacks_delivered,
+            "callbacks_dead_lettered": self.callbacks_dead_lettered,
+            "callbacks_pending": self.callbacks_pending,
+            "callbacks_lag": (
+                0.0 if self.callbacks_oldest is None else max(0.0, now - self.callbacks_oldest)
+            ),
             "breaker_state": self.breaker_state,
             "consecutive_failures": self.consecutive_failures,
             "errors": dict(self.errors),
@@ -107,6 +143,7 @@ class SourceStats:
             "last_run_started": self.last_run_started,
             "last_run_finished": self.last_run_finished,
             "next_run": self.next_run,
+            "next_run_in": None if self.next_run is None else max(0.0, self.next_run - now),
             "last_error": self.last_error,
             "last_stop_reason": self.last_stop_reason,
             "throughput_1m": round(self.throughput(now), 3),
@@ -149,6 +186,10 @@ class RuntimeMetrics:
                 "records": sum(s["records"] for s in sources),
                 "pages": sum(s["pages"] for s in sources),
                 "errors": sum(sum(s["errors"].values()) for s in sources),
+                "stored": sum(s["stored"] for s in sources),
+                "duplicates": sum(s["duplicates"] for s in sources),
+                "failing": sum(s["health"] == "failing" for s in sources),
+                "degraded": sum(s["health"] == "degraded" for s in sources),
             },
             "sources": sources,
         }
@@ -165,6 +206,14 @@ def _families(snapshot: Mapping[str, Any]) -> Iterator[Any]:
         "retries": ("collectorkit_retries", "Requests retried."),
         "new_alerts": ("collectorkit_new_alerts", "Records seen for the first time (callbacks)."),
         "callbacks_failed": ("collectorkit_callbacks_failed", "Callback invocations that failed."),
+        "callbacks_delivered": (
+            "collectorkit_callbacks_delivered",
+            "Alerts a callback acknowledged (outbox entries done).",
+        ),
+        "callbacks_dead_lettered": (
+            "collectorkit_callbacks_dead_lettered",
+            "Alerts given up on after the last callback attempt (callback_dead_letter).",
+        ),
     }
     for key, (name, doc) in counters.items():
         family = CounterMetricFamily(name, doc, labels=["source"])
@@ -198,8 +247,35 @@ def _families(snapshot: Mapping[str, Any]) -> Iterator[Any]:
     failing = GaugeMetricFamily(
         "collectorkit_consecutive_failures", "Failed runs in a row.", labels=["source"]
     )
+    stored = CounterMetricFamily(
+        "collectorkit_records_stored",
+        "Records stored by the sinks: new, or a duplicate absorbed by the record key.",
+        labels=["source", "outcome"],
+    )
+    degraded = GaugeMetricFamily(
+        "collectorkit_degraded",
+        "1 when the last run's self-checks found the configuration does not match the API.",
+        labels=["source"],
+    )
+    findings = GaugeMetricFamily(
+        "collectorkit_self_check_finding",
+        "A self-check finding of the last run (the check and the configured path).",
+        labels=["source", "check", "path"],
+    )
+    pending = GaugeMetricFamily(
+        "collectorkit_callbacks_pending",
+        "Alerts waiting in the callback outbox.",
+        labels=["source"],
+    )
+    lag = GaugeMetricFamily(
+        "collectorkit_callbacks_lag_seconds",
+        "How long the oldest alert in the callback outbox has waited.",
+        labels=["source"],
+    )
     for s in sources:
         name = s["name"]
+        pending.add_metric([name], s["callbacks_pending"])
+        lag.add_metric([name], s["callbacks_lag"])
         runs.add_metric([name, "success"], s["runs"] - s["runs_failed"])
         runs.add_metric([name, "failure"], s["runs_failed"])
         for kind, count in sorted(s["errors"].items()):
@@ -212,7 +288,13 @@ def _families(snapshot: Mapping[str, Any]) -> Iterator[Any]:
         if s["last_success"] is not None:
             last_ok.add_metric([name], s["last_success"])
         failing.add_metric([name], s["consecutive_failures"])
-    yield from (runs, errors, stops, breaker, wm_age, last_ok, failing)
+        stored.add_metric([name, "new"], s["stored"])
+        stored.add_metric([name, "duplicate"], s["duplicates"])
+        degraded.add_metric([name], 1 if s["findings"] else 0)
+        for finding in s["findings"]:
+            findings.add_metric([name, finding["check"], finding["path"]], 1)
+    yield from (runs, errors, stops, breaker, wm_age, last_ok, failing, stored, degraded, findings)
+    yield from (pending, lag)
     up = GaugeMetricFamily("collectorkit_ready", "1 when the daemon is ready.")
     up.add_metric([], 1 if snapshot["ready"] else 0)
     yield up

@@ -106,6 +106,7 @@ async def collect_into(
             raise
         finally:
             report.metrics = pages.metrics
+            report.findings[:0] = pages.findings
             report.stop_reason = None if pages.stop_reason is None else pages.stop_reason.value
     return report
 

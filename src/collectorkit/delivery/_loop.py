@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from collectorkit._errors import CollectorError, ConfigError, SinkError
 from collectorkit._records import Envelope, Record, record_key
+from collectorkit.collect._selfcheck import Finding, missing_fields_finding
 from collectorkit.delivery._checkpoint import DEFAULT_CHECKPOINT_NAMESPACE, checkpoint_sink_for
+from collectorkit.http import get_logger
 from collectorkit.pipeline import (
     DeadLetter,
     ErrorHandler,
@@ -80,6 +82,10 @@ class DeliveryReport:
     elapsed: float = 0.0
     stop_reason: str | None = None
     metrics: ExecutionMetrics | None = None
+    findings: list[Finding] = field(default_factory=list)
+    """The self-checks' findings (:class:`~collectorkit.collect.Finding`): the pages' (when
+    collected by :func:`~collectorkit.collect_into`) and the key fields' (missing from every
+    record of a page). A run with findings is suspect even when nothing failed."""
 
     @property
     def records_per_second(self) -> float:
@@ -123,6 +129,7 @@ class _Loop:
         records = page.events
         state = _state_dict(page.state)
         outcome = await self.pipeline.run(records, source=self.source)
+        self._check_keys(outcome.records)
         key = self.key_of
         envelopes = [Envelope(self.source, key(r), r) for r in outcome.records]
         await self._announce_processing(outcome, len(records))
@@ -140,6 +147,20 @@ class _Loop:
             done = self.on_delivered(outcome.records)
             if inspect.isawaitable(done):
                 await done
+
+    def _check_keys(self, records: list[Record]) -> None:
+        """A self-check finding when no record of the page has a key field."""
+        if any(f.check == "key_fields" for f in self.report.findings):
+            return
+        found = missing_fields_finding(records, self.key_fields, page=self.report.pages + 1)
+        if found is not None:
+            self.report.findings.append(found)
+            get_logger("collectorkit.delivery").warning(
+                "self-check: the configuration does not match the records",
+                source=self.source,
+                check=found.check,
+                finding=str(found),
+            )
 
     async def _store(
         self, envelopes: list[Envelope], dead: list[DeadLetter], state: Mapping[str, Any] | None
