@@ -61,7 +61,7 @@ def render_markdown(connector: Connector) -> str:
         lines += [f"Vendor documentation: <{connector.docs}>", ""]
     lines += ["## A source", "", "```yaml", "sources:", _indent(_yaml([example]), 2), "```", ""]
     lines += ["## Authentication", "", f"Auth kinds: {', '.join(connector.auth_kinds)}.", ""]
-    lines += _bullets(connector.scopes) + [""]
+    lines += [*_bullets(connector.scopes), ""]
     for kind, settings in connector.auth.items():
         if settings:
             lines += [
