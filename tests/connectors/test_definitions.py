@@ -288,3 +288,20 @@ async def test_xdr_advanced_key_signs_each_request(tmp_path: Path) -> None:
         handler = blueprint.auth_handler
         assert isinstance(handler, XDRAdvancedKeyAuthHandler)
         assert sim.credentials("xdr")["api_key"] not in repr(handler)
+
+
+def test_the_readme_okta_example_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collectorkit.simulator._vendor_okta import private_key_pem
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("    connector: okta\n", 1)[0].rsplit("```yaml\n", 1)[1]
+    block += "    connector: okta\n" + readme.split("    connector: okta\n", 1)[1].split("```")[0]
+    (tmp_path / "okta.pem").write_text(private_key_pem(), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "ck.yaml"
+    path.write_text(block, encoding="utf-8")
+    source = load_config(path, env={"OKTA_CLIENT_ID": "0oa-client"}).sources[0]
+    assert source.auth.type == "oauth2"
+    assert source.auth.options["auth_method"] == "private_key_jwt"
+    assert source.auth.options["token_url"] == "https://example.okta.com/oauth2/v1/token"
+    assert source.request.endpoint == "/api/v1/logs"
