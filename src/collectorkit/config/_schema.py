@@ -92,10 +92,15 @@ def render_config_schema() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the schema to the path given (default ``docs/config.schema.json``)."""
+    """Write the schema to the path given (default ``docs/config.schema.json``, and then the
+    reference generated from it, ``docs/configuration.md``, too)."""
     args = sys.argv[1:] if argv is None else argv
     target = Path(args[0] if args else "docs/config.schema.json")
     target.write_text(render_config_schema(), encoding="utf-8")
+    if not args:
+        from collectorkit.config._reference import main as write_reference
+
+        write_reference([])
     return 0
 
 
