@@ -305,3 +305,17 @@ def test_the_readme_okta_example_validates(tmp_path: Path, monkeypatch: pytest.M
     assert source.auth.options["auth_method"] == "private_key_jwt"
     assert source.auth.options["token_url"] == "https://example.okta.com/oauth2/v1/token"
     assert source.request.endpoint == "/api/v1/logs"
+
+
+def test_the_json_schema_accepts_a_connector_source_and_names_its_settings() -> None:
+    import jsonschema
+
+    from collectorkit.config import config_json_schema
+
+    schema = config_json_schema()
+    source = {"name": "o", "connector": "okta", "base_url": "https://x.okta.com"}
+    jsonschema.validate({"sources": [source], "connectors_dir": "./connectors"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"sources": [{"name": "o", "base_url": "https://x"}]}, schema)
+    properties = schema["$defs"]["SourceConfig"]["properties"]
+    assert {"connector", "options", "hooks"} <= set(properties)

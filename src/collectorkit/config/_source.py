@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -161,12 +162,22 @@ class ProcessorStep(StrictModel):
         return {self.name: self.options}
 
 
+def _request_or_connector(schema: dict[str, Any]) -> None:
+    """In the JSON Schema: ``request`` is required unless a ``connector`` supplies it."""
+    required = [name for name in schema.get("required", []) if name != "request"]
+    schema["required"] = required
+    schema["anyOf"] = [{"required": ["request"]}, {"required": ["connector"]}]
+
+
 class SourceConfig(StrictModel):
     """One configured source. ``type: http`` (default) runs the collector over ``request``.
 
     Exactly one schedule: ``interval`` (default 60 s) or ``cron``; ``jitter`` delays each run by
-    up to that much. Unset policies come from the file's ``defaults``.
+    up to that much. Unset policies come from the file's ``defaults``. A ``connector`` supplies
+    every setting but ``name``, ``base_url``, ``auth`` and ``options``.
     """
+
+    model_config = ConfigDict(json_schema_extra=_request_or_connector)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=100)
     """Unique; names the source in state, records, metrics and logs."""
