@@ -31,14 +31,18 @@ _FAILURES = (TimeoutError, aiohttp.ClientError, ValueError)
 
 
 class AiohttpTransport:
-    """A pooled ``aiohttp.ClientSession`` (HTTP/1.1)."""
+    """A pooled ``aiohttp.ClientSession`` (HTTP/1.1). It applies ``timeouts.total`` to
+    :meth:`send` itself (aiohttp's total timeout covers the body read), so the client does not
+    wrap it in a second timer."""
+
+    enforces_total = True
 
     def __init__(self, *, max_connections: int = 100, verify: bool = True) -> None:
         self._max_connections = max_connections
         self._verify = verify
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timeouts: dict[tuple[float, float], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[float, float, float | None], aiohttp.ClientTimeout] = {}
 
     def _session_here(self) -> aiohttp.ClientSession:
         """The session, opened on first use; using it from another event loop is an error."""
@@ -64,7 +68,7 @@ class AiohttpTransport:
         timeouts: TimeoutSettings,
     ) -> RawResponse:
         session = self._session_here()
-        timeout = self._timeout(timeouts)
+        timeout = self._timeout(timeouts, timeouts.total)
         try:
             async with session.request(
                 method,
@@ -77,6 +81,10 @@ class AiohttpTransport:
                 body = await _read(response, method, url, timeouts.max_response_size)
                 return RawResponse(response.status, list(response.headers.items()), body)
         except _FAILURES as exc:
+            if isinstance(exc, TimeoutError) and not isinstance(exc, aiohttp.ServerTimeoutError):
+                raise transport_error(
+                    method, url, exc, timed_out=True, total=timeouts.total
+                ) from None
             raise _error(method, url, exc) from None
 
     @asynccontextmanager
@@ -97,7 +105,7 @@ class AiohttpTransport:
                 headers=list(headers),
                 data=content,
                 allow_redirects=False,
-                timeout=self._timeout(timeouts),
+                timeout=self._timeout(timeouts, None),
             )
         except _FAILURES as exc:
             raise _error(method, url, exc) from None
@@ -105,15 +113,16 @@ class AiohttpTransport:
             chunks = _chunks(response, method, url)
             yield RawStream(response.status, list(response.headers.items()), chunks)
 
-    def _timeout(self, timeouts: TimeoutSettings) -> aiohttp.ClientTimeout:
-        """The aiohttp timeout for ``timeouts``, built once per distinct (connect, read)."""
-        key = (timeouts.connect, timeouts.read)
+    def _timeout(self, timeouts: TimeoutSettings, total: float | None) -> aiohttp.ClientTimeout:
+        """The aiohttp timeout for ``timeouts`` with ``total`` (``None`` for a stream, which
+        lasts as long as its events come), built once per distinct (connect, read, total)."""
+        key = (timeouts.connect, timeouts.read, total)
         timeout = self._timeouts.get(key)
         if timeout is None:
             if len(self._timeouts) >= 64:  # deadline-capped values vary: keep the table small
                 self._timeouts.clear()
             timeout = self._timeouts[key] = aiohttp.ClientTimeout(
-                total=None, connect=timeouts.connect, sock_read=timeouts.read
+                total=total, connect=timeouts.connect, sock_read=timeouts.read
             )
         return timeout
 

@@ -569,11 +569,15 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
         url = request.url if not request.params else request.full_url
         clock = self.clock
         started, perf = clock.monotonic(), time.perf_counter()
+        transport = self._transport or self.transport
         try:
-            sent = (self._transport or self.transport).send(
+            sent = transport.send(
                 request.method, url, request.headers.pairs(), request.content, timeouts
             )
-            raw = await (sent if timeouts.total is None else within_total(sent, request, timeouts))
+            if timeouts.total is None or getattr(transport, "enforces_total", False):
+                raw = await sent
+            else:
+                raw = await within_total(sent, request, timeouts)
         except RequestTimeoutError:
             self.metrics.timeouts += 1
             raise

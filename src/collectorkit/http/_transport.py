@@ -22,6 +22,7 @@ __all__ = [
     "Transport",
     "check_loop",
     "response_too_large",
+    "total_timeout_message",
     "transport_error",
 ]
 
@@ -36,7 +37,12 @@ class RawResponse(NamedTuple):
 
 @runtime_checkable
 class Transport(Protocol):
-    """Sends one request. Must be safe to call concurrently from one event loop."""
+    """Sends one request. Must be safe to call concurrently from one event loop.
+
+    ``timeouts.max_response_size`` bounds the body it reads. The client cuts each ``send`` at
+    ``timeouts.total``, unless the transport says it does so itself (a class attribute
+    ``enforces_total = True``).
+    """
 
     async def send(
         self,
@@ -64,15 +70,25 @@ def check_loop(bound: asyncio.AbstractEventLoop | None, name: str) -> asyncio.Ab
 
 
 def transport_error(
-    method: str, url: str, exc: BaseException, *, timed_out: bool
+    method: str, url: str, exc: BaseException, *, timed_out: bool, total: float | None = None
 ) -> TransportError:
     """An HTTP library's ``exc`` as ours: :class:`~collectorkit.RequestTimeoutError` when it
-    ``timed_out``, else :class:`~collectorkit.TransportError`; the message names the request,
-    its URL and the library's text redacted."""
+    ``timed_out`` (at the ``total`` timeout, when given), else
+    :class:`~collectorkit.TransportError`; the message names the request, its URL and the
+    library's text redacted."""
+    if total is not None:
+        return RequestTimeoutError(total_timeout_message(method, url, total))
     detail = redact_text(str(exc)) or type(exc).__name__
     what = "timed out" if timed_out else "failed"
     message = f"{method} {redact_url(url)} {what}: {type(exc).__name__}: {detail}"
     return RequestTimeoutError(message) if timed_out else TransportError(message)
+
+
+def total_timeout_message(method: str, url: str, total: float) -> str:
+    return (
+        f"{method} {redact_url(url)} timed out: no complete response within the total "
+        f"timeout of {total:g}s (timeout.total)"
+    )
 
 
 def response_too_large(

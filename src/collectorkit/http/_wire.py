@@ -24,7 +24,7 @@ from collectorkit.http._headers import Headers
 from collectorkit.http._models import Request, Response
 from collectorkit.http._redact import MASK, is_sensitive_name, redact_text, redact_url
 from collectorkit.http._timeouts import TimeoutSettings
-from collectorkit.http._transport import RawResponse, Transport
+from collectorkit.http._transport import RawResponse, Transport, total_timeout_message
 
 if TYPE_CHECKING:
     from collectorkit.http._config import ClientSettings
@@ -57,8 +57,7 @@ async def within_total(
         if isinstance(exc, RequestTimeoutError):
             raise
         raise RequestTimeoutError(
-            f"{request.method} {redact_url(request.url)} timed out: no complete response "
-            f"within the total timeout of {timeouts.total:g}s"
+            total_timeout_message(request.method, request.url, timeouts.total or 0.0)
         ) from None
 
 
