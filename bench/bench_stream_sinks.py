@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_object_sinks import PAGE_SIZE, PAGES, ROUNDS, _pages
+from bench_object_sinks import PAGE_SIZE, PAGES, ROUNDS, compare
 from tests._stream_servers import start_kafka, start_rsyslog
 
 from collectorkit import Envelope
@@ -108,23 +107,6 @@ async def bare_kafka(bootstrap: str, pages: list[list[Envelope]]) -> None:
             await asyncio.gather(*futures)
     finally:
         await producer.stop()
-
-
-async def _rate(run: Run, target: str, pages: list[list[Envelope]]) -> float:
-    start = time.perf_counter()
-    await run(target, pages)
-    return PAGES * PAGE_SIZE / (time.perf_counter() - start)
-
-
-async def compare(pairs: dict[str, tuple[str, Run, Run]]) -> dict[str, tuple[float, float]]:
-    pages = _pages()
-    best = dict.fromkeys(pairs, (0.0, 0.0))
-    for _ in range(ROUNDS):
-        for name, (target, ours, bare) in pairs.items():
-            a = await _rate(ours, target, pages)
-            b = await _rate(bare, target, pages)
-            best[name] = (max(best[name][0], a), max(best[name][1], b))
-    return best
 
 
 def main() -> int:

@@ -14,13 +14,8 @@ from typing import Any
 import pytest
 
 from collectorkit import (
-    BearerTokenAuthHandler,
-    CollectorBlueprint,
-    CollectorRequest,
     ConfigError,
     Envelope,
-    PaginationConfig,
-    RetryPolicy,
     SinkError,
     collect_into,
     record_key,
@@ -29,6 +24,7 @@ from collectorkit.config import config_json_schema
 from collectorkit.simulator import ProfileConfig, SimulatorConfig, SimulatorServer
 from collectorkit.sinks import KafkaMessage, KafkaProducer, KafkaSettings, KafkaSink, build_sink
 from collectorkit.state import SQLiteStateStore
+from tests.sinks._support import generic_blueprint
 
 
 def _batch(n: int, source: str = "xdr", start: int = 0) -> list[Envelope]:
@@ -104,26 +100,6 @@ async def test_no_broker_is_a_sink_error_within_the_timeout() -> None:
                 await sink.store(_batch(1))
 
 
-def _blueprint(base: str) -> CollectorBlueprint:
-    return CollectorBlueprint(
-        name="sim",
-        base_url=base,
-        request=CollectorRequest(
-            endpoint="/v1/events",
-            data_path="data.events",
-            pagination=PaginationConfig(
-                mode="cursor",
-                cursor_param="cursor",
-                next_cursor_path="meta.next_cursor",
-                page_size_param="limit",
-                page_size=25,
-            ),
-        ),
-        auth_handler=BearerTokenAuthHandler("sim-generic-token"),
-        retry_policy=RetryPolicy(max_attempts=3, initial_delay=0.01),
-    )
-
-
 @pytest.mark.integration
 async def test_collect_into_kafka_loses_no_record_and_repeats_keep_their_key(
     kafka_bootstrap: str, tmp_path: Path
@@ -136,7 +112,7 @@ async def test_collect_into_kafka_loses_no_record_and_repeats_keep_their_key(
             sink = KafkaSink(kafka_bootstrap, topic, idempotence=False, timeout=10)
             async with sink:
                 report = await collect_into(
-                    _blueprint(sim.url("generic")), sinks=[sink], state=state
+                    generic_blueprint(sim.url("generic")), sinks=[sink], state=state
                 )
             await state.aclose()
             assert report.stored == 120
@@ -225,7 +201,7 @@ async def test_a_failed_page_leaves_the_checkpoint_unsaved(tmp_path: Path) -> No
     async with SimulatorServer(config) as sim:
         with pytest.raises(SinkError):
             async with sink:
-                await collect_into(_blueprint(sim.url("generic")), sinks=[sink], state=state)
+                await collect_into(generic_blueprint(sim.url("generic")), sinks=[sink], state=state)
     assert await state.get("collector_state", "sim") is None
     await state.aclose()
 

@@ -13,13 +13,9 @@ from typing import Any
 import pytest
 
 from collectorkit import (
-    BearerTokenAuthHandler,
-    CollectorBlueprint,
-    CollectorRequest,
     ConfigError,
     Envelope,
     FakeClock,
-    PaginationConfig,
     RetryPolicy,
     SinkError,
     collect_into,
@@ -30,6 +26,7 @@ from collectorkit.simulator import FaultSpec, ProfileConfig, SimulatorConfig, Si
 from collectorkit.simulator._vendor_splunk_hec import SplunkHECAPI
 from collectorkit.sinks import SplunkHECSink, build_sink
 from collectorkit.state import SQLiteStateStore
+from tests.sinks._support import generic_blueprint
 
 TOKEN = "sim-splunk_hec-token"
 HEC = ProfileConfig(kind="splunk_hec", records=0)
@@ -154,26 +151,6 @@ async def test_acks_that_never_come_fail_the_page_after_the_resends() -> None:
     assert requests  # three sends, each polled until the timeout
 
 
-def _blueprint(base: str) -> CollectorBlueprint:
-    return CollectorBlueprint(
-        name="sim",
-        base_url=base,
-        request=CollectorRequest(
-            endpoint="/v1/events",
-            data_path="data.events",
-            pagination=PaginationConfig(
-                mode="cursor",
-                cursor_param="cursor",
-                next_cursor_path="meta.next_cursor",
-                page_size_param="limit",
-                page_size=40,
-            ),
-        ),
-        auth_handler=BearerTokenAuthHandler("sim-generic-token"),
-        retry_policy=RetryPolicy(max_attempts=4, initial_delay=0.01),
-    )
-
-
 async def test_collect_into_hec_under_every_fault_loses_no_record(tmp_path: Path) -> None:
     clock = FakeClock()
     faults = (
@@ -187,7 +164,9 @@ async def test_collect_into_hec_under_every_fault_loses_no_record(tmp_path: Path
     async with SimulatorServer(_config(clock, *faults, extra=(generic,))) as sim:
         sink = _sink(sim, clock, batch_size=15, time_field="created_at")
         async with sink:
-            report = await collect_into(_blueprint(sim.url("generic")), sinks=[sink], state=state)
+            report = await collect_into(
+                generic_blueprint(sim.url("generic"), page_size=40), sinks=[sink], state=state
+            )
         served = sim.ledger.served_ids("generic")
         indexed = _indexed(sim, clock)
     await state.aclose()
@@ -207,12 +186,18 @@ async def test_no_checkpoint_when_the_indexer_never_acknowledges(tmp_path: Path)
         state = SQLiteStateStore(tmp_path / "state.db")
         with pytest.raises(SinkError):
             async with failing:
-                await collect_into(_blueprint(sim.url("generic")), sinks=[failing], state=state)
+                await collect_into(
+                    generic_blueprint(sim.url("generic"), page_size=40),
+                    sinks=[failing],
+                    state=state,
+                )
         assert await state.get("collector_state", "sim") is None
         sim.clear_faults()
         sink = _sink(sim, clock)
         async with sink:
-            report = await collect_into(_blueprint(sim.url("generic")), sinks=[sink], state=state)
+            report = await collect_into(
+                generic_blueprint(sim.url("generic"), page_size=40), sinks=[sink], state=state
+            )
         await state.aclose()
         indexed = _indexed(sim, clock)
     assert report.stored == 30

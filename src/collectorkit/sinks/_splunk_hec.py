@@ -19,10 +19,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
 from collectorkit._clock import Clock, SystemClock
-from collectorkit._errors import ClientRequestError, ConfigError, HTTPError, SinkError
+from collectorkit._errors import (
+    ClientRequestError,
+    ConfigError,
+    HTTPError,
+    ResponseDecodeError,
+    SinkError,
+)
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Envelope, lookup_path
 from collectorkit._redact import register_secret
@@ -30,6 +34,7 @@ from collectorkit.http import (
     APIClient,
     ClientMetrics,
     ClientSettings,
+    Response,
     RetryPolicy,
     Transport,
     redact_url,
@@ -168,7 +173,7 @@ class SplunkHECSink(BaseSink):
             raise SinkError(f"splunk_hec {self.name}: {exc}") from exc
         if not self.ack:
             return None
-        ack_id = _json_field(response.content, "ackId")
+        ack_id = _answer_field(response, "ackId")
         if not isinstance(ack_id, int):
             raise SinkError(
                 f"splunk_hec {self.name}: {redact_url(self.url)} answered without an ackId; "
@@ -186,7 +191,7 @@ class SplunkHECSink(BaseSink):
             return None
         except HTTPError as exc:
             raise SinkError(f"splunk_hec {self.name}: acknowledgement query: {exc}") from exc
-        acks = _json_field(response.content, "acks")
+        acks = _answer_field(response, "acks")
         if not isinstance(acks, Mapping):
             return set()
         return {int(k) for k, v in acks.items() if v is True and str(k).isdigit()}
@@ -240,9 +245,10 @@ def _check_channel(channel: str) -> str:
         raise ConfigError(f"expected a GUID, got {channel!r}", path="channel") from None
 
 
-def _json_field(content: bytes, name: str) -> Any:
+def _answer_field(response: Response, name: str) -> Any:
+    """``name`` of the JSON object HEC answered, or ``None`` (not JSON, not an object)."""
     try:
-        doc = orjson.loads(content or b"null")
-    except orjson.JSONDecodeError:
+        doc = response.json()
+    except ResponseDecodeError:
         return None
     return doc.get(name) if isinstance(doc, dict) else None
