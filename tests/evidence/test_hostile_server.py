@@ -604,6 +604,41 @@ def test_an_encoded_api_key_never_reaches_the_watermark_or_the_output(
     assert not [form for form in forms if form in shown], shown[-3000:]
 
 
+def test_a_secret_environment_variable_is_never_echoed_in_configuration_errors(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "state": "sqlite:///x.db",
+        "sinks": [{"type": "sqlite", "path": "x.db"}],
+        "sources": [
+            {
+                "name": "a",
+                "base_url": "${HOSTILE_API_TOKEN}",  # a secret put in the wrong place
+                "interval": "${HOSTILE_PASSWORD}",
+                "request": {"endpoint": "/x"},
+            }
+        ],
+    }
+    path = write_config(tmp_path / "collectorkit.yaml", config)
+    env = {
+        **os.environ,
+        "HOSTILE_API_TOKEN": "hostile-env-token-3c4d",
+        "HOSTILE_PASSWORD": "hostile-env-password-5e6f",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "collectorkit", "validate", str(path)],
+        capture_output=True,
+        timeout=50,
+        check=False,
+        env=env,
+    )
+    shown = done.stdout.decode() + done.stderr.decode()
+    assert done.returncode != 0
+    assert "base_url" in shown
+    assert "interval" in shown
+    assert "hostile" not in shown, shown
+
+
 def test_a_secret_file_is_never_echoed_in_configuration_errors(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text('hostile-line-one\nhostile "two"\\three\n')

@@ -3,9 +3,10 @@
 References are resolved in every string of the loaded YAML before validation. ``$${`` writes a
 literal ``${``. A missing variable (without a default) or an unreadable file is an error naming the
 YAML path. Values substituted under a secret-looking key (``token``, ``password``, ``api_key`` ...)
-and everything read from a file are returned as secrets, so the caller can register them with the
-log redactor. A referenced file larger than :data:`MAX_FILE_REFERENCE_BYTES` is refused (a
-secret is a line, not ``/dev/zero``).
+or from a secret-looking variable (``${XDR_AUTH_TOKEN}``), and everything read from a file, are
+returned as secrets, so the caller can register them with the log redactor (and no error echoes
+them, wherever they were put). A referenced file larger than :data:`MAX_FILE_REFERENCE_BYTES` is
+refused (a secret is a line, not ``/dev/zero``).
 """
 
 from __future__ import annotations
@@ -62,8 +63,11 @@ class _Resolver:
         def one(match: re.Match[str]) -> str:
             if match.group(0) == "$${":
                 return "${"
-            resolved = self.lookup(match.group(1), loc)
-            if resolved is not None and (secret_key or match.group(1).startswith("file:")):
+            ref = match.group(1)
+            resolved = self.lookup(ref, loc)
+            if resolved is not None and (
+                secret_key or ref.startswith("file:") or is_secret_name(ref.partition(":-")[0])
+            ):
                 self.secrets.append(resolved)
             return resolved or ""
 
