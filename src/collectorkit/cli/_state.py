@@ -275,9 +275,11 @@ def set_state(
     return 0
 
 
-def choose_state(config: Config, *, log_level: str) -> Config:
-    """``config`` with the store of ``STORAGE_SERVICE_URL`` when it names none (seed 001), after
-    logging which store it uses either way — in the storage-client guide's words."""
+def choose_state(config: Config, *, log_level: str | None = None) -> Config:
+    """``config`` with the store of ``STORAGE_SERVICE_URL`` when it names none (seed 001).
+
+    With a ``log_level`` (``run``), which store it uses is logged either way, in the
+    storage-client guide's words; ``once`` shows the store in its summary instead."""
     if "state" in config.model_fields_set:
         return config
     from collectorkit.config._models import DEFAULT_STATE_URL
@@ -288,6 +290,7 @@ def choose_state(config: Config, *, log_level: str) -> Config:
     url, note = state_from_environment(DEFAULT_STATE_URL)
     token = os.environ.get("STORAGE_SERVICE_TOKEN")
     register_secrets([*url_secrets(url), *([token] if token else [])])
-    configure_logging(level=log_level)
-    get_logger("collectorkit.state").info(note)
+    if log_level is not None:
+        configure_logging(level=log_level)
+        get_logger("collectorkit.state").info(note)
     return config.model_copy(update={"state": url})
