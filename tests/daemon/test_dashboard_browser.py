@@ -1,15 +1,19 @@
-"""The dashboard in a real headless Chromium: its script fetches /status and renders the sources."""
+"""The dashboard in a real headless Chromium: its script fetches /status and renders the sources,
+and reads at 900 px wide."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
 
 from collectorkit import FakeClock
+from collectorkit.collect import Finding
 from collectorkit.daemon._metrics import RuntimeMetrics
 from collectorkit.daemon._status import StatusServer, StatusSettings
 
@@ -25,7 +29,16 @@ def _chromium() -> str:
     pytest.skip("chromium is not installed")
 
 
-async def _dump_dom(url: str, profile: Path, *, budget: int = 3000) -> str:
+async def _dump_dom(
+    url: str, profile: Path, *, budget: int = 3000, width: int | None = None
+) -> str:
+    return await _chromium_run(url, profile, "--dump-dom", budget=budget, width=width)
+
+
+async def _chromium_run(
+    url: str, profile: Path, *args: str, budget: int = 3000, width: int | None = None
+) -> str:
+    size = [f"--window-size={width},1000"] if width else []
     proc = await asyncio.create_subprocess_exec(
         _chromium(),
         "--headless",
@@ -38,7 +51,8 @@ async def _dump_dom(url: str, profile: Path, *, budget: int = 3000) -> str:
         "--no-first-run",
         f"--user-data-dir={profile}",
         f"--virtual-time-budget={budget}",
-        "--dump-dom",
+        *size,
+        *args,
         url,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -74,11 +88,11 @@ async def test_dashboard_renders_each_source_from_status(tmp_path: Path) -> None
         await server.stop()
     assert 'data-source="xdr_alerts"' in dom
     assert 'data-source="okta_logs"' in dom
-    assert '<td class="records">1234</td>' in dom
+    assert '<td class="records">1234<div class="sub counts">0 new · 0 dup</div></td>' in dom
     assert "backing_off" in dom
     assert "service: 1" in dom
     assert "HTTP 503 from upstream" in dom
-    assert "2 sources · 1234 records" in dom
+    assert "2 sources · 1 failing · 0 degraded · 1234 records" in _text(dom)
     assert "HTTP 401 from /status" in denied
     assert 'data-source="xdr_alerts"' not in denied
 
@@ -105,5 +119,66 @@ async def test_dashboard_refreshes_live(tmp_path: Path) -> None:
     finally:
         await server.stop()
     assert metrics.polls >= 3
-    assert '<td class="records">1000</td>' not in dom
-    assert f'<td class="records">{metrics.polls * 1000}</td>' in dom
+    assert '<td class="records">1000<div' not in dom
+    assert f'<td class="records">{metrics.polls * 1000}<div' in dom
+
+
+def _text(dom: str) -> str:
+    """The page's text, without its tags."""
+    return re.sub(r"<[^>]+>", "", dom)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", header[16:24])
+    return width, height
+
+
+async def test_dashboard_shows_health_freshness_and_next_run_at_900_px(tmp_path: Path) -> None:
+    clock = FakeClock()
+    now = clock.time()
+    metrics = RuntimeMetrics(started_at=now - 600)
+    good = metrics.source("xdr_alerts")
+    good.state, good.next_run, good.watermark = "scheduled", now + 25, now - 90
+    good.page(now - 3, 1234)
+    good.stored, good.duplicates = 1200, 34
+    bad = metrics.source("app_events_with_a_long_name")
+    bad.state, bad.next_run = "scheduled", now + 3 * 3600
+    bad.findings = [
+        Finding(
+            check="data_path",
+            path="request.data_path",
+            value="data.event",
+            message="matched nothing in the response of page 1; it holds lists at data.events",
+            candidates=("data.events",),
+        ).to_dict()
+    ]
+    failing = metrics.source("okta_logs")
+    failing.state, failing.consecutive_failures = "backing_off", 3
+    failing.error(now, "service", "HTTP 503 from upstream " + "x" * 300)
+    metrics.ready = True
+    server = StatusServer(metrics, StatusSettings(port=0), clock=clock)
+    await server.start()
+    shot = tmp_path / "dashboard.png"
+    try:
+        dom = await _dump_dom(f"{server.url}/", tmp_path / "p1", width=900)
+        await _chromium_run(
+            f"{server.url}/", tmp_path / "p2", f"--screenshot={shot}", "--hide-scrollbars",
+            width=900,
+        )  # fmt: skip
+    finally:
+        await server.stop()
+    assert _png_size(shot) == (900, 1000)
+    header = "3 sources · 1 failing · 1 degraded · 1234 records (1200 new, 34 duplicates)"
+    assert header in _text(dom)
+    assert '<td class="freshness">90s old</td>' in dom
+    assert '<td class="next-run">in 25s</td>' in dom
+    assert '<td class="next-run">in 3h</td>' in dom
+    assert '<td class="freshness">no watermark</td>' in dom
+    assert "1200 new · 34 dup" in dom
+    assert '<span class="state health degraded">degraded</span>' in dom
+    assert '<span class="state health failing">failing</span>' in dom
+    assert "request.data_path 'data.event' matched nothing" in dom
+    assert "candidates: data.events" in dom
+    assert 'data-fits="true"' in dom  # no sideways scrolling at 900 px

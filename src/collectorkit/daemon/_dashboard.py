@@ -1,5 +1,10 @@
 """The dashboard: one static HTML page that polls ``/status`` every two seconds.
 
+The header counts the failing and degraded sources; each row shows the source's health (a
+degraded source's reason in full), new and re-delivered records, data freshness (the age of the
+watermark) and when it runs next. Below 1000 px the less telling columns are dropped, so that
+the page reads without scrolling sideways at 900 px.
+
 The page holds no data and no secret. When the status server needs a token, open the page as
 ``/#token=<token>``: the fragment never leaves the browser, and the script sends it as a bearer
 header to ``/status``.
@@ -20,9 +25,23 @@ DASHBOARD_HTML = """<!doctype html>
          background: #f6f7f9; }
   h1 { font-size: 1.3rem; margin: 0 0 .2rem; }
   #summary { color: #555; margin-bottom: 1rem; }
+  #summary .bad { color: #a33a0b; font-weight: 600; }
+  #summary .warn { color: #8a5a00; font-weight: 600; }
   table { border-collapse: collapse; width: 100%; background: #fff; }
   th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #e3e5ea;
            vertical-align: top; }
+  td.name, .reason, .err { overflow-wrap: anywhere; }
+  td.num, td.freshness, td.next-run { white-space: nowrap; }
+  .health { display: inline-block; margin-top: .25rem; }
+  .degraded { background: #fff1c2; color: #8a5a00; }
+  .failing { background: #ffe3d6; color: #a33a0b; }
+  .reason { color: #8a5a00; font-size: 12px; }
+  .sub { color: #666; font-size: 12px; }
+  @media (max-width: 1000px) {
+    body { margin: .6rem; font-size: 13px; }
+    th, td { padding: .35rem .35rem; }
+    .wide { display: none; }
+  }
   th { background: #eef0f4; font-weight: 600; }
   .state { font-weight: 600; padding: .1rem .45rem; border-radius: .6rem; font-size: 12px; }
   .running { background: #d8ecff; color: #0b5394; }
@@ -40,9 +59,11 @@ DASHBOARD_HTML = """<!doctype html>
 <div id="error"></div>
 <table>
   <thead><tr>
-    <th>source</th><th>state</th><th>records</th><th>pages</th><th>records/s (1 min)</th>
-    <th>last 5 min</th><th>429s</th><th>retries</th><th>breaker</th><th>errors</th>
-    <th>last success</th>
+    <th>source</th><th>state</th><th>records</th><th>pages</th>
+    <th title="records per second over the last minute">rec/s</th>
+    <th class="wide">last 5 min</th><th>429 / retry</th><th class="wide">breaker</th>
+    <th>errors</th><th title="age of the newest delivered record">freshness</th>
+    <th>next run</th><th>last success</th>
   </tr></thead>
   <tbody id="sources"></tbody>
 </table>
@@ -60,8 +81,21 @@ function text(tag, value, cls) {
 
 function ago(t, now) {
   if (t === null || t === undefined) return "never";
-  const s = Math.max(0, Math.round(now - t));
-  return s < 120 ? s + "s ago" : Math.round(s / 60) + "m ago";
+  return span(now - t) + " ago";
+}
+
+function span(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 120) return s + "s";
+  if (s < 7200) return Math.round(s / 60) + "m";
+  if (s < 172800) return Math.round(s / 3600) + "h";
+  return Math.round(s / 86400) + "d";
+}
+
+function cell(row, value, cls) {
+  const td = text("td", value, cls);
+  row.appendChild(td);
+  return td;
 }
 
 function spark(series) {
@@ -78,40 +112,65 @@ function spark(series) {
   return svg;
 }
 
+function summary(status) {
+  const t = status.totals;
+  const el = document.getElementById("summary");
+  el.replaceChildren();
+  const parts = [
+    [status.sources.length + " sources", ""],
+    [t.failing + " failing", t.failing ? "bad" : ""],
+    [t.degraded + " degraded", t.degraded ? "warn" : ""],
+    [t.records + " records (" + t.stored + " new, " + t.duplicates + " duplicates)", ""],
+    [t.pages + " pages", ""],
+    [t.errors + " errors", ""],
+    [status.ready ? "ready" : "not ready", ""],
+  ];
+  if (status.stopping) parts.push(["stopping", "warn"]);
+  parts.forEach(([value, cls], i) => {
+    if (i) el.appendChild(document.createTextNode(" · "));
+    el.appendChild(text("span", value, cls));
+  });
+}
+
 function render(status) {
-  document.getElementById("summary").textContent =
-    status.sources.length + " sources · " + status.totals.records + " records · " +
-    status.totals.pages + " pages · " + status.totals.errors + " errors · " +
-    (status.ready ? "ready" : "not ready") + (status.stopping ? " · stopping" : "");
+  summary(status);
   const body = document.getElementById("sources");
   body.replaceChildren();
   for (const s of status.sources) {
     const row = document.createElement("tr");
     row.dataset.source = s.name;
-    row.appendChild(text("td", s.name));
+    row.appendChild(text("td", s.name, "name"));
     const state = document.createElement("td");
     const shown = s.state.replace("_", " ");
     const label = s.dev_mode ? shown + " (dev mode)" : shown;
     state.appendChild(text("span", label, "state " + s.state));
+    if (s.health !== "ok") state.appendChild(text("span", s.health, "state health " + s.health));
+    if (s.degraded) state.appendChild(text("div", s.degraded, "reason"));
     row.appendChild(state);
-    row.appendChild(text("td", s.records, "records"));
-    row.appendChild(text("td", s.pages, "pages"));
-    row.appendChild(text("td", s.throughput_1m.toFixed(2), "throughput"));
-    const sp = document.createElement("td");
+    const records = cell(row, s.records, "records");
+    records.appendChild(text("div", s.stored + " new · " + s.duplicates + " dup", "sub counts"));
+    cell(row, s.pages, "num pages");
+    cell(row, s.throughput_1m.toFixed(2), "num throughput");
+    const sp = cell(row, "", "wide");
     sp.appendChild(spark(s.series_10s));
-    row.appendChild(sp);
-    row.appendChild(text("td", s.http_429));
-    row.appendChild(text("td", s.retries));
-    row.appendChild(text("td", s.breaker_state));
+    cell(row, s.http_429 + " / " + s.retries, "num retries");
+    cell(row, s.breaker_state, "wide");
     const errs = document.createElement("td");
     const kinds = Object.entries(s.errors).map(([k, n]) => k + ": " + n).join(", ");
     errs.appendChild(text("div", kinds || "none", "errors"));
     if (s.last_error) errs.appendChild(text("div", s.last_error, "err"));
     row.appendChild(errs);
-    row.appendChild(text("td", ago(s.last_success, status.now)));
+    cell(row, s.watermark_age === null ? "no watermark" : span(s.watermark_age) + " old",
+         "freshness");
+    const next = s.state === "running" ? "running now"
+      : s.next_run_in === null ? "not scheduled" : "in " + span(s.next_run_in);
+    cell(row, next, "next-run");
+    cell(row, ago(s.last_success, status.now), "num");
     body.appendChild(row);
   }
   document.body.dataset.updated = String(status.now);
+  // whether the page reads without scrolling sideways at this width
+  document.body.dataset.fits = String(document.documentElement.scrollWidth <= innerWidth);
 }
 
 async function refresh() {
