@@ -55,16 +55,21 @@ def _assert_exactly_once(sim: SimulatorServer, profile: str, ids: list[str]) -> 
     assert report.ok, f"lost {sorted(report.lost)[:5]}, unexpected {sorted(report.unexpected)[:5]}"
 
 
-@pytest.mark.parametrize("connector", CONNECTORS)
+@pytest.mark.parametrize("variant", [*CONNECTORS, "crowdstrike_alerts:queries"])
 async def test_connector_collects_its_profile_exactly_once_under_faults(
-    connector: str, tmp_path: Path
+    variant: str, tmp_path: Path
 ) -> None:
+    """``crowdstrike_alerts:queries`` is the ids → entities two-step (a hook) instead of the
+    combined endpoint: the faults hit both steps."""
+    connector, _, api = variant.partition(":")
     profile, id_field = PROFILES[connector], ID_FIELDS[PROFILES[connector]]
     sim_config = build_config(seed=14, profiles=[profile], records=500, faults=_faults(connector))
     db = tmp_path / "ck.db"
     with no_backoff():
         async with SimulatorServer(sim_config) as sim:
             source = source_for(connector, sim)
+            if api:
+                source["options"] = {**source.get("options", {}), "api": api}
             assert len(source) <= 5  # name, connector, base_url, auth (+ options)
             config = config_for(tmp_path, [source])
 
@@ -74,6 +79,10 @@ async def test_connector_collects_its_profile_exactly_once_under_faults(
             assert {"rate_limit", "server_error", "reset", "late_arrival"} <= set(injected)
             first_ids = stored(db, connector, id_field)
             _assert_exactly_once(sim, profile, first_ids)
+            if api == "queries":  # the alerts came from the entities step, by the ids' pages
+                by_endpoint = sim.ledger.served_by_endpoint(profile)
+                assert set(by_endpoint["entities"]) == set(first_ids)
+                assert "combined" not in by_endpoint
 
             # a newest-first API (Slack, OTX) could not show what landed during its first walk:
             # the next run brings exactly those, and a run after it nothing at all

@@ -1,10 +1,11 @@
 """A connector: a vendor API described as data (a definition file), and how a source uses it.
 
 A definition holds what a source holds (``source``: endpoint, pagination, incremental window,
-key fields, retry, rate limit, hooks …), the vendor's scheme for each auth kind it supports
-(``auth``: e.g. Okta's ``SSWS`` prefix, the token URL and client-authentication method), the
-options a user may give (``options``) and what a reader needs to know (vendor, scopes, rate
-limits, semantics, assumptions where the vendor's documentation says nothing).
+key fields, retry, rate limit, hooks …), settings an option's value picks (``variants``), the
+vendor's scheme for each auth kind it supports (``auth``: e.g. Okta's ``SSWS`` prefix, the
+token URL and client-authentication method), the options a user may give (``options``) and
+what a reader needs to know (vendor, scopes, rate limits, semantics, assumptions where the
+vendor's documentation says nothing).
 
 :meth:`Connector.expand` turns a source that names the connector into a plain source: the
 definition's settings go under the user's (mappings merge key by key, the user's value wins),
@@ -26,7 +27,7 @@ __all__ = ["Connector", "OptionSpec", "merge_under"]
 _PLACEHOLDER = re.compile(r"\{(options\.[A-Za-z_][A-Za-z0-9_]*|base_url)\}")
 _META_TEXT = ("vendor", "title", "description", "rate_limits", "docs")
 _META_LISTS = ("auth_kinds", "scopes", "semantics", "assumptions")
-_KEYS = {"name", "options", "auth", "source", "example", *_META_TEXT, *_META_LISTS}
+_KEYS = {"name", "options", "auth", "source", "variants", "example", *_META_TEXT, *_META_LISTS}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +92,20 @@ def _mapping(data: Mapping[str, Any], key: str, origin: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _variants(raw: Mapping[str, Any], origin: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """``variants: {option: {value: {settings}}}``."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for option, by_value in raw.items():
+        if not isinstance(by_value, Mapping) or not all(
+            isinstance(v, Mapping) for v in by_value.values()
+        ):
+            raise ConfigError(
+                "a variant maps option values to settings", path=f"{origin}: variants.{option}"
+            )
+        out[str(option)] = {str(k): dict(v) for k, v in by_value.items()}
+    return out
+
+
 def _options(raw: Mapping[str, Any], origin: str) -> dict[str, OptionSpec]:
     specs: dict[str, OptionSpec] = {}
     for name, spec in raw.items():
@@ -131,6 +146,7 @@ class Connector:
     options: Mapping[str, OptionSpec] = field(default_factory=dict)
     auth: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: Mapping[str, Any] = field(default_factory=dict)
+    variants: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     example: Mapping[str, Any] = field(default_factory=dict)
     origin: str = "<connector>"
 
@@ -169,6 +185,7 @@ class Connector:
             options=_options(_mapping(data, "options", origin), origin),
             auth={str(k): dict(v) for k, v in auth.items()},
             source=_mapping(data, "source", origin),
+            variants=_variants(_mapping(data, "variants", origin), origin),
             example=_mapping(data, "example", origin),
             origin=origin,
         )
@@ -200,13 +217,28 @@ class Connector:
                 values[name] = spec.default
         return values
 
+    def _settings(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``source`` with the variants the option values pick: a variant's ``request`` keys
+        replace the request's (a whole ``pagination``), its other keys replace the source's."""
+        settings = dict(self.source)
+        for option, by_value in self.variants.items():
+            variant = by_value.get(str(options.get(option)))
+            if not variant:
+                continue
+            for key, value in variant.items():
+                if key == "request" and isinstance(value, Mapping):
+                    settings["request"] = {**settings.get("request", {}), **value}
+                else:
+                    settings[key] = value
+        return settings
+
     def expand(self, source: Mapping[str, Any]) -> dict[str, Any]:
         """``source`` (a source's settings naming this connector) with the definition's
         settings under it; errors name the source-relative path (``options.org``)."""
         options = self.option_values(source.get("options"))
         values = {f"options.{k}": v for k, v in options.items()}
         values["base_url"] = str(source.get("base_url") or "").rstrip("/")
-        defaults = dict(_substitute(self.source, values))
+        defaults = dict(_substitute(self._settings(options), values))
         own_auth = source.get("auth")
         kind = own_auth.get("type") if isinstance(own_auth, Mapping) else None
         if isinstance(kind, str) and kind in self.auth:
