@@ -74,15 +74,10 @@ def state_url_for(config: Path | None, state: str | None) -> str:
 
 def _state_in_file(path: Path) -> str | None:
     from collectorkit.config._issues import ConfigValidationError
-    from collectorkit.config._load import parse_config_text
+    from collectorkit.config._load import _read as read_config_file
     from collectorkit.config._refs import resolve_references
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ConfigError(f"cannot read the configuration file: {reason}", path=str(path)) from None
-    data = parse_config_text(text, origin=str(path))
+    data, _ = read_config_file(path)  # the loader's reading and YAML rules, nothing validated
     if not isinstance(data, dict) or data.get("state") is None:
         return None
     resolved, issues, secrets = resolve_references({"state": data["state"]}, os.environ)
