@@ -169,7 +169,7 @@ async def open_state_store(
             raise  # a refused token, a damaged file: memory would not fix it, never fall back
         if not fallback_to_memory:
             raise StateStoreUnavailableError(
-                f"refusing to start: {exc}. Fix the state store, or choose memory:// "
+                f"refusing to start: {exc} — fix the state store, or choose memory:// "
                 "(watermarks will NOT persist)"
             ) from None
         logger.error(
