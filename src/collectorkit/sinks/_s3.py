@@ -33,7 +33,7 @@ import orjson
 from collectorkit._errors import ConfigError, SinkError
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Envelope, lookup_path
-from collectorkit.sinks._base import BaseSink, json_default
+from collectorkit.sinks._base import BaseSink, json_default, match_criteria
 from collectorkit.typing import QueryCriteria, StoreResult
 
 __all__ = ["S3Sink"]
@@ -134,7 +134,9 @@ class S3Sink(BaseSink):
         if max_attempts < 1:
             raise ConfigError(f"must be >= 1, got {max_attempts!r}", path="max_attempts")
         if part_size < _MIN_PART:
-            raise ConfigError(f"must be >= {_MIN_PART} (S3's minimum)", path="part_size")
+            raise ConfigError(
+                f"must be >= {_MIN_PART} (S3's minimum), got {part_size!r}", path="part_size"
+            )
         if multipart_threshold < part_size:
             raise ConfigError(
                 f"must be >= part_size ({part_size}), got {multipart_threshold}",
@@ -371,8 +373,6 @@ class S3Sink(BaseSink):
 
     async def query(self, criteria: QueryCriteria | None = None) -> list[Envelope]:
         """Every stored record, read back object by object (for tests and small buckets)."""
-        from collectorkit.sinks._base import match_criteria
-
         await self.connect()
         found: list[Envelope] = []
         for name in await self._names():
