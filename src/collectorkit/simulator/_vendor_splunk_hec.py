@@ -91,6 +91,7 @@ class SplunkHECAPI(VendorAPI):
         super().__init__(profile, dataset, rng)
         self.channels: dict[str, _Channel] = {}
         self._indexed: list[dict[str, Any]] = []
+        self._waiting: list[_Pending] = []  # accepted, to be indexed later (ack_delay)
 
     @staticmethod
     def make_fields(rng: random.Random, index: int) -> dict[str, Any]:
@@ -124,11 +125,17 @@ class SplunkHECAPI(VendorAPI):
         )
 
     def _settle(self, now: float) -> None:
-        for channel in self.channels.values():
-            for pending in channel.pending.values():
-                if pending.due is not None and pending.due <= now and pending.events:
-                    self._indexed.extend(pending.events)
-                    pending.events = []
+        """Index the delayed requests whose time has come (a dropped channel's are gone)."""
+        if not self._waiting:
+            return
+        still: list[_Pending] = []
+        for pending in self._waiting:
+            if pending.due is None or pending.due > now:
+                still.append(pending)
+            elif pending.events:
+                self._indexed.extend(pending.events)
+                pending.events = []
+        self._waiting = still
 
     # -- dialect ----------------------------------------------------------------------------
     def error(self, status: int, code: str, message: str) -> Reply:
@@ -186,8 +193,13 @@ class SplunkHECAPI(VendorAPI):
                 due = ctx.now + delayed.delay
         ack_id = channel.next_id
         channel.next_id += 1
-        channel.pending[ack_id] = _Pending(events, due)
-        self._settle(ctx.now)
+        pending = _Pending(events, due)
+        channel.pending[ack_id] = pending
+        if due == ctx.now:
+            self._indexed.extend(events)
+            pending.events = []
+        elif due is not None:
+            self._waiting.append(pending)
         return Reply(200, {"text": "Success", "code": 0, "ackId": ack_id})
 
     def ack(self, ctx: RequestContext) -> Reply:
@@ -198,6 +210,8 @@ class SplunkHECAPI(VendorAPI):
             raise self._fail(400, 6)
         self._settle(ctx.now)
         if ctx.apply("ack_refused") is not None:
+            for dropped in channel.pending.values():
+                dropped.events = []  # not indexed yet: lost with the channel
             channel.pending.clear()
             raise self._fail(400, 11)
         out: dict[str, bool] = {}
