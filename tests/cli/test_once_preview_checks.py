@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 from typer.testing import CliRunner
 
 from collectorkit.cli._app import app
@@ -70,10 +71,11 @@ def sim() -> Iterator[SimulatorServer]:
         yield server
 
 
-def _config(tmp_path: Path, sim: SimulatorServer, **changes: str) -> tuple[Path, Path]:
+def _config(tmp_path: Path, sim: SimulatorServer | None, **changes: str) -> tuple[Path, Path]:
     db = tmp_path / "c.db"
     path = tmp_path / "c.yaml"
-    path.write_text(CONFIG.format(db=db, url=sim.url("generic"), **{**GOOD, **changes}))
+    url = sim.url("generic") if sim is not None else changes.pop("url")
+    path.write_text(CONFIG.format(db=db, url=url, **{**GOOD, **changes}))
     return path, db
 
 
@@ -183,3 +185,24 @@ def test_once_prints_a_failure_in_full_with_the_response_body_redacted(
     assert "response body (redacted, at most 2048 bytes):" in result.output
     assert '"error"' in result.output or "unauthorized" in result.output.lower()
     assert "wrong-token-value-1234" not in result.output
+
+
+def test_once_bounds_a_failed_response_body_and_masks_its_secrets(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    body = {
+        "error": "invalid_request",
+        "detail": "x" * 300,
+        "client_secret": "shh-0123456789",
+        "trace": "y" * 5000,
+    }
+    httpserver.expect_request("/v1/events").respond_with_json(body, status=400)
+    path, _ = _config(tmp_path, sim=None, url=httpserver.url_for("/").rstrip("/"))
+    result = _once(path)
+    assert result.exit_code == 1
+    assert "failed with status 400" in result.output
+    assert '"error": "invalid_request"' in result.output
+    assert "shh-0123456789" not in result.output
+    assert '"client_secret": "***"' in result.output
+    assert "bytes in all)" in result.output  # cut at 2 KB
+    assert "y" * 2100 not in result.output.replace("\n", "")

@@ -81,7 +81,7 @@ class SourceStats:
     @property
     def health(self) -> str:
         """``failing`` (the last run failed), ``degraded`` (self-check findings) or ``ok``."""
-        if self.consecutive_failures or self.state == "backing_off":
+        if self.consecutive_failures or self.state in ("backing_off", "failed"):
             return "failing"
         return "degraded" if self.findings else "ok"
 
