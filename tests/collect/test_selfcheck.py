@@ -213,3 +213,27 @@ async def test_collect_into_carries_the_pages_findings(
         state=f"sqlite:///{tmp_path / 'e.db'}",
     )
     assert [f.check for f in report.findings] == ["data_path"]
+
+
+async def test_a_total_path_that_never_appears_names_the_counts_in_the_body(
+    httpserver: HTTPServer,
+) -> None:
+    body = {"rows": [{"id": 1}, {"id": 2}], "meta": {"total_count": 2}}
+    httpserver.expect_request("/rows").respond_with_json(body)
+    bp = CollectorBlueprint(
+        name="counted",
+        base_url=httpserver.url_for("/").rstrip("/"),
+        request=CollectorRequest(
+            endpoint="/rows",
+            data_path="rows",
+            pagination=PaginationConfig(
+                mode="offset", offset_param="offset", page_size=2, total_path="total"
+            ),
+        ),
+    )
+    async with CollectorClient(bp) as client:
+        with pytest.raises(PaginationError, match=r"candidates: meta\.total_count") as caught:
+            await client.collect_events()
+    assert "pagination.total_path 'total'" in str(caught.value)
+    found = _only(caught.value.partial_result.findings)
+    assert (found.check, found.path) == ("total_path", "request.pagination.total_path")
