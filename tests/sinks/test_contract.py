@@ -1,6 +1,7 @@
 """One contract every sink keeps: idempotent store, query, delete, durability, checkpoints.
 
-PostgreSQL and Redis run against the real servers of the session fixtures.
+PostgreSQL, Redis, S3 (moto) and OpenSearch (osmem-server) run against the real servers of
+the session fixtures.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collectorkit.sinks import (
     JSONFileSink,
     JSONLSink,
     MemorySink,
+    OpenSearchSink,
     PostgresSink,
     RedisStreamSink,
+    S3Sink,
     SQLiteSink,
 )
 from collectorkit.state._postgres import PostgresStateStore
@@ -28,7 +31,7 @@ from collectorkit.typing import Checkpoint, QueryCriteria, Sink, StateStore, Tra
 
 Factory = Callable[[], Sink]
 
-DURABLE = {"sqlite", "jsonl", "json_files", "postgres", "redis"}
+DURABLE = {"sqlite", "jsonl", "json_files", "postgres", "redis", "s3", "opensearch"}
 TRANSACTIONAL = {"sqlite", "jsonl", "postgres", "redis"}
 ROLLBACK = {"sqlite", "jsonl", "postgres"}  # a failed checkpoint undoes the batch
 
@@ -38,7 +41,12 @@ def _envelopes(source: str, ids: range, **extra: Any) -> list[Envelope]:
     return [Envelope(source, record_key(source, r, ["id"]), r) for r in records]
 
 
-@pytest.fixture(params=["memory", "sqlite", "jsonl", "json_files", "fanout", "postgres", "redis"])
+@pytest.fixture(
+    params=[
+        *("memory", "sqlite", "jsonl", "json_files", "fanout", "postgres", "redis"),
+        *("s3", "opensearch"),
+    ]
+)
 def kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -60,6 +68,12 @@ def make_sink(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Fact
     if kind == "postgres":
         url = request.getfixturevalue("postgres_fresh_url")
         return lambda: PostgresSink(url)
+    if kind == "s3":
+        endpoint, bucket = (request.getfixturevalue(f) for f in ("s3_endpoint", "s3_bucket"))
+        return lambda: S3Sink(bucket, endpoint_url=endpoint)
+    if kind == "opensearch":
+        url, index = (request.getfixturevalue(f) for f in ("opensearch_url", "opensearch_index"))
+        return lambda: OpenSearchSink(url, index=index)
     url = request.getfixturevalue("redis_fresh_url")
     return lambda: RedisStreamSink(url, stream="test:events")
 
