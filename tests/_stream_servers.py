@@ -29,7 +29,14 @@ from typing import Any
 
 from tests._servers import MissingServerError, RunningServer, free_port
 
-__all__ = ["RunningRsyslog", "find_rsyslogd", "find_tansu", "start_kafka", "start_rsyslog"]
+__all__ = [
+    "RunningRsyslog",
+    "find_rsyslogd",
+    "find_tansu",
+    "start_kafka",
+    "start_rsyslog",
+    "write_certificates",
+]
 
 _RSYSLOG_CONF = """\
 global(workDirectory="{dir}" maxMessageSize="256k"{tls_global})
@@ -53,7 +60,7 @@ _TLS_GLOBAL = (
     ' defaultNetstreamDriverCertFile="{dir}/server.pem"'
     ' defaultNetstreamDriverKeyFile="{dir}/server.key"'
 )
-_TLS_MODULE = ' streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon"'
+_TLS_MODULE = ' streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="{auth}"'
 
 
 @dataclass
@@ -104,8 +111,9 @@ def find_rsyslogd() -> Path | None:
     return Path(found) if found else None
 
 
-def _write_certificates(directory: Path) -> None:
-    """A CA and a server certificate for 127.0.0.1 / localhost (PEM files in ``directory``)."""
+def write_certificates(directory: Path) -> None:
+    """A test CA (``ca.pem``), a server certificate for 127.0.0.1 / localhost (``server.pem``,
+    ``server.key``) and a client certificate (``client.pem``, ``client.key``) it signed."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -125,25 +133,27 @@ def _write_certificates(directory: Path) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
     pem = serialization.Encoding.PEM
     (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
-    (directory / "server.pem").write_bytes(cert.public_bytes(pem))
-    (directory / "server.key").write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    for role, common_name in (("server", "127.0.0.1"), ("client", "collectorkit-client")):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        (directory / f"{role}.pem").write_bytes(cert.public_bytes(pem))
+        private = serialization.PrivateFormat.PKCS8
+        (directory / f"{role}.key").write_bytes(
+            key.private_bytes(pem, private, serialization.NoEncryption())
+        )
 
 
 def _rsyslog_tls_available() -> bool:
@@ -166,6 +176,9 @@ def _probe_rsyslog(server: RunningRsyslog, tls: bool, timeout: float) -> None:
             sock: socket.socket = raw
             if tls:
                 context = ssl.create_default_context(cafile=str(server.ca_file))
+                context.load_cert_chain(
+                    server.directory / "client.pem", server.directory / "client.key"
+                )
                 sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
             sock.sendall(b"%d %s" % (len(probe), probe))
             sock.close()
@@ -181,10 +194,15 @@ def _probe_rsyslog(server: RunningRsyslog, tls: bool, timeout: float) -> None:
 
 
 def start_rsyslog(
-    *, tls: bool = False, port: int | None = None, timeout: float = 15.0
+    *,
+    tls: bool = False,
+    client_certificates: bool = False,
+    port: int | None = None,
+    timeout: float = 15.0,
 ) -> RunningRsyslog:
     """rsyslogd on ``port`` (default: a free one), as an unprivileged user when we are root,
-    over TCP or TLS."""
+    over TCP or TLS; with ``client_certificates`` the TLS listener accepts only clients with a
+    certificate from the test CA (``client.pem`` / ``client.key`` in ``server.directory``)."""
     binary = find_rsyslogd()
     if binary is None:
         raise MissingServerError("rsyslogd not found (Debian package rsyslog)")
@@ -195,13 +213,15 @@ def start_rsyslog(
     user = _unprivileged_user()
     directory = Path(tempfile.mkdtemp(prefix="collectorkit-rsyslog-"))
     if tls:
-        _write_certificates(directory)
+        write_certificates(directory)
     port = port or free_port()
     values = {"dir": directory, "port": port}
     conf = _RSYSLOG_CONF.format(
         **values,
         tls_global=_TLS_GLOBAL.format(**values) if tls else "",
-        tls_module=_TLS_MODULE if tls else "",
+        tls_module=_TLS_MODULE.format(auth="x509/certvalid" if client_certificates else "anon")
+        if tls
+        else "",
     )
     (directory / "rsyslog.conf").write_text(conf)
     ids: dict[str, int] = {}

@@ -48,3 +48,14 @@ def kafka_server() -> Iterator[RunningServer]:
 def kafka_bootstrap(kafka_server: RunningServer) -> str:
     """The broker's ``host:port`` bootstrap address."""
     return kafka_server.url
+
+
+@pytest.fixture
+def rsyslog_mtls() -> Iterator[RunningRsyslog]:
+    """rsyslogd over TLS that requires a client certificate from the test CA."""
+    server = start_or_skip(lambda: start_rsyslog(tls=True, client_certificates=True))
+    assert isinstance(server, RunningRsyslog)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -131,6 +131,37 @@ async def test_tls_with_the_servers_ca(rsyslog_tls: RunningRsyslog) -> None:
     assert json.loads(got[-1]["msg"])["id"] == 9
 
 
+async def test_tls_with_a_client_certificate(rsyslog_mtls: RunningRsyslog) -> None:
+    directory = rsyslog_mtls.directory
+    sink = build_sink(
+        {
+            "type": "syslog",
+            "port": rsyslog_mtls.port,
+            "transport": "tls",
+            "tls_ca_file": str(rsyslog_mtls.ca_file),
+            "tls_cert_file": str(directory / "client.pem"),
+            "tls_key_file": str(directory / "client.key"),
+        }
+    )
+    async with sink:
+        await sink.store(_batch(5))
+    assert [json.loads(m["msg"])["id"] for m in rsyslog_mtls.wait_for(5)] == [0, 1, 2, 3, 4]
+
+
+async def test_a_server_refusing_our_certificate_fails_the_first_page(
+    rsyslog_mtls: RunningRsyslog,
+) -> None:
+    # TLS 1.3 checks the client certificate after the handshake: a page written at once would
+    # be counted as stored while the server tears the connection down
+    sink = SyslogSink(
+        "127.0.0.1", rsyslog_mtls.port, transport="tls", tls_ca_file=str(rsyslog_mtls.ca_file)
+    )
+    with pytest.raises(SinkError, match="certificate required"):
+        async with sink:
+            await sink.store(_batch(1))
+    assert rsyslog_mtls.wait_for(1, timeout=0.3) == []
+
+
 async def test_tls_refuses_a_server_it_cannot_verify(rsyslog_tls: RunningRsyslog) -> None:
     sink = SyslogSink("127.0.0.1", rsyslog_tls.port, transport="tls")  # system roots only
     with pytest.raises(SinkError, match=rf"cannot connect to tls://127.0.0.1:{rsyslog_tls.port}"):

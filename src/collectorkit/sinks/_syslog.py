@@ -21,6 +21,7 @@ import contextlib
 import os
 import socket
 import ssl
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
@@ -146,8 +147,9 @@ class SyslogSink(BaseSink):
             if not self._writer.is_closing() and _peer_is_there(self._writer):
                 return self._writer
             await self._drop()
+        started = time.monotonic()
         try:
-            _, writer = await asyncio.wait_for(
+            reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(
                     self.host,
                     self.port,
@@ -156,9 +158,11 @@ class SyslogSink(BaseSink):
                 ),
                 self.timeout,
             )
-        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            if self._ssl is not None:
+                await _accepted(reader, settle=max(0.05, 2 * (time.monotonic() - started)))
+        except (OSError, TimeoutError, ssl.SSLError, EOFError) as exc:
             raise SinkError(
-                f"syslog {self.name}: cannot connect to {self.location}: {exc}"
+                f"syslog {self.name}: cannot connect to {self.location}: {exc!r}"
             ) from None
         self._writer = writer
         return writer
@@ -199,6 +203,18 @@ class SyslogSink(BaseSink):
 
     async def delete(self, location_id: str) -> bool:
         return False
+
+
+async def _accepted(reader: asyncio.StreamReader, *, settle: float) -> None:
+    """Wait ``settle`` seconds (about two handshake times) for a TLS 1.3 server to refuse us
+    after the handshake — it checks a client certificate only then — so that the first page is
+    not written into a connection that is already being torn down. A receiver that sends
+    nothing is a receiver that accepted."""
+    try:
+        data = await asyncio.wait_for(reader.read(1), settle)
+    except TimeoutError:
+        return
+    raise EOFError("the server closed the connection" if not data else "the server sent data")
 
 
 def _peer_is_there(writer: asyncio.StreamWriter) -> bool:
