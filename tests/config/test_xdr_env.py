@@ -151,3 +151,29 @@ async def test_environment_config_collects_every_alert_from_the_xdr_simulator() 
     ids = [str(alert["alert_id"]) for alert in alerts]
     assert len(ids) == len(set(ids)) == 230
     assert set(ids) == served
+
+
+def test_a_refused_key_without_auth_id_is_explained() -> None:
+    from collectorkit import AuthenticationError, ServiceError
+    from collectorkit.config._xdr_env import explain_xdr_failure
+
+    refused = AuthenticationError("POST … failed with status 401 after 1 attempt(s)")
+    hint = explain_xdr_failure(refused, {"XDR_AUTH_TOKEN": "k"})
+    assert hint is not None
+    assert "XDR_AUTH_ID is not set" in hint
+    with_id = explain_xdr_failure(refused, {"XDR_AUTH_TOKEN": "k", "XDR_AUTH_ID": "7"})
+    assert with_id is not None
+    assert "XDR_AUTH_TOKEN" in with_id
+    assert "not set" not in with_id
+    assert explain_xdr_failure(ServiceError("503"), {}) is None
+
+
+def test_state_is_left_to_the_command_unless_collectorkit_state_is_set() -> None:
+    from collectorkit.config._xdr_env import xdr_variables_set
+
+    env = {"XDR_AUTH_TOKEN": "dev-dummy-token"}
+    assert "state" not in config_from_env(env).model_fields_set
+    chosen = config_from_env({**env, "COLLECTORKIT_STATE": "sqlite:///./x.db"})
+    assert chosen.state == "sqlite:///./x.db"
+    assert xdr_variables_set(env)
+    assert not xdr_variables_set({"PATH": "/bin", "XDR_BASE_URL": ""})
