@@ -363,7 +363,7 @@ BROKEN: list[tuple[str, Any, str]] = [
         "top level typo",
         _set("/sink", []),
         "sink: unknown setting; did you mean 'sinks'? (allowed: version, state, log_level, "
-        "shutdown_grace, sinks, dead_letter, sources, status, defaults, "
+        "shutdown_grace, sinks, dead_letter, callback_retry, sources, status, defaults, "
         "connectors_dir)",
     ),
     (

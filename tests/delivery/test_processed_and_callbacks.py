@@ -14,7 +14,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from collectorkit import ConfigError
-from collectorkit.delivery._callbacks import CallbackError, callback_from_spec
+from collectorkit.delivery._callbacks import CallbackError, WebhookCallback, callback_from_spec
 from collectorkit.delivery._processed import PersistentProcessedIds, ProcessedIds
 from collectorkit.testing import no_backoff
 from tests.delivery import hookfuncs
@@ -111,8 +111,13 @@ async def test_webhook_callback_posts_json(httpserver: HTTPServer) -> None:
         {"webhook": {"url": httpserver.url_for("/hook"), "headers": {"X-Hook-Key": "hk-123456"}}}
     )
     assert "hk-123456" not in repr(hook)
-    await hook("xdr", [{"id": 9}])
+    assert isinstance(hook, WebhookCallback)
+    async with hook:
+        await hook("xdr", [{"id": 9}])
     assert received == [("hk-123456", {"source": "xdr", "alerts": [{"id": 9}]})]
     httpserver.expect_request("/down", method="POST").respond_with_data("no", status=500)
-    with no_backoff(), pytest.raises(CallbackError, match="HTTP 500"):
-        await callback_from_spec({"webhook": httpserver.url_for("/down")})("xdr", [{"id": 9}])
+    down = callback_from_spec({"webhook": httpserver.url_for("/down")})
+    assert isinstance(down, WebhookCallback)
+    async with down:
+        with no_backoff(), pytest.raises(CallbackError, match="HTTP 500"):
+            await down("xdr", [{"id": 9}])

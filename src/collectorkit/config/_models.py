@@ -29,6 +29,7 @@ from collectorkit.config._source import (
     Timeout,
 )
 from collectorkit.config._types import Duration, Secret, is_secret_name
+from collectorkit.delivery._outbox import DEFAULT_CALLBACK_RETRY
 from collectorkit.sinks import SINKS
 from collectorkit.state._open import STATE_STORE_SCHEMES, state_url_scheme
 
@@ -145,7 +146,12 @@ class Config(StrictModel):
     sinks: list[SinkConfig] = Field(default_factory=lambda: [SinkConfig(type="sqlite")])
     """Where records go; every sink receives every record (idempotent on the record key)."""
     dead_letter: SinkConfig | None = None
-    """Where records that fail processing go, with the reason (a sink, e.g. ``type: jsonl``)."""
+    """Where records that fail processing go, with the reason (a sink, e.g. ``type: jsonl``);
+    without it, ``collectorkit-dead-letter.jsonl`` next to a ``sqlite:///`` state (else in the
+    working directory)."""
+    callback_retry: Retry = Field(default_factory=lambda: DEFAULT_CALLBACK_RETRY)
+    """How the callback outbox retries an alert whose callback failed; after ``max_attempts``
+    the alert moves to the state's ``callback_dead_letter`` namespace."""
     sources: list[SourceConfig] = Field(min_length=1)
     """The APIs and feeds to collect from."""
     status: StatusConfig = Field(default_factory=StatusConfig)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,11 @@ from collectorkit._errors import ConfigError, StateDamagedError
 from collectorkit.daemon._daemon import Daemon, DaemonSettings
 from collectorkit.daemon._job import CollectorJob, DevModeJob, StreamJob
 from collectorkit.daemon._logging import configure_logging
+from collectorkit.daemon._metrics import RuntimeMetrics
 from collectorkit.daemon._schedule import Schedule
 from collectorkit.daemon._status import StatusSettings
 from collectorkit.delivery._callbacks import AlertCallback, callback_from_spec
+from collectorkit.delivery._outbox import CallbackOutbox, SourceOutbox
 from collectorkit.delivery._processed import PersistentProcessedIds
 from collectorkit.typing import Sink, StateStore
 
@@ -112,15 +115,50 @@ class Runtime:
     sinks: list[Sink]
     jobs: list[Job] = field(default_factory=list)
     dead_letter: Sink | None = None
+    outbox: CallbackOutbox | None = None
+    """The callbacks' outbox, when a source has callbacks."""
 
     @property
     def dev_mode(self) -> list[str]:
         return [j.name for j in self.jobs if isinstance(j, DevModeJob)]
 
+    def attach_metrics(self, metrics: RuntimeMetrics) -> None:
+        """Show the outbox's figures and failures in ``metrics`` (``/status``, ``/metrics``)."""
+        if self.outbox is None:
+            return
+
+        def changed(source: str, figures: SourceOutbox) -> None:
+            stats = metrics.source(source)
+            stats.callbacks_pending = figures.pending
+            stats.callbacks_oldest = figures.oldest_created_at
+            stats.callbacks_delivered = figures.delivered
+            stats.callbacks_dead_lettered = figures.dead_lettered
+
+        def failed(source: str, label: str, exc: BaseException) -> None:
+            stats = metrics.source(source)
+            stats.callbacks_failed += 1
+            stats.error(time.time(), "callback", f"{label}: {exc}")
+
+        self.outbox.on_change, self.outbox.on_failure = changed, failed
+
+    async def flush_callbacks(self) -> None:
+        """One pass over the whole outbox (``once``): what fails stays for the next run."""
+        if self.outbox is not None:
+            try:
+                await self.outbox.drain(due_only=False)
+            except Exception as exc:
+                _log().error("callback outbox: the state store failed", error=exc)
+
     async def aclose(self) -> None:
         for job in self.jobs:
             with contextlib.suppress(Exception):
                 await job.aclose()
+        for callbacks in self.outbox.callbacks.values() if self.outbox else ():
+            for callback in callbacks:
+                close = getattr(callback, "aclose", None)
+                if close is not None:
+                    with contextlib.suppress(Exception):
+                        await close()
         for sink in [*self.sinks, *([self.dead_letter] if self.dead_letter else [])]:
             with contextlib.suppress(Exception):
                 await sink.aclose()
@@ -211,6 +249,7 @@ async def _build_runtime(
         runtime.dead_letter = build_dead_letter(config)
         if config.dead_letter is not None:  # the default file is created on first use only
             await runtime.dead_letter.connect()
+        by_source: dict[str, Sequence[AlertCallback]] = {}  # the outbox's callbacks
         for i, source in enumerate(config.sources):
             if (only is not None and source.name != only) or not source.enabled:
                 continue
@@ -219,6 +258,12 @@ async def _build_runtime(
                 runtime.jobs.append(DevModeJob(name=source.name, schedule=schedule, log=log))
                 continue
             callbacks = [*_callbacks(source, i), *extra_callbacks]
+            if callbacks:
+                by_source[source.name] = callbacks
+                if runtime.outbox is None:
+                    runtime.outbox = CallbackOutbox(
+                        store, by_source, retry=config.callback_retry, log=log or _log()
+                    )
             # the processed ids only keep callbacks from seeing an alert twice (the sinks are
             # idempotent on their own): without callbacks there is nothing to save per page
             processed = (
@@ -237,6 +282,7 @@ async def _build_runtime(
                 "processed": processed,
                 "callbacks": callbacks,
                 "log": log,
+                "outbox": runtime.outbox if callbacks else None,
             }
             if source.is_stream:
                 runtime.jobs.append(
@@ -268,8 +314,11 @@ async def run_daemon(
     debug: bool = False,
     callbacks: Sequence[AlertCallback] = (),
     reset_state: bool = False,
+    explain: Callable[[BaseException], str | None] | None = None,
 ) -> int:
-    """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code."""
+    """``collectorkit run``: build, schedule until a signal, shut down. Returns the exit code.
+
+    ``explain`` adds a hint to the log of a failed run (see :class:`DaemonSettings`)."""
     diagnostic = debug or config.log_level == "debug"
     log = _log("collectorkit.daemon", diagnostic=diagnostic)
     log.debug("configuration", config=config.to_dict())
@@ -286,14 +335,17 @@ async def run_daemon(
         port = config.status.port if status_port is None else status_port
         status = StatusSettings(host=config.status.host, port=port, token=token)
     settings = DaemonSettings(
-        grace=config.shutdown_grace if grace is None else grace, status=status
+        grace=config.shutdown_grace if grace is None else grace, status=status, explain=explain
     )
+    worker = _OutboxWorker(runtime.outbox, grace=settings.grace)
     daemon = Daemon(
         runtime.jobs,
         settings=settings,
-        shutdown_hooks=[runtime.save, runtime.aclose],
+        shutdown_hooks=[worker.stop, runtime.save, runtime.aclose],
         log=log,
     )
+    runtime.attach_metrics(daemon.metrics)
+    worker.start()
     for name in runtime.dev_mode:
         daemon.metrics.source(name).dev_mode = True
         log.warning(
@@ -309,6 +361,33 @@ async def run_daemon(
     return await daemon.run()
 
 
+class _OutboxWorker:
+    """The daemon's task draining the callback outbox; stopped as its first shutdown hook."""
+
+    def __init__(self, outbox: CallbackOutbox | None, *, grace: float) -> None:
+        self._outbox = outbox
+        self._grace = grace
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._outbox is not None:
+            self._task = asyncio.create_task(
+                self._outbox.run(self._stop), name="collectorkit-callback-outbox"
+            )
+
+    async def stop(self) -> None:
+        """Let the pass in progress finish (within the grace), then end the task."""
+        if self._task is None:
+            return
+        self._stop.set()
+        done, _ = await asyncio.wait({self._task}, timeout=self._grace)
+        if not done:
+            self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._task
+
+
 def run_daemon_sync(
     config: Config,
     *,
@@ -317,6 +396,7 @@ def run_daemon_sync(
     grace: float | None = None,
     callbacks: Sequence[str] = (),
     reset_state: bool = False,
+    explain: Callable[[BaseException], str | None] | None = None,
 ) -> int:
     """Configure logging, then :func:`run_daemon`; ``callbacks`` as ``kind:value`` strings."""
     configure_logging(level="debug" if debug else config.log_level)
@@ -333,6 +413,7 @@ def run_daemon_sync(
                 debug=debug,
                 callbacks=hooks,
                 reset_state=reset_state,
+                explain=explain,
             )
         )
     except KeyboardInterrupt:  # Ctrl-C before the daemon's own handlers were installed

@@ -1,7 +1,8 @@
 """Callbacks on new alerts (seed 002's ``handle_new_alerts``).
 
-Three kinds, all called with the source name and the list of records seen for the first time,
-only after the sinks have stored them and the checkpoint was saved:
+Three kinds, all called with the source name and the list of records seen for the first time
+(and, by the outbox, ``idempotency_keys``: one per alert, the same on every retry), after the
+sinks have stored them:
 
 - :class:`PythonCallback` — a callable named ``pkg.module:function`` (or an entry point in the
   ``collectorkit.callbacks`` group); it may be sync (run in a thread) or async;
@@ -10,7 +11,8 @@ only after the sinks have stored them and the checkpoint was saved:
 - :class:`WebhookCallback` — an HTTP POST of the same JSON document.
 
 A failing callback is logged and counted; it never stops collection or rolls back delivery
-(the records are already stored).
+(the records are already stored). The daemon calls them through the durable outbox of
+``_outbox``: at least once, retried with backoff.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 import orjson
 
 from collectorkit._errors import ConfigError, HTTPError, HTTPStatusError
+from collectorkit._lifecycle import AsyncResource
 from collectorkit.http import APIClient, AuthHandler, ClientMetrics, RetryPolicy, Transport
 
 __all__ = [
@@ -55,8 +58,13 @@ class AlertCallback(Protocol):
     async def __call__(self, source: str, alerts: Sequence[Mapping[str, Any]]) -> None: ...
 
 
-def _payload(source: str, alerts: Sequence[Mapping[str, Any]]) -> bytes:
-    return orjson.dumps({"source": source, "alerts": list(alerts)}, default=str)
+def _payload(
+    source: str, alerts: Sequence[Mapping[str, Any]], keys: Sequence[str] | None = None
+) -> bytes:
+    document: dict[str, Any] = {"source": source, "alerts": list(alerts)}
+    if keys is not None:
+        document["idempotency_keys"] = list(keys)
+    return orjson.dumps(document, default=str)
 
 
 def load_callable(target: str, *, path: str = "callback") -> Callable[..., Any]:
@@ -99,8 +107,16 @@ class PythonCallback:
     func: Callable[..., Any]
     label: str = "python"
 
-    async def __call__(self, source: str, alerts: Sequence[Mapping[str, Any]]) -> None:
-        kwargs = {"source": source} if _accepts_source(self.func) else {}
+    async def __call__(
+        self,
+        source: str,
+        alerts: Sequence[Mapping[str, Any]],
+        *,
+        idempotency_keys: Sequence[str] | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {"source": source} if _accepts_source(self.func) else {}
+        if idempotency_keys is not None and _accepts(self.func, "idempotency_keys"):
+            kwargs["idempotency_keys"] = list(idempotency_keys)
         if inspect.iscoroutinefunction(self.func):
             await self.func(list(alerts), **kwargs)
             return
@@ -110,11 +126,15 @@ class PythonCallback:
 
 
 def _accepts_source(func: Callable[..., Any]) -> bool:
+    return _accepts(func, "source")
+
+
+def _accepts(func: Callable[..., Any], name: str) -> bool:
     try:
         params = inspect.signature(func).parameters
     except (TypeError, ValueError):
         return False
-    return "source" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +145,13 @@ class CommandCallback:
     timeout: float = 30.0
     label: str = "command"
 
-    async def __call__(self, source: str, alerts: Sequence[Mapping[str, Any]]) -> None:
+    async def __call__(
+        self,
+        source: str,
+        alerts: Sequence[Mapping[str, Any]],
+        *,
+        idempotency_keys: Sequence[str] | None = None,
+    ) -> None:
         proc = await asyncio.create_subprocess_shell(
             self.command,
             stdin=asyncio.subprocess.PIPE,
@@ -134,7 +160,8 @@ class CommandCallback:
         )
         try:
             _, stderr = await asyncio.wait_for(
-                proc.communicate(_payload(source, alerts)), timeout=self.timeout
+                proc.communicate(_payload(source, alerts, idempotency_keys)),
+                timeout=self.timeout,
             )
         except TimeoutError:
             proc.kill()
@@ -145,11 +172,12 @@ class CommandCallback:
             raise CallbackError(f"command exited with status {proc.returncode}: {tail}")
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookCallback:
-    """POSTs the JSON document to ``url`` through an :class:`~collectorkit.APIClient` (``retry``
-    policy, ``auth`` handler, cross-origin rule, redacted errors); any 2xx is success.
-    ``metrics`` counts every POST."""
+@dataclass(slots=True)
+class WebhookCallback(AsyncResource):
+    """POSTs the JSON document to ``url`` through one :class:`~collectorkit.APIClient` (``retry``
+    policy, ``auth`` handler, cross-origin rule, redacted errors, one connection pool for every
+    call; :meth:`aclose` closes it); any 2xx is success. ``metrics`` counts every POST. With
+    ``idempotency_keys``, one alert's key is also sent as the ``Idempotency-Key`` header."""
 
     url: str
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -159,21 +187,47 @@ class WebhookCallback:
     retry: RetryPolicy | None = None
     transport: Transport | None = field(default=None, repr=False, compare=False)
     metrics: ClientMetrics = field(default_factory=ClientMetrics, repr=False, compare=False)
+    _client: tuple[asyncio.AbstractEventLoop, APIClient] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
-    async def __call__(self, source: str, alerts: Sequence[Mapping[str, Any]]) -> None:
-        client = APIClient(
-            base_url=self.url,
-            auth=self.auth,
-            retry=self.retry,
-            timeout=self.timeout,
-            headers={"Content-Type": "application/json", **self.headers},
-            transport=self.transport,
-            name=f"callback {self.label}",
+    def _api(self) -> APIClient:
+        """The client of this event loop (a pool belongs to the loop that opened it)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client[0] is not loop:
+            client = APIClient(
+                base_url=self.url,
+                auth=self.auth,
+                retry=self.retry,
+                timeout=self.timeout,
+                headers={"Content-Type": "application/json", **self.headers},
+                transport=self.transport,
+                name=f"callback {self.label}",
+            )
+            client.metrics = self.metrics
+            self._client = (loop, client)
+        return self._client[1]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client[1], None
+            await client.aclose()
+
+    async def __call__(
+        self,
+        source: str,
+        alerts: Sequence[Mapping[str, Any]],
+        *,
+        idempotency_keys: Sequence[str] | None = None,
+    ) -> None:
+        headers = (
+            {"Idempotency-Key": idempotency_keys[0]}
+            if idempotency_keys is not None and len(idempotency_keys) == 1
+            else None
         )
-        client.metrics = self.metrics  # one tally across calls (each call has its own pool)
+        body = _payload(source, alerts, idempotency_keys)
         try:
-            async with client:
-                response = await client.post("", data=_payload(source, alerts))
+            response = await self._api().post("", data=body, headers=headers)
         except HTTPStatusError as exc:  # redacted by the client
             raise CallbackError(f"webhook answered HTTP {exc.status_code}: {exc}") from None
         except HTTPError as exc:
