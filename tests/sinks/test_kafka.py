@@ -24,6 +24,8 @@ from collectorkit.config import config_json_schema
 from collectorkit.simulator import ProfileConfig, SimulatorConfig, SimulatorServer
 from collectorkit.sinks import KafkaMessage, KafkaProducer, KafkaSettings, KafkaSink, build_sink
 from collectorkit.state import SQLiteStateStore
+from tests._servers import start_or_skip
+from tests._stream_servers import start_kafka
 from tests.sinks._support import generic_blueprint
 
 
@@ -85,6 +87,28 @@ async def test_an_idempotent_producer_on_a_broker_without_it_fails_loudly(
     with pytest.raises(SinkError, match=rf"kafka kafka: connect at kafka://{kafka_bootstrap}/"):
         async with sink:
             await sink.store(_batch(1))
+
+
+@pytest.mark.integration
+async def test_refused_credentials_are_a_sink_error_without_the_password() -> None:
+    broker = start_or_skip(lambda: start_kafka(authentication=True))
+    try:
+        sink = KafkaSink(
+            broker.url,
+            _topic(),
+            idempotence=False,
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="SCRAM-SHA-256",
+            sasl_username="collector",
+            sasl_password="kafka-pass-5521",
+            timeout=5,
+        )
+        with pytest.raises(SinkError, match=f"connect at kafka://{broker.url}/") as info:
+            async with sink:
+                await sink.store(_batch(1))
+    finally:
+        broker.stop()
+    assert "kafka-pass-5521" not in str(info.value)
 
 
 @pytest.mark.integration

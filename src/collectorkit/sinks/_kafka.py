@@ -117,11 +117,13 @@ class _AIOKafkaProducer:
         self._producer = AIOKafkaProducer(**options)
 
     async def _call(self, what: str, work: Callable[[], Awaitable[Any]]) -> Any:
-        from aiokafka.errors import KafkaError
-
         try:
             return await work()
-        except KafkaError as exc:
+        except SinkError:
+            raise
+        except Exception as exc:
+            # the library's failures are not only KafkaError (a broker refusing SCRAM surfaces
+            # as a KeyError from its parser): all of them end here
             raise SinkError(f"{what}: {type(exc).__name__}: {exc}") from None
 
     async def start(self) -> None:
