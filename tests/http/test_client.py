@@ -16,6 +16,7 @@ from collectorkit import (
     ClientRequestError,
     CollectorTimeoutError,
     ConfigError,
+    HTTPError,
     RateLimitConfig,
     RequestTimeoutError,
     ResponseDecodeError,
@@ -347,3 +348,21 @@ async def test_unencodable_json_is_a_config_error() -> None:
     client = APIClient(base_url="http://mock", transport=MockTransport(lambda r: Response(200)))
     with pytest.raises(ConfigError, match="json: cannot be encoded as JSON"):
         await client.post("/x", json={"s": {1, 2}})
+
+
+async def test_any_transport_gets_the_response_size_limit_and_the_total_timeout() -> None:
+    async def slow(request: Request) -> Response:
+        await asyncio.sleep(5)
+        return Response(200, content=b"{}")
+
+    big = MockTransport(lambda request: Response(200, content=b" " * 5000))
+    timeouts = TimeoutSettings(max_response_size=1000, total=0.2)
+    async with APIClient(base_url="http://mock", transport=big, timeout=timeouts) as client:
+        with pytest.raises(HTTPError, match=r"max_response_size \(1000 bytes\)"):
+            await client.get("/big")
+    retry = RetryPolicy.disabled()
+    async with APIClient(
+        base_url="http://mock", transport=MockTransport(slow), timeout=timeouts, retry=retry
+    ) as client:
+        with pytest.raises(RequestTimeoutError, match=r"total timeout of 0.2s"):
+            await client.get("/slow")

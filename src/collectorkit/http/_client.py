@@ -587,7 +587,7 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
             self._attempt_estimate = 0.8 * estimate + 0.2 * took if estimate else took
         if len(raw.content) > timeouts.max_response_size:  # a transport that read it all
             limit = timeouts.max_response_size
-            raise response_too_large(request.method, url, len(raw.content), limit, announced=False)
+            raise response_too_large(request.method, url, limit, limit, announced=False)
         elapsed_ms = (time.perf_counter() - perf) * 1000.0
         self.metrics.observe_response_time(elapsed_ms)
         if raw.status_code in (401, 403):
