@@ -8,6 +8,11 @@ fifth): memory is flat when the last quarter's median is within 10 % of the firs
 quarter's, descriptors when their spread stays within 4. Then the daemon must catch
 up, stop cleanly on SIGTERM, and have stored every record the simulator holds exactly once.
 
+Two daemons race on one configuration: the soak starts two ``collectorkit run`` processes at
+the same moment, and every minute another one while the first runs. Exactly one may run: each
+other must exit non-zero within 30 s, naming the locked file and the holder's PID (the files
+are locked for the writer's lifetime), and the final comparison shows nothing lost or doubled.
+
     python bench/bench_soak.py [--minutes 10] [--json figures.json]
 
 ``run_soak(minutes)`` returns the figures for ``bench/bench_report.py``.
@@ -34,6 +39,7 @@ import yaml
 from collectorkit.simulator import SimulatorServer, build_config
 
 SAMPLE_EVERY = 5.0
+RACE_EVERY = 60.0  # seconds between second daemons started on the running one's config
 # Seed 002's processed-ids window is a bounded cache (default 10,000 ids per source). At this
 # soak's rate the default fills only after ~8 minutes, so RSS would climb (boundedly) through
 # the whole run and hide a real leak behind a filling cache; a window of 2,000 fills in the
@@ -142,6 +148,48 @@ def _status_url(log: Path, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the daemon did not start")
 
 
+def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "collectorkit", "run", str(config), "--status-port", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def _race(config: Path, env: dict[str, str], work: Path) -> tuple[subprocess.Popen[bytes], bool]:
+    """Start two daemons at once: the one left running, and whether the other refused."""
+    a = _start(config, env, work / "daemon.log")
+    b = _start(config, env, work / "racer-0.log")
+    deadline = time.monotonic() + 30
+    while a.poll() is None and b.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    loser = a if a.poll() is not None else b
+    winner = b if loser is a else a
+    if loser.poll() is None:
+        for p in (a, b):
+            p.kill()
+        raise RuntimeError("two daemons on one configuration both kept running")
+    if loser is a:  # the survivor's log is the daemon's log from now on
+        (work / "daemon.log").rename(work / "racer-0.refused.log")
+        (work / "racer-0.log").rename(work / "daemon.log")
+    loser_log = work / ("racer-0.refused.log" if loser is a else "racer-0.log")
+    return winner, _refused(loser, loser_log, winner.pid)
+
+
+def _refused(proc: subprocess.Popen[bytes], log: Path, holder: int) -> bool:
+    """Whether a second daemon exited non-zero within 30 s, naming the holder's PID."""
+    try:
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+    text = log.read_text(errors="replace")
+    return code != 0 and f"locked by process {holder}" in text and "Traceback" not in text
+
+
 def _judge(samples: list[tuple[float, float, int]]) -> dict[str, Any]:
     after = samples[max(1, len(samples) // 5) :]
     quarter = max(1, len(after) // 4)
@@ -176,19 +224,20 @@ def run_soak(minutes: float, *, verbose: bool = True) -> dict[str, Any]:
             "SOAK_OKTA_TOKEN": sim.credentials("okta")["token"],
         }
         log = work / "daemon.log"
-        with log.open("wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "collectorkit", "run", str(config), "--status-port", "0"],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
+        proc, first_refused = _race(config, env, work)
         samples: list[tuple[float, float, int]] = []
+        racers, refused = 1, int(first_refused)  # the race at the start
         try:
             _status_url(log, proc)
             start = time.monotonic()
             next_sample = start
+            next_race = start + RACE_EVERY / 2
             while (now := time.monotonic()) - start < minutes * 60:
+                if now >= next_race:
+                    racer_log = work / f"racer-{racers}.log"
+                    racers += 1
+                    refused += _refused(_start(config, env, racer_log), racer_log, proc.pid)
+                    next_race += RACE_EVERY
                 if proc.poll() is not None:
                     raise RuntimeError("the daemon died:\n" + log.read_text(errors="replace"))
                 sim.add_records("generic", 20)
@@ -217,7 +266,13 @@ def run_soak(minutes: float, *, verbose: bool = True) -> dict[str, Any]:
                 proc.kill()
                 code = proc.wait()
         stored = _stored(work / "ck.db")
-        result: dict[str, Any] = {"minutes": minutes, "exit_code": code, **_judge(samples)}
+        result: dict[str, Any] = {
+            "minutes": minutes,
+            "exit_code": code,
+            "second_daemons": racers,
+            "second_daemons_refused": refused,
+            **_judge(samples),
+        }
         for source, profile in (("app_events", "generic"), ("okta_log", "okta")):
             existing = sim.ledger.existing(profile)
             result[f"{source}_existing"] = len(existing)
@@ -258,8 +313,13 @@ def main() -> int:
             f"{source}: {r[f'{source}_existing']} records, lost {r[f'{source}_lost']}, "
             f"duplicated {r[f'{source}_duplicated']}"
         )
+    print(
+        f"second daemons on the same config: {r['second_daemons']}, "
+        f"refused {r['second_daemons_refused']}"
+    )
     print(f"daemon exit code: {r['exit_code']}")
     ok = r["rss_flat"] and r["fd_flat"] and r["exit_code"] == 0
+    ok = ok and r["second_daemons_refused"] == r["second_daemons"]
     ok = ok and not any(r[f"{s}_lost"] or r[f"{s}_duplicated"] for s in ("app_events", "okta_log"))
     return 0 if ok else 1
 
