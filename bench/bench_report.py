@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 import bench_collect  # noqa: E402
 import bench_e2e  # noqa: E402
 import bench_http  # noqa: E402
+import bench_object_sinks  # noqa: E402
 import bench_sinks  # noqa: E402
 import bench_soak  # noqa: E402
 from _common import free_port, wait_for  # noqa: E402
@@ -167,6 +168,21 @@ def _rows(f: dict[str, Any]) -> list[Row]:
                     ">= 0.80",
                 )
             )
+    for name, label in (
+        ("s3", "s3 sink vs bare aiobotocore put_object (moto)"),
+        ("opensearch", "opensearch sink vs bare opensearch-py _bulk (osmem-server)"),
+    ):
+        pair = f.get("object_sinks", {}).get(name)
+        if pair:
+            rows.append(
+                (
+                    f"store(), {bench_object_sinks.PAGE_SIZE}/page, {label} [bench_object_sinks]",
+                    f"{pair['ours']:,.0f} rec/s",
+                    f"{pair['bare']:,.0f} rec/s",
+                    f"{pair['ratio']:.2f}",
+                    ">= 0.80",
+                )
+            )
     r = f["resilience"]
     rows.append(
         (
@@ -240,6 +256,16 @@ def _rows(f: dict[str, Any]) -> list[Row]:
                 "flat (spread <= 4)",
             )
         )
+        if "second_daemons" in k:
+            rows.append(
+                (
+                    f"soak: second daemons on the running config refused ({lost} lost+dup)",
+                    str(k["second_daemons_refused"]),
+                    str(k["second_daemons"]),
+                    f"{k['second_daemons_refused'] / max(1, k['second_daemons']):.2f}",
+                    "1.00 (every one)",
+                )
+            )
     return rows
 
 
@@ -270,6 +296,8 @@ def main() -> int:
     figures["resilience"] = resilience_overhead()
     print("== SQLite and PostgreSQL sinks (bench_sinks)", flush=True)
     figures["sinks"] = sinks()
+    print("== s3 and opensearch sinks (bench_object_sinks)", flush=True)
+    figures["object_sinks"] = bench_object_sinks.measure()
     print("== 1,000,000-record stream run (bench_collect)", flush=True)
     figures["memory"] = bench_collect.memory_run()
     if args.soak_json:
