@@ -63,6 +63,33 @@ def _url(server: HTTPServer) -> str:
     return f"http://127.0.0.1:{server.port}"
 
 
+def cursor_feed(
+    server: HTTPServer,
+    name: str,
+    page: Callable[[WRequest], dict[str, Any]],
+    *,
+    max_pages: int | None = None,
+    **options: Any,
+) -> CollectorBlueprint:
+    """A blueprint walking ``/v1/events`` by the cursor at ``next``, served by ``page``."""
+    server.expect_request("/v1/events").respond_with_handler(
+        lambda request: WResponse(orjson.dumps(page(request)), content_type="application/json")
+    )
+    pagination = PaginationConfig(
+        mode="cursor", cursor_param="cursor", next_cursor_path="next", max_pages=max_pages
+    )
+    request = CollectorRequest(endpoint="/v1/events", data_path="data", pagination=pagination)
+    return CollectorBlueprint(name=name, base_url=_url(server), request=request, **options)
+
+
+async def collect(blueprint: CollectorBlueprint) -> Any:
+    client = CollectorClient(blueprint)
+    try:
+        return await client.collect_events()
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 def server() -> Iterator[HTTPServer]:
     httpserver = HTTPServer(host="127.0.0.1", port=0, threaded=True)
@@ -264,9 +291,7 @@ async def test_the_time_budget_covers_a_trickling_body() -> None:
             time_margin=0.1,
         )
         started = time.monotonic()
-        client = CollectorClient(blueprint)
-        result = await client.collect_events()
-        await client.aclose()
+        result = await collect(blueprint)
         assert result.stop_reason is StopReason.TIME_BUDGET
         assert time.monotonic() - started < 3.5
 
@@ -336,26 +361,17 @@ async def test_a_page_over_the_size_limit_leaves_the_state_untouched(
 ) -> None:
     big = [True]
 
-    def page(request: WRequest) -> WResponse:
+    def page(request: WRequest) -> dict[str, Any]:
         if request.args.get("cursor") is None:
-            body: dict[str, Any] = {"data": [{"id": 1}, {"id": 2}], "next": "c2"}
-        elif big[0]:
-            body = {"data": [{"id": n, "pad": "x" * 100} for n in range(3, 100)], "next": "c3"}
-        else:
-            body = {"data": [{"id": 3}], "next": None}
-        return WResponse(orjson.dumps(body), content_type="application/json")
+            return {"data": [{"id": 1}, {"id": 2}], "next": "c2"}
+        if big[0]:
+            return {"data": [{"id": n, "pad": "x" * 100} for n in range(3, 100)], "next": "c3"}
+        return {"data": [{"id": 3}], "next": None}
 
-    server.expect_request("/v1/events").respond_with_handler(page)
-    blueprint = CollectorBlueprint(
-        name="big",
-        base_url=_url(server),
-        request=CollectorRequest(
-            endpoint="/v1/events",
-            data_path="data",
-            pagination=PaginationConfig(
-                mode="cursor", cursor_param="cursor", next_cursor_path="next"
-            ),
-        ),
+    blueprint = cursor_feed(
+        server,
+        "big",
+        page,
         timeout=TimeoutSettings(max_response_size=2000),
         retry_policy=RetryPolicy.disabled(),
     )
@@ -384,26 +400,13 @@ async def test_fresh_cursors_over_the_same_records_stop_with_a_named_reason(
     server: HTTPServer, records: list[dict[str, Any]]
 ) -> None:
     counter = itertools.count()
-
-    def page(request: WRequest) -> WResponse:
-        body = {"data": records, "next": f"c{next(counter)}"}
-        return WResponse(orjson.dumps(body), content_type="application/json")
-
-    server.expect_request("/v1/events").respond_with_handler(page)
-    blueprint = CollectorBlueprint(
-        name="loop",
-        base_url=_url(server),
-        request=CollectorRequest(
-            endpoint="/v1/events",
-            data_path="data",
-            pagination=PaginationConfig(
-                mode="cursor", cursor_param="cursor", next_cursor_path="next", max_pages=200
-            ),
-        ),
+    blueprint = cursor_feed(
+        server,
+        "loop",
+        lambda request: {"data": records, "next": f"c{next(counter)}"},
+        max_pages=200,
     )
-    client = CollectorClient(blueprint)
-    result = await client.collect_events()
-    await client.aclose()
+    result = await collect(blueprint)
     assert result.stop_reason is StopReason.NO_NEW_KEYS
     assert not result.stop_reason.exhausted  # the position is kept, the next run goes on
     assert len(server.log) == 4  # the first page, then three bringing nothing new
@@ -411,26 +414,11 @@ async def test_fresh_cursors_over_the_same_records_stop_with_a_named_reason(
 
 
 async def test_a_feed_that_moves_on_is_not_stopped(server: HTTPServer) -> None:
-    def page(request: WRequest) -> WResponse:
+    def page(request: WRequest) -> dict[str, Any]:
         n = int(request.args.get("cursor", "0"))
-        body = {"data": [{"id": n}, {"id": n + 1}], "next": str(n + 1) if n < 20 else None}
-        return WResponse(orjson.dumps(body), content_type="application/json")
+        return {"data": [{"id": n}, {"id": n + 1}], "next": str(n + 1) if n < 20 else None}
 
-    server.expect_request("/v1/events").respond_with_handler(page)
-    blueprint = CollectorBlueprint(
-        name="overlap",
-        base_url=_url(server),
-        request=CollectorRequest(
-            endpoint="/v1/events",
-            data_path="data",
-            pagination=PaginationConfig(
-                mode="cursor", cursor_param="cursor", next_cursor_path="next"
-            ),
-        ),
-    )
-    client = CollectorClient(blueprint)
-    result = await client.collect_events()
-    await client.aclose()
+    result = await collect(cursor_feed(server, "overlap", page))
     assert result.stop_reason is StopReason.NO_NEXT  # each page overlaps, but brings a new key
     assert len(server.log) == 21
 
@@ -505,9 +493,7 @@ async def test_no_credentials_on_a_downgrade_to_http_even_for_allowed_hosts(
             allowed_hosts=["127.0.0.1"],
             client_config=ClientSettings(verify_ssl=False),
         )
-        client = CollectorClient(blueprint)
-        result = await client.collect_events()
-        await client.aclose()
+        result = await collect(blueprint)
         assert [e["id"] for e in result.events] == [1, 2]
         assert tls.log[0][0].headers["Authorization"] == f"Bearer {TOKEN}"
         downgraded = other_server.log[0][0].headers
