@@ -79,3 +79,18 @@ def test_a_private_key_that_cannot_sign_is_a_config_error() -> None:
         )
     with pytest.raises(ConfigError, match="client_secret"):
         OAuth2ClientCredentialsHandler("https://x.test/token", "client")
+
+
+def test_the_private_key_and_each_signed_assertion_are_masked_in_logs() -> None:
+    from collectorkit.http._redact import redact_text
+    from collectorkit.simulator._vendor_okta import private_key_pem
+
+    pem = private_key_pem()
+    handler = OAuth2ClientCredentialsHandler(
+        "https://x.test/oauth2/v1/token", "client", private_key=pem
+    )
+    assertion = handler._assertion()
+    logged = redact_text(f"client_assertion={assertion} key={pem}")
+    assert assertion not in logged
+    assert "BEGIN PRIVATE KEY" not in logged or pem not in logged
+    assert pem.splitlines()[1] not in logged

@@ -240,6 +240,7 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
         }
         headers = {"kid": self.private_key_id} if self.private_key_id else None
         token: str = jwt.encode(claims, self._private_key, algorithm="RS256", headers=headers)
+        register_secret(token)  # a bearer credential for its lifetime: never logged
         return token
 
     async def on_request(self, request: Request) -> None:
