@@ -88,7 +88,9 @@ class SplunkHECAPI(VendorAPI):
     id_field = "id"
 
     def __init__(self, profile: ProfileConfig, dataset: Dataset, rng: random.Random) -> None:
-        super().__init__(profile, dataset, rng)
+        # a destination serves no records: whatever ``records`` says, its dataset is empty
+        empty = Dataset(factory=self.make_fields, id_field=self.id_field, rng=rng)
+        super().__init__(profile, empty, rng)
         self.channels: dict[str, _Channel] = {}
         self._indexed: list[dict[str, Any]] = []
         self._waiting: list[_Pending] = []  # accepted, to be indexed later (ack_delay)
