@@ -118,7 +118,6 @@ async def test_a_record_without_a_timestamp_for_a_dated_index_goes_to_dead_lette
     sink = OpenSearchSink(opensearch_url, index=f"{opensearch_index}-%Y", time_field="created_at")
     async with sink:
         result = await sink.store([*_page("xdr", range(2)), Envelope("xdr", "xdr:x", {"id": 9})])
-        assert sink.dead_letter is not None
         (letter,) = await sink.dead_letter.query()
     assert result.written == 2
     assert "no timestamp at 'created_at'" in letter.data["reason"]
@@ -231,6 +230,13 @@ def test_bad_options_name_their_field(options: dict[str, Any], field: str) -> No
     with pytest.raises(ConfigError) as caught:
         build_sink({"type": "opensearch", **options}, path="sinks[1]")
     assert caught.value.path == f"sinks[1].{field}"
+
+
+def test_a_bad_dead_letter_sink_is_named_by_its_path() -> None:
+    spec = {"type": "opensearch", "url": "http://x", "dead_letter": {"type": "nope"}}
+    with pytest.raises(ConfigError) as caught:
+        build_sink(spec, path="sinks[1]")
+    assert caught.value.path == "sinks[1].dead_letter.type"
 
 
 def test_the_schema_lists_the_opensearch_options() -> None:

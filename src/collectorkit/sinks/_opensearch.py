@@ -188,10 +188,11 @@ class OpenSearchSink(BaseSink):
             _OpenSearchPy, url, headers=headers, auth=auth, verify=verify, timeout=timeout
         )
         self._client = client
-        self._dead_spec = dead_letter
-        self.dead_letter: DeadLetterSink | None = (
-            None if dead_letter_sink is None else DeadLetterSink(dead_letter_sink)
-        )
+        if dead_letter is not None and dead_letter_sink is None:
+            from collectorkit.sinks._registry import build_sink  # the registry imports us
+
+            dead_letter_sink = build_sink(dead_letter, path="dead_letter")
+        self.dead_letter = DeadLetterSink(dead_letter_sink)
 
     def __repr__(self) -> str:
         return f"OpenSearchSink({redact_url(self.url)!r}, index={self.index!r})"
@@ -203,21 +204,13 @@ class OpenSearchSink(BaseSink):
     async def _open(self) -> None:
         if self._client is None:
             self._client = self._connect()
-        if self.dead_letter is None:
-            inner = None
-            if self._dead_spec is not None:
-                from collectorkit.sinks._registry import build_sink  # the registry imports us
-
-                inner = build_sink(self._dead_spec, path="dead_letter")
-            self.dead_letter = DeadLetterSink(inner)
         await self.dead_letter.connect()
 
     async def _close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             await client.close()
-        if self.dead_letter is not None:
-            await self.dead_letter.aclose()
+        await self.dead_letter.aclose()
 
     def _index_of(self, envelope: Envelope) -> str | None:
         if "%" not in self.index:
@@ -302,7 +295,6 @@ class OpenSearchSink(BaseSink):
         )
 
     async def _dead_letters(self, letters: list[DeadLetter]) -> None:
-        assert self.dead_letter is not None
         for letter in letters:
             _log.error(
                 "%s: %s record sent to dead-letter: %s", self.name, letter.source, letter.reason
