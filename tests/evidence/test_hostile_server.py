@@ -199,6 +199,7 @@ def test_the_cap_is_in_the_configuration_schema() -> None:
     assert '"total"' in text
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 def test_sigint_ends_once_while_it_waits_on_retry_after(server: HTTPServer, tmp_path: Path) -> None:
     server.expect_request("/v1/events").respond_with_json(
