@@ -87,3 +87,21 @@ def test_preview_works_on_a_connector_source(tmp_path: Path) -> None:
         assert "next request: GET " in result.output
         assert "/api/v1/logs" in result.output
         assert "BEGIN PRIVATE KEY" not in result.output
+
+
+def test_list_and_show_a_users_folder(tmp_path: Path) -> None:
+    from tests.connectors.test_definitions import _OWN
+
+    (tmp_path / "acme.yaml").write_text(_OWN, encoding="utf-8")
+    listed = runner.invoke(app, ["connectors", "list", "--connectors-dir", str(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    assert "acme_events" in listed.output
+    assert "okta" in listed.output
+    shown = runner.invoke(
+        app, ["connectors", "show", "acme_events", "--connectors-dir", str(tmp_path)]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "`tenant`" in shown.output
+    missing = runner.invoke(app, ["connectors", "list", "--connectors-dir", str(tmp_path / "no")])
+    assert missing.exit_code == 2
+    assert "is not a folder of connector definitions" in missing.output

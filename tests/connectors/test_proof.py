@@ -108,3 +108,29 @@ async def test_connector_collects_its_profile_exactly_once_under_faults(
             # OTX) are in the next window's overlap: by now every record that exists is stored
             assert set(ids) == set(sim.ledger.existing(profile)), "records never collected"
             assert set(added) <= set(ids)
+
+
+@pytest.mark.parametrize(
+    "connector", ["msgraph_security_alerts", "crowdstrike_alerts", "otx_pulses"]
+)
+async def test_an_updated_record_comes_again_once_per_version(
+    connector: str, tmp_path: Path
+) -> None:
+    """Graph lastUpdateDateTime, CrowdStrike updated_timestamp, OTX modified: an update is a new
+    version of the record, stored once; the next run stores nothing more."""
+    profile, id_field = PROFILES[connector], ID_FIELDS[PROFILES[connector]]
+    db = tmp_path / "ck.db"
+    with no_backoff():
+        async with SimulatorServer(build_config(seed=4, profiles=[profile], records=120)) as sim:
+            config = config_for(tmp_path, [source_for(connector, sim)])
+            assert (await once(config))[connector].ok
+            first = stored(db, connector, id_field)
+            changed = sim.update_records(profile, sorted(first)[:5])
+            assert len(changed) == 5
+            await _next_second()
+            assert (await once(config))[connector].ok
+            counts = Counter(stored(db, connector, id_field))
+            assert {i: counts[i] for i in changed} == dict.fromkeys(changed, 2)
+            assert sum(counts.values()) == len(first) + 5
+            assert (await once(config))[connector].ok
+            assert sum(Counter(stored(db, connector, id_field)).values()) == len(first) + 5
