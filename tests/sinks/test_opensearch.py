@@ -81,6 +81,18 @@ async def test_a_page_stored_again_is_409s_counted_as_duplicates(
 
 
 @pytest.mark.integration
+async def test_a_key_longer_than_an_id_may_be_is_hashed_and_still_idempotent(
+    opensearch_url: str, opensearch_index: str
+) -> None:
+    long = Envelope("xdr", "xdr:" + "k" * 600, {"id": "long"})
+    async with OpenSearchSink(opensearch_url, index=opensearch_index) as sink:
+        first = await sink.store([long])
+        again = await sink.store([long])
+    assert (first.written, again.duplicates) == (1, 1)
+    assert _docs(opensearch_url, opensearch_index) == {opensearch_index: ["long"]}
+
+
+@pytest.mark.integration
 async def test_mapping_conflicts_go_to_dead_letter_with_the_reason(
     opensearch_url: str, opensearch_index: str, tmp_path: Path
 ) -> None:

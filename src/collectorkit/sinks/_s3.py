@@ -33,6 +33,7 @@ import orjson
 from collectorkit._errors import ConfigError, SinkError
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Envelope, lookup_path
+from collectorkit._redact import register_secret
 from collectorkit.sinks._base import BaseSink, json_default, match_criteria
 from collectorkit.typing import QueryCriteria, StoreResult
 
@@ -152,6 +153,8 @@ class S3Sink(BaseSink):
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self._credentials = (access_key_id, secret_access_key, session_token)
+        for secret in (secret_access_key, session_token):
+            register_secret(secret)  # masked in every log line and error, whatever the context
         self._timeout = timeout
         self._attempts = max_attempts
         self._stack: AsyncExitStack | None = None
