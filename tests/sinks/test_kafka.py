@@ -6,6 +6,7 @@ producer for what this broker cannot do (idempotent and transactional producers 
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -279,3 +280,10 @@ def test_bad_options_name_the_field(options: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as info:
         build_sink(spec)
     assert info.value.path == f"sinks[0].{path}"
+
+
+def test_without_aiokafka_the_config_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aiokafka", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'collectorkit\[kafka\]'") as info:
+        build_sink({"type": "kafka", "bootstrap_servers": "b:9092", "topic": "t"})
+    assert info.value.path == "sinks[0].type"

@@ -16,6 +16,7 @@ its exceptions are translated.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from collectorkit.typing import QueryCriteria, StoreResult
 
 __all__ = ["KafkaMessage", "KafkaProducer", "KafkaSettings", "KafkaSink"]
 
+_NO_AIOKAFKA = "the kafka sink needs aiokafka: pip install 'collectorkit[kafka]'"
 _SECURITY = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _SASL = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 _COMPRESSION = ("none", "gzip", "snappy", "lz4", "zstd")
@@ -93,9 +95,7 @@ class _AIOKafkaProducer:
         try:
             from aiokafka import AIOKafkaProducer
         except ImportError:
-            raise ConfigError(
-                "the kafka sink needs aiokafka: pip install 'collectorkit[kafka]'", path="type"
-            ) from None
+            raise ConfigError(_NO_AIOKAFKA, path="type") from None
         options: dict[str, Any] = {
             "bootstrap_servers": list(settings.bootstrap_servers),
             "client_id": settings.client_id,
@@ -241,6 +241,8 @@ class KafkaSink(BaseSink):
             linger_ms=linger_ms,
             timeout=timeout,
         )
+        if producer is None and importlib.util.find_spec("aiokafka") is None:
+            raise ConfigError(_NO_AIOKAFKA, path="type")  # said by `validate`, not at first use
         self._factory: ProducerFactory = producer or _AIOKafkaProducer
         self._producer: KafkaProducer | None = None
 
