@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from collectorkit import RetryPolicy
+from collectorkit import RetryPolicy, SinkError, SQLiteSink
 from collectorkit._clock import FakeClock
+from collectorkit.delivery import deliver
+from collectorkit.delivery._checkpoint import DEFAULT_CHECKPOINT_NAMESPACE
 from collectorkit.delivery._outbox import (
     DEAD_NAMESPACE,
     NAMESPACE,
@@ -17,6 +20,7 @@ from collectorkit.delivery._outbox import (
     idempotency_key,
     next_attempt_at,
 )
+from collectorkit.state import SQLiteStateStore
 from collectorkit.typing import StateStore
 from tests.state.conftest import make_store
 
@@ -129,3 +133,41 @@ def test_next_attempt_follows_the_retry_policy() -> None:
     assert next_attempt_at(2, 100.0, POLICY, 0.5) == 102.0
     assert next_attempt_at(3, 100.0, POLICY, 0.5) == 104.0
     assert next_attempt_at(4, 100.0, POLICY, 0.5) is None
+
+
+@dataclass
+class _Page:
+    events: list[dict[str, Any]]
+    state: dict[str, Any]
+
+
+async def _pages(n: int) -> AsyncIterator[_Page]:
+    for i in range(n):
+        yield _Page([{"id": f"p{i}-{j}"} for j in range(3)], {"cursor": f"c{i}"})
+
+
+async def test_alerts_are_queued_before_their_page_is_checkpointed(tmp_path: Path) -> None:
+    store = SQLiteStateStore(tmp_path / "ck.db")
+    outbox = CallbackOutbox(store, {"src": [Hook()]}, retry=POLICY, clock=FakeClock())
+    seen: list[Any] = []
+
+    async def queue(records: list[dict[str, Any]]) -> None:
+        seen.append(await store.get(DEFAULT_CHECKPOINT_NAMESPACE, "src"))
+        await outbox.enqueue("src", records, [r["id"] for r in records])
+        if len(seen) == 2:
+            raise ConnectionError("killed between the queue and the checkpoint")
+
+    with pytest.raises(SinkError):
+        await deliver(
+            _pages(3),
+            source="src",
+            sinks=[SQLiteSink(tmp_path / "ck.db")],
+            state_store=store,
+            before_checkpoint=queue,
+        )
+    saved = await store.get(DEFAULT_CHECKPOINT_NAMESPACE, "src")
+    assert seen[0] is None  # the first page's alerts were queued before its checkpoint
+    assert saved is not None
+    assert saved.value == {"cursor": "c0"}  # the second page was not checkpointed ...
+    assert len(await outbox.entries()) == 6  # ... but its alerts wait in the outbox
+    await store.aclose()

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from collectorkit._records import Record, lookup_path
@@ -155,6 +156,10 @@ class _DeliveringJob:
             "dead_letter": self.dead_letter,
             "on_delivered": on_delivered,
             "should_stop": ctx.stopping.is_set,
+            # new alerts wait in the outbox before the page's checkpoint: none is lost to a crash
+            "before_checkpoint": (
+                None if self.outbox is None else partial(self.alerts.handle, ctx.stats)
+            ),
         }
 
 
@@ -181,7 +186,8 @@ class CollectorJob(_DeliveringJob):
             nonlocal live_pages
             live_pages += 1
             stats.page(ctx.clock.time(), len(records))
-            await self.alerts.handle(stats, records)
+            if self.outbox is None:  # else queued before the checkpoint (_delivery)
+                await self.alerts.handle(stats, records)
 
         try:
             await collect_into(
@@ -324,7 +330,8 @@ class StreamJob(_DeliveringJob):
 
         async def delivered(records: list[Record]) -> None:
             ctx.stats.page(ctx.clock.time(), len(records))
-            await self.alerts.handle(ctx.stats, records)
+            if self.outbox is None:  # else queued before the checkpoint (_delivery)
+                await self.alerts.handle(ctx.stats, records)
 
         report = DeliveryReport(source=self.name)
         try:

@@ -46,6 +46,7 @@ async def collect_into(
     on_delivered: Callable[[list[Record]], Awaitable[None] | None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     report: DeliveryReport | None = None,
+    before_checkpoint: Callable[[list[Record]], Awaitable[None] | None] | None = None,
 ) -> DeliveryReport:
     """Collect into ``sinks`` exactly once, resuming where the last run's checkpoint left off.
 
@@ -59,8 +60,8 @@ async def collect_into(
     and left open (its rate limiter and breaker carry over). ``concurrency`` defaults to the
     blueprint's when its strategy is ``concurrent``, else 1. The returned report counts
     records and pages, says why collection stopped (``stop_reason``) and holds the dead
-    letters; ``pipeline``, ``dead_letter``, ``on_delivered``, ``should_stop`` and ``report`` are
-    as for :func:`~collectorkit.delivery.deliver`. A failure raises a
+    letters; ``pipeline``, ``dead_letter``, ``on_delivered``, ``should_stop``, ``report`` and
+    ``before_checkpoint`` are as for :func:`~collectorkit.delivery.deliver`. A failure raises a
     :class:`~collectorkit.CollectorError` whose ``partial_result`` is the report so far, with
     the page that failed not checkpointed: running again fetches it again and stores none of
     it twice.
@@ -100,6 +101,7 @@ async def collect_into(
                 on_delivered=on_delivered,
                 should_stop=should_stop,
                 report=report,
+                before_checkpoint=before_checkpoint,
             )
         except CollectorError as exc:
             exc.partial_result = report  # what was delivered, rather than what was fetched

@@ -120,6 +120,7 @@ class _Loop:
     errors: ErrorHandler | None
     on_delivered: Callable[[list[Record]], Any] | None
     report: DeliveryReport
+    before_checkpoint: Callable[[list[Record]], Any] | None = None
     key_of: Callable[[Record], str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -134,7 +135,7 @@ class _Loop:
         envelopes = [Envelope(self.source, key(r), r) for r in outcome.records]
         await self._announce_processing(outcome, len(records))
         try:
-            result = await self._store(envelopes, outcome.dead, state)
+            result = await self._store(envelopes, outcome.dead, state, outcome.records)
         except BaseException as exc:
             self.pipeline.rollback()
             if isinstance(exc, Exception):
@@ -163,7 +164,11 @@ class _Loop:
             )
 
     async def _store(
-        self, envelopes: list[Envelope], dead: list[DeadLetter], state: Mapping[str, Any] | None
+        self,
+        envelopes: list[Envelope],
+        dead: list[DeadLetter],
+        state: Mapping[str, Any] | None,
+        records: list[Record],
     ) -> StoreResult | None:
         # Dead letters first: a bad record is never lost, even if the sinks then fail.
         if dead:
@@ -188,6 +193,10 @@ class _Loop:
                 if isinstance(outcome, BaseException):
                     raise outcome
             results = [r for r in done if isinstance(r, StoreResult)]
+        if self.before_checkpoint is not None and records:
+            staged = self.before_checkpoint(records)
+            if inspect.isawaitable(staged):
+                await staged
         checkpoint = None if state is None else Checkpoint(self.namespace, self.key, state)
         if self.checkpoint_sink is not None and checkpoint is not None:
             tx = await self.checkpoint_sink.store_with_checkpoint(envelopes, checkpoint)
@@ -377,6 +386,7 @@ async def deliver(
     should_stop: Callable[[], bool] | None = None,
     read_ahead: bool = True,
     report: DeliveryReport | None = None,
+    before_checkpoint: Callable[[list[Record]], Awaitable[None] | None] | None = None,
 ) -> DeliveryReport:
     """Deliver every page of ``pages`` and checkpoint after each one.
 
@@ -391,8 +401,10 @@ async def deliver(
     sink; wrapped in a :class:`DeadLetterSink`) before the page's records are stored; without
     one they are logged at ERROR and counted. Seed-style ``IStorageBackend`` objects (anything
     with ``as_sink()``) may be given as sinks. ``on_delivered`` gets the records of each page
-    after it was checkpointed; ``should_stop`` is asked after each page
-    (graceful shutdown).
+    after it was checkpointed; ``before_checkpoint`` gets them once every sink but the one
+    committing the checkpoint stored them, before the checkpoint (e.g. to queue notifications
+    durably: a crash then re-fetches the page instead of losing them); ``should_stop`` is asked
+    after each page (graceful shutdown).
 
     With ``read_ahead`` the next page is fetched while the current one is being stored (at most
     one page ahead): the sinks' disk or network time overlaps the API's. A page read ahead is
@@ -430,6 +442,7 @@ async def deliver(
         errors=error_handler,
         on_delivered=on_delivered,
         report=report,
+        before_checkpoint=before_checkpoint,
     )
     start = time.perf_counter()
     iterator = aiter(pages)
