@@ -137,6 +137,19 @@ async def test_server_busy_503_is_retried_with_backoff() -> None:
     assert clock.sleeps  # backed off between the attempts
 
 
+async def test_without_acknowledgement_a_200_counts_as_stored() -> None:
+    clock = FakeClock()
+    lost = FaultSpec(kind="ack_lost", target="splunk_hec.event")
+    async with SimulatorServer(_config(clock, lost)) as sim:
+        sink = _sink(sim, clock, ack=False)
+        async with sink:
+            result = await sink.store(_batch(5))
+        requests = sim.stats.snapshot()["requests"]
+    assert result.written == 5
+    assert requests == {"splunk_hec.event": 1}  # the ack was never asked for
+    assert clock.sleeps == []
+
+
 async def test_acks_that_never_come_fail_the_page_after_the_resends() -> None:
     clock = FakeClock()
     lost = FaultSpec(kind="ack_lost", target="splunk_hec.event")
@@ -145,10 +158,11 @@ async def test_acks_that_never_come_fail_the_page_after_the_resends() -> None:
         with pytest.raises(SinkError, match="not acknowledged") as info:
             async with sink:
                 await sink.store(_batch(3))
-        requests = sim.stats.snapshot()
+        requests = sim.stats.snapshot()["requests"]
     assert TOKEN not in str(info.value)
     assert sink.resent == 2
-    assert requests  # three sends, each polled until the timeout
+    assert requests["splunk_hec.event"] == 3  # the first send and two resends
+    assert requests["splunk_hec.ack"] >= 3  # each polled until its timeout
 
 
 async def test_collect_into_hec_under_every_fault_loses_no_record(tmp_path: Path) -> None:
