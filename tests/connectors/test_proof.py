@@ -36,6 +36,8 @@ def _faults(connector: str) -> list[FaultSpec]:
         FaultSpec(kind="reset", target=profile, requests="9"),
         FaultSpec(kind="late_arrival", target=profile, requests="5", count=3, late_by=20),
     ]
+    if connector == "github_audit":  # GitHub also throttles with a 403 (remaining 0)
+        faults.append(FaultSpec(kind="rate_limit", target=profile, requests="12", status=403))
     if connector in OAUTH:  # the token is revoked: a fresh one must be fetched and used
         faults.append(FaultSpec(kind="token_expiry", target=profile, requests="10"))
     return faults
