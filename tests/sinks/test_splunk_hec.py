@@ -146,7 +146,7 @@ async def test_without_acknowledgement_a_200_counts_as_stored() -> None:
             result = await sink.store(_batch(5))
         requests = sim.stats.snapshot()["requests"]
     assert result.written == 5
-    assert requests == {"splunk_hec.event": 1}  # the ack was never asked for
+    assert requests == {"splunk_hec.event": 1, "total": 1}  # the ack was never asked for
     assert clock.sleeps == []
 
 
