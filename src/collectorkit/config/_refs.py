@@ -18,7 +18,12 @@ from typing import Any
 
 from collectorkit.config._types import is_secret_name
 
-__all__ = ["ConfigIssue", "MAX_FILE_REFERENCE_BYTES", "format_path", "resolve_references"]
+__all__ = [  # noqa: RUF022 - plain sorted(), the order tests/test_exported_members.py checks
+    "ConfigIssue",
+    "MAX_FILE_REFERENCE_BYTES",
+    "format_path",
+    "resolve_references",
+]
 
 MAX_FILE_REFERENCE_BYTES = 64 * 1024
 """The largest file a ``${file:/path}`` reference reads."""
