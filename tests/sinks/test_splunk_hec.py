@@ -82,6 +82,19 @@ async def test_events_carry_time_source_index_and_the_record_key() -> None:
     assert events[0]["event"] == {"id": 0, "ts": 1_700_000_000}
 
 
+async def test_gzip_and_source_placeholders() -> None:
+    clock = FakeClock()
+    async with SimulatorServer(_config(clock)) as sim:
+        sink = _sink(sim, clock, gzip=True, index="sec-{source}", sourcetype="ck:{source}")
+        async with sink:
+            await sink.store(_batch(3))
+        events = _hec(sim).indexed(clock.time())
+    assert {(e["index"], e["sourcetype"], e["source"]) for e in events} == {
+        ("sec-xdr", "ck:xdr", "xdr")
+    }
+    assert [e["event"]["id"] for e in events] == [0, 1, 2]
+
+
 async def test_a_delayed_ack_is_waited_for_not_resent() -> None:
     clock = FakeClock()
     delayed = FaultSpec(kind="ack_delay", target="splunk_hec.event", requests="1", delay=4.0)

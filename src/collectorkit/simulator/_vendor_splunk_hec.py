@@ -4,7 +4,8 @@
 or more JSON event objects, concatenated (``{"time", "host", "source", "sourcetype", "index",
 "event", "fields"}``; ``event`` is required), with ``Authorization: Splunk <token>`` and the
 channel GUID in the ``X-Splunk-Request-Channel`` header or the ``channel`` query parameter
-(required: acknowledgement is on). It answers ``{"text": "Success", "code": 0, "ackId": n}``;
+(required: acknowledgement is on); a body may be gzip-compressed (``Content-Encoding: gzip``).
+It answers ``{"text": "Success", "code": 0, "ackId": n}``;
 ack ids count from 0 per channel. ``POST /services/collector/ack?channel=…`` with ``{"acks":
 [ids]}`` answers ``{"acks": {"id": true|false}}``: true once the request's events are indexed,
 and an id reported true is released (asking again answers false). Errors are ``{"text",
@@ -23,6 +24,7 @@ events.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import re
@@ -174,10 +176,16 @@ class SplunkHECAPI(VendorAPI):
     # -- handlers ---------------------------------------------------------------------------
     def event(self, ctx: RequestContext) -> Reply:
         channel = self._channel(ctx)
-        if not ctx.body.strip():
+        body = ctx.body
+        try:
+            if ctx.request.headers.get("content-encoding", "").lower() == "gzip":
+                body = gzip.decompress(body)
+        except (OSError, EOFError):
+            raise self._fail(400, 6) from None
+        if not body.strip():
             raise self._fail(400, 5)
         try:
-            events = _parse_events(ctx.body)
+            events = _parse_events(body)
         except ValueError:
             raise self._fail(400, 6) from None
         for e in events:

@@ -15,6 +15,7 @@ reset) is retried with backoff per ``retry``; the token is masked in every error
 
 from __future__ import annotations
 
+import gzip
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -56,8 +57,9 @@ class SplunkHECSink(BaseSink):
     Each event is ``{"time", "host", "source", "sourcetype", "index", "event": record,
     "fields": {"record_key": key}}``; ``time`` is read from the record's ``time_field`` (a
     dotted path; ISO 8601 or epoch values) and left out when absent (Splunk then uses the
-    arrival time). ``source`` defaults to the record's source name. ``channel`` is the HEC
-    channel GUID (a new one per sink when not given).
+    arrival time). ``source`` defaults to the record's source name; ``{source}`` in ``source``,
+    ``sourcetype`` or ``index`` stands for it. ``channel`` is the HEC channel GUID (a new one per
+    sink when not given). ``gzip`` compresses each request (``Content-Encoding: gzip``).
 
     Acknowledgement: after sending a page, its ack ids are polled every ``ack_poll_interval``
     seconds (doubling, at most 5 s) for up to ``ack_timeout`` seconds; requests not acknowledged
@@ -80,6 +82,7 @@ class SplunkHECSink(BaseSink):
         channel: str | None = None,
         time_field: str | None = None,
         batch_size: int = 100,
+        gzip: bool = False,
         ack: bool = True,
         ack_timeout: float = 60.0,
         ack_poll_interval: float = 0.5,
@@ -112,6 +115,7 @@ class SplunkHECSink(BaseSink):
         self.index, self.sourcetype, self.source, self.host = index, sourcetype, source, host
         self.time_field = time_field
         self.batch_size = batch_size
+        self.gzip = gzip
         self.ack = ack
         self.ack_timeout = ack_timeout
         self.ack_poll_interval = ack_poll_interval
@@ -153,10 +157,11 @@ class SplunkHECSink(BaseSink):
                 event["time"] = round(when.timestamp(), 3)
         if self.host is not None:
             event["host"] = self.host
-        event["source"] = self.source or envelope.source
-        event["sourcetype"] = self.sourcetype
+        name = envelope.source
+        event["source"] = name if self.source is None else self.source.replace("{source}", name)
+        event["sourcetype"] = self.sourcetype.replace("{source}", name)
         if self.index is not None:
-            event["index"] = self.index
+            event["index"] = self.index.replace("{source}", name)
         event["event"] = envelope.data
         event["fields"] = {"record_key": envelope.key}
         return event
@@ -167,8 +172,12 @@ class SplunkHECSink(BaseSink):
     async def _send(self, chunk: list[Envelope]) -> int | None:
         """POST one request; its ack id (``None`` without acknowledgement)."""
         headers = {"Content-Type": "application/json"}
+        body = self._body(chunk)
+        if self.gzip:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
         try:
-            response = await self.client.post(_EVENT_PATH, data=self._body(chunk), headers=headers)
+            response = await self.client.post(_EVENT_PATH, data=body, headers=headers)
         except HTTPError as exc:  # redacted by the client and the registered token
             raise SinkError(f"splunk_hec {self.name}: {exc}") from exc
         if not self.ack:
