@@ -102,16 +102,23 @@ class _NoStateYetError(Exception):
     """The SQLite file of the state store does not exist: nothing was ever saved there."""
 
 
-def _with_store(url: str, work: Callable[[StateStore], Awaitable[T]], *, create: bool = False) -> T:
+def _with_store(
+    url: str,
+    work: Callable[[StateStore], Awaitable[T]],
+    *,
+    create: bool = False,
+    lock: bool = True,
+) -> T:
     """Run ``work`` on the store at ``url``; a missing SQLite file raises :class:`_NoStateYetError`
-    unless ``create`` (looking never makes an empty database)."""
+    unless ``create`` (looking never makes an empty database). ``lock=False``: only looking,
+    so a running daemon's SQLite file may be read."""
     if not create and no_state_yet(url):
         raise _NoStateYetError(redact_url(url).removeprefix("sqlite:///"))
 
     async def main() -> T:
         from collectorkit.state import open_state_store
 
-        store = await open_state_store(url)
+        store = await open_state_store(url, lock=lock)
         try:
             return await work(store)
         finally:
@@ -145,7 +152,7 @@ def show_state(url: str, source: str | None, *, as_json: bool = False) -> int:
 
     where = redact_url(url)
     try:
-        rows = _with_store(url, collect)
+        rows = _with_store(url, collect, lock=False)
     except _NoStateYetError as missing:
         return _no_state_yet(where, str(missing), as_json=as_json)
     except CollectorError as exc:

@@ -86,7 +86,7 @@ def _sqlite(url: str, options: Mapping[str, Any]) -> StateStore:
             f"invalid SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////absolute.db",
             path="state",
         )
-    return SQLiteStateStore(path, clock=options.get("clock"))
+    return SQLiteStateStore(path, clock=options.get("clock"), lock=options.get("lock", True))
 
 
 def _http(url: str, options: Mapping[str, Any]) -> StateStore:
@@ -136,13 +136,15 @@ async def open_state_store(
     request_timeout: float = 30,
     fallback_to_memory: bool = False,
     clock: Clock | None = None,
+    lock: bool = True,
 ) -> StateStore:
     """Create the store for ``url`` (or ``STORAGE_SERVICE_URL``) and check it answers.
 
     Raises :class:`~collectorkit.ConfigError` when nothing is configured and
     :class:`~collectorkit.StateStoreUnavailableError` when the store cannot be reached — unless
     ``fallback_to_memory=True``, which returns a :class:`MockStorageClient` and logs loudly that
-    watermarks will not persist.
+    watermarks will not persist. ``lock=False`` opens a SQLite file without taking its writer
+    lock (to look at the state of a running daemon).
     """
     url = url or os.environ.get("STORAGE_SERVICE_URL") or None
     if url is None:
@@ -158,7 +160,7 @@ async def open_state_store(
             "fallback_to_memory=True runs on memory and loses watermarks at exit",
             path="state",
         )
-    store = create_state_store(url, token=token, timeout=request_timeout, clock=clock)
+    store = create_state_store(url, token=token, timeout=request_timeout, clock=clock, lock=lock)
     try:
         ping = getattr(store, "ping", None)
         if ping is not None:
