@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+import httpx2
 import orjson
 import pytest
 from cryptography import x509
@@ -54,6 +55,7 @@ from collectorkit.http import ClientSettings, register_secret
 from collectorkit.http._aiohttp_transport import AiohttpTransport
 from collectorkit.http._httpx_transport import HttpxTransport
 from collectorkit.testing import FakeClock
+from tests.evidence._daemon import start_daemon, status_url, stop_daemon
 from tests.evidence._support import write_config
 
 TRANSPORTS = [AiohttpTransport, HttpxTransport]
@@ -589,6 +591,52 @@ def test_an_encoded_api_key_never_reaches_the_watermark_or_the_output(
     shown = done.stdout.decode() + done.stderr.decode() + stored
     forms = {QUERY_KEY, quote(QUERY_KEY, safe=""), quote_plus(QUERY_KEY)}
     assert not [form for form in forms if form in shown], shown[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_an_encoded_api_key_never_reaches_status_metrics_or_the_daemon_log(
+    server: HTTPServer, tmp_path: Path
+) -> None:
+    server.expect_request("/v1/events").respond_with_json(
+        {"error": f"bad key {quote(QUERY_KEY, safe='')}"}, status=500
+    )
+    db = tmp_path / "ck.db"
+    config = {
+        "state": f"sqlite:///{db}",
+        "sinks": [{"type": "sqlite", "path": str(db)}],
+        "status": {"host": "127.0.0.1", "port": 0},
+        "sources": [
+            {
+                "name": "query_key",
+                "base_url": _url(server),
+                "interval": "0.3s",
+                "auth": {"type": "api_key", "key": "${HOSTILE_KEY}", "query_param": "k"},
+                "request": {"endpoint": "/v1/events", "data_path": "data"},
+                "retry": {"max_attempts": 1},
+            }
+        ],
+    }
+    path = write_config(tmp_path / "collectorkit.yaml", config)
+    env = {**os.environ, "HOSTILE_KEY": QUERY_KEY}
+    log = tmp_path / "daemon.log"
+    proc = start_daemon(path, env, log, "--debug")
+    try:
+        url = status_url(proc, log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            status = httpx2.get(url + "/status").text
+            if '"runs": 0' not in status and "error" in status:
+                break
+            time.sleep(0.1)
+        pages = [httpx2.get(url + page).text for page in ("/status", "/metrics", "/")]
+    finally:
+        stop_daemon(proc)
+    assert server.log, "no request was sent"
+    shown = "\n".join([*pages, log.read_text(errors="replace")])
+    assert "query_key" in shown
+    forms = {QUERY_KEY, quote(QUERY_KEY, safe=""), quote_plus(QUERY_KEY), "hk%2by%2fzq%3d9w%3d%3d"}
+    assert not [form for form in forms if form.lower() in shown.lower()], shown[-3000:]
 
 
 def test_a_secret_environment_variable_is_never_echoed_in_configuration_errors(
