@@ -26,6 +26,10 @@ app = typer.Typer(
 )
 state_app = typer.Typer(help="Inspect or change saved collector state.", no_args_is_help=True)
 app.add_typer(state_app, name="state")
+connectors_app = typer.Typer(
+    help="The connector catalogue: vendor APIs as data.", no_args_is_help=True
+)
+app.add_typer(connectors_app, name="connectors")
 
 ConfigArg = Annotated[Path, typer.Argument(help="The YAML configuration file.", show_default=False)]
 SourceOpt = Annotated[
@@ -33,6 +37,14 @@ SourceOpt = Annotated[
     typer.Option("--source", "-s", help="Only this source."),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Debug logging (request details).")]
+ResetStateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--reset-state",
+        help="If the state database is damaged (empty, unreadable, corrupt), move it aside "
+        "(<file>.damaged-<time>) and start afresh; without it, a damaged state is a refusal.",
+    ),
+]
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
@@ -69,6 +81,7 @@ def _root(
 
 @app.command()
 def run(
+    ctx: typer.Context,
     config: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Argument(help="YAML file; without it, one XDR source from XDR_* variables."),
@@ -102,12 +115,22 @@ def run(
         ),
     ] = None,
     debug: DebugOpt = False,
+    reset_state: ResetStateOpt = False,
 ) -> None:
-    """Run the daemon: every source on its schedule until SIGINT/SIGTERM."""
+    """Run the daemon: every source on its schedule until SIGINT/SIGTERM.
+
+    Without a file: one Cortex XDR source from XDR_BASE_URL, XDR_AUTH_TOKEN and XDR_AUTH_ID.
+
+    Without a state: setting: STORAGE_SERVICE_URL (+ STORAGE_SERVICE_TOKEN), else collectorkit.db.
+    """
     from collectorkit._errors import CollectorError, ConfigError
-    from collectorkit.config._xdr_env import config_from_env
+    from collectorkit.cli._state import choose_state
+    from collectorkit.config._xdr_env import config_from_env, explain_xdr_failure, xdr_variables_set
     from collectorkit.daemon._app import apply_overrides, run_daemon_sync
 
+    if config is None and base_url is None and auth_token is None and not xdr_variables_set():
+        typer.echo(ctx.get_help())
+        _fail("give a configuration file, or set XDR_BASE_URL and XDR_AUTH_TOKEN")
     try:
         if config is None:
             cfg = config_from_env(
@@ -122,10 +145,20 @@ def run(
             if base_url is not None or auth_token is not None:
                 _fail("--base-url and --auth-token apply without a configuration file only")
             cfg = apply_overrides(_load(config), interval=interval)
+        cfg = choose_state(cfg, log_level="debug" if debug else cfg.log_level)
         code = run_daemon_sync(
-            cfg, debug=debug, status_port=status_port, grace=grace, callbacks=callback or ()
+            cfg,
+            explain=explain_xdr_failure if config is None else None,
+            debug=debug,
+            status_port=status_port,
+            grace=grace,
+            callbacks=callback or (),
+            reset_state=reset_state,
         )
     except ConfigError as exc:
+        if config is None and exc.path == "status.port":  # no file to change: say the flag
+            busy = exc.reason.partition(";")[0]
+            _fail(f"the status server {busy}; pass --status-port 0 for any free port")
         _fail(str(exc))
     except CollectorError as exc:  # a store or sink that cannot be opened, ...
         _fail(str(exc), code=1)
@@ -133,11 +166,23 @@ def run(
 
 
 @app.command()
-def once(config: ConfigArg, source: SourceOpt = None, debug: DebugOpt = False) -> None:
+def once(
+    config: ConfigArg,
+    source: SourceOpt = None,
+    debug: DebugOpt = False,
+    reset_state: ResetStateOpt = False,
+) -> None:
     """Run every source (or one) once, with progress bars and a summary table."""
+    from collectorkit._errors import ConfigError
     from collectorkit.cli._once import run_once_sync
+    from collectorkit.cli._state import choose_state
 
-    raise typer.Exit(run_once_sync(_load(config), source=source, debug=debug))
+    try:
+        cfg = choose_state(_load(config))  # STORAGE_SERVICE_URL when the file names no state
+    except ConfigError as exc:
+        _fail(str(exc))
+    code = run_once_sync(cfg, source=source, debug=debug, reset_state=reset_state)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -155,13 +200,18 @@ def preview(
 
 @app.command()
 def validate(
-    config: ConfigArg,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(help="The YAML configuration file.", show_default=False),
+    ] = None,
     schema: Annotated[
         bool, typer.Option("--schema", help="Print the JSON Schema of the file instead.")
     ] = False,
 ) -> None:
     """Check a configuration file; every problem names its YAML path."""
-    if schema:
+    if config is None and not schema:
+        _fail("give the configuration file to check (or --schema for the JSON Schema)")
+    if schema or config is None:
         import json
 
         from collectorkit.config._schema import config_json_schema
@@ -274,17 +324,28 @@ def serve_storage(
         Optional[str],  # noqa: UP045
         typer.Option(
             envvar="STORAGE_SERVICE_TOKEN",
-            help="Bearer token clients must send (required off loopback).",
+            help="Bearer token clients must send (required off loopback; 16+ characters).",
             show_envvar=True,
         ),
     ] = None,
+    max_future: Annotated[
+        str,
+        typer.Option(help="Refuse watermarks further than this ahead of now (e.g. 1h, 1d)."),
+    ] = "1h",
 ) -> None:
     """Run the storage service (watermarks and state for a fleet of collectors)."""
+    from collectorkit._durations import parse_duration
     from collectorkit._errors import CollectorError
     from collectorkit.cli._serve import serve_storage_sync
 
     try:
-        serve_storage_sync(host=host, port=port, state=state, token=token)
+        serve_storage_sync(
+            host=host,
+            port=port,
+            state=state,
+            token=token,
+            max_future=parse_duration(max_future, field="--max-future"),
+        )
     except CollectorError as exc:
         _fail(str(exc))
 
@@ -330,6 +391,51 @@ def demo(
     from collectorkit.cli._demo import run_demo_sync
 
     raise typer.Exit(run_demo_sync(records=records, directory=keep))
+
+
+ConnectorsDirOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--connectors-dir", help="A folder of your own connector definitions too."),
+]
+
+
+def _connectors(call: Any) -> None:
+    from collectorkit._errors import CollectorError
+
+    try:
+        typer.echo(call())
+    except CollectorError as exc:
+        _fail(str(exc))
+
+
+@connectors_app.command("list")
+def connectors_list(connectors_dir: ConnectorsDirOpt = None) -> None:
+    """One line per connector: name, vendor and API, auth kinds."""
+    from collectorkit.cli._connectors import connectors_list as listing
+
+    _connectors(lambda: listing(connectors_dir))
+
+
+@connectors_app.command("show")
+def connectors_show(
+    name: Annotated[str, typer.Argument(help="The connector.")],
+    connectors_dir: ConnectorsDirOpt = None,
+) -> None:
+    """Options, required scopes, rate limits, semantics and the settings it supplies."""
+    from collectorkit.cli._connectors import connectors_show as show
+
+    _connectors(lambda: show(name, connectors_dir))
+
+
+@connectors_app.command("init")
+def connectors_init(
+    name: Annotated[str, typer.Argument(help="The connector.")],
+    connectors_dir: ConnectorsDirOpt = None,
+) -> None:
+    """Print a starter configuration with one source of the connector."""
+    from collectorkit.cli._connectors import connectors_init as init
+
+    _connectors(lambda: init(name, connectors_dir))
 
 
 def main(argv: list[str] | None = None) -> Any:
