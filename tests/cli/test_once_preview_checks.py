@@ -206,3 +206,18 @@ def test_once_bounds_a_failed_response_body_and_masks_its_secrets(
     assert '"client_secret": "***"' in result.output
     assert "bytes in all)" in result.output  # cut at 2 KB
     assert "y" * 2100 not in result.output.replace("\n", "")
+
+
+def test_once_says_where_jsonl_records_went(tmp_path: Path, sim: SimulatorServer) -> None:
+    path, db = _config(tmp_path, sim)
+    out = tmp_path / "out"
+    text = path.read_text().replace(
+        f"  - {{type: sqlite, path: {db}}}",
+        f"  - {{type: sqlite, path: {db}}}\n  - {{type: jsonl, path: '{out}/{{source}}.jsonl'}}",
+    )
+    path.write_text(text)
+    result = _once(path)
+    assert result.exit_code == 0, result.output
+    assert f"records went to JSONLSink {out}/{{source}}.jsonl" in result.output
+    assert f"look at them: ls -R {out}/" in result.output
+    assert len((out / "app_events.jsonl").read_text().splitlines()) == 50

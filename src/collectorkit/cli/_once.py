@@ -266,11 +266,15 @@ def response_body(exc: BaseException, limit: int = _BODY_LIMIT) -> str | None:
 
 def _query_hint(kind: str, location: str) -> str:
     """How to look at the records in a destination, where there is one obvious command."""
-    if kind == "SQLiteSink" and location.startswith("sqlite://"):
-        path, _, table = location.removeprefix("sqlite://").partition("#")
-        # a command to print, never run here; the sink validated the table name
-        query = f"select source, count(*) from {table} group by source"  # noqa: S608
-        return f"\n  query them: sqlite3 {path} '{query}'"
+    where, _, table = location.partition("#")
+    # commands to print, never run here; the sinks validated their table names
+    query = f"select source, count(*) from {table} group by source"  # noqa: S608
+    if kind == "SQLiteSink" and where.startswith("sqlite://"):
+        return f"\n  query them: sqlite3 {where.removeprefix('sqlite://')} '{query}'"
+    if kind == "PostgresSink" and table:
+        return f"\n  query them: psql \"{where}\" -c '{query}'"
+    if kind in ("JSONLSink", "JSONFileSink"):
+        return f"\n  look at them: ls -R {where.split('{', 1)[0] or '.'}"
     return ""
 
 
