@@ -221,3 +221,15 @@ def test_once_says_where_jsonl_records_went(tmp_path: Path, sim: SimulatorServer
     assert f"records went to JSONLSink {out}/{{source}}.jsonl" in result.output
     assert f"look at them: ls -R {out}/" in result.output
     assert len((out / "app_events.jsonl").read_text().splitlines()) == 50
+
+
+def test_a_run_with_a_wrong_data_path_loses_nothing_once_it_is_fixed(
+    tmp_path: Path, sim: SimulatorServer
+) -> None:
+    path, db = _config(tmp_path, sim, data_path="data.event")
+    assert _once(path).exit_code == 1
+    assert _once(path).exit_code == 1  # the saved state did not move past the records
+    path.write_text(path.read_text().replace("data_path: data.event\n", "data_path: data.events\n"))
+    fixed = _once(path)
+    assert fixed.exit_code == 0, fixed.output
+    assert _count(db) == 50

@@ -64,6 +64,9 @@ def _only(findings: list[Finding]) -> Finding:
 async def test_a_data_path_that_matches_nothing_is_a_finding(sim: SimulatorServer) -> None:
     result, warned = await _collect(_blueprint(sim.url("generic"), data_path="data.event"))
     assert result.events == []
+    assert result.stop_reason == "self_check"  # not past the records it could not read
+    assert result.state.cursor is None
+    assert not result.complete
     found = _only(result.findings)
     assert found.check == "data_path"
     assert found.path == "request.data_path"
@@ -237,3 +240,17 @@ async def test_a_total_path_that_never_appears_names_the_counts_in_the_body(
     assert "pagination.total_path 'total'" in str(caught.value)
     found = _only(caught.value.partial_result.findings)
     assert (found.check, found.path) == ("total_path", "request.pagination.total_path")
+
+
+async def test_a_data_path_on_a_body_that_is_the_list_itself(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/list").respond_with_json([{"id": 1}, {"id": 2}])
+    bp = CollectorBlueprint(
+        name="bare",
+        base_url=httpserver.url_for("/").rstrip("/"),
+        request=CollectorRequest(endpoint="/list", data_path="items"),
+    )
+    result, _ = await _collect(bp)
+    assert result.events == []
+    assert result.stop_reason == "self_check"
+    found = _only(result.findings)
+    assert "the body itself is a list of 2 items (leave data_path out)" in found.message

@@ -21,7 +21,7 @@ A page that is empty because there is nothing new finds nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +29,10 @@ from collectorkit._errors import CollectorError
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Record, lookup_path
 from collectorkit.collect._paths import compile_path
+from collectorkit.collect._spec import PageResponse, StopReason
 
 if TYPE_CHECKING:
     from collectorkit.collect._request import CollectorRequest
-    from collectorkit.collect._spec import PageResponse, StopReason
     from collectorkit.http import CollectorLogger
 
 __all__ = ["Finding", "SelfCheck", "body_outline", "missing_fields_finding"]
@@ -156,7 +156,7 @@ def _present(body: Any, expression: str) -> bool:
     return True
 
 
-def _first_with(records: Sequence[Record], present: Any) -> bool:
+def _first_with(records: Sequence[Record], present: Callable[[Record], bool]) -> bool:
     return any(present(r) for r in records if isinstance(r, Mapping))
 
 
@@ -238,6 +238,17 @@ class SelfCheck:
     def _data_path(self, body: Any, page: int) -> Finding | None:
         if self._data is None or self._data.search(body) is not None:
             return None
+        if isinstance(body, list):
+            return Finding(
+                check="data_path",
+                path="request.data_path",
+                value=self._data.expression,
+                message=(
+                    f"matched nothing in the response of page {page}: the body itself is a list "
+                    f"of {len(body)} items (leave data_path out)"
+                ),
+                page=page,
+            )
         outline = body_outline(body)
         if not outline.lists:
             return None  # nothing list-like: an API that leaves out an empty list
@@ -271,8 +282,6 @@ class SelfCheck:
 
     def advance(self, response: PageResponse, stop: StopReason | None, page: int) -> None:
         """The next-page path, once the paginator decided there is no next page."""
-        from collectorkit.collect._spec import StopReason
-
         cfg = self._request.pagination
         if stop is not StopReason.NO_NEXT or self._request.paginator is not None:
             return
