@@ -16,7 +16,11 @@ from typer.testing import CliRunner
 from collectorkit.cli._app import app
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+    ROOT / "src" / "collectorkit" / "simulator" / "README.md",  # linked from the README
+]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 runner = CliRunner()
 
@@ -54,6 +58,7 @@ def test_links_and_named_files_exist_in_the_repository(page: Path) -> None:
     missing = [t for t in sorted(targets) if not (page.parent / t).exists()]
     if page.name == "README.md" and page.parent == ROOT:  # paths written as code, from the root
         missing += [p for p in sorted(set(_PATH.findall(text))) if not (ROOT / p).exists()]
+    missing += [name for name in ("DESIGN.md", "shared/") if name in text]  # outside the repo
     assert not missing
 
 
