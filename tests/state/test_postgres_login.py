@@ -53,3 +53,13 @@ async def test_a_server_that_is_down_is_unreachable_without_waiting_for_the_pool
     assert "hunter2" not in str(caught.value)
     assert time.monotonic() - started < 5
     await store.aclose()
+
+
+async def test_a_refused_key_value_dsn_does_not_show_its_password(
+    postgres_password_url: str,
+) -> None:
+    host, port = postgres_password_url.split("@", 1)[1].split("/", 1)[0].split(":")
+    dsn = f"host={host} port={port} user=collectorkit_password_user password=wrong-password"
+    with pytest.raises(ConfigError, match="authentication failed") as caught:
+        await PostgresStateStore(dsn).ping()
+    assert "wrong-password" not in str(caught.value)
