@@ -4,6 +4,7 @@ source beside it stays ok, with new and re-delivered records counted apart."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,4 +89,13 @@ def test_run_marks_a_source_degraded_and_keeps_its_schedule(
     assert 'collectorkit_records_stored_total{outcome="new",source="right_path"} 30.0' in metrics
     text = log.read_text()
     assert "self-check" in text
+    finished = [
+        e
+        for line in text.splitlines()
+        if line.startswith("{") and (e := json.loads(line))["event"] == "run finished"
+    ]
+    first_right = next(e for e in finished if e["source"] == "right_path")
+    assert (first_right["new"], first_right["duplicates"], first_right["degraded"]) == (30, 0, None)
+    wrong_runs = [e for e in finished if e["source"] == "wrong_path"]
+    assert all("request.data_path 'data.event'" in e["degraded"] for e in wrong_runs)
     assert "sim-generic-token" not in text

@@ -185,8 +185,11 @@ class Daemon:
             "run finished",
             source=name,
             records=outcome.records,
+            new=outcome.new,
+            duplicates=outcome.duplicates,
             pages=outcome.pages,
             stop_reason=outcome.stop_reason,
+            degraded=stats.degraded,
             next_in_s=None
             if stats.next_run is None
             else round(stats.next_run - self._clock.time(), 1),

@@ -213,6 +213,8 @@ class CollectorJob(_DeliveringJob):
             pages=report.pages,
             stop_reason=reason,
             interrupted=report.stopped,
+            new=report.stored,
+            duplicates=report.duplicates,
         )
 
     def _absorb(self, stats: SourceStats, report: DeliveryReport) -> None:
@@ -220,16 +222,6 @@ class CollectorJob(_DeliveringJob):
         stats.duplicates += report.duplicates
         if report.findings or report.pages:  # a run that read nothing keeps the last verdict
             stats.findings = [f.to_dict() for f in report.findings]
-        if self.log is not None:
-            self.log.info(
-                "run delivered",
-                source=self.name,
-                records=report.records,
-                new=report.stored,
-                duplicates=report.duplicates,
-                pages=report.pages,
-                degraded=stats.degraded,
-            )
         metrics = report.metrics
         if metrics is not None:
             stats.http_429 += metrics.quota_error
@@ -351,6 +343,8 @@ class StreamJob(_DeliveringJob):
             pages=report.pages,
             stop_reason="shutdown" if report.stopped else "stream_ended",
             interrupted=report.stopped,
+            new=report.stored,
+            duplicates=report.duplicates,
         )
 
     async def aclose(self) -> None:

@@ -30,6 +30,10 @@ class RunOutcome:
     stop_reason: str | None = None
     interrupted: bool = False
     """The run stopped early because the daemon is shutting down."""
+    new: int = 0
+    """Records the sinks stored for the first time."""
+    duplicates: int = 0
+    """Records the sinks already held (re-fetched or repeated), absorbed by their keys."""
 
 
 @dataclass(slots=True, kw_only=True)
