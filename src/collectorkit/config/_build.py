@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 
+from pydantic import SecretStr
+
 from collectorkit._clock import Clock
 from collectorkit._errors import ConfigError
 from collectorkit.collect import CollectorBlueprint
@@ -18,6 +20,7 @@ from collectorkit.config._objects import parameter_names, plain_options
 from collectorkit.config._refs import ConfigIssue
 from collectorkit.config._request import AuthSpec
 from collectorkit.config._source import STREAM_SOURCES, SourceConfig
+from collectorkit.connectors import HookContext, apply_hooks
 from collectorkit.delivery._callbacks import callback_from_spec
 from collectorkit.http import AuthHandler, Transport
 from collectorkit.pipeline import Pipeline, build_pipeline
@@ -64,7 +67,7 @@ def build_blueprint(
             "build it with build_source()",
             path="type",
         )
-    return CollectorBlueprint(
+    blueprint = CollectorBlueprint(
         name=source.name,
         base_url=source.base_url,
         request=source.request,
@@ -79,6 +82,16 @@ def build_blueprint(
         transport=transport,
         clock=clock,
     )
+    if not source.hooks:
+        return blueprint
+    credentials = {
+        k: v.get_secret_value() if isinstance(v, SecretStr) else v
+        for k, v in source.auth.options.items()
+    }
+    context = HookContext(
+        options=source.options, auth_type=source.auth.type, credentials=credentials
+    )
+    return apply_hooks(blueprint, source.hooks, context)
 
 
 def build_source(
