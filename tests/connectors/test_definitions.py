@@ -319,3 +319,16 @@ def test_the_json_schema_accepts_a_connector_source_and_names_its_settings() -> 
         jsonschema.validate({"sources": [{"name": "o", "base_url": "https://x"}]}, schema)
     properties = schema["$defs"]["SourceConfig"]["properties"]
     assert {"connector", "options", "hooks"} <= set(properties)
+
+
+async def test_okta_with_an_api_token_sends_it_as_ssws(tmp_path: Path) -> None:
+    async with SimulatorServer(build_config(seed=6, profiles=["okta"], records=40)) as sim:
+        source = {
+            "name": "okta",
+            "connector": "okta",
+            "base_url": sim.url("okta"),
+            "auth": {"type": "api_key", "key": sim.credentials("okta")["token"]},
+        }
+        result = (await once(config_for(tmp_path, [source])))["okta"]
+        assert result.ok, result.error
+        assert len(stored(tmp_path / "ck.db", "okta", "uuid")) == 40
