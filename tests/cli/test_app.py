@@ -367,7 +367,8 @@ def test_once_sends_invalid_records_to_the_configured_dead_letter_sink(
     )
     path.write_text(text)
     result = runner.invoke(app, ["once", str(path)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # rejected records are errors of the run
+    assert "rejected by the pipeline, kept in" in result.output
     letters = [line for f in dead.glob("*.jsonl") for line in f.read_text().splitlines()]
     assert letters
     assert "no_such_field" in letters[0]

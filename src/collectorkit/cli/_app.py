@@ -218,10 +218,10 @@ def validate(
 
         typer.echo(json.dumps(config_json_schema(), indent=2))
         return
-    from collectorkit.daemon._app import check_callbacks
+    from collectorkit.daemon._app import check_callbacks, check_files
 
     cfg = _load(config)
-    problems = check_callbacks(cfg)
+    problems = check_callbacks(cfg) + check_files(cfg)
     if problems:
         _fail("\n".join(str(p) for p in problems))
     names = ", ".join(s.name for s in cfg.sources)

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from collectorkit._locks import lock_path_for
 from collectorkit.config._refs import ConfigIssue
+from collectorkit.sinks import build_sink
 from collectorkit.typing import Sink
 
-__all__ = ["DEFAULT_DEAD_LETTER_NAME", "default_dead_letter_path", "shared_file_issues"]
+if TYPE_CHECKING:
+    from collectorkit.config._models import Config
+
+__all__ = [
+    "DEFAULT_DEAD_LETTER_NAME",
+    "dead_letter_for",
+    "default_dead_letter_path",
+    "file_issues",
+    "shared_file_issues",
+]
 
 DEFAULT_DEAD_LETTER_NAME = "collectorkit-dead-letter.jsonl"
 
@@ -26,6 +37,24 @@ def default_dead_letter_path(state_url: str) -> str:
         folder = os.path.dirname(state_url[len("sqlite:///") :])
         return os.path.join(folder or ".", DEFAULT_DEAD_LETTER_NAME)
     return os.path.join(".", DEFAULT_DEAD_LETTER_NAME)
+
+
+def dead_letter_for(config: Config) -> Sink:
+    """The file's ``dead_letter:`` sink, else the default JSON Lines file (not connected)."""
+    spec = config.dead_letter
+    if spec is not None:
+        return build_sink({"type": spec.type, **spec.options}, path="dead_letter")
+    path = default_dead_letter_path(config.state)
+    return build_sink({"type": "jsonl", "path": path, "name": "dead_letter"}, path="dead_letter")
+
+
+def file_issues(config: Config) -> list[ConfigIssue]:
+    """Sinks and the dead letter (configured or default) of ``config`` that share a file."""
+    sinks = [
+        (f"sinks[{i}]", build_sink({"type": s.type, **s.options}, path=f"sinks[{i}]"))
+        for i, s in enumerate(config.sinks)
+    ]
+    return shared_file_issues([*sinks, ("dead_letter", dead_letter_for(config))])
 
 
 def shared_file_issues(sinks: Sequence[tuple[str, Sink]]) -> list[ConfigIssue]:

@@ -37,6 +37,7 @@ __all__ = [
     "apply_overrides",
     "build_runtime",
     "check_callbacks",
+    "check_files",
     "parse_callback_option",
     "run_daemon",
     "run_daemon_sync",
@@ -96,6 +97,13 @@ def check_callbacks(config: Config) -> list[ConfigError]:
         except ConfigError as exc:
             problems.append(exc)
     return problems
+
+
+def check_files(config: Config) -> list[ConfigError]:
+    """Two sinks (or a sink and the dead letter) writing one file (``validate``, ``run``)."""
+    from collectorkit.config._files import file_issues
+
+    return [ConfigError(reason, path=path) for path, reason in file_issues(config)]
 
 
 def _processed_capacity(source: SourceConfig) -> int:
@@ -228,17 +236,16 @@ async def _build_runtime(
     extra_callbacks: Sequence[AlertCallback],
 ) -> Runtime:
     from collectorkit.collect import CollectorClient
-    from collectorkit.config._build import (
-        build_blueprint,
-        build_dead_letter,
-        build_pipeline_for,
-        build_source,
-    )
+    from collectorkit.config._build import build_blueprint, build_pipeline_for, build_source
+    from collectorkit.config._files import dead_letter_for
     from collectorkit.sinks import build_sink
     from collectorkit.state import open_state_store
 
     if only is not None:
         config.source(only)  # KeyError listing the names
+    shared = check_files(config)
+    if shared:
+        raise shared[0]
     store = await open_state_store(config.state)
     runtime = Runtime(config=config, store=store, sinks=[])
     try:
@@ -246,7 +253,7 @@ async def _build_runtime(
             sink = build_sink({"type": spec.type, **spec.options}, path=f"sinks[{i}]")
             await sink.connect()
             runtime.sinks.append(sink)
-        runtime.dead_letter = build_dead_letter(config)
+        runtime.dead_letter = dead_letter_for(config)
         if config.dead_letter is not None:  # the default file is created on first use only
             await runtime.dead_letter.connect()
         by_source: dict[str, Sequence[AlertCallback]] = {}  # the outbox's callbacks

@@ -30,12 +30,13 @@ from collectorkit.http import RetryPolicy
 from collectorkit.typing import StateStore, StoredValue
 
 __all__ = [
+    "CallbackOutbox",
     "DEAD_NAMESPACE",
     "DEFAULT_CALLBACK_RETRY",
-    "NAMESPACE",
-    "CallbackOutbox",
     "DrainResult",
+    "NAMESPACE",
     "OutboxEntry",
+    "SourceOutbox",
     "callback_id",
     "idempotency_key",
     "next_attempt_at",
