@@ -223,13 +223,16 @@ def test_once_says_where_jsonl_records_went(tmp_path: Path, sim: SimulatorServer
     assert len((out / "app_events.jsonl").read_text().splitlines()) == 50
 
 
-def test_a_run_with_a_wrong_data_path_loses_nothing_once_it_is_fixed(
-    tmp_path: Path, sim: SimulatorServer
+@pytest.mark.parametrize(
+    ("key", "wrong"), [("data_path", "data.event"), ("next_path", "meta.next")], ids=str
+)
+def test_a_run_with_a_wrong_path_loses_nothing_once_it_is_fixed(
+    tmp_path: Path, sim: SimulatorServer, key: str, wrong: str
 ) -> None:
-    path, db = _config(tmp_path, sim, data_path="data.event")
+    path, db = _config(tmp_path, sim, **{key: wrong})
     assert _once(path).exit_code == 1
-    assert _once(path).exit_code == 1  # the saved state did not move past the records
-    path.write_text(path.read_text().replace("data_path: data.event\n", "data_path: data.events\n"))
+    assert _once(path).exit_code == 1  # the saved state did not move past unread records
+    _config(tmp_path, sim)  # the same file, the path corrected
     fixed = _once(path)
     assert fixed.exit_code == 0, fixed.output
     assert _count(db) == 50

@@ -27,6 +27,8 @@ from collectorkit import (
 )
 from collectorkit.collect import Finding, IncrementalConfig
 from collectorkit.simulator import SimulatorServer, build_config
+from collectorkit.testing import FakeClock
+from tests.collect.conftest import FakeAPI, blueprint, ids, make_records
 
 CURSOR = {"mode": "cursor", "cursor_param": "cursor", "next_cursor_path": "meta.next_cursor"}
 
@@ -82,6 +84,8 @@ async def test_a_next_page_path_that_matches_nothing_is_a_finding(sim: Simulator
     pagination = {**CURSOR, "next_cursor_path": "meta.next"}
     result, warned = await _collect(_blueprint(sim.url("generic"), pagination=pagination))
     assert len(result.events) == 20  # stopped after page 1 of 3
+    assert result.stop_reason == "self_check"
+    assert not result.complete
     found = _only(result.findings)
     assert (found.check, found.path, found.value) == (
         "next_page",
@@ -254,3 +258,36 @@ async def test_a_data_path_on_a_body_that_is_the_list_itself(httpserver: HTTPSer
     assert result.stop_reason == "self_check"
     found = _only(result.findings)
     assert "the body itself is a list of 2 items (leave data_path out)" in found.message
+
+
+async def test_a_wrong_next_page_path_leaves_the_window_open_on_a_newest_first_api(
+    api: FakeAPI, clock: FakeClock
+) -> None:
+    """Newest first: closing the window after page 1 would move the watermark past the
+    older records on the pages never fetched. The walk is cut short instead, and once the path
+    is corrected the next run collects them."""
+    api.records = make_records(25)
+    incremental = IncrementalConfig(timestamp_field="created", start_param="since")
+
+    def bp(next_path: str) -> CollectorBlueprint:
+        return blueprint(
+            api,
+            clock,
+            "/cursor",
+            PaginationConfig(mode="cursor", cursor_param="cursor", next_cursor_path=next_path),
+            request={
+                "data_path": "data.events",
+                "params": {"order": "desc", "limit": 10},
+                "incremental": incremental,
+            },
+        )
+
+    async with CollectorClient(bp("meta.next")) as client:
+        first = await client.collect_events()
+    assert len(first.events) == 10
+    assert first.stop_reason == "self_check"
+    assert [f.check for f in first.findings] == ["next_page"]
+    async with CollectorClient(bp("meta.next_cursor")) as client:
+        second = await client.collect_events(resume_state=first.state)
+    assert second.findings == []
+    assert set(ids(first.events)) | set(ids(second.events)) == set(ids(api.records))

@@ -280,23 +280,24 @@ class SelfCheck:
             page=page,
         )
 
-    def advance(self, response: PageResponse, stop: StopReason | None, page: int) -> None:
-        """The next-page path, once the paginator decided there is no next page."""
+    def advance(self, response: PageResponse, stop: StopReason | None, page: int) -> bool:
+        """The next-page path, once the paginator decided there is no next page; ``True`` when
+        the walk ended there only because the path matched nothing (the walk is cut short)."""
         cfg = self._request.pagination
         if stop is not StopReason.NO_NEXT or self._request.paginator is not None:
-            return
+            return False
         name = {"cursor": "next_cursor_path", "link": "link_path"}.get(cfg.mode)
         path = cfg.path(name) if name is not None else None
         if path is None or path.search(response.body) not in (None, ""):
-            return
+            return False
         more = cfg.has_more_path is not None  # has_more said more, else it would have ended
         if _present(response.body, path.expression) and not more:
-            return  # the API said "no next" (null or ""): a last page
+            return False  # the API said "no next" (null or ""): a last page
         outline = body_outline(response.body)
         cursors = [c for c in outline.cursors if c != path.expression]
         full = cfg.page_size is not None and response.record_count >= cfg.page_size
         if not (cursors or full or more):
-            return
+            return False
         reasons = [
             f"pagination.has_more_path {cfg.has_more_path!r} said there is more" if more else "",
             "the page was full" if full else "",
@@ -313,6 +314,7 @@ class SelfCheck:
                 page=page,
             )
         )
+        return True
 
     def missing(self, name: str, body: Any, page: int) -> Finding | None:
         """A finding for the pagination ``name`` path (``has_more_path`` …) absent from ``body``."""

@@ -47,8 +47,10 @@ class StopReason(StrEnum):
     MAX_PAGES = "max_pages"
     """``max_pages`` requests were sent: an interruption, the API may have more."""
     SELF_CHECK = "self_check"
-    """``data_path`` matched nothing in a body that holds records elsewhere: the walk stopped
-    before that page, so that no state moves past records that were never read."""
+    """A self-check cut the walk short: ``data_path`` matched nothing in a body that holds
+    records elsewhere (the walk stopped before that page), or the next-page path matched nothing
+    while the body pointed on (the window is left open). No state moves past records that were
+    never read; the run is not complete."""
     NO_NEW_KEYS = "no_new_keys"
     """``pagination.max_repeated_pages`` pages in a row brought no record key not seen earlier
     in the walk while still pointing on (fresh cursors over the same records): following would

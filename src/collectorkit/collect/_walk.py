@@ -248,8 +248,10 @@ class FeedWalker:
             except PaginationError as exc:
                 self.check.explain_paging(exc, body, number)
                 raise
-            self.check.advance(view, advance.stop_reason, number)
-            new_state, stop = progress.state_after(advance.state, len(records)), advance.stop_reason
+            # a walk the configuration cut short is not complete: its window stays open
+            suspect = self.check.advance(view, advance.stop_reason, number)
+            stop = StopReason.SELF_CHECK if suspect else advance.stop_reason
+            new_state = progress.state_after(advance.state, len(records))
             stop = self._new_keys.after_page(records, self._empty_run(len(records), stop))
             if self._inc is not None:
                 new_state = self._inc.delivered(new_state, events)
