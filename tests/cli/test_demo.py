@@ -68,3 +68,20 @@ def test_the_demo_config_runs_again_as_printed(tmp_path: Path) -> None:
     for source in ("xdr_alerts", "okta_system_log", "app_events"):
         assert source in again.stdout
     assert "Traceback" not in again.stderr
+
+
+def test_the_demo_starts_afresh_in_a_kept_directory(tmp_path: Path) -> None:
+    args = [
+        sys.executable,
+        "-m",
+        "collectorkit",
+        "demo",
+        "--records",
+        "60",
+        "--keep",
+        str(tmp_path),
+    ]
+    for _ in range(2):  # the second run must not resume the first one's state
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "okta_system_log: served 60, stored 60, lost 0, duplicated 0" in done.stdout

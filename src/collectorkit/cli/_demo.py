@@ -118,6 +118,8 @@ async def run_demo(
     workdir = directory or Path(tempfile.mkdtemp(prefix="collectorkit-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     db = (workdir / "demo.db").resolve()
+    for stale in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):
+        stale.unlink(missing_ok=True)  # the ledger check compares against this run alone
     sim_config = build_config(
         seed=42, profiles=list(_PROFILES.values()), records=records, faults=demo_faults()
     )
