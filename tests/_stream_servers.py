@@ -55,6 +55,7 @@ template(name="fields" type="list" option.jsonf="on") {{
 }}
 action(type="omfile" file="{dir}/messages.jsonl" template="fields" flushOnTXEnd="on")
 """
+_PROBE_APP = "collectorkit-probe"
 _TLS_GLOBAL = (
     ' defaultNetstreamDriver="ossl" defaultNetstreamDriverCAFile="{dir}/ca.pem"'
     ' defaultNetstreamDriverCertFile="{dir}/server.pem"'
@@ -69,7 +70,6 @@ class RunningRsyslog(RunningServer):
 
     port: int = 0
     ca_file: Path | None = None
-    skip: int = 0
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -87,12 +87,13 @@ class RunningRsyslog(RunningServer):
 
     def messages(self, *, everything: bool = False) -> list[dict[str, Any]]:
         """Every message received so far, as rsyslog parsed it (RFC 5424 fields), without the
-        start-up probe unless ``everything``."""
+        start-up probes unless ``everything``. A line rsyslog is still writing is left out."""
         if not self.output.exists():
             return []
-        lines = self.output.read_text(encoding="utf-8").splitlines()
+        text = self.output.read_text(encoding="utf-8")
+        lines = text.splitlines()[: text.count("\n")]  # complete lines only
         found = [json.loads(line) for line in lines if line.strip()]
-        return found if everything else found[self.skip :]
+        return [m for m in found if everything or m.get("app_name") != _PROBE_APP]
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         """The messages once at least ``count`` arrived (or what arrived by ``timeout``)."""
@@ -167,7 +168,7 @@ def _probe_rsyslog(server: RunningRsyslog, tls: bool, timeout: float) -> None:
     import ssl
 
     deadline = time.monotonic() + timeout
-    probe = f"<14>1 - - probe - - - {server.directory.name}".encode()
+    probe = f"<14>1 - - {_PROBE_APP} - - - {server.directory.name}".encode()
     while time.monotonic() < deadline and server.process.poll() is None:
         with (
             contextlib.suppress(OSError),
@@ -183,8 +184,7 @@ def _probe_rsyslog(server: RunningRsyslog, tls: bool, timeout: float) -> None:
             sock.sendall(b"%d %s" % (len(probe), probe))
             sock.close()
             for _ in range(25):
-                if any(m.get("app_name") == "probe" for m in server.messages(everything=True)):
-                    server.skip = len(server.messages(everything=True))  # not the probe
+                if any(m.get("app_name") == _PROBE_APP for m in server.messages(everything=True)):
                     return
                 time.sleep(0.02)
         time.sleep(0.05)

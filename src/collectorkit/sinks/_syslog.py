@@ -159,7 +159,7 @@ class SyslogSink(BaseSink):
                 self.timeout,
             )
             if self._ssl is not None:
-                await _accepted(reader, settle=max(0.05, 2 * (time.monotonic() - started)))
+                await _accepted(reader, settle=max(0.25, 3 * (time.monotonic() - started)))
         except (OSError, TimeoutError, ssl.SSLError, EOFError) as exc:
             raise SinkError(
                 f"syslog {self.name}: cannot connect to {self.location}: {exc!r}"
@@ -206,7 +206,7 @@ class SyslogSink(BaseSink):
 
 
 async def _accepted(reader: asyncio.StreamReader, *, settle: float) -> None:
-    """Wait ``settle`` seconds (about two handshake times) for a TLS 1.3 server to refuse us
+    """Wait ``settle`` seconds (a few handshake times) for a TLS 1.3 server to refuse us
     after the handshake — it checks a client certificate only then — so that the first page is
     not written into a connection that is already being torn down. A receiver that sends
     nothing is a receiver that accepted."""
