@@ -351,3 +351,16 @@ def test_serve_storage_command_refuses_a_blank_token(monkeypatch: pytest.MonkeyP
     assert result.exit_code == 2
     assert "token: a bearer token must be at least 16 characters" in result.output
     assert "Traceback" not in result.output
+
+
+def test_serve_storage_command_reads_max_future_as_a_duration() -> None:
+    from typer.testing import CliRunner
+
+    from collectorkit.cli._app import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve-storage", "--port", "1", "--max-future", "soon"])
+    assert result.exit_code == 2
+    assert "--max-future: " in result.output
+    assert "Traceback" not in result.output
+    assert "--max-future" in runner.invoke(app, ["serve-storage", "--help"]).output
