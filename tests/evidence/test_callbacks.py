@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -193,3 +195,32 @@ def test_sigkill_while_callbacks_run_loses_no_alert(tmp_path: Path) -> None:
         f"\nSIGKILL during callbacks: {kills} kills, {len(existing)} alerts, 0 lost, "
         f"{sum(hook.ids.values()) - len(existing)} delivered twice (at least once)"
     )
+
+
+@pytest.mark.timeout(120)
+def test_once_keeps_undelivered_alerts_for_the_next_run(tmp_path: Path) -> None:
+    with (
+        timed_simulator(build_config(seed=33, profiles=["generic"], records=40)) as (sim, _),
+        receiver() as hook,
+    ):
+        hook.down = True
+        config = _config(tmp_path, sim.url("generic"), hook.url)
+        config["status"] = {"enabled": False}
+        config["sources"][0]["callbacks"] = [{"webhook": {"url": hook.url, "timeout": 5}}]
+        path = write_config(tmp_path / "ck.yaml", config)
+        env = {
+            **os.environ,
+            "EVIDENCE_GENERIC_TOKEN": sim.credentials("generic")["token"],
+            "NO_COLOR": "1",
+            "COLUMNS": "200",
+        }
+        args = [sys.executable, "-m", "collectorkit", "once", str(path)]
+        first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=90)
+        hook.down = False
+        second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=90)
+        existing = sim.ledger.existing("generic")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "40 alert(s) wait in the callback outbox" in first.stdout.replace("\n", " ")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "callback outbox" not in second.stdout
+    assert hook.accepted() == existing

@@ -240,6 +240,13 @@ def print_details(results: Sequence[OnceResult], console: Console) -> None:
                 f"{r.rejected} record(s) rejected by the pipeline",
             )
             console.print(f"[red bold]{name} rejected:[/] {kept}", highlight=False, soft_wrap=True)
+        if r.stats.callbacks_pending:
+            console.print(
+                f"[yellow bold]{name} callbacks:[/] {r.stats.callbacks_pending} alert(s) wait in "
+                f"the callback outbox ({r.stats.last_error}); the next run tries again",
+                highlight=False,
+                soft_wrap=True,
+            )
     places = {place for r in results for place in r.sinks}
     for kind, location in sorted(places):
         console.out(f"records went to {kind} {location}{_query_hint(kind, location)}")
