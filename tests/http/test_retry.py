@@ -8,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
-from collectorkit import APIClient, ConfigError, RetryPolicy, ServiceError
+from collectorkit import (
+    APIClient,
+    AuthenticationError,
+    ConfigError,
+    QuotaError,
+    RetryPolicy,
+    ServiceError,
+)
 from collectorkit.compat import RetryConfig
 from collectorkit.http import RetryStrategy, parse_retry_after, server_wait
 from collectorkit.http._server_hints import quota_exhausted, reset_wait
@@ -310,3 +317,45 @@ def test_a_server_wait_up_to_the_cap_is_obeyed() -> None:
     policy = RetryPolicy(initial_delay=2, jitter=False, max_server_wait=60)
     decision = policy.decide(attempt=1, status_code=503, headers={"retry-after": "60"}, now=NOW)
     assert (decision.delay, decision.server_hint) == (60.0, True)
+
+
+async def test_a_403_with_the_quota_spent_waits_for_the_reset_and_retries(
+    server: HTTPServer, clock: FakeClock
+) -> None:
+    # GitHub answers a spent primary rate limit with 403 and x-ratelimit-remaining: 0
+    reset = str(int(clock.time()) + 30)
+    server.expect_ordered_request("/audit").respond_with_data(
+        "API rate limit exceeded",
+        status=403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset},
+    )
+    server.expect_ordered_request("/audit").respond_with_json([{"id": 1}])
+    async with APIClient(base_url=base_url(server), clock=clock) as client:
+        assert (await client.get("/audit")).json() == [{"id": 1}]
+    assert clock.sleeps == pytest.approx([30.0], abs=1.0)
+
+
+async def test_a_403_with_quota_left_is_a_refusal_at_once(
+    server: HTTPServer, clock: FakeClock
+) -> None:
+    server.expect_request("/audit").respond_with_data(
+        "Must have admin rights", status=403, headers={"x-ratelimit-remaining": "4999"}
+    )
+    async with APIClient(base_url=base_url(server), clock=clock) as client:
+        with pytest.raises(AuthenticationError):
+            await client.get("/audit")
+    assert clock.sleeps == []
+    assert len(server.log) == 1
+
+
+async def test_a_403_throttle_that_outlasts_the_retries_is_a_quota_error(
+    server: HTTPServer, clock: FakeClock
+) -> None:
+    server.expect_request("/audit").respond_with_data(
+        "", status=403, headers={"x-ratelimit-remaining": "0", "retry-after": "1"}
+    )
+    policy = RetryPolicy(max_attempts=2, jitter=False)
+    async with APIClient(base_url=base_url(server), retry=policy, clock=clock) as client:
+        with pytest.raises(QuotaError, match="403"):
+            await client.get("/audit")
+    assert len(server.log) == 2

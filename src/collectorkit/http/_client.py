@@ -367,7 +367,9 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
                     breaker.record_success(now)
                 if status == 429 or status >= 500 or quota_exhausted(got.headers):
                     self._observe_limits(got)
-                if status not in retryable:
+                if status not in retryable and not (
+                    status == 403 and self.retry_policy.is_throttle(status, got.headers)
+                ):
                     if status < 400:
                         return got
                     return self._final(request, got, None, attempt, deadline)

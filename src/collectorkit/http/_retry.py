@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from collectorkit._errors import ConfigError
-from collectorkit.http._server_hints import pause_header, server_pause
+from collectorkit.http._server_hints import pause_header, quota_exhausted, server_pause
 from collectorkit.http._timeouts import DurationInput, parse_duration
 
 __all__ = [
@@ -186,6 +186,8 @@ class RetryPolicy:
         ``status_code`` (and ``headers``) or with ``error`` (``"timeout"`` or ``"connection"``).
         ``now`` is wall-clock epoch seconds, used for an HTTP-date Retry-After."""
         reason = self._retryable(status_code, error)
+        if reason is None and self.is_throttle(status_code, headers):
+            reason = f"status {status_code} with the rate-limit quota spent"
         if reason is None:
             return RetryDecision(False, 0.0, "not retryable")
         if attempt >= self.max_attempts:
@@ -207,6 +209,16 @@ class RetryPolicy:
         return (
             f"the server asked for a wait of {wait:g}s ({pause_header(headers)}), "
             f"over max_server_wait ({self.max_server_wait:g}s)"
+        )
+
+    def is_throttle(self, status_code: int | None, headers: Mapping[str, str] | None) -> bool:
+        """A 403 whose rate-limit headers say the quota is spent (GitHub's primary limit) is a
+        throttle, retried like a 429 when 429 is retryable; any other 403 stays a refusal."""
+        return (
+            status_code == 403
+            and headers is not None
+            and 429 in self.retryable_status_codes
+            and quota_exhausted(headers)
         )
 
     def _retryable(self, status_code: int | None, error: str | None) -> str | None:

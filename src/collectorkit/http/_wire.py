@@ -23,6 +23,7 @@ from collectorkit._errors import (
 from collectorkit.http._headers import Headers
 from collectorkit.http._models import Request, Response
 from collectorkit.http._redact import MASK, is_sensitive_name, redact_text, redact_url
+from collectorkit.http._server_hints import quota_exhausted
 from collectorkit.http._timeouts import TimeoutSettings
 from collectorkit.http._transport import RawResponse, Transport, total_timeout_message
 
@@ -109,7 +110,9 @@ def status_error(
     """The error for a final error ``response``; ``note`` says more (e.g. a refused wait)."""
     status = response.status_code
     cls: type[HTTPStatusError]
-    if status in (401, 403):
+    if status == 403 and quota_exhausted(response.headers):  # a spent quota, not a refusal
+        cls = QuotaError
+    elif status in (401, 403):
         cls = AuthenticationError
     elif status == 429:
         cls = QuotaError
