@@ -78,3 +78,19 @@ def test_incremental_durations_are_durations_in_the_schema_the_yaml_and_the_libr
     assert load_config(document, env=env).sources[0].request.incremental == library
     incremental["overlap"] = "five minutes"
     assert list(validator.iter_errors(document))
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["--out", "x.json"]])
+def test_the_schema_writer_never_takes_an_option_for_a_path(
+    args: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from collectorkit.config._schema import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(args)
+    assert code == (0 if args[0].startswith("-h") or args == ["--help"] else 2)
+    assert "usage:" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

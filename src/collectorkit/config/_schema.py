@@ -95,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     """Write the schema to the path given (default ``docs/config.schema.json``, and then the
     reference generated from it, ``docs/configuration.md``, too)."""
     args = sys.argv[1:] if argv is None else argv
+    if any(arg.startswith("-") for arg in args) or len(args) > 1:
+        print(
+            "usage: python -m collectorkit.config._schema [PATH]\n"
+            "writes the configuration JSON Schema to PATH (default docs/config.schema.json, "
+            "and then docs/configuration.md)",
+            file=sys.stderr,
+        )
+        return 0 if args in (["-h"], ["--help"]) else 2
     target = Path(args[0] if args else "docs/config.schema.json")
     target.write_text(render_config_schema(), encoding="utf-8")
     if not args:
