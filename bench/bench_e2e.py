@@ -85,8 +85,17 @@ class StaticPages:
     """``/events?cursor=pN`` answered with the file ``pN.json``: nginx when installed, else an
     aiohttp server in its own process."""
 
-    def __init__(self, pages: int, per_page: int) -> None:
+    def __init__(
+        self,
+        pages: int,
+        per_page: int,
+        *,
+        body: Callable[[int, int, int], bytes] | None = None,
+        path_name: str = "events",
+    ) -> None:
         self.pages, self.per_page = pages, per_page
+        self._body = body or page_body
+        self._path_name = path_name
         self.root = Path(tempfile.mkdtemp(prefix=f"bench-e2e-{per_page}-"))
         self.port = free_port()
         self.nginx = shutil.which("nginx") is not None
@@ -100,7 +109,7 @@ class StaticPages:
         data = self.root / "data"
         data.mkdir(parents=True)
         for page in range(self.pages):
-            (data / f"p{page}.json").write_bytes(page_body(page, self.pages, self.per_page))
+            (data / f"p{page}.json").write_bytes(self._body(page, self.pages, self.per_page))
         if self.nginx:
             self._start_nginx(data)
         else:
@@ -133,7 +142,7 @@ http {{
   server {{
     listen 127.0.0.1:{self.port};
     default_type application/json;
-    location = /events {{ root {data}; try_files /$page.json =404; }}
+    location = /{self._path_name} {{ root {data}; try_files /$page.json =404; }}
   }}
 }}
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import urljoin
 
@@ -242,7 +243,8 @@ class NewKeyWatch:
 
     A record's key is the value of its identifying field (the first top-level field whose
     string or number differs in every record of a page, ``id`` preferred; found once per walk),
-    or its content digest when it has none. The last ``memory`` keys are remembered.
+    or its content digest when it has none. At least the last ``memory`` keys are remembered
+    (at most a quarter more).
     """
 
     __slots__ = ("_field", "_limit", "_memory", "_run", "_seen")
@@ -258,30 +260,41 @@ class NewKeyWatch:
         """``stop``, or ``NO_NEW_KEYS`` when this page made ``limit`` in a row without a new key."""
         if not records:
             return stop
-        new = False
         seen = self._seen
-        for key in self._keys(records):
-            if key not in seen:
-                new = True
-                seen[key] = None
-        while len(seen) > self._memory:
-            del seen[next(iter(seen))]
+        before = len(seen)
+        seen.update(dict.fromkeys(self._keys(records)))
+        new = len(seen) > before
+        if len(seen) > self._memory + self._memory // 4:
+            # Forget the oldest in one pass, down to ``memory``: deleting one key at a time
+            # from the front of a dict is quadratic (iteration skips the deleted slots).
+            self._seen = dict.fromkeys(islice(seen, len(seen) - self._memory, None))
         self._run = 0 if new else self._run + 1
         return StopReason.NO_NEW_KEYS if stop is None and self._run >= self._limit else stop
 
     def _keys(self, records: list[Record]) -> list[object]:
         name = self._field or _identifying_field(records)
         self._field = name
+        if name is not None and type(records[0]) is dict:
+            try:  # the common case, at C speed: every record a dict with a string/number there
+                values = [r[name] for r in records]
+                if set(map(type, values)) <= _KEY_TYPES:
+                    return values
+            except (KeyError, TypeError):
+                pass
         if name is None:
             return [record_digest(r) if isinstance(r, dict) else repr(r) for r in records]
+        # The field's value itself (one field per walk): a digest never equals an id.
         return [
-            (name, value)
+            value
             if isinstance(r, dict) and isinstance(value := r.get(name), str | int)
             else record_digest(r)
             if isinstance(r, dict)
             else repr(r)
             for r in records
         ]
+
+
+_KEY_TYPES = {str, int}
 
 
 def _identifying_field(records: list[Record]) -> str | None:

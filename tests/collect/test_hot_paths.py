@@ -1,0 +1,34 @@
+"""Per-page work of a walk stays linear in the records of a run (issue: performance).
+
+Each test feeds the per-page helpers the pages of a long run and bounds the CPU time they take:
+a quadratic cost shows as seconds, the linear one as milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+
+from collectorkit.collect import StopReason
+from collectorkit.collect._paginator import NewKeyWatch
+
+
+def _page(n: int, size: int = 500) -> list[dict[str, object]]:
+    return [{"id": f"p{n}-{i}", "n": i} for i in range(size)]
+
+
+def test_new_key_watch_forgets_its_oldest_keys_in_linear_time() -> None:
+    watch = NewKeyWatch(3, memory=50_000)
+    pages = [_page(n) for n in range(300)]
+    start = time.process_time()
+    for page in pages:
+        assert watch.after_page(page, None) is None
+    assert time.process_time() - start < 1.0
+
+
+def test_new_key_watch_remembers_at_least_its_memory() -> None:
+    watch = NewKeyWatch(2, memory=1_000)
+    for n in range(10):
+        watch.after_page(_page(n, 100), None)
+    # the last 1,000 keys (pages 0-9) are all remembered: repeating two of them stops the walk
+    assert watch.after_page(_page(0, 100), None) is None
+    assert watch.after_page(_page(5, 100), None) is StopReason.NO_NEW_KEYS
