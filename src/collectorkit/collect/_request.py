@@ -46,7 +46,8 @@ class CollectorRequest:
     ``endpoint`` is a path under the blueprint's ``base_url`` (or an absolute URL).
     ``data_path`` (JMESPath) selects the record list in the body; without it the body itself
     is the list; a JSON object there is one record (as XSOAR and Filebeat read it). A
-    ``data_path`` that finds nothing means an empty page. ``shards`` — dicts
+    ``data_path`` that finds nothing means an empty page (in a body that holds lists elsewhere,
+    a self-check finding instead: see ``collectorkit.collect.Finding``). ``shards`` — dicts
     ``{"params": …, "state_key": …}`` (optionally ``json``/``headers``) merged over the base
     request — are what the ``concurrent`` strategy fans out over, each resuming on its own.
     ``state_key`` names this feed's state in a context (``collector_client[name][state_key]``).
