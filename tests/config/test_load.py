@@ -362,9 +362,9 @@ BROKEN: list[tuple[str, Any, str]] = [
     (
         "top level typo",
         _set("/sink", []),
-        "sink: unknown setting; did you mean 'sinks'? (allowed: version, state, log_level, "
-        "shutdown_grace, sinks, dead_letter, callback_retry, sources, status, defaults, "
-        "connectors_dir)",
+        "sink: unknown setting; did you mean 'sinks'? (allowed: version, state, coordination, "
+        "fleet, log_level, shutdown_grace, sinks, dead_letter, callback_retry, sources, status, "
+        "defaults, connectors_dir)",
     ),
     (
         "defaults are checked where they are written",

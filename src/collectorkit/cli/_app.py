@@ -47,6 +47,12 @@ ResetStateOpt = Annotated[
 ]
 
 
+def _worker_help() -> str:
+    from collectorkit.cli._worker import WORKER_HELP
+
+    return WORKER_HELP
+
+
 def _fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -310,6 +316,30 @@ def state_set(
         _fail("give --watermark and/or --cursor")
     url = _state_url(config, state)
     raise typer.Exit(set_state(url, source, watermark=watermark, cursor=cursor, as_json=as_json))
+
+
+@app.command(help=_worker_help())
+def worker(
+    config: ConfigArg,
+    name: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="This worker's name in the fleet (default: host-pid)."),
+    ] = None,
+    status_port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--status-port", help="Override status.port (0: any free port)."),
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    from collectorkit._errors import CollectorError
+    from collectorkit.cli._worker import run_worker_sync
+
+    cfg = _load(config)
+    try:
+        code = run_worker_sync(cfg, name=name, status_port=status_port, debug=debug)
+    except CollectorError as exc:
+        _fail(str(exc), code=1)
+    raise typer.Exit(code)
 
 
 @app.command("serve-storage")

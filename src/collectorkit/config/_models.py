@@ -36,6 +36,7 @@ from collectorkit.state._open import STATE_STORE_SCHEMES, state_url_scheme
 __all__ = [
     "Config",
     "DefaultsConfig",
+    "FleetConfig",
     "SinkConfig",
     "StatusConfig",
     "secret_values_in",
@@ -77,6 +78,35 @@ class StatusConfig(StrictModel):
     def _token_off_loopback(self) -> StatusConfig:
         if self.enabled:
             check_bind(self.host, self.token, hint=STATUS_TOKEN_HINT)
+        return self
+
+
+class FleetConfig(StrictModel):
+    """How ``collectorkit worker`` processes share the sources through ``coordination``."""
+
+    concurrency: int = Field(default=4, ge=1)
+    """Sources one worker collects at the same time."""
+    heartbeat: Duration = Field(default=10.0, gt=0)
+    """How often a worker tells the database it is alive."""
+    stalled_after: Duration = Field(default=30.0, gt=0)
+    """A worker silent this long is stalled: its sources are deferred again to another worker
+    (failover within ``stalled_after + heartbeat + dispatch_every``)."""
+    dispatch_every: int = Field(default=5, ge=1, le=60)
+    """Seconds between two dispatcher ticks (a divisor of 60): each tick defers one job per
+    due source and recovers stalled ones."""
+    delete_jobs: Literal["never", "successful", "always"] = "successful"
+    """Which finished jobs a worker deletes from the jobs table: ``successful`` ones (failed
+    ones stay for inspection), ``always`` or ``never`` (then prune the table yourself)."""
+
+    @model_validator(mode="after")
+    def _fleet_timing(self) -> FleetConfig:
+        if 60 % self.dispatch_every:
+            raise ValueError(f"dispatch_every {self.dispatch_every} must divide 60")
+        if self.stalled_after <= self.heartbeat:
+            raise ValueError(
+                f"stalled_after ({self.stalled_after}s) must be longer than heartbeat "
+                f"({self.heartbeat}s), or live workers would be taken for stalled"
+            )
         return self
 
 
@@ -140,6 +170,11 @@ class Config(StrictModel):
     state: str = DEFAULT_STATE_URL
     """Where collector state and watermarks live: sqlite:///…, postgresql://…, redis://…,
     http(s)://storage-service, memory://."""
+    coordination: str | None = None
+    """``collectorkit worker``: the PostgreSQL database the workers share (postgresql://…);
+    by default the ``state`` database when that is PostgreSQL. ``run`` does not use it."""
+    fleet: FleetConfig = Field(default_factory=FleetConfig)
+    """``collectorkit worker``: concurrency, heartbeat and stall detection, dispatch."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     shutdown_grace: Duration = 30.0
     """How long in-flight pages may take to finish after SIGINT/SIGTERM."""
@@ -183,6 +218,13 @@ class Config(StrictModel):
     @classmethod
     def _state_url(cls, value: str) -> str:
         check_name(STATE_STORE_SCHEMES, state_url_scheme(value))  # only the scheme is shown
+        return value
+
+    @field_validator("coordination")
+    @classmethod
+    def _coordination_url(cls, value: str | None) -> str | None:
+        if value is not None and state_url_scheme(value) not in ("postgresql", "postgres"):
+            raise ValueError("coordination must be a postgresql:// URL (the workers' database)")
         return value
 
     @field_validator("sources")

@@ -8,7 +8,7 @@ registry (never the process-global one, so several daemons and tests never colli
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,6 +162,8 @@ class RuntimeMetrics:
         self.stopping = False
         self.stop_reason: str | None = None
         self._sources: dict[str, SourceStats] = {}
+        self.fleet: Callable[[float], dict[str, Any]] | None = None
+        """``collectorkit worker``: the fleet's view (sources, holders, stalls) at ``now``."""
 
     def source(self, name: str) -> SourceStats:
         stats = self._sources.get(name)
@@ -174,7 +176,9 @@ class RuntimeMetrics:
 
     def snapshot(self, now: float) -> dict[str, Any]:
         sources = [s.snapshot(now) for s in self._sources.values()]
+        fleet = {} if self.fleet is None else {"fleet": self.fleet(now)}
         return {
+            **fleet,
             "mode": self.mode,
             "ready": self.ready,
             "stopping": self.stopping,
@@ -295,9 +299,42 @@ def _families(snapshot: Mapping[str, Any]) -> Iterator[Any]:
             findings.add_metric([name, finding["check"], finding["path"]], 1)
     yield from (runs, errors, stops, breaker, wm_age, last_ok, failing, stored, degraded, findings)
     yield from (pending, lag)
+    if "fleet" in snapshot:
+        yield from _fleet_families(snapshot["fleet"])
     up = GaugeMetricFamily("collectorkit_ready", "1 when the daemon is ready.")
     up.add_metric([], 1 if snapshot["ready"] else 0)
     yield up
+
+
+def _fleet_families(fleet: Mapping[str, Any]) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    held = GaugeMetricFamily(
+        "collectorkit_fleet_source_held",
+        "1 while a worker of the fleet runs the source.",
+        labels=["source", "worker"],
+    )
+    epoch = GaugeMetricFamily(
+        "collectorkit_fleet_source_epoch", "The source's fencing epoch.", labels=["source"]
+    )
+    stalls = CounterMetricFamily(
+        "collectorkit_fleet_stalls_recovered",
+        "Runs taken over from a stalled worker.",
+        labels=["source"],
+    )
+    since = GaugeMetricFamily(
+        "collectorkit_fleet_last_run_age_seconds",
+        "Seconds since the source's last run started, on any worker.",
+        labels=["source"],
+    )
+    for s in fleet.get("sources", []):
+        if s.get("holder"):
+            held.add_metric([s["name"], s["holder"]], 1)
+        epoch.add_metric([s["name"]], s["epoch"])
+        stalls.add_metric([s["name"]], s["stalls_recovered"])
+        if s.get("last_run_age") is not None:
+            since.add_metric([s["name"]], s["last_run_age"])
+    yield from (held, epoch, stalls, since)
 
 
 class _SnapshotCollector:

@@ -4,6 +4,17 @@ Every store implements :class:`~collectorkit.typing.StateStore` (get / put with 
 delete / list by namespace and key); :func:`open_state_store` picks one by URL.
 """
 
+from collectorkit.state._fence import (
+    DEFAULT_FENCE_TABLE,
+    Fence,
+    FenceRow,
+    postgres_check_fence,
+    postgres_create_fence_table,
+    postgres_fences,
+    postgres_finish_run,
+    postgres_note_stall,
+    postgres_start_run,
+)
 from collectorkit.state._memory import MemoryStateStore
 from collectorkit.state._mock import MockStorageClient
 from collectorkit.state._open import STATE_STORE_SCHEMES as STATE_STORE_SCHEMES
@@ -29,6 +40,9 @@ from collectorkit.state._token_cache import StateStoreTokenCache
 from collectorkit.state._watermarks import Watermark, WatermarkManager, apply_run
 
 __all__ = [
+    "DEFAULT_FENCE_TABLE",
+    "Fence",
+    "FenceRow",
     "MemoryStateStore",
     "MockStorageClient",
     "PostgresStateStore",
@@ -47,8 +61,14 @@ __all__ = [
     "open_postgres_pool",
     "open_state_store",
     "parse_timestamp",
+    "postgres_check_fence",
+    "postgres_create_fence_table",
     "postgres_create_state_table",
+    "postgres_fences",
+    "postgres_finish_run",
+    "postgres_note_stall",
     "postgres_put_state",
+    "postgres_start_run",
     "register_state_store",
     "same_sqlite_file",
     "sqlite_create_state_table",

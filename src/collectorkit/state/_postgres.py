@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError, StateError, StateStoreUnavailableError
 from collectorkit._lifecycle import AsyncResource
+from collectorkit.state._fence import Fence, postgres_check_fence
 from collectorkit.state._values import (
     check_names,
     check_put,
@@ -145,14 +146,18 @@ async def postgres_put_state(
     now: float,
     if_version: int | None = None,
     table: str = "collectorkit_state",
+    fence: Fence | None = None,
 ) -> int:
     """Write one state value on ``conn`` (in the caller's transaction) and return its version.
 
     The table must exist (call :func:`postgres_create_state_table` once). Raises
-    :class:`~collectorkit.StateConflictError` when ``if_version`` does not match.
+    :class:`~collectorkit.StateConflictError` when ``if_version`` does not match, and
+    :class:`~collectorkit.FencedError` when ``fence`` no longer holds its epoch.
     """
     _check_table(table)
     text = check_put(namespace, key, value, if_version)
+    if fence is not None:
+        await postgres_check_fence(conn, fence)
     return await _put_text(conn, table, namespace, key, text, now, if_version)
 
 
@@ -333,12 +338,24 @@ class PostgresStateStore(AsyncResource):
         value: Mapping[str, Any],
         *,
         if_version: int | None = None,
+        fence: Fence | None = None,
     ) -> int:
+        """``fence``: written only while it holds its epoch (checked in the same transaction),
+        else :class:`~collectorkit.FencedError`."""
         text, now = check_put(namespace, key, value, if_version), self._clock.time()
 
         async def work(conn: AsyncConnection[Any]) -> int:
-            return await _put_text(conn, self._table, namespace, key, text, now, if_version)
+            if fence is None:
+                return await _put_text(conn, self._table, namespace, key, text, now, if_version)
+            async with conn.transaction():
+                await postgres_check_fence(conn, fence)
+                return await _put_text(conn, self._table, namespace, key, text, now, if_version)
 
+        return await self._run(work)
+
+    async def run(self, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """``work`` on a pooled connection of this store (autocommit; open a transaction with
+        ``conn.transaction()``), its failures worded as the store's own."""
         return await self._run(work)
 
     async def delete(self, namespace: str, key: str) -> bool:

@@ -1,0 +1,180 @@
+"""The task engine behind the fleet: our small interface, and Procrastinate behind it.
+
+:class:`FleetEngine` is all the fleet asks of an engine: defer one collection job per source
+(never two waiting, never two running), tick a dispatcher once per period across all workers,
+put the jobs of stalled workers back in the queue, and run a worker. :class:`ProcrastinateEngine`
+does it on PostgreSQL with Procrastinate: a periodic task (deferred once per period by the
+database however many workers run), ``lock`` and ``queueing_lock`` = the source name, and
+worker heartbeats for stall detection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from collectorkit._errors import ConfigError
+
+__all__ = ["EngineSettings", "FleetEngine", "ProcrastinateEngine"]
+
+COLLECT_TASK = "collectorkit-collect"
+DISPATCH_TASK = "collectorkit-dispatch"
+_SCHEMA_LOCK = 0x636B5F666C656574  # pg_advisory_lock key of the schema installation ("ck_fleet")
+
+
+class FleetEngine(Protocol):
+    """What the fleet needs from a task engine (so that the engine can be swapped)."""
+
+    async def defer(self, source: str) -> bool:
+        """Queue one collection job for ``source``; ``False`` when one is already waiting."""
+        ...
+
+    async def recover_stalled(self) -> list[str]:
+        """End the jobs of workers whose heartbeat stopped and queue their sources again."""
+        ...
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        """Run jobs (``collect``) and dispatcher ticks (``dispatch``) until ``stop`` is set."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    """A worker's name, job slots, heartbeat, stall threshold, dispatcher period, retention."""
+
+    name: str
+    concurrency: int = 4
+    heartbeat: float = 10.0
+    stalled_after: float = 30.0
+    dispatch_every: int = 5
+    delete_jobs: str = "successful"
+    grace: float = 30.0
+
+
+class ProcrastinateEngine:
+    """:class:`FleetEngine` on Procrastinate over the PostgreSQL database at ``url``.
+
+    ``collect(source)`` runs one job; ``dispatch()`` runs one dispatcher tick. The
+    Procrastinate schema is installed on first use (under an advisory lock: many workers may
+    start at once).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        settings: EngineSettings,
+        collect: Callable[[str], Awaitable[None]],
+        dispatch: Callable[[], Awaitable[None]],
+    ) -> None:
+        try:
+            import procrastinate
+        except ImportError:  # pragma: no cover - depends on the installation
+            raise ConfigError(
+                "collectorkit worker needs procrastinate: pip install 'collectorkit[fleet]'",
+                path="coordination",
+            ) from None
+        self._url = url
+        self.settings = settings
+        connector = procrastinate.PsycopgConnector(
+            conninfo=url,
+            min_size=1,
+            max_size=settings.concurrency + 4,
+            kwargs={"connect_timeout": 10},
+        )
+        self._app = procrastinate.App(connector=connector, periodic_defaults={"max_delay": 60})
+        self._opened = False
+
+        async def collect_job(source: str) -> None:
+            await collect(source)
+
+        async def dispatch_job(timestamp: int) -> None:
+            await dispatch()
+
+        self._collect = self._app.task(name=COLLECT_TASK)(collect_job)
+        ticker = self._app.task(name=DISPATCH_TASK, queueing_lock=DISPATCH_TASK, priority=100)
+        self._app.periodic(cron=f"*/{settings.dispatch_every} * * * * *")(ticker(dispatch_job))
+
+    async def open(self) -> None:
+        await self._install_schema()
+        await self._app.open_async()
+        self._opened = True
+
+    async def _install_schema(self) -> None:
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
+            try:
+                row = await (
+                    await conn.execute("SELECT to_regclass('procrastinate_jobs')")
+                ).fetchone()
+                if row is None or row[0] is None:
+                    await conn.execute(self._app.schema_manager.get_schema())
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+
+    async def defer(self, source: str) -> bool:
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        deferrer = self._collect.configure(lock=source, queueing_lock=source)
+        try:
+            await deferrer.defer_async(source=source)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    async def recover_stalled(self) -> list[str]:
+        from procrastinate.jobs import Status
+
+        manager = self._app.job_manager
+        stalled = await manager.get_stalled_jobs(
+            task_name=COLLECT_TASK, seconds_since_heartbeat=self.settings.stalled_after
+        )
+        sources: list[str] = []
+        for job in stalled:
+            if job.id is None:  # pragma: no cover - jobs read back always have an id
+                continue
+            # a new job rather than a retry of this one: the stalled worker, if it ever comes
+            # back, then finishes a job nobody else runs (and its commits are fenced off)
+            with contextlib.suppress(Exception):
+                await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
+            source = str(job.task_kwargs.get("source", ""))
+            if source:
+                await self.defer(source)
+                sources.append(source)
+        return sources
+
+    async def run_worker(self, stop: asyncio.Event) -> None:
+        s = self.settings
+        worker = asyncio.create_task(
+            self._app.run_worker_async(
+                name=s.name,
+                concurrency=s.concurrency,
+                install_signal_handlers=False,
+                update_heartbeat_interval=s.heartbeat,
+                stalled_worker_timeout=s.stalled_after,
+                shutdown_graceful_timeout=s.grace,
+                delete_jobs=s.delete_jobs,
+                fetch_job_polling_interval=min(5.0, float(s.dispatch_every)),
+                abort_job_polling_interval=5.0,
+            ),
+            name="collectorkit-fleet-worker",
+        )
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not worker.done():
+            worker.cancel()  # procrastinate stops gracefully: running jobs get the grace
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+    async def aclose(self) -> None:
+        if self._opened:
+            self._opened = False
+            await self._app.close_async()

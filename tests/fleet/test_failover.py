@@ -1,0 +1,91 @@
+"""Three ``collectorkit worker`` processes, twenty simulated sources with faults, one PostgreSQL.
+
+A worker SIGKILLed mid-page: its sources are picked up by the others within the stall
+threshold and resume from their last committed page; every record the simulator served is
+stored exactly once and no source ever ran on two workers at once (the workers' run logs).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.fleet._fleet import (
+    caught_up,
+    fleet,
+    overlaps,
+    runs,
+    simulator,
+    stored_ids,
+    wait_for,
+    write_config,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(150)]
+
+SOURCES = 20
+FLEET = "{concurrency: 3, heartbeat: 0.5s, stalled_after: 2s, dispatch_every: 1}"
+FAULTS: list[dict[str, Any]] = [
+    {"kind": "slow", "target": "*", "delay": 0.15},
+    {"kind": "rate_limit", "target": "*", "every": 9, "retry_after": 0.2},
+    {"kind": "server_error", "target": "*", "every": 13},
+]
+
+
+def _holders(url: str, worker: str) -> list[str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("SELECT to_regclass('collectorkit_fences')").fetchone() == (None,):
+            return []
+        rows = conn.execute(
+            "SELECT key FROM collectorkit_fences WHERE holder = %s", (worker,)
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_killed_worker_s_sources_move_on_and_every_record_is_stored_once(
+    tmp_path: Path, postgres_fresh_url: str
+) -> None:
+    url = postgres_fresh_url
+    with simulator(SOURCES, records=160, faults=FAULTS) as sim:
+        config = write_config(tmp_path / "fleet.yaml", sim, url, count=SOURCES, fleet=FLEET)
+        with fleet(config, tmp_path, 3) as running:
+            victim = running.workers[0]
+            wait_for(lambda: len(_holders(url, victim.name)) >= 2, "w0 mid-run", 60, running)
+            held = _holders(url, victim.name)
+            os.kill(victim.proc.pid, signal.SIGKILL)
+            killed_at = time.time()
+            victim.proc.wait(timeout=10)
+
+            def taken_over() -> bool:
+                started = [
+                    e
+                    for w in running.workers[1:]
+                    for e in w.events("fleet run started")
+                    if e["source"] in held
+                ]
+                return {e["source"] for e in started if _after(e, killed_at)} >= set(held)
+
+            recovery = wait_for(taken_over, "the killed worker's sources to move", 60, running)
+            wait_for(lambda: caught_up(sim, url, SOURCES), "every record stored", 90, running)
+            log = runs(running.workers, {victim.name: killed_at})
+        stored = stored_ids(url)
+        for i in range(SOURCES):
+            name = f"g{i:02d}"
+            assert len(stored[name]) == len(set(stored[name]))
+            comparison = sim.ledger.compare(name, stored[name])
+            assert comparison.ok, (name, comparison)
+        assert not overlaps(log)
+        assert recovery <= 60
+        print(f"failover: {recovery:.1f} s for {len(held)} source(s)")
+
+
+def _after(entry: dict[str, Any], at: float) -> bool:
+    from tests.fleet._fleet import _at
+
+    return _at(entry) >= at
