@@ -120,7 +120,7 @@ async def _saved_state(config: Config, name: str) -> CollectorState | None:
     from collectorkit.delivery import DEFAULT_CHECKPOINT_NAMESPACE
     from collectorkit.state import open_state_store
 
-    store = await open_state_store(config.state)
+    store = await open_state_store(config.state, lock=False)  # reads: a daemon may be running
     try:
         stored = await store.get(DEFAULT_CHECKPOINT_NAMESPACE, name)
     finally:

@@ -114,6 +114,29 @@ def _processed_capacity(source: SourceConfig) -> int:
     return int(capacity) if capacity else 10_000
 
 
+class _OutboxWorker:
+    """The task draining the callback outbox, from its start to :meth:`stop`."""
+
+    def __init__(self, outbox: CallbackOutbox, *, grace: float) -> None:
+        self._grace = grace
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = asyncio.create_task(
+            outbox.run(self._stop), name="collectorkit-callback-outbox"
+        )
+
+    async def stop(self) -> None:
+        """Let the pass in progress finish (within the grace), then end the task."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stop.set()
+        done, _ = await asyncio.wait({task}, timeout=self._grace)
+        if not done:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
 @dataclass(eq=False)
 class Runtime:
     """Everything a command opened for one configuration."""
@@ -124,7 +147,9 @@ class Runtime:
     jobs: list[Job] = field(default_factory=list)
     dead_letter: Sink | None = None
     outbox: CallbackOutbox | None = None
-    """The callbacks' outbox, when a source has callbacks."""
+    """The callbacks' outbox, when a source has callbacks; drained by :attr:`outbox_worker`
+    from :func:`build_runtime` until :meth:`aclose` (every command: run, once, worker)."""
+    outbox_worker: _OutboxWorker | None = None
 
     @property
     def dev_mode(self) -> list[str]:
@@ -150,7 +175,10 @@ class Runtime:
         self.outbox.on_change, self.outbox.on_failure = changed, failed
 
     async def flush_callbacks(self) -> None:
-        """One pass over the whole outbox (``once``): what fails stays for the next run."""
+        """Stop the worker, then one pass over the whole outbox (``once``): what fails stays
+        for the next run."""
+        if self.outbox_worker is not None:
+            await self.outbox_worker.stop()
         if self.outbox is not None:
             try:
                 await self.outbox.drain(due_only=False)
@@ -158,6 +186,8 @@ class Runtime:
                 _log().error("callback outbox: the state store failed", error=exc)
 
     async def aclose(self) -> None:
+        if self.outbox_worker is not None:
+            await self.outbox_worker.stop()
         for job in self.jobs:
             with contextlib.suppress(Exception):
                 await job.aclose()
@@ -310,6 +340,8 @@ async def _build_runtime(
     except BaseException:
         await runtime.aclose()
         raise
+    if runtime.outbox is not None:
+        runtime.outbox_worker = _OutboxWorker(runtime.outbox, grace=config.shutdown_grace)
     return runtime
 
 
@@ -344,15 +376,13 @@ async def run_daemon(
     settings = DaemonSettings(
         grace=config.shutdown_grace if grace is None else grace, status=status, explain=explain
     )
-    worker = _OutboxWorker(runtime.outbox, grace=settings.grace)
     daemon = Daemon(
         runtime.jobs,
         settings=settings,
-        shutdown_hooks=[worker.stop, runtime.save, runtime.aclose],
+        shutdown_hooks=[runtime.save, runtime.aclose],
         log=log,
     )
     runtime.attach_metrics(daemon.metrics)
-    worker.start()
     for name in runtime.dev_mode:
         daemon.metrics.source(name).dev_mode = True
         log.warning(
@@ -366,33 +396,6 @@ async def run_daemon(
         sinks=[s.type for s in config.sinks],
     )
     return await daemon.run()
-
-
-class _OutboxWorker:
-    """The daemon's task draining the callback outbox; stopped as its first shutdown hook."""
-
-    def __init__(self, outbox: CallbackOutbox | None, *, grace: float) -> None:
-        self._outbox = outbox
-        self._grace = grace
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._outbox is not None:
-            self._task = asyncio.create_task(
-                self._outbox.run(self._stop), name="collectorkit-callback-outbox"
-            )
-
-    async def stop(self) -> None:
-        """Let the pass in progress finish (within the grace), then end the task."""
-        if self._task is None:
-            return
-        self._stop.set()
-        done, _ = await asyncio.wait({self._task}, timeout=self._grace)
-        if not done:
-            self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._task
 
 
 def run_daemon_sync(
