@@ -49,22 +49,6 @@ GOOD = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Commands configure logging for the process; put it back for the tests that follow."""
-    import logging
-
-    import structlog
-
-    saved = structlog.get_config()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 @pytest.fixture
 def sim() -> Iterator[SimulatorServer]:
     with SimulatorServer(build_config(seed=5, profiles=["generic"], records=50)) as server:
