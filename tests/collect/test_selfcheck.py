@@ -291,3 +291,24 @@ async def test_a_wrong_next_page_path_leaves_the_window_open_on_a_newest_first_a
         second = await client.collect_events(resume_state=first.state)
     assert second.findings == []
     assert set(ids(first.events)) | set(ids(second.events)) == set(ids(api.records))
+
+
+async def test_a_key_made_of_several_fields_needs_them_all(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    report = await collect_into(
+        _blueprint(sim.url("generic")),
+        sinks=[SQLiteSink(tmp_path / "e.db")],
+        state=f"sqlite:///{tmp_path / 'e.db'}",
+        key_fields=["id", "revision"],
+    )
+    found = _only(report.findings)
+    assert found.value == "id, revision"
+    assert "key_fields: [] keys records by content on purpose" in found.message
+    by_content = await collect_into(
+        _blueprint(sim.url("generic")),
+        sinks=[SQLiteSink(tmp_path / "f.db")],
+        state=f"sqlite:///{tmp_path / 'f.db'}",
+        key_fields=[],
+    )
+    assert by_content.findings == []

@@ -178,11 +178,11 @@ def _field_candidates(records: Sequence[Record], pattern: re.Pattern[str] | None
 def missing_fields_finding(
     records: Sequence[Record], fields: Sequence[str], *, page: int
 ) -> Finding | None:
-    """A ``key_fields`` finding when none of ``records`` has any of ``fields`` (their keys are
-    then content hashes: a record that changes is stored again)."""
+    """A ``key_fields`` finding when no record of ``records`` has all of ``fields`` (their keys
+    are then content hashes: a record that changes is stored again)."""
     if not records or not fields:
         return None
-    if _first_with(records, lambda r: any(lookup_path(r, f) is not None for f in fields)):
+    if _first_with(records, lambda r: all(lookup_path(r, f) is not None for f in fields)):
         return None
     return Finding(
         check="key_fields",
@@ -190,7 +190,8 @@ def missing_fields_finding(
         value=", ".join(fields),
         message=(
             f"matched nothing in the {len(records)} records of page {page}; their keys are "
-            "content hashes, so a record that changes is stored again"
+            "content hashes, so a record that changes is stored again (key_fields: [] keys "
+            "records by content on purpose)"
         ),
         candidates=tuple(_field_candidates(records, _ID_NAME)),
         page=page,
