@@ -336,7 +336,8 @@ async def run_once(
 def run_once_sync(
     config: Config, *, source: str | None = None, debug: bool = False, reset_state: bool = False
 ) -> int:
-    """``collectorkit once``: exit code 0 when every source succeeded, 1 otherwise."""
+    """``collectorkit once``: exit code 0 when every source succeeded and its self-checks found
+    nothing, 1 otherwise."""
     from rich.console import Console
 
     from collectorkit.daemon._logging import configure_logging, print_command_error
