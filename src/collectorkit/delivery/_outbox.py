@@ -29,7 +29,7 @@ from collectorkit._records import Record, record_digest
 from collectorkit.http import RetryPolicy
 from collectorkit.typing import StateStore, StoredValue
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), the order tests/test_exported_members.py checks
     "CallbackOutbox",
     "DEAD_NAMESPACE",
     "DEFAULT_CALLBACK_RETRY",
