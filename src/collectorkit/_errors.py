@@ -20,7 +20,7 @@ subclass it, so ``except TimeoutError`` and ``except ValueError`` keep working::
     ├── CollectorTimeoutError (TimeoutError)  the execution budget ran out; carries .partial_result
     ├── StateError                            a state store failed
     │   ├── StateConflictError                compare-and-set lost: another writer moved the value
-    │   │   └── FencedError                   a newer run of the source holds it: commit refused
+    │   ├── FencedError                       a newer run of the source holds it: commit refused
     │   ├── StateStoreUnavailableError (ConnectionError)
     │   └── StateDamagedError                 a state file that existed is empty or corrupt
     ├── ProcessingError                       raised by a processor: send this record to dead-letter
@@ -170,7 +170,7 @@ class StateConflictError(StateError):
     """Compare-and-set lost: the stored version is not the one the writer expected."""
 
 
-class FencedError(StateConflictError):
+class FencedError(StateError):
     """A checkpoint commit was refused: a newer run of ``source`` (epoch ``current``) started
     after this one (epoch ``epoch``) — this worker was paused or cut off and lost the source."""
 

@@ -331,13 +331,15 @@ def worker(
     ] = None,
     debug: DebugOpt = False,
 ) -> None:
-    from collectorkit._errors import CollectorError
+    from collectorkit._errors import CollectorError, ConfigError
     from collectorkit.cli._worker import run_worker_sync
 
     cfg = _load(config)
     try:
         code = run_worker_sync(cfg, name=name, status_port=status_port, debug=debug)
-    except CollectorError as exc:
+    except ConfigError as exc:
+        _fail(str(exc))
+    except CollectorError as exc:  # a store or sink that cannot be opened, ...
         _fail(str(exc), code=1)
     raise typer.Exit(code)
 

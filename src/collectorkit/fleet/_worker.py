@@ -215,6 +215,20 @@ class FleetWorker:
             await self.engine.aclose()
 
 
+def _unhandled(log: Any, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An exception no task awaited, logged in one line: typically the engine failing to close
+    a job that was taken over while this worker was paused (its commits were fenced off)."""
+    exc = context.get("exception")
+    cause = getattr(exc, "__cause__", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    task = context.get("future")
+    log.warning(
+        "background task failed",
+        task=task.get_name() if isinstance(task, asyncio.Task) else None,
+        error=f"{type(cause).__name__}: {first}" if cause is not None else context.get("message"),
+    )
+
+
 def default_worker_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -245,6 +259,7 @@ async def run_worker(
             status = StatusServer(worker.metrics, settings)
             await status.start()
             log.info("status server listening", url=status.url)
+        loop.set_exception_handler(partial(_unhandled, log))
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, worker.request_stop)
@@ -254,6 +269,7 @@ async def run_worker(
         log.info("worker stopped", worker=worker.name)
         return 0
     finally:
+        loop.set_exception_handler(None)
         for sig in installed:
             loop.remove_signal_handler(sig)
         if status is not None:

@@ -1,0 +1,46 @@
+"""Which sources a dispatcher tick defers (sans-I/O)."""
+
+from __future__ import annotations
+
+from collectorkit.daemon._schedule import Schedule
+from collectorkit.fleet import SourceTiming, due_sources
+from collectorkit.state import FenceRow
+
+SOURCES = [SourceTiming(name="a", schedule=Schedule(interval=60, jitter=0), budget=30)]
+
+
+def _row(**kw: object) -> dict[str, FenceRow]:
+    values: dict[str, object] = {
+        "key": "a",
+        "epoch": 1,
+        "holder": None,
+        "started_at": 1000.0,
+        "finished_at": 1010.0,
+        "outcome": "success",
+    }
+    values.update(kw)
+    return {"a": FenceRow(**values)}  # type: ignore[arg-type]
+
+
+def test_a_source_that_never_ran_is_due() -> None:
+    assert due_sources(SOURCES, {}, 0.0, stalled_after=30) == ["a"]
+
+
+def test_a_source_is_due_one_interval_after_its_last_start() -> None:
+    assert due_sources(SOURCES, _row(), 1059.0, stalled_after=30) == []
+    assert due_sources(SOURCES, _row(), 1060.0, stalled_after=30) == ["a"]
+
+
+def test_a_held_source_is_not_due_until_its_budget_and_the_stall_threshold_passed() -> None:
+    held = _row(holder="w1", finished_at=None, outcome=None)
+    assert due_sources(SOURCES, held, 1000.0 + 30 + 29, stalled_after=30) == []
+    assert due_sources(SOURCES, held, 1000.0 + 30 + 30, stalled_after=30) == ["a"]
+
+
+def test_a_failed_run_backs_off() -> None:
+    sources = [
+        SourceTiming(name="a", schedule=Schedule(interval=60, jitter=0, backoff_initial=120))
+    ]
+    failed = _row(outcome="failed")
+    assert due_sources(sources, failed, 1000.0 + 119, stalled_after=30) == []
+    assert due_sources(sources, failed, 1000.0 + 120, stalled_after=30) == ["a"]
