@@ -38,9 +38,9 @@ def test_anything_else_needs_a_token_everywhere(host: str) -> None:
         check_service_bind(host, None)
     with pytest.raises(ConfigError, match=refusal):
         load_config(_config(host, None), env={})
-    StatusSettings(host=host, port=0, token="tok-1234")
-    check_service_bind(host, "tok-1234")
-    load_config(_config(host, "tok-1234"), env={})
+    StatusSettings(host=host, port=0, token="tok-1234567890-abcdef")
+    check_service_bind(host, "tok-1234567890-abcdef")
+    load_config(_config(host, "tok-1234567890-abcdef"), env={})
 
 
 def test_the_error_names_the_setting_and_how_to_fix_it() -> None:

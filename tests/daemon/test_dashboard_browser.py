@@ -78,7 +78,7 @@ async def test_dashboard_renders_each_source_from_status(tmp_path: Path) -> None
     okta.state = "backing_off"
     okta.error(clock.time(), "service", "HTTP 503 from upstream")
     metrics.ready = True
-    token = "dash-token-5f1e"
+    token = "dash-token-5f1e-9c2a7b"
     server = StatusServer(metrics, StatusSettings(port=0, token=token), clock=clock)
     await server.start()
     try:

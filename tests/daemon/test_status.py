@@ -124,10 +124,15 @@ async def test_a_token_is_enforced_everywhere_but_health() -> None:
                 assert "s3cr3t" not in refused.text
                 wrong = await client.get(path, headers={"Authorization": "Bearer nope"})
                 assert wrong.status_code == 401
-            good = await client.get(
-                "/status", headers={"Authorization": "Bearer s3cr3t-status-token"}
+            for scheme in ("Bearer", "bearer", "BEARER"):
+                good = await client.get(
+                    "/status", headers={"Authorization": f"{scheme} s3cr3t-status-token"}
+                )
+                assert good.status_code == 200
+            other = await client.get(
+                "/status", headers={"Authorization": "Basic s3cr3t-status-token"}
             )
-            assert good.status_code == 200
+            assert other.status_code == 401
     finally:
         await srv.stop()
 
@@ -140,7 +145,16 @@ def test_a_token_is_required_off_loopback() -> None:
         ConfigError, match=r"status.token: refusing to listen on '0.0.0.0' without a bearer token"
     ):
         StatusSettings(host=PUBLIC, port=0)
-    assert "tok" not in repr(StatusSettings(host=PUBLIC, port=0, token="tok-123"))
+    assert "tok" not in repr(StatusSettings(host=PUBLIC, port=0, token="tok-1234567890-abcdef"))
+
+
+@pytest.mark.parametrize("token", ["", " ", "short-token", "sixteen chars ok"])
+def test_a_weak_or_blank_status_token_is_refused_without_echoing_it(token: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"status.token: a bearer token must be at least 16"
+    ) as info:
+        StatusSettings(port=0, token=token)
+    assert not token.strip() or token not in str(info.value)
 
 
 async def test_a_busy_port_is_a_clear_config_error() -> None:

@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from collectorkit._net import STATUS_TOKEN_HINT, check_bind
+from collectorkit._net import STATUS_TOKEN_HINT, check_bind, check_token
 from collectorkit._redact import redact, url_secrets
 from collectorkit.config._connectors import connectors_from, expand_connector
 from collectorkit.config._registry import check_name
@@ -78,6 +78,8 @@ class StatusConfig(StrictModel):
     def _token_off_loopback(self) -> StatusConfig:
         if self.enabled:
             check_bind(self.host, self.token, hint=STATUS_TOKEN_HINT)
+            if self.token is not None:
+                check_token(self.token.get_secret_value(), path="token")
         return self
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import Clock, SystemClock
 from collectorkit._errors import ConfigError
-from collectorkit._net import STATUS_TOKEN_HINT, check_bind
+from collectorkit._net import STATUS_TOKEN_HINT, check_bind, check_token
 from collectorkit.daemon._dashboard import DASHBOARD_HTML
 from collectorkit.daemon._metrics import RuntimeMetrics, render_prometheus
 
@@ -41,6 +41,7 @@ class StatusSettings:
 
     def __post_init__(self) -> None:
         check_bind(self.host, self.token, hint=STATUS_TOKEN_HINT, path="status.token")
+        check_token(self.token, path="status.token")
 
 
 def build_status_app(
@@ -52,13 +53,16 @@ def build_status_app(
     from starlette.routing import Route
 
     time = (clock or SystemClock()).time
-    expected = f"Bearer {token}".encode() if token else None
+    expected = token.encode() if token else None
 
     def guarded(handler: Callable[[Request], Response]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             if expected is not None:
-                given = request.headers.get("authorization", "").encode()
-                if not hmac.compare_digest(given, expected):
+                scheme, _, given = request.headers.get("authorization", "").partition(" ")
+                # the scheme is case-insensitive (RFC 7235); the token is compared in constant time
+                if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    given.strip().encode(), expected
+                ):
                     return JSONResponse(
                         {"detail": "missing or wrong bearer token"},
                         status_code=401,
