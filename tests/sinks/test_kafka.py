@@ -5,6 +5,7 @@ producer for what this broker cannot do (idempotent and transactional producers 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -167,11 +168,14 @@ class RecordingProducer:
 
     async def produce(self, messages: Sequence[KafkaMessage]) -> None:
         self.calls.append(f"produce {len(messages)}")
+        await asyncio.sleep(0.01)  # the broker's round trip: other tasks run meanwhile
         if self.fail_on is not None and self.calls.count("begin") == self.fail_on:
             raise SinkError("produce: KafkaTimeoutError")
         self._open.extend(messages)
 
     async def begin_transaction(self) -> None:
+        if self.calls and self.calls[-1] not in ("start", "commit", "abort"):
+            raise SinkError("begin transaction: a transaction is already in progress")
         self.calls.append("begin")
         self._open = []
 
@@ -214,6 +218,20 @@ async def test_transactions_commit_each_page_and_abort_a_failed_one() -> None:
     assert [m.key.decode() for m in producer.committed] == [e.key for e in _batch(3)]
     assert producer.settings.transactional_id == "ck-1"
     assert producer.settings.idempotence
+
+
+async def test_concurrent_pages_take_turns_in_their_transactions() -> None:
+    made: list[RecordingProducer] = []
+
+    def factory(settings: KafkaSettings) -> KafkaProducer:
+        made.append(RecordingProducer(settings))
+        return made[-1]
+
+    sink = KafkaSink("broker:9092", "alerts", transactional_id="ck-3", producer=factory)
+    async with sink:
+        await asyncio.gather(*(sink.store(_batch(2, source=f"s{i}")) for i in range(3)))
+    assert made[0].calls[1:-1] == ["begin", "produce 2", "commit"] * 3
+    assert len(made[0].committed) == 6
 
 
 async def test_a_failed_page_leaves_the_checkpoint_unsaved(tmp_path: Path) -> None:

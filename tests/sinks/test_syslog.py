@@ -4,6 +4,7 @@ after the receiver restarted (a page written into the dead connection would be l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -188,6 +189,28 @@ async def test_a_restarted_receiver_gets_the_next_page() -> None:
     finally:
         first.stop()
     assert [m["msgid"] for m in got] == ["okta"] * 4
+
+
+async def test_concurrent_pages_after_a_restart_share_one_new_connection() -> None:
+    first = start_rsyslog()
+    sink = SyslogSink("127.0.0.1", first.port)
+    try:
+        async with sink:
+            await sink.store(_batch(1))
+            first.wait_for(1)
+            first.stop()
+            second = start_rsyslog(port=first.port)
+            try:
+                pages = [_batch(5, source=f"s{i}") for i in range(4)]
+                await asyncio.gather(*(sink.store(page) for page in pages))
+                got = second.wait_for(20)
+                writers = 1 if sink._writer is not None else 0
+            finally:
+                second.stop()
+    finally:
+        first.stop()
+    assert sorted(m["msgid"] for m in got) == sorted(f"s{i}" for i in range(4) for _ in range(5))
+    assert writers == 1
 
 
 async def test_no_receiver_is_a_sink_error_naming_where() -> None:

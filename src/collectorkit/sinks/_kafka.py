@@ -245,6 +245,7 @@ class KafkaSink(BaseSink):
             raise ConfigError(_NO_AIOKAFKA, path="type")  # said by `validate`, not at first use
         self._factory: ProducerFactory = producer or _AIOKafkaProducer
         self._producer: KafkaProducer | None = None
+        self._turn: asyncio.Lock | None = None  # one transaction at a time on the producer
 
     def __repr__(self) -> str:
         return f"KafkaSink({','.join(self.bootstrap_servers)!r}, topic={self.topic!r})"
@@ -254,6 +255,7 @@ class KafkaSink(BaseSink):
         return f"kafka://{','.join(self.bootstrap_servers)}/{self.topic}"
 
     async def _open(self) -> None:
+        self._turn = asyncio.Lock()  # made on the loop that uses it (sync calls bring their own)
         producer = self._factory(self.settings)
         await self._guard("connect", producer.start())
         self._producer = producer
@@ -286,16 +288,20 @@ class KafkaSink(BaseSink):
         producer = self._producer
         if producer is None:  # pragma: no cover - store() connects first
             raise SinkError(f"kafka {self.name}: not connected")
+        messages = list(map(self._message, batch))
         if not self.transactional:
-            await self._guard("produce", producer.produce(list(map(self._message, batch))))
+            await self._guard("produce", producer.produce(messages))
             return result_for(self, self.location, batch, len(batch))
-        await self._guard("begin transaction", producer.begin_transaction())
-        try:
-            await self._guard("produce", producer.produce(list(map(self._message, batch))))
-            await self._guard("commit transaction", producer.commit_transaction())
-        except SinkError:
-            await self._guard("abort transaction", producer.abort_transaction())
-            raise
+        if self._turn is None:  # pragma: no cover - store() connects first
+            self._turn = asyncio.Lock()
+        async with self._turn:  # a producer has one open transaction: pages take turns
+            await self._guard("begin transaction", producer.begin_transaction())
+            try:
+                await self._guard("produce", producer.produce(messages))
+                await self._guard("commit transaction", producer.commit_transaction())
+            except SinkError:
+                await self._guard("abort transaction", producer.abort_transaction())
+                raise
         return result_for(self, self.location, batch, len(batch))
 
     async def query(self, criteria: QueryCriteria | None = None) -> list[Envelope]:

@@ -114,6 +114,7 @@ class SyslogSink(BaseSink):
         self.timeout = timeout
         self._ssl = _ssl_context(transport, verify, tls_ca_file, tls_cert_file, tls_key_file)
         self._writer: asyncio.StreamWriter | None = None
+        self._turn: asyncio.Lock | None = None  # one page at a time on the connection
 
     def __repr__(self) -> str:
         return f"SyslogSink({self.location!r}, format={self.format!r})"
@@ -180,11 +181,21 @@ class SyslogSink(BaseSink):
         writer.write(data)
         await asyncio.wait_for(writer.drain(), self.timeout)
 
+    async def _open(self) -> None:
+        self._turn = asyncio.Lock()  # made on the loop that uses it (sync calls bring their own)
+
     async def _close(self) -> None:
         await self._drop()
 
     async def _store(self, batch: list[Envelope]) -> StoreResult:
         data = b"".join(self._frame(self.message(e)) for e in batch)
+        if self._turn is None:  # pragma: no cover - store() connects first
+            self._turn = asyncio.Lock()
+        async with self._turn:  # concurrent pages must not each open a connection
+            await self._send(data)
+        return result_for(self, self.location, batch, len(batch))
+
+    async def _send(self, data: bytes) -> None:
         try:
             await self._write(data)
         except (OSError, TimeoutError, ssl.SSLError):
@@ -196,7 +207,6 @@ class SyslogSink(BaseSink):
                 raise SinkError(
                     f"syslog {self.name}: writing to {self.location} failed: {exc!r}"
                 ) from None
-        return result_for(self, self.location, batch, len(batch))
 
     async def query(self, criteria: QueryCriteria | None = None) -> list[Envelope]:
         return []
