@@ -287,6 +287,10 @@ def _preload(name: str) -> None:
 
 def child(name: str, base: str, work: Path, out: Path, profile: bool) -> None:
     _preload(name)
+    if os.environ.get("BENCH_GC"):
+        import gc
+
+        gc.freeze() if os.environ["BENCH_GC"] == "freeze" else gc.disable()
     run = SUBJECTS[name]
     cpu0, start = time.process_time(), time.perf_counter()
     if profile:

@@ -32,3 +32,13 @@ def test_new_key_watch_remembers_at_least_its_memory() -> None:
     # the last 1,000 keys (pages 0-9) are all remembered: repeating two of them stops the walk
     assert watch.after_page(_page(0, 100), None) is None
     assert watch.after_page(_page(5, 100), None) is StopReason.NO_NEW_KEYS
+
+
+def test_may_repeat_is_told_by_an_identifying_field() -> None:
+    from collectorkit.collect import CollectorState
+    from collectorkit.collect._resume import PageProgress
+
+    unique = _page(0)
+    assert not PageProgress(CollectorState(), unique).may_repeat
+    assert PageProgress(CollectorState(), [*unique, unique[0]]).may_repeat
+    assert PageProgress(CollectorState(), [{"a": 1}, {"a": 1}]).may_repeat

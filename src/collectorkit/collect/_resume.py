@@ -47,7 +47,9 @@ class PageProgress:
         if len(records) < 2:
             return False
         first = records[0]
-        if not isinstance(first, dict) or not all(isinstance(r, dict) for r in records):
+        if not isinstance(first, dict) or (
+            set(map(type, records)) != _DICT and not all(isinstance(r, dict) for r in records)
+        ):
             return True
         for name, value in first.items():
             if isinstance(value, str | int) and _all_differ(records, name):
@@ -91,4 +93,5 @@ def _all_differ(records: list[Record], name: str) -> bool:
     return len(set(values)) == len(values)
 
 
+_DICT = {dict}
 _KEY_TYPES = {str, int, bool}  # isinstance(value, str | int), told by type at C speed

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectorkit._errors import ConfigError, StateDamagedError
 from collectorkit.daemon._daemon import Daemon, DaemonSettings
-from collectorkit.daemon._job import CollectorJob, DevModeJob, StreamJob
+from collectorkit.daemon._job import CollectorJob, DevModeJob, StreamJob, freeze_startup_objects
 from collectorkit.daemon._logging import configure_logging
 from collectorkit.daemon._metrics import RuntimeMetrics
 from collectorkit.daemon._schedule import Schedule
@@ -238,7 +238,7 @@ async def build_runtime(
     moved: set[str] = set()
     while True:
         try:
-            return await _build_runtime(
+            runtime = await _build_runtime(
                 config,
                 only=only,
                 log=log,
@@ -255,6 +255,9 @@ async def build_runtime(
                 path=exc.path,
                 moved_to=aside,
             )
+        else:
+            freeze_startup_objects()
+            return runtime
 
 
 async def _build_runtime(

@@ -13,6 +13,7 @@ no request is sent, and every run says so.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,20 @@ from collectorkit.pipeline import Pipeline
 from collectorkit.state import WatermarkManager
 from collectorkit.typing import DataSource, Sink, StateStore
 
-__all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob"]
+__all__ = ["CollectorJob", "DevModeJob", "NewAlerts", "StreamJob", "freeze_startup_objects"]
+
+
+def freeze_startup_objects() -> None:
+    """Take what exists once the runtime is built (modules, config, clients: kept for the
+    process's life) out of the cyclic garbage collector's full passes, once per process.
+
+    A long run allocates millions of short-lived containers (the records of each page), which
+    trigger full collections; each one otherwise walks the ~70,000 objects of the imported
+    modules again — measured as 15-25 % of ``collectorkit once``'s CPU time.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.collect()  # garbage frozen would never be freed
+        gc.freeze()
 
 
 @dataclass(kw_only=True, eq=False)
