@@ -82,7 +82,7 @@ def test_a_second_daemon_on_one_config_refuses_and_nothing_is_lost(
             sim.add_records("generic", 100)
             where = tmp_path / ("ck.db" if kind == "sqlite" else "out")
             existing = sim.ledger.existing("generic")
-            for _ in range(200):  # the first daemon collects everything, alone
+            for _ in range(600):  # the first daemon collects everything, alone
                 if set(stored_ids(kind, where)) == existing:
                     break
                 asyncio.run(asyncio.sleep(0.05))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collectorkit import FileLockedError, JSONFileSink, JSONLSink, SQLiteSink
+from collectorkit import FileLockedError, JSONFileSink, JSONLSink, SQLiteSink, StateDamagedError
 from collectorkit.state import SQLiteStateStore
 from collectorkit.typing import Sink
 
@@ -39,6 +39,10 @@ def _hold(kind: str, path: Path) -> subprocess.Popen[str]:
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "open"
     return holder
+
+
+def _empty(path: str) -> None:
+    Path(path).write_bytes(b"")
 
 
 def _make(kind: str, path: Path) -> Sink:
@@ -83,3 +87,15 @@ async def test_the_state_store_shares_the_sqlite_sink_file_in_one_process(
     assert await sink.count() == 1
     await sink.aclose()
     await store.aclose()
+
+
+async def test_an_emptied_jsonl_index_is_a_refusal_not_a_rewrite(tmp_path: Path) -> None:
+    sink = JSONLSink(tmp_path / "out.jsonl")
+    await sink.store([{"id": i} for i in range(10)])
+    await sink.aclose()
+    _empty(sink.index_path)  # the keys already written would be forgotten
+    again = JSONLSink(tmp_path / "out.jsonl")
+    with pytest.raises(StateDamagedError, match="empty"):
+        await again.store([{"id": i} for i in range(10)])
+    await again.aclose()
+    assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 10  # nothing written twice

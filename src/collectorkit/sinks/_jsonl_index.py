@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 
-from collectorkit.state import sqlite_create_state_table
+from collectorkit.state import connect_checked_sqlite, sqlite_create_state_table
 
 __all__ = [
     "FileRow",
@@ -63,7 +63,7 @@ def open_index(path: str, *, durable: bool) -> sqlite3.Connection:
     automatic WAL checkpoint is off: the sink calls :func:`wal_checkpoint` from a worker thread
     every so many commits, and closing the connection checkpoints too.
     """
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db = connect_checked_sqlite(path)  # an emptied or corrupt index is a refusal
     try:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = " + ("FULL" if durable else "NORMAL"))

@@ -30,6 +30,7 @@ from collectorkit.state._service_client import StorageServiceClient
 from collectorkit.state._sqlite import (
     SQLiteDatabase,
     SQLiteStateStore,
+    connect_checked_sqlite,
     move_damaged_aside,
     same_sqlite_file,
     sqlite_create_state_table,
@@ -55,6 +56,7 @@ __all__ = [
     "Watermark",
     "WatermarkManager",
     "apply_run",
+    "connect_checked_sqlite",
     "create_state_store",
     "format_timestamp",
     "move_damaged_aside",

@@ -37,6 +37,7 @@ __all__ = [
     "SQLITE_STATE_SCHEMA",
     "SQLiteDatabase",
     "SQLiteStateStore",
+    "connect_checked_sqlite",
     "move_damaged_aside",
     "same_sqlite_file",
     "sqlite_create_state_table",
@@ -147,6 +148,24 @@ def _check_sqlite_file(conn: sqlite3.Connection, path: str) -> None:
         raise _damaged(path, f"fails its integrity check ({first})")
 
 
+def connect_checked_sqlite(path: str, *, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection (autocommit, any thread) to the SQLite file at ``path`` that holds state:
+    created whole when missing; empty, unreadable or failing ``PRAGMA quick_check`` raises
+    :class:`~collectorkit.StateDamagedError` (a refusal, never a fresh start)."""
+    if not os.path.exists(path):
+        _create_sqlite_file(path)
+    elif os.path.getsize(path) == 0:
+        raise _damaged(path, "is empty (0 bytes) although it existed")
+    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        _check_sqlite_file(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def move_damaged_aside(path: str | Path, *, now: float | None = None) -> list[str]:
     """Rename a damaged database (and its ``-wal``/``-shm``) to ``<name>.damaged-<time>``.
 
@@ -222,17 +241,10 @@ class SQLiteDatabase:
 
     def _connect(self, on_disk: bool) -> sqlite3.Connection:
         if on_disk:
-            if not os.path.exists(self.path):
-                _create_sqlite_file(self.path)
-            elif os.path.getsize(self.path) == 0:
-                raise _damaged(self.path, "is empty (0 bytes) although it existed")
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
+            conn = connect_checked_sqlite(self.path, timeout=self.timeout)
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            if on_disk:
-                _check_sqlite_file(conn, self.path)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute(SQLITE_STATE_SCHEMA)
