@@ -248,3 +248,23 @@ def test_rejected_records_without_a_dead_letter_go_to_the_default_file_and_fail_
     assert {row["data"]["payload"]["id"] for row in lines} == existing
     assert all("no_such_field" in row["data"]["reason"] for row in lines)
     assert stored_ids("sqlite", tmp_path / "ck.db") == []
+
+
+@pytest.mark.timeout(60)
+def test_reset_state_leaves_a_damaged_jsonl_index_and_its_files_alone(tmp_path: Path) -> None:
+    sim_config = build_config(seed=16, profiles=["generic"], records=30)
+    with timed_simulator(sim_config) as (sim, _):
+        config = _config(tmp_path, sim.url("generic"), "jsonl")
+        config["status"] = {"enabled": False}
+        path = write_config(tmp_path / "ck.yaml", config)
+        env = {**os.environ, "EVIDENCE_GENERIC_TOKEN": sim.credentials("generic")["token"]}
+        assert _cli("once", str(path), env=env).returncode == 0
+        index = tmp_path / "out" / ".collectorkit-jsonl.db"
+        os.truncate(index, 0)
+        refused = _cli("once", str(path), "--reset-state", env=env)
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "JSONL index" in text
+    assert "move the JSONL files and the index aside together" in text.replace("\n", " ")
+    assert len(stored_ids("jsonl", tmp_path / "out")) == 30  # the files are untouched
+    assert index.stat().st_size == 0

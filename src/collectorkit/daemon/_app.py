@@ -246,7 +246,7 @@ async def build_runtime(
                 extra_callbacks=extra_callbacks,
             )
         except StateDamagedError as exc:
-            if not reset_state or exc.path in moved:
+            if not reset_state or exc.path in moved or not _resettable(config, exc.path):
                 raise
             moved.add(exc.path)
             aside = move_damaged_aside(exc.path)
@@ -258,6 +258,20 @@ async def build_runtime(
         else:
             freeze_startup_objects()
             return runtime
+
+
+def _resettable(config: Config, path: str) -> bool:
+    """``--reset-state`` moves aside the state database or a SQLite sink's file, nothing else
+    (a JSONL index without its files would cut the files back to nothing)."""
+    from collectorkit.sinks import SQLiteSink, build_sink
+    from collectorkit.state import same_sqlite_file
+    from collectorkit.state._open import sqlite_state_path
+
+    files = [sqlite_state_path(config.state)]
+    for spec in config.sinks:
+        sink = build_sink({"type": spec.type, **spec.options})
+        files += [sink.path] if isinstance(sink, SQLiteSink) else []
+    return any(f and same_sqlite_file(f, path) for f in files)
 
 
 async def _build_runtime(

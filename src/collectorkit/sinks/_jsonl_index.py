@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 
+from collectorkit._errors import StateDamagedError
 from collectorkit.state import connect_checked_sqlite, sqlite_create_state_table
 
 __all__ = [
@@ -63,7 +64,15 @@ def open_index(path: str, *, durable: bool) -> sqlite3.Connection:
     automatic WAL checkpoint is off: the sink calls :func:`wal_checkpoint` from a worker thread
     every so many commits, and closing the connection checkpoints too.
     """
-    db = connect_checked_sqlite(path)  # an emptied or corrupt index is a refusal
+    try:
+        db = connect_checked_sqlite(path)
+    except StateDamagedError as exc:  # its files hold records it no longer knows of
+        raise StateDamagedError(
+            f"JSONL index {path!r} is damaged ({exc.message.split('. ', 1)[0]}): the sink no "
+            "longer knows which records its files hold. Restore the index from a backup, or "
+            "move the JSONL files and the index aside together to start over",
+            path=path,
+        ) from None
     try:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = " + ("FULL" if durable else "NORMAL"))
