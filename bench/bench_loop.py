@@ -291,6 +291,8 @@ def child(name: str, base: str, work: Path, out: Path, profile: bool) -> None:
         import gc
 
         gc.freeze() if os.environ["BENCH_GC"] == "freeze" else gc.disable()
+    if os.environ.get("BENCH_GC_TIME"):
+        _time_gc()
     run = SUBJECTS[name]
     cpu0, start = time.process_time(), time.perf_counter()
     if profile:
@@ -309,6 +311,26 @@ def child(name: str, base: str, work: Path, out: Path, profile: bool) -> None:
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
     rss = _peak_rss_mb()
     out.write_text(json.dumps({"count": count, "seconds": elapsed, "cpu": cpu, "rss_mb": rss}))
+
+
+def _time_gc() -> None:
+    """Print the time spent in the cyclic garbage collector per generation when the process ends."""
+    import atexit
+    import gc
+
+    spent = [0.0, 0.0, 0.0]
+    runs = [0, 0, 0]
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            spent[info["generation"]] += time.perf_counter() - started[0]
+            runs[info["generation"]] += 1
+
+    gc.callbacks.append(callback)
+    atexit.register(lambda: print(f"gc seconds {spent} runs {runs}", file=sys.stderr))
 
 
 def _peak_rss_mb() -> float:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 import bench_collect  # noqa: E402
 import bench_e2e  # noqa: E402
 import bench_http  # noqa: E402
+import bench_loop  # noqa: E402
 import bench_object_sinks  # noqa: E402
 import bench_sinks  # noqa: E402
 import bench_soak  # noqa: E402
@@ -137,8 +138,40 @@ def _machine() -> list[str]:
     ]
 
 
-def _rows(f: dict[str, Any]) -> list[Row]:
+LOOP_ROWS = (
+    ("stream", "stream, count records (`iter_pages`)", ">= 0.90"),
+    ("keep", "keep every record (`collect_events_sync`)", ">= 0.85, RSS <= 1.1x"),
+    ("sqlite", "into SQLite, exactly once (`collectorkit once`)", ">= 0.85, <= 100 MB"),
+    ("jsonl", "into JSONL, exactly once (`collectorkit once`)", ">= 0.85, <= 100 MB"),
+)
+
+
+def _loop_rows(f: dict[str, Any]) -> list[Row]:
+    """bench_loop: the issue's four pairs, whole processes, vs the hand-written loop."""
+    loop = f.get("loop")
+    if not loop:
+        return []
     rows: list[Row] = []
+    shape = f"{loop['pages']} x {loop['per_page']} alerts"
+    for kind, label, goal in LOOP_ROWS:
+        k = loop.get(kind)
+        if not k:
+            continue
+        ours, bare = k["ours"], k["bare"]
+        rows.append(
+            (
+                f"{shape}, {label} vs hand-written aiohttp+orjson [bench_loop]",
+                f"{ours['rate']:,.0f} rec/s, {ours['rss_mb']:.0f} MB",
+                f"{bare['rate']:,.0f} rec/s, {bare['rss_mb']:.0f} MB",
+                f"{k['ratio']:.2f} (CPU {k['cpu_ratio']:.2f}, RSS {k['rss_ratio']:.2f})",
+                goal,
+            )
+        )
+    return rows
+
+
+def _rows(f: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = _loop_rows(f)
     for key in ("e2e_500", "e2e_50"):
         e = f["e2e"][key]
         for kind, label in (("memory", "memory strategy"), ("sqlite", "SQLite sink (once)")):
@@ -290,6 +323,8 @@ def main() -> int:
     args = parser.parse_args()
 
     figures: dict[str, Any] = {}
+    print("== the issue's four pairs, whole processes (bench_loop)", flush=True)
+    figures["loop"] = bench_loop.measure()
     print("== end-to-end, shards, rate limiter, start time (bench_e2e)", flush=True)
     figures["e2e"] = bench_e2e.measure_all()
     print("== resilience overhead (bench_http)", flush=True)
