@@ -24,6 +24,7 @@ __all__ = [
     "MASK",
     "is_secret_name",
     "redact",
+    "redact_body",
     "redact_text",
     "redact_url",
     "register_secret",
@@ -132,6 +133,23 @@ def _mask_params(params: str) -> str:
         if eq and value and is_secret_name(unquote_plus(name)):
             pairs[i] = f"{name}={MASK}"
     return "&".join(pairs)
+
+
+def redact_body(body: Any, limit: int) -> str:
+    """A response body (parsed JSON, or text) as at most ``limit`` characters safe to show:
+    values under secret names masked wherever they sit (``{"client_secret": …}``, a form
+    ``client_secret=…``), URL secrets and registered secrets masked — before it is cut, so a
+    cut never leaves half a secret."""
+    if isinstance(body, str):
+        text = body
+        if "=" in text and not any(c.isspace() for c in text):  # a form-encoded body
+            text = _mask_params(text)
+        text = str(redact(text))
+    else:
+        import orjson
+
+        text = orjson.dumps(redact(body), default=str).decode()
+    return text[:limit]
 
 
 def _mask_url(url: str) -> str:

@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 from collectorkit import (
     APIClient,
     AuthenticationError,
+    ClientRequestError,
     OAuth2ClientCredentialsHandler,
     RetryPolicy,
     ServiceError,
@@ -259,3 +260,30 @@ def test_a_registered_secret_is_masked_in_its_encoded_forms(secret: str, around:
     with only_secrets(secret):
         for form in forms:
             assert form not in redact(f"{around}{form}{around}") or form in around
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            '{"error": "invalid_request", "client_secret": "s3cr3t-echoed-value"}',
+            "application/json",
+        ),
+        ("error=invalid_request&client_secret=s3cr3t-echoed-value", "text/plain"),
+        (
+            '{"detail": {"request": {"headers": {"X-Api-Key": "s3cr3t-echoed-value"}}}}',
+            "application/json",
+        ),
+    ],
+)
+async def test_an_error_never_quotes_a_secret_the_server_echoed(
+    server: HTTPServer, clock: FakeClock, body: str, content_type: str
+) -> None:
+    # the value was never registered as a secret: only its name says what it is
+    server.expect_request("/q").respond_with_data(body, status=400, content_type=content_type)
+    async with APIClient(base_url=base_url(server), clock=clock) as client:
+        with pytest.raises(ClientRequestError) as info:
+            await client.get("/q")
+    message = str(info.value)
+    assert "invalid_request" in message or "detail" in message
+    assert "s3cr3t-echoed-value" not in message

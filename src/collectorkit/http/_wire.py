@@ -20,9 +20,10 @@ from collectorkit._errors import (
     ServiceError,
     TransportError,
 )
+from collectorkit._redact import redact_body
 from collectorkit.http._headers import Headers
 from collectorkit.http._models import Request, Response
-from collectorkit.http._redact import MASK, is_sensitive_name, redact_text, redact_url
+from collectorkit.http._redact import MASK, is_sensitive_name, redact_url
 from collectorkit.http._server_hints import quota_exhausted
 from collectorkit.http._timeouts import TimeoutSettings
 from collectorkit.http._transport import RawResponse, Transport, total_timeout_message
@@ -104,6 +105,12 @@ def encode_body(json: Any, data: Any) -> tuple[bytes | None, str | None]:
     raise ConfigError(f"must be bytes, str or a mapping, got {type(data).__name__}", path="data")
 
 
+_SNIPPET = 200
+"""How much of a failed response's body its error message quotes."""
+_PARSE_LIMIT = 1 << 16
+"""Bodies up to this size are parsed, so secret-named JSON fields are masked by name."""
+
+
 def status_error(
     request: Request, response: Response, attempts: int, note: str = ""
 ) -> HTTPStatusError:
@@ -120,7 +127,8 @@ def status_error(
         cls = ServiceError
     else:
         cls = ClientRequestError
-    snippet = mask_request_secrets(redact_text(response.text[:200].strip()), request)
+    body = response.body if len(response.content) <= _PARSE_LIMIT else response.text[:_SNIPPET]
+    snippet = mask_request_secrets(redact_body(body, _SNIPPET).strip(), request)
     message = (
         f"{request.method} {redact_url(response.url or request.full_url)} failed with status "
         f"{status} after {attempts} attempt(s)"
