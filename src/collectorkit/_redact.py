@@ -135,7 +135,7 @@ def _mask_params(params: str) -> str:
     return "&".join(pairs)
 
 
-def redact_body(body: Any, limit: int) -> str:
+def redact_body(body: Any, limit: int, *, pretty: bool = False) -> str:
     """A response body (parsed JSON, or text) as at most ``limit`` characters safe to show:
     values under secret names masked wherever they sit (``{"client_secret": …}``, a form
     ``client_secret=…``), URL secrets and registered secrets masked — before it is cut, so a
@@ -148,7 +148,8 @@ def redact_body(body: Any, limit: int) -> str:
     else:
         import orjson
 
-        text = orjson.dumps(redact(body), default=str).decode()
+        option = orjson.OPT_INDENT_2 if pretty else 0
+        text = orjson.dumps(redact(body), default=str, option=option).decode()
     return text[:limit]
 
 

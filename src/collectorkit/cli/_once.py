@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import time
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectorkit._clock import SystemClock
 from collectorkit._errors import CollectorError
-from collectorkit._redact import redact
+from collectorkit._redact import redact, redact_body
 from collectorkit.daemon._metrics import RuntimeMetrics, SourceStats
 from collectorkit.daemon._scheduler import RunContext, RunOutcome, SourceJob, error_kind
 
@@ -263,9 +262,7 @@ def response_body(exc: BaseException, limit: int = _BODY_LIMIT) -> str | None:
     content = getattr(response, "content", None)
     if not isinstance(content, bytes) or not content:
         return None
-    body = getattr(response, "body", "")
-    text = body if isinstance(body, str) else json.dumps(redact(body), indent=2, default=str)
-    text = str(redact(text))
+    text = redact_body(getattr(response, "body", ""), limit + 1, pretty=True)
     if len(text) > limit:
         text = f"{text[:limit]}\n… ({len(content)} bytes in all)"
     return text
