@@ -37,14 +37,17 @@ def write_config(
     interval: str = "2s",
     page: int = 20,
     rate_limit: str = "",
+    profile: str | None = None,
 ) -> Path:
+    """``count`` sources g00, g01 …, each on its own simulated API (``profile``: all on that
+    one, with its one credential)."""
     sources = []
     for i in range(count):
         name = f"g{i:02d}"
-        token = sim.credentials(name)["token"]
+        token = sim.credentials(profile or name)["token"]
         sources.append(
             f"""  - name: {name}
-    base_url: {sim.url(name)}
+    base_url: {sim.url(profile or name)}
     auth: {{type: bearer, token: "{token}"}}
     interval: {interval}
     jitter: 0

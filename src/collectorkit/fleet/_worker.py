@@ -30,6 +30,7 @@ from collectorkit.daemon._status import StatusServer, StatusSettings
 from collectorkit.fleet._dispatch import SourceTiming, due_sources
 from collectorkit.fleet._engine import EngineSettings, FleetEngine, ProcrastinateEngine
 from collectorkit.fleet._fencing import FencedStateStore
+from collectorkit.fleet._limits import PostgresSharedLimit, create_limits_table, credential_key
 from collectorkit.fleet._view import FleetView
 from collectorkit.state import (
     Fence,
@@ -69,6 +70,32 @@ def coordination_url(config: Config) -> str:
             path="state",
         )
     return config.coordination or config.state
+
+
+def share_limits(
+    config: Config, runtime: Runtime, store: PostgresStateStore
+) -> dict[str, PostgresSharedLimit]:
+    """One shared bucket per credential (base URL host + secrets), plugged into the HTTP
+    client of every job using it; the rate is the source's ``rate_limit`` (the first one seen
+    for a credential)."""
+    from collectorkit.config._models import secret_values_in
+
+    limits: dict[str, PostgresSharedLimit] = {}
+    for job in runtime.jobs:
+        if not isinstance(job, CollectorJob):
+            continue
+        source = config.source(job.name)
+        key = credential_key(str(source.base_url), secret_values_in(source.auth))
+        if key not in limits:
+            policy = job.client.blueprint.rate_limit
+            limits[key] = PostgresSharedLimit(
+                store,
+                key,
+                rate_per_second=policy.rate_per_second if policy else None,
+                burst=policy.burst if policy else None,
+            )
+        job.client.api.shared_limit = limits[key]
+    return limits
 
 
 def _budget(job: Any) -> float | None:
@@ -117,6 +144,7 @@ class FleetWorker:
         self._contexts: dict[str, RunContext] = {}
         for job in runtime.jobs:
             self.metrics.source(job.name).schedule = job.schedule.describe()
+        self.limits = share_limits(config, runtime, self.store)
 
     async def open(self) -> None:
         import psycopg
@@ -126,6 +154,7 @@ class FleetWorker:
                 await postgres_create_fence_table(conn)
 
         await self.store.run(create)
+        await self.store.run(create_limits_table)
         opener = getattr(self.engine, "open", None)
         if opener is not None:
             await opener()

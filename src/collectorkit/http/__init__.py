@@ -29,7 +29,7 @@ from collectorkit.http._httpx_transport import HttpxTransport
 from collectorkit.http._metrics import ClientMetrics
 from collectorkit.http._models import Request, Response
 from collectorkit.http._oauth2 import MemoryTokenCache, OAuth2ClientCredentialsHandler
-from collectorkit.http._ratelimit import RateLimitPolicy, TokenBucket
+from collectorkit.http._ratelimit import RateLimitPolicy, SharedRateLimit, TokenBucket
 from collectorkit.http._redact import (
     CollectorLogger,
     get_logger,
@@ -77,6 +77,7 @@ __all__ = [
     "RetryHandler",
     "RetryPolicy",
     "RetryStrategy",
+    "SharedRateLimit",
     "StreamedResponse",
     "StreamingTransport",
     "TimeoutSettings",

@@ -38,7 +38,7 @@ from collectorkit.http._config import AuthSpec, ClientSettings, resolve_auth
 from collectorkit.http._headers import Headers
 from collectorkit.http._metrics import ClientMetrics
 from collectorkit.http._models import Request, Response, origin_of
-from collectorkit.http._ratelimit import RateLimitPolicy, TokenBucket
+from collectorkit.http._ratelimit import RateLimitPolicy, SharedRateLimit, TokenBucket
 from collectorkit.http._redact import (
     get_logger,
     is_sensitive_name,
@@ -124,6 +124,9 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
         self.metrics = ClientMetrics()
         self._rate_policy = config.rate_limit
         self._bucket = TokenBucket(config.rate_limit, now=self.clock.monotonic())
+        self.shared_limit: SharedRateLimit | None = None
+        """A rate limit shared with other processes (``collectorkit worker``), asked before
+        every request; the server's pauses are published to it."""
         self._breaker = BreakerState(config.circuit_breaker) if config.circuit_breaker else None
         self._headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
         self._headers.update(config.default_headers)
@@ -330,6 +333,11 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
         while True:
             attempt += 1
             now = self.clock.monotonic()
+            if self.shared_limit is not None:  # first: it publishes a pause this client saw
+                await self._sleep_within(
+                    await self.shared_limit.acquire(), deadline, "shared rate limit wait"
+                )
+                now = self.clock.monotonic()
             if self._bucket.reserve(now) > 0:
                 await self._wait_for_turn(deadline)
                 now = self.clock.monotonic()
@@ -503,6 +511,8 @@ class APIClient(HTTPVerbs, StreamingClient, SyncClosable):
             )
         elif wait and not backoff_disabled():
             self._bucket.pause_until(self.clock.monotonic() + wait)
+            if self.shared_limit is not None:
+                self.shared_limit.pause(wait)
             self._log.info(
                 "pausing client for the server's rate limit", status=status, pause_s=round(wait, 3)
             )

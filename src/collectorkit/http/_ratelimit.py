@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from collectorkit._errors import ConfigError
 from collectorkit.http._timeouts import DurationInput, parse_duration
 
-__all__ = ["RateLimitPolicy", "TokenBucket"]
+__all__ = ["RateLimitPolicy", "SharedRateLimit", "TokenBucket"]
 
 
 def _positive(value: object, path: str) -> float:
@@ -140,3 +141,18 @@ class TokenBucket:
         """Tokens available now (negative while waiters hold reservations)."""
         self._refill(now)
         return self._tokens
+
+
+class SharedRateLimit(Protocol):
+    """A rate limit shared with other processes using the same credential (the fleet keeps one
+    in PostgreSQL): a client with one asks it before every request, before its own bucket.
+
+    :meth:`pause` is called when the server asks this client to pause (a 429, an exhausted
+    quota); the pause is published to every sharer with the next :meth:`acquire`, which takes
+    one token and returns the seconds to wait before sending (the longer of the token's wait
+    and any pause a sharer published).
+    """
+
+    def pause(self, seconds: float) -> None: ...
+
+    async def acquire(self) -> float: ...
