@@ -39,8 +39,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-PAGES = 400
-PER_PAGE = 500
+PAGES = int(os.environ.get("BENCH_LOOP_PAGES", "400"))  # other shapes, for profiling
+PER_PAGE = int(os.environ.get("BENCH_LOOP_PER_PAGE", "500"))
 RECORDS = PAGES * PER_PAGE
 ROUNDS = 3
 SOURCE = "alerts"

@@ -57,12 +57,13 @@ NOTES = """Reading the table:
   stream run); the per-page "may a record repeat" and new-key checks now run at C speed; the
   cyclic GC's full passes walked the ~70,000 objects of the imported modules over and over
   (15-25 % of `once`'s CPU) — `build_runtime` now freezes them once.
-- Where the remaining time goes (`ours_jsonl` profile, 200,000 records): `orjson.loads` and
-  `orjson.dumps` as in the loop (~55 %); freeing each page's records (~10 %, the loop pays the
-  same); building one `Envelope` + key per record (~10 %); the JSONL key index (INSERT of 500
-  keys per page via `json_each`, ~5-8 %); the pipeline/self-check/new-key passes per page
-  (~5 %); startup outside the clock: importing the config models costs ~1.2 s
-  (pydantic attribute docstrings), which `collectorkit once` pays on every start.
+- Where the remaining time goes (`ours_jsonl` under cProfile, 200,000 records, 9.9 s):
+  `orjson.loads` 22 % and `orjson.dumps` 13 % (the loop does the same work); freeing each
+  page's records ~9 % (the loop pays it too); building one `Envelope` + key per record ~10 %;
+  the line dicts of the JSONL sink ~5 %; SQLite statements (key index via `json_each`, offset,
+  state) ~4 %; the new-key watch ~4 %; pipeline pass-through and "may repeat" checks ~4 %; the
+  rest is aiohttp and the event loop. Outside the clock: importing the config models costs
+  ~1.2 s (pydantic attribute docstrings), which `collectorkit once` pays on every start.
 - JSONL design: the offset-only variant (no key index; file cut back to the offset committed
   with the checkpoint) is faster for the sink alone (row above), but it is exactly-once only
   when the checkpoint commits in the sink's own index database: with the state in another

@@ -42,3 +42,19 @@ def test_may_repeat_is_told_by_an_identifying_field() -> None:
     assert not PageProgress(CollectorState(), unique).may_repeat
     assert PageProgress(CollectorState(), [*unique, unique[0]]).may_repeat
     assert PageProgress(CollectorState(), [{"a": 1}, {"a": 1}]).may_repeat
+
+
+def test_new_key_watch_memory_stays_small_over_a_long_run() -> None:
+    import tracemalloc
+
+    watch = NewKeyWatch(3)
+    tracemalloc.start()
+    try:
+        for n in range(400):  # 200,000 records with ~30-character ids
+            watch.after_page(
+                [{"id": f"alert-{n:05d}-{i:04d}-0123456789ab"} for i in range(500)], None
+            )
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 6 * 1024 * 1024  # the ids themselves: ~20 MB
