@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import psycopg
 import pytest
 
 from tests.fleet._fleet import (
+    Worker,
     caught_up,
     fleet,
     overlaps,
@@ -74,6 +76,7 @@ def test_a_killed_worker_s_sources_move_on_and_every_record_is_stored_once(
             recovery = wait_for(taken_over, "the killed worker's sources to move", 60, running)
             wait_for(lambda: caught_up(sim, url, SOURCES), "every record stored", 90, running)
             log = runs(running.workers, {victim.name: killed_at})
+            fleet_view = _status(running.workers[1])
         stored = stored_ids(url)
         for i in range(SOURCES):
             name = f"g{i:02d}"
@@ -81,6 +84,10 @@ def test_a_killed_worker_s_sources_move_on_and_every_record_is_stored_once(
             comparison = sim.ledger.compare(name, stored[name])
             assert comparison.ok, (name, comparison)
         assert not overlaps(log)
+        # any worker's /status shows the whole fleet: every source, the stalls recovered
+        assert {s["name"] for s in fleet_view["sources"]} == {f"g{i:02d}" for i in range(SOURCES)}
+        assert fleet_view["stalls_recovered"] >= len(held)
+        assert all(s["epoch"] >= 1 for s in fleet_view["sources"])
         assert recovery <= 60
         print(f"failover: {recovery:.1f} s for {len(held)} source(s)")
 
@@ -89,3 +96,12 @@ def _after(entry: dict[str, Any], at: float) -> bool:
     from tests.fleet._fleet import _at
 
     return _at(entry) >= at
+
+
+def _status(worker: Worker) -> dict[str, Any]:
+    url = next(e["url"] for e in worker.events("status server listening"))
+    body = httpx2.get(f"{url}/status", timeout=5).json()
+    metrics = httpx2.get(f"{url}/metrics", timeout=5).text
+    assert "collectorkit_fleet_stalls_recovered_total" in metrics
+    assert 'collectorkit_fleet_source_epoch{source="g00"}' in metrics
+    return dict(body["fleet"])

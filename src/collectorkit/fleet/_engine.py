@@ -22,14 +22,16 @@ __all__ = ["EngineSettings", "FleetEngine", "ProcrastinateEngine"]
 
 COLLECT_TASK = "collectorkit-collect"
 DISPATCH_TASK = "collectorkit-dispatch"
+_URGENT = 50  # a recovered source's job priority (the dispatcher's tick: 100, the others 0)
 _SCHEMA_LOCK = 0x636B5F666C656574  # pg_advisory_lock key of the schema installation ("ck_fleet")
 
 
 class FleetEngine(Protocol):
     """What the fleet needs from a task engine (so that the engine can be swapped)."""
 
-    async def defer(self, source: str) -> bool:
-        """Queue one collection job for ``source``; ``False`` when one is already waiting."""
+    async def defer(self, source: str, *, urgent: bool = False) -> bool:
+        """Queue one collection job for ``source`` (``urgent``: before the others waiting);
+        ``False`` when one is already waiting."""
         ...
 
     async def recover_stalled(self) -> list[str]:
@@ -119,10 +121,12 @@ class ProcrastinateEngine:
             finally:
                 await conn.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
 
-    async def defer(self, source: str) -> bool:
+    async def defer(self, source: str, *, urgent: bool = False) -> bool:
         from procrastinate.exceptions import AlreadyEnqueued
 
-        deferrer = self._collect.configure(lock=source, queueing_lock=source)
+        deferrer = self._collect.configure(
+            lock=source, queueing_lock=source, priority=_URGENT if urgent else 0
+        )
         try:
             await deferrer.defer_async(source=source)
         except AlreadyEnqueued:
@@ -145,8 +149,8 @@ class ProcrastinateEngine:
             with contextlib.suppress(Exception):
                 await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
             source = str(job.task_kwargs.get("source", ""))
-            if source:
-                await self.defer(source)
+            if source:  # ahead of the due sources: it was interrupted, its data is late
+                await self.defer(source, urgent=True)
                 sources.append(source)
         return sources
 

@@ -161,9 +161,7 @@ class FleetWorker:
 
     async def dispatch(self) -> None:
         """One dispatcher tick: recover stalled sources, defer the due ones."""
-        for source in await self.engine.recover_stalled():
-            await self.store.run(partial(postgres_note_stall, key=source))
-            self.log.warning("stalled run recovered: the source is queued again", source=source)
+        await self.recover()
         fences = {row.key: row for row in await self.store.run(postgres_fences)}
         self.view.update(fences.values(), now=time.time())
         due = due_sources(
@@ -171,6 +169,13 @@ class FleetWorker:
         )
         for source in due:
             await self.engine.defer(source)
+
+    async def recover(self) -> None:
+        """Queue again the sources of workers whose heartbeat stopped (any worker may do it:
+        a job is ended once, and the queueing lock keeps one waiting job per source)."""
+        for source in await self.engine.recover_stalled():
+            await self.store.run(partial(postgres_note_stall, key=source))
+            self.log.warning("stalled run recovered: the source is queued again", source=source)
 
     async def collect(self, source: str) -> None:
         """One job: bump the epoch, run the source's job with fenced state, record the end."""
@@ -237,7 +242,27 @@ class FleetWorker:
 
     async def run(self) -> None:
         self.metrics.ready = True
-        await self.engine.run_worker(self.stop)
+        watching = asyncio.create_task(self._watch(), name="collectorkit-fleet-view")
+        try:
+            await self.engine.run_worker(self.stop)
+        finally:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+
+    async def _watch(self) -> None:
+        """Keep this worker's view of the fleet (``/status``, ``/metrics``) fresh, and recover
+        stalled sources without waiting for a free job slot for the dispatcher's tick."""
+        while not self.stop.is_set():
+            try:
+                await self.recover()
+                rows = await self.store.run(postgres_fences)
+            except Exception as exc:  # the database is away: the view keeps its last reading
+                self.log.warning("could not read the fleet's state", error=exc)
+            else:
+                self.view.update(rows, now=time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), self.settings.dispatch_every)
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
