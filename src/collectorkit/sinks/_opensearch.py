@@ -60,7 +60,7 @@ class BulkClient(Protocol):
 
     async def delete(self, index: str, doc_id: str) -> bool: ...
 
-    async def close(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 class _OpenSearchPy:
@@ -114,7 +114,7 @@ class _OpenSearchPy:
     async def delete(self, index: str, doc_id: str) -> bool:
         return await self._call(self._client.delete(index=index, id=doc_id)) is not None
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         await self._client.close()
 
 
@@ -209,7 +209,7 @@ class OpenSearchSink(BaseSink):
     async def _close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            await client.close()
+            await client.aclose()
         await self.dead_letter.aclose()
 
     def _index_of(self, envelope: Envelope) -> str | None:
