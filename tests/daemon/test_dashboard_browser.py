@@ -77,6 +77,8 @@ async def test_dashboard_renders_each_source_from_status(tmp_path: Path) -> None
     okta = metrics.source("okta_logs")
     okta.state = "backing_off"
     okta.error(clock.time(), "service", "HTTP 503 from upstream")
+    okta.callbacks_pending, okta.callbacks_oldest = 3, clock.time() - 125
+    okta.callbacks_delivered, okta.callbacks_failed, okta.callbacks_dead_lettered = 40, 5, 1
     metrics.ready = True
     token = "dash-token-5f1e-9c2a7b"
     server = StatusServer(metrics, StatusSettings(port=0, token=token), clock=clock)
@@ -92,6 +94,9 @@ async def test_dashboard_renders_each_source_from_status(tmp_path: Path) -> None
     assert "backing_off" in dom
     assert "service: 1" in dom
     assert "HTTP 503 from upstream" in dom
+    text = _text(dom)
+    assert "callbacks: 3 waiting (oldest 2m) · 40 delivered · 5 failed · 1 dead-lettered" in text
+    assert dom.count('<div class="sub callbacks bad">') == 1  # none for a source without any
     assert "2 sources · 1 failing · 0 degraded · 1234 records" in _text(dom)
     assert "HTTP 401 from /status" in denied
     assert 'data-source="xdr_alerts"' not in denied

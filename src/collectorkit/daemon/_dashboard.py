@@ -159,6 +159,16 @@ function render(status) {
     const kinds = Object.entries(s.errors).map(([k, n]) => k + ": " + n).join(", ");
     errs.appendChild(text("div", kinds || "none", "errors"));
     if (s.last_error) errs.appendChild(text("div", s.last_error, "err"));
+    if (s.callbacks_pending || s.callbacks_delivered || s.callbacks_failed
+        || s.callbacks_dead_lettered) {
+      const waiting = s.callbacks_pending
+        ? s.callbacks_pending + " waiting (oldest " + span(s.callbacks_lag) + ")" : "none waiting";
+      const lost = s.callbacks_dead_lettered
+        ? " · " + s.callbacks_dead_lettered + " dead-lettered" : "";
+      errs.appendChild(text("div", "callbacks: " + waiting + " · " + s.callbacks_delivered
+        + " delivered · " + s.callbacks_failed + " failed" + lost,
+        "sub callbacks" + (s.callbacks_dead_lettered ? " bad" : "")));
+    }
     row.appendChild(errs);
     cell(row, s.watermark_age === null ? "no watermark" : span(s.watermark_age) + " old",
          "freshness");
