@@ -278,8 +278,14 @@ def _preload(name: str) -> None:
     import aiohttp  # noqa: F401
     import orjson  # noqa: F401
 
-    if name.startswith("ours"):
-        import collectorkit
+    if name.startswith("ours"):  # the library's names load lazily: what the program uses
+        from collectorkit import (  # noqa: F401
+            CollectorBlueprint,
+            CollectorClient,
+            CollectorRequest,
+            PaginationConfig,
+        )
+    if name in ("ours_sqlite", "ours_jsonl"):  # the command's modules (config models included)
         import collectorkit.cli._app
         import collectorkit.cli._state
         import collectorkit.daemon._app  # noqa: F401
