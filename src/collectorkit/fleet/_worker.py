@@ -147,14 +147,13 @@ class FleetWorker:
         self.limits = share_limits(config, runtime, self.store)
 
     async def open(self) -> None:
-        import psycopg
-
         async def create(conn: Any) -> None:
-            with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+            async with conn.transaction():  # workers starting together: one creates, one waits
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('collectorkit-ddl'))")
                 await postgres_create_fence_table(conn)
+                await create_limits_table(conn)
 
         await self.store.run(create)
-        await self.store.run(create_limits_table)
         opener = getattr(self.engine, "open", None)
         if opener is not None:
             await opener()

@@ -111,6 +111,8 @@ class PostgresSink(BaseSink):
     async def _open(self) -> None:
         async def setup(conn: AsyncConnection[Any]) -> None:
             async with conn.transaction():
+                # workers starting together: CREATE TABLE IF NOT EXISTS races in the catalogue
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext('collectorkit-ddl'))")
                 await conn.execute(self._sql(_EVENTS_DDL))
                 await postgres_create_state_table(conn, table=self.state_table)
 
