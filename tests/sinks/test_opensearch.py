@@ -255,3 +255,45 @@ def test_the_schema_lists_the_opensearch_options() -> None:
     text = orjson.dumps(config_json_schema()).decode()
     for option in ('"opensearch"', "bulk_size", "time_field", "dead_letter", "api_key"):
         assert option in text
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_once_sends_refused_documents_to_the_runs_dead_letter(
+    opensearch_url: str, opensearch_index: str, tmp_path: Path
+) -> None:
+    # no dead_letter on the sink, none in the file: refused documents reach the default file
+    import os
+    import subprocess
+    import sys
+
+    from collectorkit.simulator import build_config
+    from tests.evidence._support import generic_source, timed_simulator, write_config
+
+    _request(
+        f"{opensearch_url}/{opensearch_index}",
+        "PUT",
+        {"mappings": {"properties": {"severity": {"type": "integer"}}}},
+    )
+    with timed_simulator(build_config(seed=21, profiles=["generic"], records=30)) as (sim, _):
+        config = {
+            "state": f"sqlite:///{tmp_path / 'state.db'}",
+            "sinks": [{"type": "opensearch", "url": opensearch_url, "index": opensearch_index}],
+            "status": {"enabled": False},
+            "sources": [generic_source("os_src", sim.url("generic"), limit=10)],
+        }
+        path = write_config(tmp_path / "ck.yaml", config)
+        env = {**os.environ, "EVIDENCE_GENERIC_TOKEN": sim.credentials("generic")["token"]}
+        done = subprocess.run(
+            [sys.executable, "-m", "collectorkit", "once", str(path)],
+            env={**env, "NO_COLOR": "1", "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        existing = sim.ledger.existing("generic")
+    dead = tmp_path / "collectorkit-dead-letter.jsonl"
+    assert dead.exists(), done.stdout + done.stderr
+    letters = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert {row["data"]["payload"]["id"] for row in letters} == existing
+    assert all("mapper_parsing_exception" in row["data"]["reason"] for row in letters)

@@ -303,6 +303,10 @@ async def _build_runtime(
         runtime.dead_letter = dead_letter_for(config)
         if config.dead_letter is not None:  # the default file is created on first use only
             await runtime.dead_letter.connect()
+        for sink in runtime.sinks:  # records a destination refuses (a mapping conflict …)
+            adopt = getattr(sink, "adopt_dead_letter", None)
+            if adopt is not None:
+                adopt(runtime.dead_letter)
         by_source: dict[str, Sequence[AlertCallback]] = {}  # the outbox's callbacks
         for i, source in enumerate(config.sources):
             if (only is not None and source.name != only) or not source.enabled:

@@ -139,8 +139,10 @@ class OpenSearchSink(BaseSink):
     then): a record without a readable timestamp goes to dead-letter. Auth: ``username`` +
     ``password`` (basic) or ``api_key`` (``Authorization: ApiKey …``). ``bulk_size`` records per
     ``_bulk`` request. Items the index refuses (400) go to ``dead_letter`` (a sink's options,
-    e.g. ``{type: jsonl, path: dead.jsonl}``; in code also ``dead_letter_sink``), else to an
-    in-memory one and the log. ``client`` replaces the opensearch-py client.
+    e.g. ``{type: jsonl, path: dead.jsonl}``; in code also ``dead_letter_sink``), else to the
+    run's dead letter (:meth:`adopt_dead_letter`: the daemon and ``once`` hand theirs over) or,
+    in a bare library use, an in-memory one and the log. ``client`` replaces the opensearch-py
+    client.
     """
 
     name = "opensearch"
@@ -193,6 +195,17 @@ class OpenSearchSink(BaseSink):
 
             dead_letter_sink = build_sink(dead_letter, path="dead_letter")
         self.dead_letter = DeadLetterSink(dead_letter_sink)
+        self._own_dead_letter = dead_letter_sink is not None
+        self._adopted = False
+
+    def adopt_dead_letter(self, sink: Sink) -> bool:
+        """Send refused records to ``sink`` (the run's dead letter, opened and closed by the run)
+        when this sink was given none of its own; ``True`` when it took it."""
+        if self._own_dead_letter:
+            return False
+        self.dead_letter = DeadLetterSink(sink)
+        self._adopted = True
+        return True
 
     def __repr__(self) -> str:
         return f"OpenSearchSink({redact_url(self.url)!r}, index={self.index!r})"
@@ -204,13 +217,15 @@ class OpenSearchSink(BaseSink):
     async def _open(self) -> None:
         if self._client is None:
             self._client = self._connect()
-        await self.dead_letter.connect()
+        if not self._adopted:  # the run's dead letter opens on its first record
+            await self.dead_letter.connect()
 
     async def _close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
-        await self.dead_letter.aclose()
+        if not self._adopted:  # the run closes its own
+            await self.dead_letter.aclose()
 
     def _index_of(self, envelope: Envelope) -> str | None:
         if "%" not in self.index:
