@@ -62,7 +62,13 @@ NOTES = """Reading the table:
   page's records ~9 % (the loop pays it too); building one `Envelope` + key per record ~10 %;
   the line dicts of the JSONL sink ~5 %; SQLite statements (key index via `json_each`, offset,
   state) ~4 %; the new-key watch ~4 %; pipeline pass-through and "may repeat" checks ~4 %; the
-  rest is aiohttp and the event loop. Outside the clock: importing the config models costs
+  rest is aiohttp and the event loop. *stream* (`iter_pages`, a library process: no freeze):
+  the walk's own per-page work is ~5 % of its CPU; the gap is the interpreter's — the cyclic
+  GC's full passes take 0.28 s vs the loop's 0.13 s (`BENCH_GC_TIME=1`: the same 12 passes,
+  each walking the library's 44,000 imported objects as well), and `orjson.loads` of the same
+  pages measures 1.5 s vs 0.9 s under cProfile (allocation interleaved with those passes). A
+  program that calls `gc.freeze()` after its imports (as `collectorkit run`/`once` now do)
+  measured 144 k/s instead of 112 k/s. Outside the clock: importing the config models costs
   ~1.2 s (pydantic attribute docstrings), which `collectorkit once` pays on every start.
 - JSONL design: the offset-only variant (no key index; file cut back to the offset committed
   with the checkpoint) is faster for the sink alone (row above), but it is exactly-once only
@@ -221,7 +227,7 @@ def _rows(f: dict[str, Any]) -> list[Row]:
                     f"{ours:,.0f} rec/s",
                     f"{bare:,.0f} rec/s",
                     f"{ours / bare:.2f}",
-                    ">= 0.80",
+                    ">= 0.85" if kind == "sqlite" else ">= 0.80",
                 )
             )
     per_page = bench_sinks.PAGE_SIZE
@@ -273,7 +279,7 @@ def _rows(f: dict[str, Any]) -> list[Row]:
             f"{s['wall_s'] * 1000:.0f} ms",
             f"{s['ideal_s'] * 1000:.0f} ms",
             f"{s['ratio']:.2f}",
-            ">= 0.80",
+            ">= 0.90",
         )
     )
     q = f["e2e"]["rate"]
