@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -61,7 +62,8 @@ class EngineSettings:
 class ProcrastinateEngine:
     """:class:`FleetEngine` on Procrastinate over the PostgreSQL database at ``url``.
 
-    ``collect(source)`` runs one job; ``dispatch()`` runs one dispatcher tick. The
+    ``collect(source, deferred_at)`` runs one job (``deferred_at``: when it was queued, wall
+    clock); ``dispatch()`` runs one dispatcher tick. The
     Procrastinate schema is installed on first use (under an advisory lock: many workers may
     start at once).
     """
@@ -71,7 +73,7 @@ class ProcrastinateEngine:
         url: str,
         *,
         settings: EngineSettings,
-        collect: Callable[[str], Awaitable[None]],
+        collect: Callable[[str, float | None], Awaitable[None]],
         dispatch: Callable[[], Awaitable[None]],
     ) -> None:
         try:
@@ -92,8 +94,8 @@ class ProcrastinateEngine:
         self._app = procrastinate.App(connector=connector, periodic_defaults={"max_delay": 60})
         self._opened = False
 
-        async def collect_job(source: str) -> None:
-            await collect(source)
+        async def collect_job(source: str, deferred_at: float | None = None) -> None:
+            await collect(source, deferred_at)
 
         async def dispatch_job(timestamp: int) -> None:
             await dispatch()
@@ -128,7 +130,7 @@ class ProcrastinateEngine:
             lock=source, queueing_lock=source, priority=_URGENT if urgent else 0
         )
         try:
-            await deferrer.defer_async(source=source)
+            await deferrer.defer_async(source=source, deferred_at=time.time())
         except AlreadyEnqueued:
             return False
         return True

@@ -176,12 +176,20 @@ class FleetWorker:
             await self.store.run(partial(postgres_note_stall, key=source))
             self.log.warning("stalled run recovered: the source is queued again", source=source)
 
-    async def collect(self, source: str) -> None:
-        """One job: bump the epoch, run the source's job with fenced state, record the end."""
+    async def collect(self, source: str, deferred_at: float | None = None) -> None:
+        """One job: bump the epoch, run the source's job with fenced state, record the end.
+
+        A job queued before the source's last run started is skipped: it was deferred while
+        that run was starting (the queueing lock only sees waiting jobs)."""
         job = self.jobs.get(source)
         if job is None:
             self.log.warning("a job for a source this worker's configuration lacks", source=source)
             return
+        if deferred_at is not None:
+            rows = await self.store.run(partial(postgres_fences, key=source))
+            if rows and rows[0].started_at is not None and rows[0].started_at >= deferred_at:
+                self.log.debug("job skipped: the source ran since it was queued", source=source)
+                return
         fence: Fence = await self.store.run(
             partial(postgres_start_run, key=source, holder=self.name, now=time.time())
         )

@@ -53,6 +53,10 @@ _STATEMENTS = {
         "SELECT key, epoch, holder, started_at, finished_at, outcome, stalls FROM {table} "
         'ORDER BY key COLLATE "C"'
     ),
+    "one": (
+        "SELECT key, epoch, holder, started_at, finished_at, outcome, stalls FROM {table} "
+        "WHERE key = %s"
+    ),
 }
 
 
@@ -144,10 +148,13 @@ async def postgres_check_fence(conn: AsyncConnection[Any], fence: Fence) -> None
 
 
 async def postgres_fences(
-    conn: AsyncConnection[Any], *, table: str = DEFAULT_FENCE_TABLE
+    conn: AsyncConnection[Any], *, key: str | None = None, table: str = DEFAULT_FENCE_TABLE
 ) -> list[FenceRow]:
-    """Every source's fence row, by key."""
-    rows = await (await conn.execute(_statement("list", table))).fetchall()
+    """Every source's fence row, by key (``key``: that source's only)."""
+    if key is None:
+        rows = await (await conn.execute(_statement("list", table))).fetchall()
+    else:
+        rows = await (await conn.execute(_statement("one", table), (key,))).fetchall()
     return [
         FenceRow(
             key=r[0],
