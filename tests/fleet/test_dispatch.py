@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from collectorkit.daemon._schedule import Schedule
-from collectorkit.fleet import SourceTiming, due_sources
+from collectorkit.fleet import EngineSettings, ProcrastinateEngine, SourceTiming, due_sources
 from collectorkit.state import FenceRow
 
 SOURCES = [SourceTiming(name="a", schedule=Schedule(interval=60, jitter=0), budget=30)]
@@ -44,3 +46,21 @@ def test_a_failed_run_backs_off() -> None:
     failed = _row(outcome="failed")
     assert due_sources(sources, failed, 1000.0 + 119, stalled_after=30) == []
     assert due_sources(sources, failed, 1000.0 + 120, stalled_after=30) == ["a"]
+
+
+@pytest.mark.parametrize("every", [1, 5, 30])
+def test_the_dispatcher_ticks_every_dispatch_every_seconds(every: int) -> None:
+    from croniter import croniter
+
+    async def nothing(*_: object) -> None:
+        return None
+
+    engine = ProcrastinateEngine(
+        "postgresql://127.0.0.1:9/unused",
+        settings=EngineSettings(name="w", dispatch_every=every),
+        collect=nothing,
+        dispatch=nothing,
+    )
+    ticks = croniter(engine.dispatch_cron, 1_800_000_000.0)
+    first, second = ticks.get_next(float), ticks.get_next(float)
+    assert (first - 1_800_000_000.0, second - first) == (every, every)

@@ -102,7 +102,8 @@ class ProcrastinateEngine:
 
         self._collect = self._app.task(name=COLLECT_TASK)(collect_job)
         ticker = self._app.task(name=DISPATCH_TASK, queueing_lock=DISPATCH_TASK, priority=100)
-        self._app.periodic(cron=f"*/{settings.dispatch_every} * * * * *")(ticker(dispatch_job))
+        self.dispatch_cron = f"* * * * * */{settings.dispatch_every}"  # the 6th field: seconds
+        self._app.periodic(cron=self.dispatch_cron)(ticker(dispatch_job))
 
     async def open(self) -> None:
         await self._install_schema()
