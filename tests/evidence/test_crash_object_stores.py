@@ -26,9 +26,13 @@ import pytest
 
 from collectorkit.simulator import FaultSpec, build_config
 from tests.evidence._support import generic_source, timed_simulator, write_config
-from tests.evidence.test_crash import KILLS, SOURCE, _read_state, _start, _wait_up
+from tests.evidence.test_crash import SOURCE, _read_state, _start, _wait_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+# per sink; each kill restarts a whole daemon (3-4 s here), so the suite runs 12 and a longer
+# proof sets EVIDENCE_OBJECT_KILLS (34 kills each: 0 lost, 0 duplicated when last measured)
+KILLS = int(os.environ.get("EVIDENCE_OBJECT_KILLS", "12"))
 
 
 def _s3_ids(endpoint: str, bucket: str) -> list[str]:
@@ -58,7 +62,7 @@ def _opensearch_ids(url: str, pattern: str) -> list[str]:
     return [hit["_source"]["id"] for hit in found["hits"]["hits"]]
 
 
-@pytest.mark.timeout(600)  # 34 kills take 3-4 minutes here; a loaded CI machine more
+@pytest.mark.timeout(600)  # 12 kills take about 1.5 minutes here; a loaded CI machine more
 @pytest.mark.parametrize("kind", ["s3", "opensearch"])
 def test_sigkilled_daemon_stores_every_record_once(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
