@@ -140,7 +140,8 @@ http {{
 
 
 def _serve_generated(port: int, pages: int) -> None:
-    """Pages generated from one block of records: cheap to serve a million records."""
+    """Pages generated from one block of records: cheap to serve a million records. Each
+    page's ids carry its number (a walk whose pages bring no new id stops: NO_NEW_KEYS)."""
     from aiohttp import web
 
     block = orjson.dumps(_records(0))
@@ -150,7 +151,8 @@ def _serve_generated(port: int, pages: int) -> None:
         cursor = request.query.get("cursor", "p0")
         page = int(cursor[1:])
         nxt = b'"p%d"' % (page + 1) if page + 1 < pages else b"null"
-        return web.Response(body=prefix + nxt + b"}}", content_type="application/json")
+        body = prefix.replace(b'"evt-00000-', b'"evt-%05d-' % page) + nxt + b"}}"
+        return web.Response(body=body, content_type="application/json")
 
     app = web.Application()
     app.router.add_get("/events", handle)
