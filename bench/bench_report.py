@@ -360,6 +360,17 @@ def _table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _other_sections(path: Path) -> str:
+    """The ``## …`` sections other benchmarks keep at the end of RESULTS.md (e.g. the fleet's),
+    kept as they are: this report rewrites only the part before them."""
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    start = old.find("\n## ")
+    return "" if start < 0 else "\n" + old[start + 1 :].rstrip("\n") + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--soak-minutes", type=float, default=10.0)
@@ -413,7 +424,7 @@ def main() -> int:
                 "",
             ]
         )
-        (HERE / "RESULTS.md").write_text(text)
+        (HERE / "RESULTS.md").write_text(text + _other_sections(HERE / "RESULTS.md"))
         print(f"\nwritten to {HERE / 'RESULTS.md'}")
     return 0
 
