@@ -296,7 +296,13 @@ def child(name: str, base: str, work: Path, out: Path, profile: bool) -> None:
     if os.environ.get("BENCH_GC"):
         import gc
 
-        gc.freeze() if os.environ["BENCH_GC"] == "freeze" else gc.disable()
+        mode = os.environ["BENCH_GC"]  # experiments: freeze, disable, or a gen0 threshold
+        if mode == "freeze":
+            gc.freeze()
+        elif mode == "disable":
+            gc.disable()
+        else:
+            gc.set_threshold(int(mode), *gc.get_threshold()[1:])
     if os.environ.get("BENCH_GC_TIME"):
         _time_gc()
     run = SUBJECTS[name]

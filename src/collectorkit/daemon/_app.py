@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectorkit._errors import ConfigError, StateDamagedError
 from collectorkit.daemon._daemon import Daemon, DaemonSettings
-from collectorkit.daemon._job import CollectorJob, DevModeJob, StreamJob, freeze_startup_objects
+from collectorkit.daemon._job import CollectorJob, DevModeJob, StreamJob, tune_garbage_collector
 from collectorkit.daemon._logging import configure_logging
 from collectorkit.daemon._metrics import RuntimeMetrics
 from collectorkit.daemon._schedule import Schedule
@@ -256,7 +256,7 @@ async def build_runtime(
                 moved_to=aside,
             )
         else:
-            freeze_startup_objects()
+            tune_garbage_collector()
             return runtime
 
 
