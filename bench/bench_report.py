@@ -1,10 +1,10 @@
-"""The benchmark report: every figure of issue 7 in ONE table of ratios, measured in one run,
-written to ``bench/RESULTS.md`` with the machine description and date.
+"""The benchmark report: every figure of issues 7 and 17 in ONE table of ratios, measured in
+one run, written to ``bench/RESULTS.md`` with the machine description and date.
 
-Starts what it needs: nginx serving static pages (``bench_e2e``), aiohttp servers in their own
-processes, the simulator (``bench_soak``) and a throwaway PostgreSQL from the machine's binaries
-(the test helper ``tests/_servers.py``, through ``bench_sinks``). Rows measured by another
-engineer's benchmark are taken from it rather than measured twice: the resilience overhead
+Starts what it needs: nginx serving static pages (``bench_loop``, ``bench_e2e``), aiohttp
+servers in their own processes, the simulator (``bench_soak``) and a throwaway PostgreSQL from
+the machine's binaries (the test helper ``tests/_servers.py``, through ``bench_sinks``). Rows
+measured by another benchmark are taken from it rather than measured twice: the resilience overhead
 (``bench_http``), the 1,000,000-record peak RSS (``bench_collect``) and the PostgreSQL sink
 (``bench_sinks``).
 
