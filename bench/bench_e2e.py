@@ -358,8 +358,9 @@ async def concurrent_shards() -> dict[str, float]:
             concurrency=SHARDS,
             default_strategy=ConcurrentCollectionStrategy(),
         )
-        walls = []
-        for _ in range(ROUNDS + 1):
+        walls, bare_walls = [], []
+        expected = SHARDS * SHARD_PAGES * 20
+        for _ in range(ROUNDS + 1):  # interleaved: collectorkit, then the bare loop
             client = CollectorClient(blueprint)
             try:
                 start = time.perf_counter()
@@ -367,15 +368,46 @@ async def concurrent_shards() -> dict[str, float]:
                 walls.append(time.perf_counter() - start)
             finally:
                 await client.aclose()
-            expected = SHARDS * SHARD_PAGES * 20
             if len(result.events) != expected:
                 raise RuntimeError(f"shards collected {len(result.events)}, expected {expected}")
+            start = time.perf_counter()
+            got = await _bare_shards(f"http://127.0.0.1:{port}")
+            bare_walls.append(time.perf_counter() - start)
+            if got != expected:
+                raise RuntimeError(f"bare shards collected {got}, expected {expected}")
     finally:
         proc.terminate()
         proc.join(5)
     ideal = SHARD_PAGES * SHARD_LATENCY
-    wall = min(walls[1:])  # the first round opens the connections
-    return {"ideal_s": ideal, "wall_s": wall, "ratio": ideal / wall}
+    wall = min(walls[1:])  # the first round warms up
+    bare = min(bare_walls[1:])
+    return {
+        "ideal_s": ideal,
+        "wall_s": wall,
+        "ratio": ideal / wall,
+        "bare_wall_s": bare,
+        "bare_ratio": ideal / bare,
+    }
+
+
+async def _bare_shards(base: str) -> int:
+    """The same 64 shards by hand: one aiohttp session (new connections, as the client opens
+    them), one task per shard walking its cursor, orjson."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as session:
+
+        async def shard(name: str) -> int:
+            count, cursor = 0, None
+            while True:
+                params = {"shard": name, **({"cursor": cursor} if cursor else {})}
+                async with session.get(f"{base}/shard", params=params) as response:
+                    body = orjson.loads(await response.read())
+                count += len(body["data"]["events"])
+                cursor = body["meta"]["next_cursor"]
+                if not cursor:
+                    return count
+
+        counts = await asyncio.gather(*(shard(f"s{i}") for i in range(SHARDS)))
+    return sum(counts)
 
 
 # --- 3. rate limiter -----------------------------------------------------------------------------

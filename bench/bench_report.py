@@ -287,6 +287,16 @@ def _rows(f: dict[str, Any]) -> list[Row]:
             ">= 0.90",
         )
     )
+    if "bare_wall_s" in s:
+        rows.append(
+            (
+                f"{bench_e2e.SHARDS} concurrent shards: bare aiohttp+orjson / collectorkit wall",
+                f"{s['wall_s'] * 1000:.0f} ms",
+                f"{s['bare_wall_s'] * 1000:.0f} ms",
+                f"{s['bare_wall_s'] / s['wall_s']:.2f} (bare: {s['bare_ratio']:.2f} of ideal)",
+                "(what the ideal allows)",
+            )
+        )
     q = f["e2e"]["rate"]
     rows.append(
         (
