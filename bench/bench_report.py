@@ -82,6 +82,9 @@ NOTES = """Reading the table:
   database, and for `store()` without a checkpoint (the sink contract: idempotent on the key;
   `tests/sinks/test_jsonl_index.py`), a re-fetched page would be written twice. The key index
   stays.
+- *64 shards*: the ideal (4 pages x 50 ms) leaves out the client's CPU — each of the four
+  waves of 64 responses is read and parsed on one core before the next wave is sent — so the
+  bare aiohttp + orjson loop walking the same shards (next row) is what this machine allows.
 - Not done: pass-through mode (raw JSON bytes end to end) — the goals before it are not met yet.
 - *end-to-end, SQLite sink (once)* runs the whole daemon job (config → job → pipeline →
   `SQLiteSink`, records + state in one transaction per page, metrics); *deliver()* is the same
