@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from collectorkit._errors import ConfigError
 
@@ -25,6 +25,12 @@ COLLECT_TASK = "collectorkit-collect"
 DISPATCH_TASK = "collectorkit-dispatch"
 _URGENT = 50  # a recovered source's job priority (the dispatcher's tick: 100, the others 0)
 _SCHEMA_LOCK = 0x636B5F666C656574  # pg_advisory_lock key of the schema installation ("ck_fleet")
+
+
+def _log() -> Any:
+    from collectorkit.http._redact import get_logger
+
+    return get_logger("collectorkit.fleet")
 
 
 class FleetEngine(Protocol):
@@ -149,8 +155,11 @@ class ProcrastinateEngine:
                 continue
             # a new job rather than a retry of this one: the stalled worker, if it ever comes
             # back, then finishes a job nobody else runs (and its commits are fenced off)
-            with contextlib.suppress(Exception):
+            try:
                 await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
+            except Exception as exc:  # another worker ended it first: it queued the source too
+                _log().debug("stalled job already ended", job=job.id, error=exc)
+                continue
             source = str(job.task_kwargs.get("source", ""))
             if source:  # ahead of the due sources: it was interrupted, its data is late
                 await self.defer(source, urgent=True)
