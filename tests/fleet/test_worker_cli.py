@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from collectorkit.cli import app
@@ -60,3 +61,22 @@ def test_stall_detection_must_be_slower_than_the_heartbeat(tmp_path: Path) -> No
     assert result.exit_code != 0
     assert "fleet" in result.output
     assert "stalled_after" in result.output
+
+
+@pytest.mark.integration
+def test_an_unreachable_coordination_database_is_named_without_a_traceback(
+    tmp_path: Path, postgres_fresh_url: str
+) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"state: {postgres_fresh_url}\n"
+        "coordination: postgresql://fleet:s3cret-pw@127.0.0.1:1/jobs\n"
+        "status: {enabled: false}\n"
+        f"{SOURCE}"
+    )
+    result = runner.invoke(app, ["worker", str(config)])
+    assert result.exit_code == 1
+    assert "error: coordination: the workers' database" in result.output
+    assert "127.0.0.1:1/jobs" in result.output
+    assert "s3cret-pw" not in result.output
+    assert "Traceback" not in result.output

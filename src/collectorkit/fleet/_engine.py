@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from collectorkit._errors import ConfigError
+from collectorkit._errors import ConfigError, StateStoreUnavailableError
 
 __all__ = ["EngineSettings", "FleetEngine", "ProcrastinateEngine"]
 
@@ -112,8 +112,23 @@ class ProcrastinateEngine:
         self._app.periodic(cron=self.dispatch_cron)(ticker(dispatch_job))
 
     async def open(self) -> None:
-        await self._install_schema()
-        await self._app.open_async()
+        """Install the schema if needed and connect; an unreachable or refusing database is a
+        :class:`~collectorkit.StateStoreUnavailableError` naming ``coordination``."""
+        import psycopg
+        from procrastinate.exceptions import ConnectorException
+
+        try:
+            await self._install_schema()
+            await self._app.open_async()
+        except (psycopg.Error, ConnectorException, OSError) as exc:
+            from collectorkit.state._values import redact_url
+
+            cause = exc.__cause__ or exc
+            lines = str(cause).replace(self._url, redact_url(self._url)).strip().splitlines()
+            raise StateStoreUnavailableError(
+                f"coordination: the workers' database {redact_url(self._url)} cannot be used: "
+                f"{lines[0] if lines else type(cause).__name__}"
+            ) from None
         self._opened = True
 
     async def _install_schema(self) -> None:
