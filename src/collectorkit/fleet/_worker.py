@@ -31,6 +31,7 @@ from collectorkit.fleet._dispatch import SourceTiming, due_sources
 from collectorkit.fleet._engine import EngineSettings, FleetEngine, ProcrastinateEngine
 from collectorkit.fleet._fencing import FencedStateStore
 from collectorkit.fleet._limits import PostgresSharedLimit, create_limits_table, credential_key
+from collectorkit.fleet._tokens import PostgresTokenCache
 from collectorkit.fleet._view import FleetView
 from collectorkit.state import (
     Fence,
@@ -98,6 +99,20 @@ def share_limits(
     return limits
 
 
+def share_tokens(config: Config, runtime: Runtime, store: PostgresStateStore) -> int:
+    """Every OAuth2 client-credentials source keeps its token in the state database, refreshed
+    by one worker at a time; the number of sources that do."""
+    from collectorkit.http import OAuth2ClientCredentialsHandler
+
+    shared = 0
+    for job in runtime.jobs:
+        auth = job.client.blueprint.auth_handler if isinstance(job, CollectorJob) else None
+        if isinstance(auth, OAuth2ClientCredentialsHandler):
+            auth.token_cache = PostgresTokenCache(store, config.state)
+            shared += 1
+    return shared
+
+
 def _budget(job: Any) -> float | None:
     client = getattr(job, "client", None)
     budget = getattr(getattr(client, "blueprint", None), "execution_budget", None)
@@ -145,6 +160,7 @@ class FleetWorker:
         for job in runtime.jobs:
             self.metrics.source(job.name).schedule = job.schedule.describe()
         self.limits = share_limits(config, runtime, self.store)
+        share_tokens(config, runtime, self.store)
 
     async def open(self) -> None:
         async def create(conn: Any) -> None:

@@ -56,8 +56,10 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
     their wall-clock expiry (``expires_in``, default one hour when the server omits it) and kept
     in ``token_cache`` (any :class:`~collectorkit.typing.TokenCache`, e.g. one backed by a state
     store, so a token survives restarts). A 401 refreshes once and retries; concurrent requests
-    that fail with the same stale token share that one refresh. One handler may serve several
-    clients: tokens are fetched through one whose connections are open.
+    that fail with the same stale token share that one refresh; a cache with a
+    ``refresh_lock(key)`` async context manager (the fleet's, in PostgreSQL) extends that to
+    every process sharing it. One handler may serve several clients: tokens are fetched through
+    one whose connections are open.
     """
 
     def __init__(
@@ -150,13 +152,26 @@ class OAuth2ClientCredentialsHandler(AuthHandler):
                 and self._fresh(self._token, self._expires_at)
             ):
                 return self._token
-            if stale is None:
-                cached = await self.token_cache.get_token(self.cache_key)
-                if cached is not None and self._fresh(*cached):
-                    self._token, self._expires_at = cached
-                    register_secret(cached[0])
-                    return cached[0]
-            return await self._fetch()
+            if stale is None and (cached := await self._cached(stale)) is not None:
+                return cached
+            refreshing = getattr(self.token_cache, "refresh_lock", None)
+            if refreshing is None:
+                return await self._fetch()
+            # a cache shared by processes (the fleet's): one refresh at a time across them all;
+            # whoever waited takes the token the first one stored
+            async with refreshing(self.cache_key):
+                if (cached := await self._cached(stale)) is not None:
+                    return cached
+                return await self._fetch()
+
+    async def _cached(self, stale: str | None) -> str | None:
+        """A fresh token from the cache that is not ``stale``, adopted; else ``None``."""
+        cached = await self.token_cache.get_token(self.cache_key)
+        if cached is None or cached[0] == stale or not self._fresh(*cached):
+            return None
+        self._token, self._expires_at = cached
+        register_secret(cached[0])
+        return cached[0]
 
     async def _fetch(self) -> str:
         if self._context is None:
