@@ -151,3 +151,24 @@ def opensearch_url(opensearch_server: RunningServer) -> str:
 def opensearch_index() -> str:
     """An index name (prefix) no other test of the session uses."""
     return f"test-{os.getpid()}-{next(_counter)}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Commands and daemons configure logging for the whole process (structlog's level filter,
+    the root handlers); put it back so a later test sees what it would see alone."""
+    import logging
+
+    import structlog
+
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    names = ("collectorkit", "uvicorn", "httpx2", "aiosqlite", "procrastinate")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    for name, lvl in levels.items():
+        logging.getLogger(name).setLevel(lvl)
