@@ -65,8 +65,9 @@ def test_stall_detection_must_be_slower_than_the_heartbeat(tmp_path: Path) -> No
 
 @pytest.mark.integration
 def test_an_unreachable_coordination_database_is_named_without_a_traceback(
-    tmp_path: Path, postgres_fresh_url: str
+    tmp_path: Path, postgres_fresh_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the default sink's file (./collectorkit.db) stays out of the repo
     config = tmp_path / "c.yaml"
     config.write_text(
         f"state: {postgres_fresh_url}\n"
