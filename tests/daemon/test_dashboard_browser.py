@@ -102,6 +102,65 @@ async def test_dashboard_renders_each_source_from_status(tmp_path: Path) -> None
     assert 'data-source="xdr_alerts"' not in denied
 
 
+async def test_a_worker_dashboard_shows_the_fleet(tmp_path: Path) -> None:
+    clock = FakeClock()
+    metrics = RuntimeMetrics(started_at=clock.time())
+    metrics.source("okta_logs").state = "running"
+    metrics.ready = True
+    sources = [
+        {
+            "name": "okta_logs",
+            "holder": "w1@host-a",
+            "epoch": 7,
+            "last_run_age": 5.0,
+            "last_outcome": "ok",
+            "stalls_recovered": 0,
+        },
+        {
+            "name": "xdr_alerts",
+            "holder": None,
+            "epoch": 3,
+            "last_run_age": 600.0,
+            "last_outcome": "fenced",
+            "stalls_recovered": 2,
+        },
+    ]
+    metrics.fleet = lambda now: {
+        "worker": "w2@host-b",
+        "read_at": now,
+        "sources": sources,
+        "held": {"okta_logs": "w1@host-a"},
+        "stalls_recovered": 2,
+    }
+    server = StatusServer(metrics, StatusSettings(port=0), clock=clock)
+    await server.start()
+    try:
+        dom = await _dump_dom(f"{server.url}/dashboard", tmp_path / "profile")
+    finally:
+        await server.stop()
+    text = _text(dom)
+    assert "this worker: w2@host-b · 1 of 2 sources running · 2 stalls recovered" in text
+    assert 'data-fleet-source="okta_logs"' in dom
+    assert '<td class="holder">w1@host-a</td><td class="num">7</td>' in dom
+    assert (
+        '<td class="holder idle">none</td><td class="num">3</td><td class="num">10m ago</td>' in dom
+    )
+    assert '<td class="err">fenced</td><td class="num">2</td>' in dom
+
+
+async def test_a_single_process_dashboard_has_no_fleet_section(tmp_path: Path) -> None:
+    metrics = RuntimeMetrics(started_at=0)
+    metrics.source("okta_logs").state = "running"
+    server = StatusServer(metrics, StatusSettings(port=0))
+    await server.start()
+    try:
+        dom = await _dump_dom(f"{server.url}/dashboard", tmp_path / "profile")
+    finally:
+        await server.stop()
+    assert '<section id="fleet" hidden="">' in dom
+    assert "data-fleet-source" not in dom
+
+
 class _Growing(RuntimeMetrics):
     """Each /status poll sees 1000 more records: the page must show a later poll's figure."""
 

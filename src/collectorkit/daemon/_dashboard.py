@@ -67,6 +67,17 @@ DASHBOARD_HTML = """<!doctype html>
   </tr></thead>
   <tbody id="sources"></tbody>
 </table>
+<section id="fleet" hidden>
+<h2>fleet</h2>
+<div id="fleet-summary"></div>
+<table>
+  <thead><tr>
+    <th>source</th><th>held by</th><th title="fencing epoch">epoch</th><th>last run</th>
+    <th>outcome</th><th>stalls recovered</th>
+  </tr></thead>
+  <tbody id="fleet-sources"></tbody>
+</table>
+</section>
 <script>
 "use strict";
 const token = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -178,9 +189,34 @@ function render(status) {
     cell(row, ago(s.last_success, status.now), "num");
     body.appendChild(row);
   }
+  renderFleet(status.fleet, status.now);
   document.body.dataset.updated = String(status.now);
   // whether the page reads without scrolling sideways at this width
   document.body.dataset.fits = String(document.documentElement.scrollWidth <= innerWidth);
+}
+
+function renderFleet(fleet, now) {
+  // a `collectorkit worker` shows every source of the fleet: who holds it, its last run
+  const section = document.getElementById("fleet");
+  section.hidden = !fleet;
+  if (!fleet) return;
+  const held = Object.keys(fleet.held).length;
+  document.getElementById("fleet-summary").textContent = "this worker: " + fleet.worker
+    + " · " + held + " of " + fleet.sources.length + " sources running · "
+    + fleet.stalls_recovered + " stalls recovered";
+  const body = document.getElementById("fleet-sources");
+  body.replaceChildren();
+  for (const s of fleet.sources) {
+    const row = document.createElement("tr");
+    row.dataset.fleetSource = s.name;
+    row.appendChild(text("td", s.name, "name"));
+    row.appendChild(text("td", s.holder || "none", s.holder ? "holder" : "holder idle"));
+    cell(row, s.epoch, "num");
+    cell(row, s.last_run_age === null ? "never" : span(s.last_run_age) + " ago", "num");
+    cell(row, s.last_outcome || "", s.last_outcome === "fenced" ? "err" : "");
+    cell(row, s.stalls_recovered, "num");
+    body.appendChild(row);
+  }
 }
 
 async function refresh() {
