@@ -2,7 +2,8 @@
 
 ``POST /{tenant}/oauth2/v2.0/token`` (form: ``grant_type=client_credentials``, ``client_id``,
 ``client_secret`` or a ``client_assertion``, ``scope=https://graph.microsoft.com/.default``;
-the client in an HTTP Basic header is refused with ``invalid_client`` ``AADSTS7000218``) issues opaque bearer tokens living ``token_lifetime`` seconds; an expired or unknown token gets
+the client in an HTTP Basic header is refused with ``invalid_client`` ``AADSTS7000218``)
+issues opaque bearer tokens living ``token_lifetime`` seconds; an expired or unknown token gets
 401 ``InvalidAuthenticationToken``. Alerts: ``$filter`` on ``createdDateTime`` /
 ``lastUpdateDateTime`` (``ge gt le lt``, joined by ``and``) and ``eq '...'`` on ``severity``,
 ``status``, ``serviceSource``, ``classification``, ``determination``; ``$orderby`` (default
