@@ -136,7 +136,7 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
             readable += 1
             if set(stored_ids(kind, where)) != sim.ledger.existing("generic"):
                 mid_collection += 1  # killed with records still to collect
-            sim.add_records("generic", rng.randint(50, 250))
+            sim.add_records("generic", rng.randint(100, 400))  # enough that most kills land mid-run
 
         killed_mid_run = len(sim.ledger.served_ids("generic"))
         log = tmp_path / "final.log"
