@@ -220,3 +220,25 @@ def test_a_run_with_a_wrong_path_loses_nothing_once_it_is_fixed(
     fixed = _once(path)
     assert fixed.exit_code == 0, fixed.output
     assert _count(db) == 50
+
+
+@pytest.mark.parametrize("width", [76, 200])
+def test_why_a_source_stopped_is_never_squeezed_at_any_width(
+    tmp_path: Path, sim: SimulatorServer, width: int
+) -> None:
+    path, _ = _config(tmp_path, sim)
+    result = runner.invoke(app, ["once", str(path)], env={"COLUMNS": str(width)})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = next(line for line in lines if line.split()[:2] == ["source", "records"])
+    row = next(
+        line for line in lines if line.split()[:1] == ["app_events"] and line.split()[1].isdigit()
+    )
+    assert len(header) <= width
+    assert len(row) <= width
+    if width == 76:  # the column would not fit: the reason goes below the table, whole
+        assert "stopped: app_events: no next" in " ".join(result.output.split())
+        assert header.split()[-1] == "rec/s"
+    else:
+        assert header.split()[-1] == "stopped"
+        assert row.rstrip().endswith("no next")

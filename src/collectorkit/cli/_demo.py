@@ -252,7 +252,7 @@ def run_demo_sync(*, records: int = 3000, directory: Path | None = None) -> int:
     started = time.perf_counter()
     demo = run_demo(records=records, directory=directory, console=console)
     results, ok, how_to_run = asyncio.run(demo)
-    console.print(summary_table(results, title="what happened"))
+    console.print(summary_table(results, title="what happened", console=console))
     total = sum(r.stats.records for r in results)
     wall = time.perf_counter() - started
     honoured = sum(r.stats.http_429 for r in results)

@@ -171,30 +171,57 @@ def _refresh(
         )
 
 
-def summary_table(results: Sequence[OnceResult], *, title: str = "summary") -> Any:
-    """A rich table: one row per source, plus a total row when there are several."""
+def summary_table(
+    results: Sequence[OnceResult], *, title: str = "summary", console: Console | None = None
+) -> Any:
+    """A rich table: one row per source, plus a total row when there are several. When the
+    table would not fit ``console``'s width, why each source stopped goes below it in full
+    instead of being squeezed into a column."""
+    table = _summary_table(results, title=title, stopped_column=True)
+    if console is not None:
+        from rich.measure import Measurement
+
+        natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+        if natural > console.width:
+            table = _summary_table(results, title=title, stopped_column=False)
+    return table
+
+
+def _stop_reason(r: OnceResult) -> str:
+    if r.error is not None:
+        return f"[red]failed: {error_kind(r.error)}[/]"
+    if r.suspect:
+        return "[yellow]suspect[/]"
+    return (r.stats.last_stop_reason or "").replace("_", " ")
+
+
+def _summary_table(results: Sequence[OnceResult], *, title: str, stopped_column: bool) -> Any:
     from rich import box
     from rich.table import Table
 
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    notes = []
+    if not stopped_column:
+        notes.append(
+            "stopped: " + " · ".join(f"{r.stats.name}: {_stop_reason(r)}" for r in results)
+        )
     if any(not r.ok or r.suspect for r in results):
-        table.caption = "why a source failed or is suspect: below"
+        notes.append("why a source failed or is suspect: below")
+    if notes:
+        table.caption = "\n".join(notes)
     table.add_column("source", no_wrap=True)
     for column in ("records", "new", "dup", "pages", "429/retry", "errors", "time", "rec/s"):
         table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("stopped", overflow="fold", min_width=7)
+    if stopped_column:
+        table.add_column("stopped", overflow="fold", min_width=7)
     for r in results:
         s = r.stats
         errors = ", ".join(f"{k}: {n}" for k, n in sorted(s.errors.items())) or "0"
-        reason = (s.last_stop_reason or "").replace("_", " ")
-        if r.error is not None:
-            reason = f"[red]failed: {error_kind(r.error)}[/]"
-        elif r.suspect:
-            reason = "[yellow]suspect[/]"
         rate = s.records / r.seconds if r.seconds > 0 else 0.0
         table.add_row(
             s.name, str(s.records), str(s.stored), str(s.duplicates), str(s.pages),
-            f"{s.http_429}/{s.retries}", errors, f"{r.seconds:.2f}s", f"{rate:,.0f}", reason,
+            f"{s.http_429}/{s.retries}", errors, f"{r.seconds:.2f}s", f"{rate:,.0f}",
+            *([_stop_reason(r)] if stopped_column else []),
         )  # fmt: skip
     if len(results) > 1:
         total = sum(r.stats.records for r in results)
@@ -205,7 +232,8 @@ def summary_table(results: Sequence[OnceResult], *, title: str = "summary") -> A
             str(sum(r.stats.pages for r in results)),
             f"{sum(r.stats.http_429 for r in results)}/{sum(r.stats.retries for r in results)}",
             str(sum(sum(r.stats.errors.values()) for r in results)),
-            f"{wall:.2f}s", f"{total / wall if wall else 0:,.0f}", "",
+            f"{wall:.2f}s", f"{total / wall if wall else 0:,.0f}",
+            *([""] if stopped_column else []),
         )  # fmt: skip
     return table
 
@@ -350,6 +378,7 @@ def run_once_sync(
         return 130
     except (KeyError, CollectorError) as exc:
         return print_command_error(console, exc)
-    console.print(summary_table(results, title=f"collectorkit once — state in {config.state}"))
+    title = f"collectorkit once — state in {config.state}"
+    console.print(summary_table(results, title=title, console=console))
     print_details(results, console)
     return 0 if all(r.ok and not r.suspect and not r.rejected for r in results) else 1
