@@ -147,7 +147,10 @@ def stored_ids(kind: str, where: str | Path, source: str | None = None) -> list[
     if kind == "jsonl":
         out: list[str] = []
         for file in sorted(Path(where).glob("*.jsonl")):
-            for line in file.read_bytes().splitlines():
+            data = file.read_bytes()
+            # a line a SIGKILL cut short is no record: the sink truncates it away on its next
+            # start (read between a kill and a restart, the file may end in one)
+            for line in data[: data.rfind(b"\n") + 1].splitlines():
                 row = orjson.loads(line)
                 if source is None or row["source"] == source:
                     out.append(row["data"]["id"])
