@@ -1,9 +1,10 @@
 """Helpers shared by the evidence suites: a simulator that timestamps every request, daemon
-configurations against it, and readers of what each sink stored (straight from storage, so a
-duplicate would show)."""
+configurations against it, readers of what each sink stored (straight from storage, so a
+duplicate would show) and of a source's saved state."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -23,6 +24,7 @@ __all__ = [
     "RequestLog",
     "SeenRequest",
     "generic_source",
+    "read_state",
     "stored_ids",
     "timed_simulator",
     "write_config",
@@ -165,3 +167,23 @@ def stored_ids(kind: str, where: str | Path, source: str | None = None) -> list[
             rows = conn.execute("SELECT source, data->>'id' FROM collectorkit_events").fetchall()
         return [r[1] for r in rows if source is None or r[0] == source]
     raise ValueError(kind)
+
+
+def read_state(state_url: str, source: str) -> Any:
+    """The source's saved state through the state store: must always load (a SQLite state file
+    must also pass its integrity check)."""
+    from collectorkit.state import open_state_store
+
+    async def read() -> Any:
+        store = await open_state_store(state_url)
+        try:
+            return await store.get("collector_state", source)
+        finally:
+            await store.aclose()
+
+    if state_url.startswith("sqlite:///"):
+        path = state_url.removeprefix("sqlite:///")
+        if Path(path).exists():
+            with contextlib.closing(sqlite3.connect(path)) as db:
+                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    return asyncio.run(read())

@@ -11,15 +11,8 @@ The counts are printed (``pytest -s``) for the evidence report.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import random
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,7 +20,14 @@ from typing import Any
 import pytest
 
 from collectorkit.simulator import FaultSpec, build_config
-from tests.evidence._support import generic_source, stored_ids, timed_simulator, write_config
+from tests.evidence._daemon import final_run, sigkill_runs
+from tests.evidence._support import (
+    generic_source,
+    read_state,
+    stored_ids,
+    timed_simulator,
+    write_config,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -60,45 +60,6 @@ def _config(kind: str, tmp: Path, url: str, pg: str) -> tuple[dict[str, Any], st
     return config, state, where
 
 
-def _start(config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as err:
-        return subprocess.Popen(
-            [sys.executable, "-m", "collectorkit", "run", str(config)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-
-
-def _wait_up(proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if b"status server listening" in log.read_bytes():
-            return
-        assert proc.poll() is None, log.read_text(errors="replace")
-        time.sleep(0.01)
-    raise AssertionError("the daemon never came up:\n" + log.read_text(errors="replace"))
-
-
-def _read_state(state_url: str) -> Any:
-    """The source's saved state through the state store: must always load."""
-    from collectorkit.state import open_state_store
-
-    async def read() -> Any:
-        store = await open_state_store(state_url)
-        try:
-            return await store.get("collector_state", SOURCE)
-        finally:
-            await store.aclose()
-
-    if state_url.startswith("sqlite:///"):
-        path = state_url.removeprefix("sqlite:///")
-        if Path(path).exists():
-            with contextlib.closing(sqlite3.connect(path)) as db:
-                assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    return asyncio.run(read())
-
-
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("kind", ["sqlite", "jsonl", "postgres"])
 def test_sigkilled_daemon_loses_and_duplicates_nothing(
@@ -121,47 +82,34 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         kills = readable = mid_collection = 0
-        for i in range(KILLS):
-            log = tmp_path / f"run{i}.log"
-            proc = _start(path, env, log)
-            try:
-                _wait_up(proc, log)
-                time.sleep(rng.uniform(0.05, 0.3))
-            finally:
-                if proc.poll() is None:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    kills += 1
-                proc.wait()
-            _read_state(state_url)  # raises if unreadable
+        for killed in sigkill_runs(path, env, tmp_path, KILLS, rng):
+            kills += killed
+            read_state(state_url, SOURCE)  # raises if unreadable
             readable += 1
             if set(stored_ids(kind, where)) != sim.ledger.existing("generic"):
                 mid_collection += 1  # killed with records still to collect
             sim.add_records("generic", rng.randint(100, 400))  # enough that most kills land mid-run
 
         killed_mid_run = len(sim.ledger.served_ids("generic"))
-        log = tmp_path / "final.log"
-        proc = _start(path, env, log)
-        try:
-            _wait_up(proc, log)
+        with final_run(path, env, tmp_path / "final.log") as daemon:
             existing = sim.ledger.existing("generic")
-            deadline = time.monotonic() + 120
-            while set(stored_ids(kind, where)) != existing:
-                if time.monotonic() > deadline:
-                    missing = existing - set(stored_ids(kind, where))
-                    recs = {r["id"]: r for r in sim.simulator.records("generic")}
-                    state = _read_state(state_url)
-                    sample = sorted((recs[i]["created_at"], i) for i in missing)[:5]
-                    raise AssertionError(
-                        f"the final run never caught up: {len(missing)} of {len(existing)} "
-                        f"missing, e.g. {sample}; state {state.value if state else None}; "
-                        f"served {len(sim.ledger.served_ids('generic') & missing)} of them"
-                    )
-                assert proc.poll() is None, log.read_text(errors="replace")
-                time.sleep(0.1)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=20)
-        assert code == 0, log.read_text(errors="replace")
+
+            def never_caught_up() -> str:
+                missing = existing - set(stored_ids(kind, where))
+                recs = {r["id"]: r for r in sim.simulator.records("generic")}
+                state = read_state(state_url, SOURCE)
+                sample = sorted((recs[i]["created_at"], i) for i in missing)[:5]
+                return (
+                    f"the final run never caught up: {len(missing)} of {len(existing)} "
+                    f"missing, e.g. {sample}; state {state.value if state else None}; "
+                    f"served {len(sim.ledger.served_ids('generic') & missing)} of them"
+                )
+
+            daemon.wait_until(
+                lambda: set(stored_ids(kind, where)) == existing,
+                poll=0.1,
+                failure=never_caught_up,
+            )
 
         stored = Counter(stored_ids(kind, where))
         comparison = sim.ledger.compare("generic", stored)
@@ -184,4 +132,4 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
         assert not comparison.unexpected
         assert duplicated == {}
         assert set(stored) == existing
-        assert _read_state(state_url) is not None
+        assert read_state(state_url, SOURCE) is not None

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import random
-import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,12 +26,13 @@ from collectorkit.simulator import FaultSpec, ProfileConfig, SimulatorConfig, Si
 from collectorkit.simulator._vendor_splunk_hec import SplunkHECAPI
 from tests._servers import RunningServer, start_or_skip
 from tests._stream_servers import RunningRsyslog, start_kafka, start_rsyslog
-from tests.evidence._support import generic_source, timed_simulator, write_config
-from tests.evidence.test_crash import SOURCE, _read_state, _start, _wait_up
+from tests.evidence._daemon import final_run, sigkill_runs
+from tests.evidence._support import generic_source, read_state, timed_simulator, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 KILLS = int(os.environ.get("EVIDENCE_AT_LEAST_ONCE_KILLS", "12"))
+SOURCE = "crash_events"
 
 Reader = Callable[[], list[str]]
 
@@ -127,36 +127,20 @@ def test_sigkilled_daemon_loses_nothing(
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         kills = 0
-        for i in range(KILLS):
-            log = tmp_path / f"run{i}.log"
-            proc = _start(path, env, log)
-            try:
-                _wait_up(proc, log)
-                time.sleep(rng.uniform(0.05, 0.3))
-            finally:
-                if proc.poll() is None:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    kills += 1
-                proc.wait()
-            _read_state(state_url)  # raises if unreadable
+        for killed in sigkill_runs(path, env, tmp_path, KILLS, rng):
+            kills += killed
+            read_state(state_url, SOURCE)  # raises if unreadable
             sim.add_records("generic", rng.randint(20, 100))
 
-        log = tmp_path / "final.log"
-        proc = _start(path, env, log)
-        try:
-            _wait_up(proc, log)
+        with final_run(path, env, tmp_path / "final.log") as daemon:
             existing = sim.ledger.existing("generic")
-            deadline = time.monotonic() + 120
-            while not existing <= set(stored()):
-                assert time.monotonic() < deadline, (
+            daemon.wait_until(
+                lambda: existing <= set(stored()),
+                poll=0.3,
+                failure=lambda: (
                     f"the final run never caught up: {len(existing - set(stored()))} missing"
-                )
-                assert proc.poll() is None, log.read_text(errors="replace")
-                time.sleep(0.3)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=20)
-        assert code == 0, log.read_text(errors="replace")
+                ),
+            )
 
         counts = Counter(stored())
         comparison = sim.ledger.compare("generic", counts)

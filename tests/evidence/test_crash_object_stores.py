@@ -14,8 +14,6 @@ import gzip
 import json
 import os
 import random
-import signal
-import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -25,14 +23,15 @@ import orjson
 import pytest
 
 from collectorkit.simulator import FaultSpec, build_config
-from tests.evidence._support import generic_source, timed_simulator, write_config
-from tests.evidence.test_crash import SOURCE, _read_state, _start, _wait_up
+from tests.evidence._daemon import final_run, sigkill_runs
+from tests.evidence._support import generic_source, read_state, timed_simulator, write_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 # per sink; each kill restarts a whole daemon (3-4 s here), so the suite runs 12 and a longer
 # proof sets EVIDENCE_OBJECT_KILLS (34 kills each: 0 lost, 0 duplicated when last measured)
 KILLS = int(os.environ.get("EVIDENCE_OBJECT_KILLS", "12"))
+SOURCE = "crash_events"
 
 
 def _s3_ids(endpoint: str, bucket: str) -> list[str]:
@@ -108,38 +107,22 @@ def test_sigkilled_daemon_stores_every_record_once(
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         kills = mid_collection = 0
-        for i in range(KILLS):
-            log = tmp_path / f"run{i}.log"
-            proc = _start(path, env, log)
-            try:
-                _wait_up(proc, log)
-                time.sleep(rng.uniform(0.05, 0.3))
-            finally:
-                if proc.poll() is None:
-                    os.kill(proc.pid, signal.SIGKILL)
-                    kills += 1
-                proc.wait()
-            _read_state(state_url)  # raises if unreadable
+        for killed in sigkill_runs(path, env, tmp_path, KILLS, rng):
+            kills += killed
+            read_state(state_url, SOURCE)  # raises if unreadable
             if set(stored()) != sim.ledger.existing("generic"):
                 mid_collection += 1
             sim.add_records("generic", rng.randint(50, 250))
 
-        log = tmp_path / "final.log"
-        proc = _start(path, env, log)
-        try:
-            _wait_up(proc, log)
+        with final_run(path, env, tmp_path / "final.log") as daemon:
             existing = sim.ledger.existing("generic")
-            deadline = time.monotonic() + 120
-            while set(stored()) != existing:
-                assert time.monotonic() < deadline, (
+            daemon.wait_until(
+                lambda: set(stored()) == existing,
+                poll=0.2,
+                failure=lambda: (
                     f"the final run never caught up: {len(existing - set(stored()))} missing"
-                )
-                assert proc.poll() is None, log.read_text(errors="replace")
-                time.sleep(0.2)
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=20)
-        assert code == 0, log.read_text(errors="replace")
+                ),
+            )
 
         counts = Counter(stored())
         comparison = sim.ledger.compare("generic", counts)
