@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "SyncInAsyncError": "collectorkit._errors",
     "TransportError": "collectorkit._errors",
     "Envelope": "collectorkit._records",
+    "RawRecord": "collectorkit._records",
     "record_key": "collectorkit._records",
     "FakeClock": "collectorkit._clock",
     "SystemClock": "collectorkit._clock",
@@ -200,7 +201,7 @@ if TYPE_CHECKING:
         SyncInAsyncError,
         TransportError,
     )
-    from collectorkit._records import Envelope, record_key
+    from collectorkit._records import Envelope, RawRecord, record_key
     from collectorkit.collect import (
         BatchCollectionStrategy,
         CollectionResult,
@@ -428,6 +429,7 @@ __all__ = [
     "QuotaError",
     "RateLimitConfig",
     "RateLimitPolicy",
+    "RawRecord",
     "ReconnectPolicy",
     "RedisStateStore",
     "RedisStreamSink",

@@ -3,16 +3,89 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
-__all__ = ["Envelope", "Record", "lookup_path", "record_digest", "record_key", "set_path"]
+__all__ = [
+    "Envelope",
+    "RawRecord",
+    "Record",
+    "all_records",
+    "is_record",
+    "lookup_path",
+    "record_digest",
+    "record_key",
+    "set_path",
+]
 
 Record = dict[str, Any]
 """One event as decoded from the API: a JSON object."""
+
+
+class RawRecord(msgspec.Struct, gc=False):
+    """A record kept as the JSON bytes the API sent (pass-through), with only the fields the
+    collector reads decoded: it reads as a mapping of those (key fields, timestamp, …);
+    ``raw`` is the whole record.
+
+    It is deliberately not a ``dict``: orjson refuses to serialise it unless told how, and the
+    sinks' ``json_default`` writes ``raw`` verbatim, so nothing can store the partial mapping
+    in place of the record. :meth:`full` decodes the whole record. (A msgspec Struct: made in
+    C, untracked by the cyclic GC — it holds no reference back to anything.)
+    """
+
+    raw: bytes
+    fields: dict[str, Any]
+
+    def full(self) -> dict[str, Any]:
+        """The whole record, decoded."""
+        value: dict[str, Any] = orjson.loads(self.raw)
+        return value
+
+    def __getitem__(self, name: str) -> Any:
+        return self.fields[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.fields
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def keys(self) -> KeysView[str]:
+        return self.fields.keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self.fields.items()
+
+    def values(self) -> ValuesView[Any]:
+        return self.fields.values()
+
+    def __repr__(self) -> str:
+        return f"RawRecord({self.fields!r}, {len(self.raw)} bytes)"
+
+
+Mapping.register(RawRecord)
+
+_RECORD_TYPES = frozenset((dict, RawRecord))
+
+
+def is_record(value: Any) -> bool:
+    """Whether ``value`` is a record: a JSON object, decoded (``dict``) or kept raw."""
+    return type(value) in _RECORD_TYPES or isinstance(value, dict)
+
+
+def all_records(values: Sequence[Any]) -> bool:
+    """Whether every item of ``values`` is a record (at C speed in the common case)."""
+    return set(map(type, values)) <= _RECORD_TYPES or all(map(is_record, values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,4 +142,7 @@ def record_key(source: str, record: Mapping[str, Any], key_fields: Sequence[str]
 def record_digest(record: Mapping[str, Any]) -> str:
     """32 hex digits of the SHA-256 of ``record`` as canonical JSON (keys sorted): the same for
     records with the same content, whatever the order of their keys."""
-    return hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    value: Any = record
+    if type(value) is RawRecord:  # the whole record, whatever order its bytes have
+        value = value.full()
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]

@@ -13,6 +13,7 @@ from collectorkit.collect._metrics import ExecutionMetrics
 from collectorkit.collect._page import CollectionResult, Page
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._paginator import Advance, StandardPaginator, next_link_from_headers
+from collectorkit.collect._raw import raw_refusals
 from collectorkit.collect._request import CollectorRequest, Shard
 from collectorkit.collect._selfcheck import Finding
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
@@ -54,5 +55,6 @@ __all__ = [
     "StreamCollectionStrategy",
     "Window",
     "next_link_from_headers",
+    "raw_refusals",
     "resolve_strategy",
 ]

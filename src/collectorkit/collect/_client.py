@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from collectorkit._clock import Clock, SystemClock
@@ -14,6 +14,7 @@ from collectorkit.collect._blueprint import CollectorBlueprint
 from collectorkit.collect._budget import Budget, Quota
 from collectorkit.collect._metrics import ExecutionMetrics
 from collectorkit.collect._page import CollectionResult
+from collectorkit.collect._raw import RawPages
 from collectorkit.collect._selfcheck import SelfCheck
 from collectorkit.collect._spec import RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
@@ -110,6 +111,8 @@ class CollectorClient(SyncClosable):
         limit: int | None = None,
         resume_state: CollectorState | None = None,
         concurrency: int = 1,
+        raw_keys: Sequence[str] | None = None,
+        raw_fields: Sequence[str] = (),
     ) -> PageStream:
         """Pages as they arrive, each with the state to save once its records are delivered.
 
@@ -118,6 +121,12 @@ class CollectorClient(SyncClosable):
         once) and states are kept per shard in ``state.shards``. The returned
         :class:`~collectorkit.collect.PageStream` tells ``stop_reason``, ``state`` and
         ``metrics`` once it ends.
+
+        ``raw_keys`` (the key fields, dotted paths) turns on pass-through: the records come as
+        :class:`~collectorkit.RawRecord` — the JSON bytes the API sent, read as a mapping of
+        only the key fields, ``raw_fields`` and the request's incremental fields — wherever a
+        record has every key field (others are decoded whole). :class:`ValueError` says why
+        when the request cannot be read that way (see ``collect.raw_refusals``).
         """
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
@@ -132,6 +141,7 @@ class CollectorClient(SyncClosable):
         request = self.blueprint.request
         shards: list[Any] = list(request.shards) or [None]
         check = SelfCheck(request, self.logger)
+        raw = None if raw_keys is None else RawPages(request, raw_keys, raw_fields)
         walkers = [
             FeedWalker(
                 request=request,
@@ -144,6 +154,7 @@ class CollectorClient(SyncClosable):
                 metrics=metrics,
                 logger=self.logger,
                 check=check,
+                raw=raw,
             )
             for shard in shards
         ]

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from collectorkit._errors import PaginationError
-from collectorkit._records import Record, record_digest
+from collectorkit._records import RawRecord, Record, all_records, is_record, record_digest
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
@@ -273,7 +273,7 @@ class NewKeyWatch:
     def _keys(self, records: list[Record]) -> list[object]:
         name = self._field or _identifying_field(records)
         self._field = name
-        if name is not None and type(records[0]) is dict:
+        if name is not None and type(records[0]) in _RECORD_TYPES:
             try:  # the common case, at C speed: every record a dict with a string/number there
                 values = [r[name] for r in records]
                 if set(map(type, values)) <= _KEY_TYPES:
@@ -281,25 +281,26 @@ class NewKeyWatch:
             except (KeyError, TypeError):
                 pass
         if name is None:
-            return [record_digest(r) if isinstance(r, dict) else repr(r) for r in records]
+            return [record_digest(r) if is_record(r) else repr(r) for r in records]
         # The field's value itself (one field per walk): a digest never equals an id.
         return [
             value
-            if isinstance(r, dict) and isinstance(value := r.get(name), str | int)
+            if is_record(r) and isinstance(value := r.get(name), str | int)
             else record_digest(r)
-            if isinstance(r, dict)
+            if is_record(r)
             else repr(r)
             for r in records
         ]
 
 
 _KEY_TYPES = {str, int}
+_RECORD_TYPES = (dict, RawRecord)
 
 
 def _identifying_field(records: list[Record]) -> str | None:
     """A top-level field whose string or number differs in every record (``id`` first)."""
     first = records[0]
-    if len(records) < 2 or not all(isinstance(r, dict) for r in records):
+    if len(records) < 2 or not all_records(records):
         return None
     names = sorted(first, key=lambda n: n != "id")
     for name in names:

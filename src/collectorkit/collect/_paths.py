@@ -12,10 +12,16 @@ from jmespath.parser import ParsedResult
 from collectorkit._errors import ConfigError
 from collectorkit._records import lookup_path
 
-__all__ = ["JSONPath", "compile_path"]
+__all__ = ["JSONPath", "compile_path", "dotted_keys"]
 
 
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def dotted_keys(expression: str) -> tuple[str, ...] | None:
+    """The keys of a plain dotted path (``meta.next`` → ``("meta", "next")``); ``None`` for any
+    other JMESPath expression."""
+    return tuple(expression.split(".")) if _DOTTED.fullmatch(expression) else None
 
 
 class JSONPath:
@@ -31,7 +37,7 @@ class JSONPath:
     def __init__(self, expression: str, parsed: ParsedResult) -> None:
         self.expression = expression
         self._parsed = parsed
-        self._keys = tuple(expression.split(".")) if _DOTTED.fullmatch(expression) else None
+        self._keys = dotted_keys(expression)
 
     def search(self, data: Any) -> Any:
         """The value at this path in ``data``, or ``None`` when it is not there."""

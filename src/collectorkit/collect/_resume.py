@@ -12,7 +12,7 @@ and only a record identical to one delivered is skipped. A state that only count
 
 from __future__ import annotations
 
-from collectorkit._records import Record, record_digest
+from collectorkit._records import Record, all_records, is_record, record_digest
 from collectorkit.collect._state import CollectorState
 
 __all__ = ["PageProgress"]
@@ -47,9 +47,7 @@ class PageProgress:
         if len(records) < 2:
             return False
         first = records[0]
-        if not isinstance(first, dict) or (
-            set(map(type, records)) != _DICT and not all(isinstance(r, dict) for r in records)
-        ):
+        if not is_record(first) or not all_records(records):
             return True
         for name, value in first.items():
             if isinstance(value, str | int) and _all_differ(records, name):
@@ -93,5 +91,4 @@ def _all_differ(records: list[Record], name: str) -> bool:
     return len(set(values)) == len(values)
 
 
-_DICT = {dict}
 _KEY_TYPES = {str, int, bool}  # isinstance(value, str | int), told by type at C speed

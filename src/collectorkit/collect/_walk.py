@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from collectorkit.collect._budget import Budget, Quota
 from collectorkit.collect._incremental import IncrementalConfig
 from collectorkit.collect._metrics import ExecutionMetrics
 from collectorkit.collect._paginator import NewKeyWatch
+from collectorkit.collect._raw import RawPages
 from collectorkit.collect._request import CollectorRequest, Shard
 from collectorkit.collect._resume import PageProgress
 from collectorkit.collect._selfcheck import SelfCheck
@@ -92,8 +93,10 @@ class FeedWalker:
         metrics: ExecutionMetrics,
         logger: CollectorLogger | None = None,
         check: SelfCheck | None = None,
+        raw: RawPages | None = None,
     ) -> None:
         self.request = request
+        self._raw = raw
         self.shard = shard
         self.state = state
         self.stop_reason: StopReason | None = None
@@ -215,14 +218,19 @@ class FeedWalker:
 
     def _page(self, state: CollectorState, spec: RequestSpec, response: Any) -> WalkedPage:
         state = self._extend_open_window(state)
-        body = response.json()
         number = self._metrics.pages + 1
-        try:
-            records = self.request.records_of(body)
-        except ResponseDecodeError as exc:
-            self.check.explain_records(exc, body, number)
-            raise
-        unread = self.check.records(body, records, number)
+        decoded = None if self._raw is None else self._raw.decode(response.content)
+        if decoded is not None:  # pass-through: the records as the bytes the API sent
+            body, records = decoded
+        else:
+            body = response.json()
+            try:
+                records = self.request.records_of(body)
+            except ResponseDecodeError as exc:
+                self.check.explain_records(exc, body, number)
+                raise
+        # the checks of a page without records look at the whole body
+        unread = self.check.records(response.json() if not records else body, records, number)
         self._metrics.success += 1
         self._metrics.pages += 1
         if unread:  # the records are elsewhere in the body: stop here, not past them
@@ -246,8 +254,10 @@ class FeedWalker:
             try:
                 advance = self._paginator.advance(state, view)
             except PaginationError as exc:
-                self.check.explain_paging(exc, body, number)
+                self.check.explain_paging(exc, response.json(), number)
                 raise
+            if decoded is not None and advance.stop_reason is StopReason.NO_NEXT:
+                view = replace(view, body=response.json())  # the check reads the whole body
             # a walk the configuration cut short is not complete: its window stays open
             suspect = self.check.advance(view, advance.stop_reason, number)
             stop = StopReason.SELF_CHECK if suspect else advance.stop_reason

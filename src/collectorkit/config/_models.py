@@ -122,6 +122,7 @@ class DefaultsConfig(StrictModel):
     circuit_breaker: CircuitBreaker | None = None
     timeout: Timeout | None = None
     key_fields: list[str] | None = None
+    pass_through: bool | None = None
     verify_tls: bool | None = None
     pipeline: list[ProcessorStep] | None = None
 

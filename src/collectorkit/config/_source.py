@@ -203,6 +203,12 @@ class SourceConfig(StrictModel):
     """Record fields that make the idempotency key (a content hash when they are missing)."""
     limit: int | None = Field(default=None, ge=1)
     """Records per run at most (``XDR_MAX_ALERTS_PER_POLL``); the next run continues."""
+    pass_through: bool = False
+    """Keep each record as the JSON bytes the API sent, from the response to the sinks
+    (only the key, timestamp and id fields decoded): faster, the same exactly-once guarantee.
+    Needs no pipeline processors and no callbacks, sinks that store raw records (jsonl,
+    sqlite, s3) and plain dotted paths; otherwise the records are decoded and a warning says
+    why."""
     strategy: Literal["sequential", "concurrent"] = "sequential"
     concurrency: int = Field(default=4, ge=1)
     verify_tls: bool = True

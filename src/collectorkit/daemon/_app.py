@@ -343,6 +343,11 @@ async def _build_runtime(
                 "outbox": runtime.outbox if callbacks else None,
             }
             if source.is_stream:
+                if source.pass_through:
+                    (log or _log()).warning(
+                        "pass-through is off: a stream source's records are decoded",
+                        source=source.name,
+                    )
                 runtime.jobs.append(
                     StreamJob(make_source=_stream_factory(build_source, source), **common)
                 )
@@ -355,6 +360,7 @@ async def _build_runtime(
                     client=CollectorClient(blueprint),
                     limit=source.limit,
                     concurrency=source.concurrency if source.strategy == "concurrent" else 1,
+                    pass_through=source.pass_through,
                     **common,
                 )
             )

@@ -32,6 +32,7 @@ from collectorkit.delivery._collect import collect_into
 from collectorkit.delivery._loop import DeliveryReport, deliver
 from collectorkit.delivery._outbox import CallbackOutbox
 from collectorkit.delivery._processed import PersistentProcessedIds
+from collectorkit.http import get_logger
 from collectorkit.pipeline import Pipeline
 from collectorkit.state import WatermarkManager
 from collectorkit.typing import DataSource, Sink, StateStore
@@ -197,6 +198,7 @@ class CollectorJob(_DeliveringJob):
     client: CollectorClient
     limit: int | None = None
     concurrency: int = 1
+    pass_through: bool = False
 
     async def run(self, ctx: RunContext) -> RunOutcome:
         await self.alerts.load()
@@ -211,6 +213,15 @@ class CollectorJob(_DeliveringJob):
             if self.outbox is None:  # else queued before the checkpoint (_delivery)
                 await self.alerts.handle(stats, records)
 
+        pass_through = self.pass_through
+        if pass_through and self.callbacks:
+            report.pass_through_refused = ["callbacks read whole records"]
+            (self.log or get_logger("collectorkit.daemon")).warning(
+                "pass-through is off: the records are decoded",
+                source=self.name,
+                why=report.pass_through_refused,
+            )
+            pass_through = False
         try:
             await collect_into(
                 self.client,
@@ -218,6 +229,7 @@ class CollectorJob(_DeliveringJob):
                 limit=self.limit,
                 concurrency=self.concurrency,
                 report=report,
+                pass_through=pass_through,
                 **self._delivery(ctx, delivered),
             )
         except Exception as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from collectorkit._errors import CollectorError
 from collectorkit._records import Record
@@ -18,10 +18,13 @@ from collectorkit.collect import (
     CollectorBlueprint,
     CollectorClient,
     CollectorState,
+    raw_refusals,
     resolve_strategy,
 )
 from collectorkit.delivery._checkpoint import read_checkpoint
 from collectorkit.delivery._loop import DeliveryReport, deliver
+from collectorkit.http import get_logger
+from collectorkit.sinks import as_sink, raw_support
 from collectorkit.state import open_state_store
 from collectorkit.typing import Sink, StateStore
 
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from collectorkit.pipeline import Pipeline
     from collectorkit.sinks import SinkConvertible
 
-__all__ = ["collect_into", "collect_into_sync"]
+__all__ = ["collect_into", "collect_into_sync", "pass_through_refusals"]
 
 
 async def collect_into(
@@ -47,6 +50,7 @@ async def collect_into(
     should_stop: Callable[[], bool] | None = None,
     report: DeliveryReport | None = None,
     before_checkpoint: Callable[[list[Record]], Awaitable[None] | None] | None = None,
+    pass_through: bool = False,
 ) -> DeliveryReport:
     """Collect into ``sinks`` exactly once, resuming where the last run's checkpoint left off.
 
@@ -65,6 +69,15 @@ async def collect_into(
     :class:`~collectorkit.CollectorError` whose ``partial_result`` is the report so far, with
     the page that failed not checkpointed: running again fetches it again and stores none of
     it twice.
+
+    ``pass_through=True`` keeps each record as the JSON bytes the API sent, from the response
+    to the sinks, decoding only its key fields (and the few others the walk and the sinks
+    read): the sinks write the bytes as they came, with the same exactly-once guarantee. It
+    needs a pipeline without processors (they read whole records), sinks that store raw
+    records (``passes_raw``: JSONL, SQLite, S3), key fields and plain dotted paths; otherwise
+    the records are decoded as usual, and the report's ``pass_through_refused`` and a warning
+    say why. ``on_delivered`` and ``before_checkpoint`` then get
+    :class:`~collectorkit.RawRecord` items (``.raw``, ``.full()``) where records stayed raw.
     """
     async with contextlib.AsyncExitStack() as owned:
         if isinstance(collector, CollectorClient):
@@ -84,10 +97,25 @@ async def collect_into(
         if concurrency is None:
             concurrent = resolve_strategy(blueprint.default_strategy).concurrent
             concurrency = blueprint.concurrency if concurrent else 1
+        keys = (key_fields,) if isinstance(key_fields, str) else tuple(key_fields)
+        raw_keys: tuple[str, ...] | None = None
+        raw_fields: tuple[str, ...] = ()
+        if pass_through:
+            refused, raw_fields = pass_through_refusals(blueprint, keys, sinks, pipeline)
+            report.pass_through_refused = refused
+            if refused:
+                get_logger("collectorkit.delivery").warning(
+                    "pass-through is off: the records are decoded", source=name, why=refused
+                )
+            else:
+                raw_keys = keys
+                report.pass_through = True
         pages = client.iter_pages(
             limit=limit,
             resume_state=CollectorState.from_dict(saved) if saved else None,
             concurrency=concurrency,
+            raw_keys=raw_keys,
+            raw_fields=raw_fields,
         )
         try:
             await deliver(
@@ -111,6 +139,24 @@ async def collect_into(
             report.findings[:0] = pages.findings
             report.stop_reason = None if pages.stop_reason is None else pages.stop_reason.value
     return report
+
+
+def pass_through_refusals(
+    blueprint: CollectorBlueprint,
+    key_fields: Sequence[str],
+    sinks: Sequence[Any],
+    pipeline: Pipeline | None,
+) -> tuple[list[str], tuple[str, ...]]:
+    """Why records of ``blueprint`` cannot pass through to ``sinks`` as raw bytes (empty: they
+    can), and the record fields the sinks read."""
+    refused: list[str] = []
+    if pipeline is not None and len(pipeline):
+        names = ", ".join(repr(n) for n in pipeline.processor_names)
+        refused.append(f"the pipeline's processors ({names}) read whole records")
+    sink_refusals, fields = raw_support([as_sink(s) for s in sinks])
+    refused += sink_refusals
+    refused += raw_refusals(blueprint.request, [*key_fields, *fields] if key_fields else [])
+    return refused, fields
 
 
 def collect_into_sync(

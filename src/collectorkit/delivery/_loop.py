@@ -86,6 +86,10 @@ class DeliveryReport:
     """The self-checks' findings (:class:`~collectorkit.collect.Finding`): the pages' (when
     collected by :func:`~collectorkit.collect_into`) and the key fields' (missing from every
     record of a page). A run with findings is suspect even when nothing failed."""
+    pass_through: bool = False
+    """Whether the records went from the API to the sinks as raw bytes (pass-through)."""
+    pass_through_refused: list[str] = field(default_factory=list)
+    """Why pass-through was asked for and not used (the records were decoded)."""
 
     @property
     def records_per_second(self) -> float:

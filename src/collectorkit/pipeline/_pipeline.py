@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectorkit._errors import ConfigError, ProcessingError
-from collectorkit._records import Record
+from collectorkit._records import Record, all_records
 from collectorkit.pipeline._base import ProcessingResult, coerce_record
 
 __all__ = ["DeadLetter", "Pipeline", "PipelineOutcome"]
@@ -116,6 +116,11 @@ class Pipeline:
         return len(self.processors)
 
     @property
+    def processor_names(self) -> tuple[str, ...]:
+        """Each processor's name, in order."""
+        return self._names
+
+    @property
     def is_sync(self) -> bool:
         """Whether every processor is synchronous (the pipeline is then a plain callable)."""
         return self._all_sync
@@ -163,7 +168,7 @@ class Pipeline:
         outcome = PipelineOutcome()
         if not self._steps:
             batch = records if isinstance(records, list) else list(records)
-            if all(type(r) is dict for r in batch):  # nothing to do: hand the batch on as is
+            if all_records(batch):  # nothing to do: hand the batch on as is (raw ones too)
                 outcome.records = batch
                 outcome.processing_time = time.perf_counter() - start
                 return outcome

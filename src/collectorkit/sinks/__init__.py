@@ -11,6 +11,7 @@ from collectorkit.sinks._base import (
     as_envelopes,
     as_sink,
     match_criteria,
+    raw_support,
 )
 from collectorkit.sinks._jsonfile import JSONFileSink
 from collectorkit.sinks._jsonl import JSONLSink
@@ -62,6 +63,7 @@ __all__ = [
     "build_sink",
     "dead_letter_envelope",
     "match_criteria",
+    "raw_support",
     "register_sink",
     "sink_types",
 ]

@@ -13,7 +13,7 @@ import orjson
 
 from collectorkit._errors import ConfigError, SinkError
 from collectorkit._lifecycle import AsyncResource
-from collectorkit._records import Envelope, lookup_path, record_key
+from collectorkit._records import Envelope, RawRecord, lookup_path, record_key
 from collectorkit.typing import QueryCriteria, Sink, StoreResult
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "dump_json",
     "json_default",
     "match_criteria",
+    "raw_support",
     "result_for",
     "sqlite_call",
     "unique_envelopes",
@@ -57,6 +58,10 @@ def dump_json(value: Any, *, option: int = 0) -> bytes:
 
 
 def json_default(value: Any) -> Any:
+    """What orjson cannot encode on its own: a raw record as the bytes the API sent (written
+    verbatim: pass-through), bytes as text, sets and tuples as lists, anything else as text."""
+    if type(value) is RawRecord:
+        return orjson.Fragment(value.raw)
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", "replace")
     if isinstance(value, set | frozenset | tuple):
@@ -70,6 +75,19 @@ def _key(source: str, record: Mapping[str, Any]) -> str:
     except TypeError:  # values JSON cannot hold (bytes, …): hash what we would store
         canonical = dump_json(record, option=orjson.OPT_SORT_KEYS)
         return f"{source}:sha256:{hashlib.sha256(canonical).hexdigest()[:32]}"
+
+
+def raw_support(sinks: Iterable[Any]) -> tuple[list[str], tuple[str, ...]]:
+    """Why ``sinks`` cannot take raw records (pass-through), and the record fields they read."""
+    refusals: list[str] = []
+    fields: list[str] = []
+    for sink in sinks:
+        if getattr(sink, "passes_raw", False) is not True:
+            name = getattr(sink, "name", type(sink).__name__)
+            refusals.append(f"sink {name!r} ({type(sink).__name__}) needs decoded records")
+        else:
+            fields.extend(getattr(sink, "raw_fields", ()))
+    return refusals, tuple(dict.fromkeys(fields))
 
 
 def as_envelopes(data: SinkInput, source: str) -> list[Envelope]:
@@ -142,6 +160,12 @@ class BaseSink(AsyncResource):
 
     name: str = "sink"
     default_source: str = "default"
+    passes_raw: bool = False
+    """Whether the sink can store raw records (pass-through) as the bytes the API sent: it
+    serialises ``Envelope.data`` only through :func:`json_default` and reads no field of it
+    but ``raw_fields``."""
+    raw_fields: tuple[str, ...] = ()
+    """The record fields (dotted paths) the sink reads from raw records."""
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:

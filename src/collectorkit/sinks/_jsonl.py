@@ -94,6 +94,7 @@ class JSONLSink(BaseSink):
     """
 
     name = "jsonl"
+    passes_raw = True  # lines are written by orjson through json_default
 
     def __init__(
         self,

@@ -150,6 +150,9 @@ class S3Sink(BaseSink):
         self.format = format
         self.time_field = time_field
         self.partition = partition
+        # objects are written by orjson through json_default; the date is read from time_field
+        self.passes_raw = True
+        self.raw_fields = () if time_field is None else (time_field,)
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
         self._credentials = (access_key_id, secret_access_key, session_token)

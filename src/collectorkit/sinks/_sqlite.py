@@ -63,6 +63,7 @@ class SQLiteSink(BaseSink):
     """
 
     name = "sqlite"
+    passes_raw = True  # the data column is written by dump_json
 
     def __init__(
         self,
