@@ -44,7 +44,7 @@ PER_PAGE = int(os.environ.get("BENCH_LOOP_PER_PAGE", "500"))
 RECORDS = PAGES * PER_PAGE
 ROUNDS = 3
 SOURCE = "alerts"
-KINDS = ("stream", "keep", "sqlite", "jsonl")
+KINDS = ("stream", "keep", "sqlite", "jsonl", "raw")
 
 # --- pages ---------------------------------------------------------------------------------------
 
@@ -215,7 +215,7 @@ def ours_keep(base: str, work: Path) -> int:
     return len(result.events)
 
 
-def once_config(base: str, work: Path, sink: str) -> Path:
+def once_config(base: str, work: Path, sink: str, pass_through: bool = False) -> Path:
     """The YAML file ``collectorkit once`` runs (state in the sink's own database)."""
     if sink == "sqlite":
         state = f"sqlite:///{work / 'ours.db'}"
@@ -232,6 +232,7 @@ sinks:
 sources:
   - name: {SOURCE}
     base_url: {base}
+    pass_through: {str(pass_through).lower()}
     request:
       endpoint: /events
       data_path: data.alerts
@@ -241,11 +242,11 @@ sources:
     return path
 
 
-def _once(sink: str) -> Any:
+def _once(sink: str, pass_through: bool = False) -> Any:
     def run(base: str, work: Path) -> int:
         from collectorkit.cli._app import main
 
-        config = once_config(base, work, sink)
+        config = once_config(base, work, sink, pass_through)
         with open(os.devnull, "w") as quiet:
             saved, sys.stdout = sys.stdout, quiet
             try:
@@ -270,6 +271,8 @@ SUBJECTS: dict[str, Any] = {
     "ours_sqlite": _once("sqlite"),
     "bare_jsonl": bare_jsonl,
     "ours_jsonl": _once("jsonl"),
+    "bare_raw": bare_jsonl,  # pass-through vs the same hand-written JSONL loop
+    "ours_raw": _once("jsonl", pass_through=True),
 }
 
 
@@ -285,7 +288,7 @@ def _preload(name: str) -> None:
             CollectorRequest,
             PaginationConfig,
         )
-    if name in ("ours_sqlite", "ours_jsonl"):  # the command's modules (config models included)
+    if name in ("ours_sqlite", "ours_jsonl", "ours_raw"):  # the command's modules (config too)
         import collectorkit.cli._app
         import collectorkit.cli._state
         import collectorkit.daemon._app  # noqa: F401
@@ -366,6 +369,8 @@ def _stored(name: str, work: Path) -> int:
         "ours_sqlite": "ours.db",
         "bare_jsonl": "bare.jsonl",
         "ours_jsonl": "ours.jsonl",
+        "bare_raw": "bare.jsonl",
+        "ours_raw": "ours.jsonl",
     }
     if name not in files:
         return -1

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectorkit import ConfigError, SinkError, SourceError, record_key
-from collectorkit.delivery._loop import DeliveryReport, _key_function, deliver
+from collectorkit import ConfigError, RawRecord, SinkError, SourceError, record_key
+from collectorkit.delivery._loop import DeliveryReport, _keys_function, deliver
 from collectorkit.pipeline import (
     DedupProcessor,
     ErrorHandler,
@@ -295,12 +296,29 @@ async def test_jsonl_with_a_separate_state_store(tmp_path: Path) -> None:
         await store.aclose()
 
 
-@given(st.one_of(st.integers(), st.text(), st.floats(allow_nan=False), st.booleans(), st.none()))
-def test_the_key_shortcut_equals_record_key(value: object) -> None:
-    record = {"id": value, "other": 1}
-    assert _key_function("src", ("id",))(record) == record_key("src", record, ["id"])
-    nested = {"a": {"b": value}}
-    assert _key_function("src", ("a.b",))(nested) == record_key("src", nested, ["a.b"])
+_VALUES = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.text(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(st.lists(st.tuples(_VALUES, st.booleans()), min_size=1, max_size=8))
+def test_the_batch_key_shortcut_equals_record_key(values: list[tuple[object, bool]]) -> None:
+    """Decoded and raw records (pass-through) alike, mixed in one batch."""
+    records: list[Any] = []
+    for value, raw in values:
+        record = {"id": value, "other": 1}
+        records.append(RawRecord(orjson.dumps(record), {"id": value}) if raw else record)
+    expected = [record_key("src", r, ["id"]) for r in records]
+    assert _keys_function("src", ("id",))(records) == expected
+    assert expected == [record_key("src", {"id": v, "other": 1}, ["id"]) for v, _ in values]
+    nested = [{"a": {"b": value}} for value, _ in values]
+    assert _keys_function("src", ("a.b",))(nested) == [
+        record_key("src", r, ["a.b"]) for r in nested
+    ]
 
 
 async def test_bad_arguments() -> None:

@@ -13,7 +13,14 @@ from typing import Any
 from urllib.parse import urljoin
 
 from collectorkit._errors import PaginationError
-from collectorkit._records import RawRecord, Record, all_records, is_record, record_digest
+from collectorkit._records import (
+    RawRecord,
+    Record,
+    all_records,
+    field_values,
+    is_record,
+    record_digest,
+)
 from collectorkit.collect._pagination import PaginationConfig
 from collectorkit.collect._spec import PageResponse, RequestSpec, StopReason
 from collectorkit.collect._state import CollectorState
@@ -275,7 +282,7 @@ class NewKeyWatch:
         self._field = name
         if name is not None and type(records[0]) in _RECORD_TYPES:
             try:  # the common case, at C speed: every record a dict with a string/number there
-                values = [r[name] for r in records]
+                values = field_values(records, name)
                 if set(map(type, values)) <= _KEY_TYPES:
                     return values
             except (KeyError, TypeError):

@@ -16,7 +16,7 @@ self-checks name what is wrong as usual).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import msgspec
 
@@ -66,18 +66,12 @@ class RawPages:
     """Reads page bodies for pass-through (see the module's text); build it once per walk.
 
     ``key_fields`` must be in every record for it to stay raw; ``record_fields`` are decoded
-    too (the request's own timestamp and id fields are added here).
+    too (the request's own timestamp and id fields are added here). A page is scanned twice,
+    each time by one call into msgspec: once for the record list as raw slices (and the
+    pagination paths), once for every record's fields — no Python call per record.
     """
 
-    __slots__ = (
-        "_body",
-        "_data",
-        "_flat_keys",
-        "_key_fields",
-        "_record",
-        "_record_tree",
-        "_top_list",
-    )
+    __slots__ = ("_body", "_data", "_fields", "_flat_keys", "_key_fields")
 
     def __init__(
         self,
@@ -92,65 +86,81 @@ class RawPages:
         flat = all(len(k) == 1 for k in self._key_fields)
         self._flat_keys = tuple(k[0] for k in self._key_fields) if flat else None
         paths = _record_paths(request, [*key_fields, *record_fields])
-        self._record_tree = _tree(_split(p) for p in paths)
-        self._record = msgspec.json.Decoder(_struct("Record", self._record_tree))
+        item = _typed("Fields", _tree(_split(p) for p in paths))
         self._data = None if request.data_path is None else _split(request.data_path)
         cfg = request.pagination
         body_paths = [_split(v) for name in _PATH_FIELDS if (v := getattr(cfg, name)) is not None]
-        self._top_list = self._data is None
         body: Any
+        fields: Any
         if self._data is None:
-            body = list[msgspec.Raw]
+            body, fields = list[msgspec.Raw], list[item]  # type: ignore[valid-type]
         else:
             tree = _tree(body_paths)
             _graft(tree, self._data)
-            body = _struct("Body", tree, leaf=self._data)
+            body = _struct("Body", tree, self._data, msgspec.Raw)
+            only_data: _Tree = {}
+            _graft(only_data, self._data)
+            fields = _struct("Fields", only_data, self._data, item)
         self._body = msgspec.json.Decoder(body)
+        self._fields = msgspec.json.Decoder(fields)
 
     def decode(self, content: bytes) -> tuple[Any, list[Record]] | None:
         """``(body, records)``: the body with only the paths the walk reads, and the records
-        (raw where they can be); ``None`` when the page does not have the configured shape."""
+        (raw where they can be); ``None`` when the page does not have the configured shape
+        (a record that is not an object included: the walk's own checks name it)."""
         try:
             decoded = self._body.decode(content)
+            raws = self._leaf(decoded)
+            if raws is None or type(raws) is dict:
+                fields = None  # no records, or one object: decoded as without pass-through
+            else:
+                fields = self._leaf(self._fields.decode(content))
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
         breaks = b"\n" in content or b"\r" in content
-        if self._top_list:
-            records = self._records(decoded, breaks)
+        records: list[Any]
+        if raws is None:
+            records = []
+        elif type(raws) is dict:
+            records = [raws]
+        else:
+            records = self._records(raws, fields, breaks)
+        if self._data is None:
             return records, records
         body = _plain(decoded)
-        node: Any = decoded
-        for key in self._data or ():
-            node = getattr(node, _attr(key), msgspec.UNSET)
-            if node is msgspec.UNSET or node is None:
-                return body, []
-        records = [node] if type(node) is dict else self._records(node, breaks)
+        if raws is None:
+            return body, records
         holder = body  # the body holds the records where the data path points
-        for key in (self._data or ())[:-1]:
-            holder = holder[key]
-        holder[(self._data or ("",))[-1]] = records
+        for key in self._data[:-1]:
+            holder = holder.setdefault(key, {})
+        holder[self._data[-1]] = records
         return body, records
 
-    def _records(self, raws: list[msgspec.Raw], breaks: bool) -> list[Record]:
-        """The records of one page; ``breaks``: the page's bytes hold a line break somewhere."""
-        decode = self._record.decode
-        plain = msgspec.to_builtins  # the Struct as a dict, the absent fields left out
-        out: list[Any] = [RawRecord(data, plain(decode(data))) for data in map(bytes, raws)]
-        keys = self._key_fields
-        flat = self._flat_keys
-        if (
-            flat is not None
-            and not breaks
-            and all(r.fields.get(k) is not None for r in out for k in flat)
-        ):
-            return out  # the common case, told without a second look at each record
-        return [r if self._stays_raw(r, keys, breaks) else r.full() for r in out]
+    def _leaf(self, decoded: Any) -> Any:
+        """The value at the data path (``None`` when it is absent or null)."""
+        node = decoded
+        for key in self._data or ():
+            node = getattr(node, _attr(key), None)
+            if node is None or node is msgspec.UNSET:
+                return None
+        return node
 
-    @staticmethod
-    def _stays_raw(record: RawRecord, keys: tuple[tuple[str, ...], ...], breaks: bool) -> bool:
-        if breaks and (b"\n" in record.raw or b"\r" in record.raw):
-            return False
-        return all(_has(record.fields, k) for k in keys)
+    def _records(self, raws: list[msgspec.Raw], fields: Any, breaks: bool) -> list[Record]:
+        """The records of one page; ``breaks``: the page's bytes hold a line break somewhere."""
+        out: list[Any] = list(map(RawRecord, map(bytes, raws), fields))
+        flat = self._flat_keys
+        if flat is not None and not breaks:
+            present = all(None not in [f.get(k) for f in fields] for k in flat)
+            if present:
+                return out  # the common case, told without a Python call per record
+        keys = self._key_fields
+        return [r if _stays_raw(r, keys, breaks) else r.full() for r in out]
+
+
+def _stays_raw(record: RawRecord, keys: tuple[tuple[str, ...], ...], breaks: bool) -> bool:
+    if breaks and (b"\n" in record.raw or b"\r" in record.raw):
+        return False
+    return all(_has(record.fields, k) for k in keys)
 
 
 def _split(dotted: str) -> tuple[str, ...]:
@@ -187,24 +197,31 @@ def _graft(tree: _Tree, path: tuple[str, ...]) -> None:
     node[path[-1]] = None
 
 
-def _struct(name: str, tree: _Tree, leaf: tuple[str, ...] | None = None) -> Any:
+def _struct(name: str, tree: _Tree, leaf: tuple[str, ...], item: Any) -> Any:
     """A msgspec Struct type holding the paths of ``tree`` (every field optional, unknown
-    fields skipped); at ``leaf`` the record list, as raw slices (or one object)."""
+    fields skipped; ``Any`` at the leaves); at the data path ``leaf``, a list of ``item`` (or
+    one object)."""
     fields: list[tuple[str, Any, Any]] = []
     for key, child in tree.items():
-        at_leaf = leaf is not None and len(leaf) == 1 and leaf[0] == key
         kind: Any
-        if at_leaf:
-            kind = list[msgspec.Raw] | dict[str, Any] | None
+        if leaf == (key,):
+            kind = list[item] | dict[str, Any] | None
         elif child is None:
             kind = Any
         else:
-            below = leaf[1:] if leaf is not None and leaf[0] == key else None
-            kind = _struct(f"{name}_{len(fields)}", child, below) | None
-        fields.append((key, kind, msgspec.UNSET))
-    return msgspec.defstruct(
-        name, [(_attr(k), t, d) for k, t, d in fields], rename=_names(tree), gc=False
-    )
+            below = leaf[1:] if leaf[:1] == (key,) else ()
+            kind = _struct(f"{name}_{len(fields)}", child, below, item) | None
+        fields.append((_attr(key), kind, msgspec.UNSET))
+    return msgspec.defstruct(name, fields, rename=_names(tree), gc=False)
+
+
+def _typed(name: str, tree: _Tree) -> Any:
+    """A TypedDict of the paths of ``tree`` (none required; msgspec skips the other keys)."""
+    fields = {
+        key: Any if child is None else _typed(f"{name}_{key}", child) | None
+        for key, child in tree.items()
+    }
+    return TypedDict(name, fields, total=False)  # type: ignore[operator]
 
 
 def _attr(key: str) -> str:

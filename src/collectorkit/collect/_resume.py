@@ -12,7 +12,7 @@ and only a record identical to one delivered is skipped. A state that only count
 
 from __future__ import annotations
 
-from collectorkit._records import Record, all_records, is_record, record_digest
+from collectorkit._records import Record, all_records, field_values, is_record, record_digest
 from collectorkit.collect._state import CollectorState
 
 __all__ = ["PageProgress"]
@@ -85,7 +85,7 @@ class PageProgress:
 
 def _all_differ(records: list[Record], name: str) -> bool:
     """Whether every record holds a different string or number at ``name``."""
-    values = [record.get(name) for record in records]
+    values = field_values(records, name)
     if not set(map(type, values)) <= _KEY_TYPES:
         return False
     return len(set(values)) == len(values)

@@ -18,10 +18,11 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, Protocol
 
 from collectorkit._errors import CollectorError, ConfigError, SinkError
-from collectorkit._records import Envelope, Record, record_key
+from collectorkit._records import Envelope, Record, field_values, record_key
 from collectorkit.collect._selfcheck import Finding, missing_fields_finding
 from collectorkit.delivery._checkpoint import DEFAULT_CHECKPOINT_NAMESPACE, checkpoint_sink_for
 from collectorkit.http import get_logger
@@ -125,18 +126,18 @@ class _Loop:
     on_delivered: Callable[[list[Record]], Any] | None
     report: DeliveryReport
     before_checkpoint: Callable[[list[Record]], Any] | None = None
-    key_of: Callable[[Record], str] = field(init=False)
+    keys_of: Callable[[list[Record]], list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.key_of = _key_function(self.source, self.key_fields)
+        self.keys_of = _keys_function(self.source, self.key_fields)
 
     async def page(self, page: PageLike) -> None:
         records = page.events
         state = _state_dict(page.state)
         outcome = await self.pipeline.run(records, source=self.source)
         self._check_keys(outcome.records)
-        key = self.key_of
-        envelopes = [Envelope(self.source, key(r), r) for r in outcome.records]
+        kept = outcome.records
+        envelopes = list(map(Envelope, repeat(self.source), self.keys_of(kept), kept))
         await self._announce_processing(outcome, len(records))
         try:
             result = await self._store(envelopes, outcome.dead, state, outcome.records)
@@ -307,22 +308,29 @@ class _Loop:
             )
 
 
-def _key_function(source: str, key_fields: tuple[str, ...]) -> Callable[[Record], str]:
-    """``record_key`` for this source; one top-level field takes a shortcut with the same result."""
+def _keys_function(source: str, key_fields: tuple[str, ...]) -> Callable[[list[Record]], list[str]]:
+    """``record_key`` of each record of a batch for this source; one top-level field takes a
+    shortcut with the same result (string ids: no Python call per record)."""
     if len(key_fields) == 1 and "." not in key_fields[0]:
         name = key_fields[0]
         prefix = source + ":"
 
-        def one_field(record: Record) -> str:
-            value = record.get(name)
-            if value is None:
-                return record_key(source, record, key_fields)
-            return prefix + (value if type(value) is str else str(value))
+        def one_field(records: list[Record]) -> list[str]:
+            values = field_values(records, name)
+            if set(map(type, values)) <= _STR:
+                return list(map(prefix.__add__, values))
+            return [
+                record_key(source, r, key_fields)
+                if v is None
+                else prefix + (v if type(v) is str else str(v))
+                for r, v in zip(records, values, strict=True)
+            ]
 
         return one_field
-    return lambda record: record_key(source, record, key_fields)
+    return lambda records: [record_key(source, r, key_fields) for r in records]
 
 
+_STR = {str}
 _END: Any = object()
 
 

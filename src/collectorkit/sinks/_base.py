@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Protocol, Self, TypeVar, runtime_checkable
 
 import orjson
@@ -24,6 +25,7 @@ __all__ = [
     "as_sink",
     "dump_json",
     "json_default",
+    "json_lines",
     "match_criteria",
     "raw_support",
     "result_for",
@@ -35,6 +37,7 @@ SinkInput = Sequence[Envelope] | Envelope | Mapping[str, Any] | Sequence[Mapping
 """What ``store`` accepts: envelopes, or bare records (keyed by a content hash)."""
 
 _MISSING = object()
+_RAW: set[type[Any]] = {RawRecord}
 _T = TypeVar("_T")
 
 
@@ -55,6 +58,34 @@ def sqlite_call(
 def dump_json(value: Any, *, option: int = 0) -> bytes:
     """JSON bytes; values JSON cannot hold (bytes, sets, …) become strings, never an error."""
     return orjson.dumps(value, default=json_default, option=option)
+
+
+def json_lines(batch: Sequence[Envelope]) -> list[bytes]:
+    """One JSON Lines line per envelope: ``{"key", "source", "data"}`` and a newline (the JSONL
+    and S3 sinks' format). A raw record's bytes are written as they came."""
+    # ``+ b"\n"`` rather than OPT_APPEND_NEWLINE: measured three times faster (orjson 3.13).
+    dumps, fragment = orjson.dumps, orjson.Fragment
+    sources = {e.source for e in batch}
+    if len(sources) == 1 and {type(e.data) for e in batch} == _RAW:
+        # pass-through: the same bytes orjson writes for the dict below, without making it
+        source, raw = dumps(sources.pop()), attrgetter("raw")
+        line = b'{"key":%b,"source":%b,"data":%b}\n'
+        return [line % (dumps(e.key), source, raw(e.data)) for e in batch]
+    return [
+        dumps(
+            {
+                "key": e.key,
+                "source": e.source,
+                # (a RawRecord is a Mapping at run time only: registered, not a subclass)
+                "data": fragment(e.data.raw)
+                if type(e.data) is RawRecord  # type: ignore[comparison-overlap]
+                else e.data,
+            },
+            default=json_default,
+        )
+        + b"\n"
+        for e in batch
+    ]
 
 
 def json_default(value: Any) -> Any:

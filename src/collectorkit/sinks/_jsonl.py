@@ -34,7 +34,7 @@ from collectorkit._records import Envelope
 from collectorkit.sinks._base import (
     BaseSink,
     as_envelopes,
-    json_default,
+    json_lines,
     match_criteria,
     result_for,
     sqlite_call,
@@ -374,7 +374,7 @@ class JSONLSink(BaseSink):
     def _groups(self, batch: list[Envelope]) -> list[_Group]:
         """Serialise ``batch`` (on the caller's thread) and split it by target file."""
         date = self._date()
-        lines = _lines(batch)
+        lines = json_lines(batch)
         sources = {e.source for e in batch}
         if len(sources) == 1:
             return [_Group(self._base_for(sources.pop(), date), batch, lines)]
@@ -488,12 +488,3 @@ def _write_all(f: FileIO, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[f.write(view) or 0 :]
-
-
-def _lines(batch: list[Envelope]) -> list[bytes]:
-    # ``+ b"\n"`` rather than OPT_APPEND_NEWLINE: measured three times faster (orjson 3.13).
-    dumps = orjson.dumps
-    return [
-        dumps({"key": e.key, "source": e.source, "data": e.data}, default=json_default) + b"\n"
-        for e in batch
-    ]

@@ -34,7 +34,7 @@ from collectorkit._errors import ConfigError, SinkError
 from collectorkit._instants import instant_or_none
 from collectorkit._records import Envelope, lookup_path
 from collectorkit._redact import register_secret
-from collectorkit.sinks._base import BaseSink, json_default, match_criteria
+from collectorkit.sinks._base import BaseSink, json_default, json_lines, match_criteria
 from collectorkit.typing import QueryCriteria, StoreResult
 
 __all__ = ["S3Sink"]
@@ -43,14 +43,6 @@ _log = logging.getLogger(__name__)
 _FORMATS = {"jsonl": ".jsonl.gz", "parquet": ".parquet"}
 _MIN_PART = 5 * 1024 * 1024  # S3's smallest part but the last
 _UNDATED = "undated"
-
-
-def _lines(batch: list[Envelope]) -> bytes:
-    dumps = orjson.dumps
-    return b"".join(
-        dumps({"key": e.key, "source": e.source, "data": e.data}, default=json_default) + b"\n"
-        for e in batch
-    )
 
 
 def _parquet(batch: list[Envelope]) -> bytes:
@@ -280,7 +272,7 @@ class S3Sink(BaseSink):
     def _encode(self, group: list[Envelope]) -> bytes:
         if self.format == "parquet":
             return _parquet(group)
-        return gzip.compress(_lines(group), compresslevel=5)
+        return gzip.compress(b"".join(json_lines(group)), compresslevel=5)
 
     async def _create(self, name: str, body: bytes) -> bool:
         """Create object ``name`` once: ``False`` when it already exists (412)."""
