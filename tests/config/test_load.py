@@ -214,9 +214,9 @@ BROKEN: list[tuple[str, Any, str]] = [
         _set("reqest", {}),
         "sources[0].reqest: unknown setting; did you mean 'request'? (allowed: name, type, "
         "base_url, auth, enabled, dev_mode, interval, cron, jitter, request, stream, retry, "
-        "rate_limit, circuit_breaker, timeout, key_fields, limit, pass_through, strategy, concurrency, "
-        "verify_tls, allowed_hosts, pipeline, callbacks, processed_ids, connector, options, "
-        "hooks)",
+        "rate_limit, circuit_breaker, timeout, key_fields, limit, pass_through, strategy, "
+        "concurrency, verify_tls, allowed_hosts, pipeline, callbacks, processed_ids, connector, "
+        "options, hooks)",
     ),
     (
         "interval words",
