@@ -1,6 +1,7 @@
-"""Crash consistency: ``collectorkit run`` collecting from the simulator into SQLite, JSONL and
-PostgreSQL is SIGKILLed at 100+ random moments in total (34 per sink, 50-300 ms after it is up,
-i.e. anywhere in fetching, processing, storing or checkpointing) and restarted each time, while
+"""Crash consistency: ``collectorkit run`` collecting from the simulator into SQLite, JSONL,
+JSONL with pass-through and PostgreSQL is SIGKILLed at 100+ random moments in total (34 per
+sink, 50-300 ms after it is up, i.e. anywhere in fetching, processing, storing or
+checkpointing) and restarted each time, while
 the simulator adds 50-250 records between runs and injects 5xx, connection resets and slow
 pages, so that most kills land in the middle of a collection (counted: ``mid_collection``).
 
@@ -31,7 +32,7 @@ from tests.evidence._support import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-KILLS = int(os.environ.get("EVIDENCE_KILLS", "34"))  # per sink: 102 in total
+KILLS = int(os.environ.get("EVIDENCE_KILLS", "34"))  # per sink: 136 in total
 SOURCE = "crash_events"
 
 
@@ -40,7 +41,7 @@ def _config(kind: str, tmp: Path, url: str, pg: str) -> tuple[dict[str, Any], st
     if kind == "sqlite":
         db = tmp / "ck.db"
         state, sink, where = f"sqlite:///{db}", {"type": "sqlite", "path": str(db)}, str(db)
-    elif kind == "jsonl":
+    elif kind in ("jsonl", "jsonl_pass_through"):
         out = tmp / "out"
         sink = {"type": "jsonl", "path": f"{out}/{{source}}.jsonl", "max_bytes": 40_000}
         state, where = f"sqlite:///{tmp / 'state.db'}", str(out)
@@ -52,7 +53,11 @@ def _config(kind: str, tmp: Path, url: str, pg: str) -> tuple[dict[str, Any], st
         "shutdown_grace": "5s",
         "status": {"host": "127.0.0.1", "port": 0},
         "defaults": {"retry": {"max_attempts": 10, "initial_delay": 0.02, "max_delay": 0.2}},
-        "sources": [generic_source(SOURCE, url, limit=25, interval="0.5s")],
+        "sources": [
+            generic_source(
+                SOURCE, url, limit=25, interval="0.5s", pass_through=kind == "jsonl_pass_through"
+            )
+        ],
     }
     # No overlap: the simulator back-dates each added batch by up to a millisecond per record
     # (late arrivals), and an open-ended window must keep its watermark at the newest record
@@ -61,10 +66,12 @@ def _config(kind: str, tmp: Path, url: str, pg: str) -> tuple[dict[str, Any], st
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "jsonl_pass_through", "postgres"])
 def test_sigkilled_daemon_loses_and_duplicates_nothing(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    """``jsonl_pass_through``: the JSONL sink with ``pass_through: true`` (records written as
+    the bytes the simulator sent)."""
     pg = request.getfixturevalue("postgres_fresh_url") if kind == "postgres" else ""
     faults = [
         FaultSpec(kind="server_error", target="generic", probability=0.05),
@@ -75,6 +82,7 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
     sim_config = build_config(seed=21, profiles=["generic"], records=1500, faults=faults)
     with timed_simulator(sim_config) as (sim, _):
         config, state_url, where = _config(kind, tmp_path, sim.url("generic"), pg)
+        store = "jsonl" if kind == "jsonl_pass_through" else kind  # how to read the records
         path = write_config(tmp_path / "collectorkit.yaml", config)
         env = {
             **os.environ,
@@ -86,7 +94,7 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
             kills += killed
             read_state(state_url, SOURCE)  # raises if unreadable
             readable += 1
-            if set(stored_ids(kind, where)) != sim.ledger.existing("generic"):
+            if set(stored_ids(store, where)) != sim.ledger.existing("generic"):
                 mid_collection += 1  # killed with records still to collect
             sim.add_records("generic", rng.randint(100, 400))  # enough that most kills land mid-run
 
@@ -95,7 +103,7 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
             existing = sim.ledger.existing("generic")
 
             def never_caught_up() -> str:
-                missing = existing - set(stored_ids(kind, where))
+                missing = existing - set(stored_ids(store, where))
                 recs = {r["id"]: r for r in sim.simulator.records("generic")}
                 state = read_state(state_url, SOURCE)
                 sample = sorted((recs[i]["created_at"], i) for i in missing)[:5]
@@ -106,12 +114,12 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
                 )
 
             daemon.wait_until(
-                lambda: set(stored_ids(kind, where)) == existing,
+                lambda: set(stored_ids(store, where)) == existing,
                 poll=0.1,
                 failure=never_caught_up,
             )
 
-        stored = Counter(stored_ids(kind, where))
+        stored = Counter(stored_ids(store, where))
         comparison = sim.ledger.compare("generic", stored)
         duplicated = {k: n for k, n in stored.items() if n > 1}
         served_twice = sum(1 for n in sim.ledger.served("generic").values() if n > 1)
@@ -133,3 +141,8 @@ def test_sigkilled_daemon_loses_and_duplicates_nothing(
         assert duplicated == {}
         assert set(stored) == existing
         assert read_state(state_url, SOURCE) is not None
+        if kind == "jsonl_pass_through":  # it was on in every run: nothing turned it off
+            logs = [f.read_text() for f in tmp_path.glob("*.log")]
+            assert logs
+            assert not [text for text in logs if "pass-through is off" in text]
+            assert '"pass_through": true' in (tmp_path / "final.log").read_text()

@@ -189,6 +189,7 @@ class Daemon:
             duplicates=outcome.duplicates,
             pages=outcome.pages,
             stop_reason=outcome.stop_reason,
+            **({"pass_through": True} if outcome.pass_through else {}),
             degraded=stats.degraded,
             next_in_s=None
             if stats.next_run is None

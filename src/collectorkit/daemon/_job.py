@@ -249,6 +249,7 @@ class CollectorJob(_DeliveringJob):
             interrupted=report.stopped,
             new=report.stored,
             duplicates=report.duplicates,
+            pass_through=report.pass_through,
         )
 
     def _absorb(self, stats: SourceStats, report: DeliveryReport) -> None:

@@ -34,6 +34,8 @@ class RunOutcome:
     """Records the sinks stored for the first time."""
     duplicates: int = 0
     """Records the sinks already held (re-fetched or repeated), absorbed by their keys."""
+    pass_through: bool = False
+    """The records went to the sinks as the bytes the API sent."""
 
 
 @dataclass(slots=True, kw_only=True)
