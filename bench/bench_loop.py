@@ -2,7 +2,7 @@
 
 400 cursor pages x 500 security alerts (each ~570 bytes of nested JSON: host, user, rule with
 MITRE ids, description, process fields and tags) served by nginx from static files (an aiohttp
-server in its own process when nginx is missing). Four pairs, each subject a fresh Python
+server in its own process when nginx is missing). Five pairs, each subject a fresh Python
 process, rounds interleaved (every subject once per round), the best round counts:
 
 1. *stream, count*: ``CollectorClient.iter_pages`` counting records vs the loop counting;
@@ -10,13 +10,15 @@ process, rounds interleaved (every subject once per round), the best round count
 3. *SQLite, exactly once*: ``collectorkit once`` with an SQLite sink and state (records + state
    committed per page) vs the loop doing ``executemany`` + a state row + one commit per page;
 4. *JSONL, exactly once*: ``collectorkit once`` with a JSONL sink vs the loop appending the
-   page's lines to a file and committing the cursor and the file's offset per page (SQLite).
+   page's lines to a file and committing the cursor and the file's offset per page (SQLite);
+5. *pass-through*: the same ``collectorkit once`` with ``pass_through: true`` (records written
+   as the bytes the API sent) vs the same JSONL loop.
 
 The clock runs inside each child, from after its imports to its last commit (interpreter start
 and imports are the same for every round and are not the work). Each child also reports its
 CPU time and peak RSS. The parent checks every output holds the 200,000 records exactly once.
 
-    python bench/bench_loop.py [--rounds 3] [--only stream,keep,sqlite,jsonl] [--profile NAME]
+    python bench/bench_loop.py [--rounds 3] [--only stream,keep,sqlite,jsonl,raw] [--profile NAME]
 
 ``--profile ours_jsonl`` runs that one subject under cProfile and prints the top functions.
 ``measure()`` returns the figures for ``bench/bench_report.py``.

@@ -185,11 +185,12 @@ LOOP_ROWS = (
     ("keep", "keep every record (`collect_events_sync`)", ">= 0.85, RSS <= 1.1x"),
     ("sqlite", "into SQLite, exactly once (`collectorkit once`)", ">= 0.85, <= 100 MB"),
     ("jsonl", "into JSONL, exactly once (`collectorkit once`)", ">= 0.85, <= 100 MB"),
+    ("raw", "into JSONL, pass-through (`pass_through: true`)", ">= 1.50, <= 100 MB"),
 )
 
 
 def _loop_rows(f: dict[str, Any]) -> list[Row]:
-    """bench_loop: the issue's four pairs, whole processes, vs the hand-written loop."""
+    """bench_loop: the issue's five pairs (pass-through too), whole processes, vs the loop."""
     loop = f.get("loop")
     if not loop:
         return []
@@ -397,7 +398,7 @@ def main() -> int:
     args = parser.parse_args()
 
     figures: dict[str, Any] = {}
-    print("== the issue's four pairs, whole processes (bench_loop)", flush=True)
+    print("== the issue's five pairs, whole processes (bench_loop)", flush=True)
     figures["loop"] = bench_loop.measure()
     figures["jsonl_index"] = bench_loop.jsonl_index_cost()
     print("== end-to-end, shards, rate limiter, start time (bench_e2e)", flush=True)
