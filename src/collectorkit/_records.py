@@ -77,8 +77,6 @@ class RawRecord(msgspec.Struct, gc=False):
 Mapping.register(RawRecord)
 
 _RECORD_TYPES = frozenset((dict, RawRecord))
-_DICT = {dict}
-_RAW = {RawRecord}
 _FIELDS = attrgetter("fields")
 
 
@@ -90,13 +88,13 @@ def is_record(value: Any) -> bool:
 def field_values(records: Sequence[Any], name: str) -> list[Any]:
     """``record.get(name)`` of every record (a top-level field), decoded or raw alike, without
     a Python call per record."""
-    kinds = set(map(type, records))
     get = methodcaller("get", name)
-    if kinds == _DICT:
-        return list(map(get, records))
-    if kinds == _RAW:
-        return list(map(get, map(_FIELDS, records)))
-    return [(r.fields if type(r) is RawRecord else r).get(name) for r in records]
+    try:  # one pass (a pass over a page's records is mostly cache misses): the common cases
+        if type(records[0]) is RawRecord:
+            return list(map(get, map(_FIELDS, records)))
+        return list(map(get, records))  # a raw record among dicts answers too, more slowly
+    except (AttributeError, IndexError):
+        return [(r.fields if type(r) is RawRecord else r).get(name) for r in records]
 
 
 def all_records(values: Sequence[Any]) -> bool:

@@ -265,11 +265,21 @@ class NewKeyWatch:
         self._seen: set[int] = set()
         self._older: set[int] = set()
 
-    def after_page(self, records: list[Record], stop: StopReason | None) -> StopReason | None:
-        """``stop``, or ``NO_NEW_KEYS`` when this page made ``limit`` in a row without a new key."""
+    def page_keys(self, records: list[Record]) -> tuple[set[int], bool]:
+        """The hashes of the page's record keys, and whether they are the identifying field's
+        values (not digests). Computed once per page: the walk also tells from them that no
+        record of the page repeats (as many hashes as records)."""
+        keys, by_field = self._keys(records)
+        return set(map(hash, keys)), by_field
+
+    def after_page(
+        self, records: list[Record], stop: StopReason | None, keys: set[int] | None = None
+    ) -> StopReason | None:
+        """``stop``, or ``NO_NEW_KEYS`` when this page made ``limit`` in a row without a new key
+        (``keys``: the page's from :meth:`page_keys`, when the walk has them already)."""
         if not records:
             return stop
-        page = set(map(hash, self._keys(records)))
+        page = keys if keys is not None else self.page_keys(records)[0]
         new = bool(page - self._seen - self._older)
         self._seen |= page
         if len(self._seen) >= self._memory:
@@ -277,20 +287,20 @@ class NewKeyWatch:
         self._run = 0 if new else self._run + 1
         return StopReason.NO_NEW_KEYS if stop is None and self._run >= self._limit else stop
 
-    def _keys(self, records: list[Record]) -> list[object]:
+    def _keys(self, records: list[Record]) -> tuple[list[object], bool]:
         name = self._field or _identifying_field(records)
         self._field = name
         if name is not None and type(records[0]) in _RECORD_TYPES:
             try:  # the common case, at C speed: every record a dict with a string/number there
                 values = field_values(records, name)
                 if set(map(type, values)) <= _KEY_TYPES:
-                    return values
-            except (KeyError, TypeError):
+                    return values, True
+            except (AttributeError, KeyError, TypeError):  # something else than a record
                 pass
         if name is None:
-            return [record_digest(r) if is_record(r) else repr(r) for r in records]
+            return [record_digest(r) if is_record(r) else repr(r) for r in records], False
         # The field's value itself (one field per walk): a digest never equals an id.
-        return [
+        keys: list[object] = [
             value
             if is_record(r) and isinstance(value := r.get(name), str | int)
             else record_digest(r)
@@ -298,6 +308,7 @@ class NewKeyWatch:
             else repr(r)
             for r in records
         ]
+        return keys, False
 
 
 _KEY_TYPES = {str, int}

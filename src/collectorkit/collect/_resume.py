@@ -21,11 +21,16 @@ __all__ = ["PageProgress"]
 class PageProgress:
     """What of one fetched page is known to be delivered, from the state it was asked for with."""
 
-    __slots__ = ("_digests", "_first", "_known", "_records")
+    __slots__ = ("_digests", "_first", "_known", "_records", "_unique")
 
-    def __init__(self, state: CollectorState, records: list[Record]) -> None:
+    def __init__(
+        self, state: CollectorState, records: list[Record], *, unique_ids: bool = False
+    ) -> None:
+        """``unique_ids``: the caller already knows an identifying field differs in every
+        record (the walk's new-key watch hashed them)."""
         self._known = state.skip_keys if state.skip > 0 else frozenset()
         self._records = records
+        self._unique = unique_ids
         self._digests: list[str] | None = None
         self._first: dict[str, int] | None = None
 
@@ -44,7 +49,7 @@ class PageProgress:
         digests: some top-level field (``id``, ``uuid``, ``alert_id`` …, whatever the API
         calls it) holds a string or number that differs in every record."""
         records = self._records
-        if len(records) < 2:
+        if len(records) < 2 or self._unique:
             return False
         first = records[0]
         if not is_record(first) or not all_records(records):

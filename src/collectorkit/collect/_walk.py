@@ -235,7 +235,8 @@ class FeedWalker:
         self._metrics.pages += 1
         if unread:  # the records are elsewhere in the body: stop here, not past them
             return WalkedPage([], state, StopReason.SELF_CHECK, None)
-        progress = PageProgress(state, records)
+        keys, by_field = self._new_keys.page_keys(records) if records else (set(), False)
+        progress = PageProgress(state, records, unique_ids=by_field and len(keys) == len(records))
         events, ends, consumed = self._take(state, records, progress)
         self._quota.take(len(events))
         self._metrics.records += len(events)
@@ -262,7 +263,7 @@ class FeedWalker:
             suspect = self.check.advance(view, advance.stop_reason, number)
             stop = StopReason.SELF_CHECK if suspect else advance.stop_reason
             new_state = progress.state_after(advance.state, len(records))
-            stop = self._new_keys.after_page(records, self._empty_run(len(records), stop))
+            stop = self._new_keys.after_page(records, self._empty_run(len(records), stop), keys)
             if self._inc is not None:
                 new_state = self._inc.delivered(new_state, events)
                 new_state, stop = self._maybe_close_window(new_state, stop)

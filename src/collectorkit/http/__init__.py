@@ -6,6 +6,8 @@ them in one async send loop over a narrow :class:`Transport` seam. Auth handlers
 flows; secrets are redacted from every log line, error message and repr.
 """
 
+from typing import TYPE_CHECKING
+
 from collectorkit.http._aiohttp_transport import AiohttpTransport
 from collectorkit.http._auth import (
     APIKeyAuthHandler,
@@ -25,11 +27,14 @@ from collectorkit.http._breaker import (
 from collectorkit.http._client import APIClient
 from collectorkit.http._config import AuthSpec, ClientSettings, resolve_auth
 from collectorkit.http._headers import Headers
-from collectorkit.http._httpx_transport import HttpxTransport
 from collectorkit.http._metrics import ClientMetrics
 from collectorkit.http._models import Request, Response
 from collectorkit.http._oauth2 import MemoryTokenCache, OAuth2ClientCredentialsHandler
 from collectorkit.http._ratelimit import RateLimitPolicy, SharedRateLimit, TokenBucket
+
+if TYPE_CHECKING:
+    from collectorkit.http._httpx_transport import HttpxTransport
+
 from collectorkit.http._redact import (
     CollectorLogger,
     get_logger,
@@ -94,3 +99,13 @@ __all__ = [
     "resolve_auth",
     "server_wait",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # httpx2 (HTTP/2) loads when asked for: the default transport is aiohttp, and every
+    # object an import leaves behind is walked by each full pass of the cyclic GC
+    if name == "HttpxTransport":
+        from collectorkit.http._httpx_transport import HttpxTransport
+
+        return HttpxTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
-
 from collectorkit._redact import MASK as MASK
 from collectorkit._redact import is_secret_name as is_sensitive_name
 from collectorkit._redact import redact, redact_text, redact_url, register_secret
@@ -39,7 +37,7 @@ class CollectorLogger:
         self.name = name
         self.diagnostic = diagnostic
         self._context = context
-        self._logger = structlog.get_logger(name)
+        self._logger: Any = None  # structlog's, made on the first line logged
 
     def bind(self, **context: Any) -> CollectorLogger:
         return CollectorLogger(self.name, diagnostic=self.diagnostic, **self._context, **context)
@@ -49,6 +47,12 @@ class CollectorLogger:
 
     def _emit(self, level: str, event: str, fields: dict[str, Any]) -> None:
         safe = {k: redact(v, name=k) for k, v in {**self._context, **fields}.items()}
+        if self._logger is None:
+            # structlog loads with the first line logged: with rich installed, importing it
+            # leaves ~6,000 objects that every full pass of the cyclic GC walks again
+            import structlog
+
+            self._logger = structlog.get_logger(self.name)
         getattr(self._logger, level)(redact_text(event), logger=self.name, **safe)
 
     def debug(self, event: str, **fields: Any) -> None:
