@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collectorkit import (
     CollectorRequest,
@@ -130,3 +132,45 @@ def test_what_cannot_pass_through_is_named() -> None:
     ]
     with pytest.raises(ValueError, match="pass-through is not possible: data_path"):
         RawPages(_request("data | [0]"), ["id"])
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(
+    st.lists(
+        st.dictionaries(st.text(), _JSON, max_size=5).map(lambda d: {**d, "id": str(len(d))}),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_any_page_reads_as_its_ordinary_decoding(
+    records: list[dict[str, Any]], pretty: bool
+) -> None:
+    """Whatever the records hold, pass-through hands out the same values (decoded whole or read
+    from their bytes), the same keys, and bytes that decode to the record."""
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    page = orjson.dumps({"meta": {"next": None}, "data": {"items": records}}, option=option)
+    decoded = RawPages(_request(), ["id"]).decode(page)
+    assert decoded is not None
+    _, got = decoded
+    assert [r.full() if isinstance(r, RawRecord) else r for r in got] == records
+    assert [record_key("s", r, ["id"]) for r in got] == [
+        record_key("s", r, ["id"]) for r in records
+    ]
+    for record, original in zip(got, records, strict=True):
+        if isinstance(record, RawRecord):
+            assert orjson.loads(record.raw) == original
+            assert b"\n" not in record.raw
+            assert record_digest(record) == record_digest(original)
