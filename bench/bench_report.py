@@ -51,31 +51,45 @@ NOTES = """Reading the table:
   `executemany` + a state row + one commit per page / append the page's lines + commit the
   cursor and file offset per page. On this shared 2-core machine wall-clock ratios of one run
   swing by +-0.3 between runs; the CPU ratio is the steadier figure.
-- Profiles (`python bench/bench_loop.py --profile ours_jsonl`, cProfile, and `BENCH_GC_TIME=1`
-  for the collector's time per generation) found and fixed: the no-new-keys watch forgot its
-  oldest key one `del` at a time from the front of a dict, quadratic (3.2 s of an 8 s
-  stream run); the per-page "may a record repeat" and new-key checks now run at C speed; the
-  cyclic GC's full passes walked the ~70,000 objects of the imported modules over and over,
-  and its first generation ran five times per 500-record page over records that reference
-  counting frees anyway (together 20-30 % of `once`'s CPU: 0.25-0.45 s of GC per run, now
-  0.04 s) — `build_runtime` now freezes the startup objects and collects the first
-  generation after 10,000 containers (`tune_garbage_collector`).
-- Where the remaining time goes (`ours_jsonl` under cProfile, 200,000 records, 9.9 s):
-  `orjson.loads` 22 % and `orjson.dumps` 13 % (the loop does the same work); freeing each
-  page's records ~9 % (the loop pays it too); building one `Envelope` + key per record ~10 %
-  (a frozen dataclass: its `__init__` costs 0.46 ms per 500-record page, a plain slots class
-  0.16 ms, a tuple 0.06 ms — 0.12 s of a 200,000-record run, a core type left as it is);
-  the line dicts of the JSONL sink ~5 %; SQLite statements (key index via `json_each`, offset,
-  state) ~4 %; the new-key watch ~4 %; pipeline pass-through and "may repeat" checks ~4 %; the
-  rest is aiohttp and the event loop. *stream* (`iter_pages`, a library process: no freeze):
-  the walk's own per-page work is ~5 % of its CPU; the gap is the interpreter's — the cyclic
-  GC's full passes take 0.28 s vs the loop's 0.13 s (`BENCH_GC_TIME=1`: the same 12 passes,
-  each walking the library's 44,000 imported objects as well), and `orjson.loads` of the same
-  pages measures 1.5 s vs 0.9 s under cProfile (allocation interleaved with those passes). A
-  program that calls `gc.freeze()` after its imports (as `collectorkit run`/`once` now do)
-  measured 144 k/s instead of 112 k/s; the library leaves the process's GC settings alone.
-  Outside the clock: importing the config models costs
-  ~1.2 s (pydantic attribute docstrings), which `collectorkit once` pays on every start.
+- Profiles (`python bench/bench_loop.py --profile NAME`, cProfile; `BENCH_GC=disable|freeze|N`
+  and `BENCH_GC_TIME=1` for the cyclic GC's share) found and fixed, earlier: a quadratic
+  no-new-keys watch; the GC's full passes over the imported modules' objects and its first
+  generation running five times per page (`collectorkit run`/`once` now freeze the startup
+  objects and collect the first generation after 10,000 containers). This round:
+  - *a pass over a page's records costs 20-40 us per 500 records*, nearly all cache misses
+    (each record is its own allocation): the new-key watch and the may-repeat check took 230
+    and 134 us per page; they now share one set of key hashes per page (~80 us), and the
+    keys of a page are read in one `map` (`field_values`);
+  - `Envelope` was a frozen dataclass (0.29 ms per 500-record page); it is a frozen msgspec
+    Struct (0.04 ms), untracked by the GC;
+  - *stream* (a library process, whose GC settings the library leaves alone): importing the
+    library left 15,400 objects that every full GC pass walks again — structlog (which loads
+    rich: 5,900 of them) is now imported with the first line logged, httpx2 when
+    `HttpxTransport` is asked for: 5,200 objects. With the GC off the walk runs at 0.75 of
+    the loop (the rest: the HTTP client's per-request work and the per-page checks above);
+    with `gc.freeze()` after the imports, at 0.67 (the loop gains too).
+- Where the remaining time goes, *JSONL* (`collectorkit once`, 200,000 records): `orjson.loads`
+  and `orjson.dumps` (the loop does the same work), freeing each page's records (the loop pays
+  it too), the key index (a `json_each` insert of 500 keys per page, ~0.1-0.15 s per run: the
+  hand-written loop keeps none — it is exactly once only for its own cursor and offset; the
+  sink's index makes `store()` idempotent on the key, which its contract requires, and absorbs
+  records an API hands out twice), the walk's checks and the command's fixed cost (~0.1 s:
+  typer, config, runtime, `gc.collect` before the freeze).
+- *pass-through* (`pass_through: true`, docs/pass-through.md): msgspec scans each page twice,
+  each time in one call — the record list as raw slices with the pagination paths, then each
+  record's key (and timestamp) fields: 0.51 ms per 500-record page vs `orjson.loads` 0.94 ms,
+  and no `orjson.dumps` per record (the line is formatted around the bytes). Breakdown of a
+  200,000-record run (instrumented, ~1.0 s): HTTP ~0.15 s, the two scans ~0.23 s, the walk's
+  checks ~0.17 s, delivery ~0.23 s (keys, envelopes, the sink's dedup), JSONL lines ~0.09 s,
+  SQLite (key index, offset, state) ~0.16 s. The goal of 1.5x the loop would leave ~0.6 s for
+  all of it; the scans and the HTTP alone take ~0.4 s.
+- *resilience stack*: the policies (auth, retry, token bucket, breaker) cost 4-11 % (the "all
+  policies / no policies" line of `bench_http.py`); the rest of the gap to a bare aiohttp call
+  (~35 us per ~80 us request on tiny responses) is the client's base path: request and
+  response models, the auth flow, and the per-request timeout — aiohttp's `sock_read` timer
+  alone measured ~5 us per request.
+- Outside the clock: importing the config models costs ~1.2 s, which `collectorkit once` pays
+  on every start.
 - JSONL design: the offset-only variant (no key index; file cut back to the offset committed
   with the checkpoint) is faster for the sink alone (row above), but it is exactly-once only
   when the checkpoint commits in the sink's own index database: with the state in another
@@ -85,7 +99,6 @@ NOTES = """Reading the table:
 - *64 shards*: the ideal (4 pages x 50 ms) leaves out the client's CPU — each of the four
   waves of 64 responses is read and parsed on one core before the next wave is sent — so the
   bare aiohttp + orjson loop walking the same shards (next row) is what this machine allows.
-- Not done: pass-through mode (raw JSON bytes end to end) — the goals before it are not met yet.
 - *end-to-end, SQLite sink (once)* runs the whole daemon job (config → job → pipeline →
   `SQLiteSink`, records + state in one transaction per page, metrics); *deliver()* is the same
   sink without the job around it. The gap between the two is the job's per-page work. An earlier
