@@ -23,7 +23,7 @@ from collectorkit._records import Envelope
 from collectorkit.sinks._base import (
     BaseSink,
     as_envelopes,
-    dump_json,
+    json_default,
     result_for,
     sqlite_call,
     unique_envelopes,
@@ -63,7 +63,7 @@ class SQLiteSink(BaseSink):
     """
 
     name = "sqlite"
-    passes_raw = True  # the data column is written by dump_json
+    passes_raw = True  # the data column is written by orjson through json_default
 
     def __init__(
         self,
@@ -147,7 +147,8 @@ class SQLiteSink(BaseSink):
         """Serialise ``batch`` now; the function returned writes it (and ``checkpoint``) and
         commits, inside a transaction its caller began."""
         now = time.time()
-        rows = [(e.key, e.source, dump_json(e.data).decode(), now) for e in batch]
+        dumps = orjson.dumps  # dump_json inlined: one Python call less per record
+        rows = [(e.key, e.source, dumps(e.data, default=json_default).decode(), now) for e in batch]
 
         def work(conn: sqlite3.Connection) -> int:
             try:
