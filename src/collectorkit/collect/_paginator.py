@@ -7,6 +7,7 @@ It never sends anything: :meth:`Paginator.prepare` turns a position into a reque
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -249,21 +250,23 @@ class NewKeyWatch:
 
     A record's key is the value of its identifying field (the first top-level field whose
     string or number differs in every record of a page, ``id`` preferred; found once per walk),
-    or its content digest when it has none. At least the last ``memory`` keys are remembered
-    (at most twice as many), as their hashes, in two generations: when the newer one holds
-    ``memory`` keys it becomes the older one and the oldest are dropped at once — no per-key
-    bookkeeping, ~70 bytes a key (the ids themselves added 23 MB to a run's peak RSS).
+    or its content digest when it has none. At least the last ``memory`` keys are remembered,
+    as their hashes, one set per page (the set the walk hashed anyway): a page is kept until
+    the newer ones hold ``memory`` keys without it. A page is new when a key of it is in none
+    of those sets — in the common case its first key tells, so a page costs a few lookups
+    instead of merging its 500 keys into one big set (~70 bytes a key; the ids themselves added
+    23 MB to a run's peak RSS).
     """
 
-    __slots__ = ("_field", "_limit", "_memory", "_older", "_run", "_seen")
+    __slots__ = ("_field", "_held", "_limit", "_memory", "_pages", "_run")
 
     def __init__(self, limit: int, *, memory: int = 50_000) -> None:
         self._limit = limit
         self._memory = memory
         self._run = 0
         self._field: str | None = None
-        self._seen: set[int] = set()
-        self._older: set[int] = set()
+        self._pages: deque[set[int]] = deque()
+        self._held = 0  # keys in self._pages
 
     def page_keys(self, records: list[Record]) -> tuple[set[int], bool]:
         """The hashes of the page's record keys, and whether they are the identifying field's
@@ -280,10 +283,12 @@ class NewKeyWatch:
         if not records:
             return stop
         page = keys if keys is not None else self.page_keys(records)[0]
-        new = bool(page - self._seen - self._older)
-        self._seen |= page
-        if len(self._seen) >= self._memory:
-            self._older, self._seen = self._seen, set()
+        pages = self._pages
+        new = any(all(key not in seen for seen in pages) for key in page)
+        pages.append(page)
+        self._held += len(page)
+        while self._held - len(pages[0]) >= self._memory:
+            self._held -= len(pages.popleft())
         self._run = 0 if new else self._run + 1
         return StopReason.NO_NEW_KEYS if stop is None and self._run >= self._limit else stop
 
