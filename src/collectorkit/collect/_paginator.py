@@ -251,22 +251,24 @@ class NewKeyWatch:
     A record's key is the value of its identifying field (the first top-level field whose
     string or number differs in every record of a page, ``id`` preferred; found once per walk),
     or its content digest when it has none. At least the last ``memory`` keys are remembered,
-    as their hashes, one set per page (the set the walk hashed anyway): a page is kept until
-    the newer ones hold ``memory`` keys without it. A page is new when a key of it is in none
-    of those sets — in the common case its first key tells, so a page costs a few lookups
-    instead of merging its 500 keys into one big set (~70 bytes a key; the ids themselves added
-    23 MB to a run's peak RSS).
+    as their hashes, in sets of at least ``_CHUNK`` keys (a page that big is kept as the set the
+    walk hashed anyway; smaller pages are gathered into one): the oldest set goes once the
+    newer ones hold ``memory`` keys. A page is new when a key of it is in none of those sets —
+    in the common case its first key tells, so a page costs a few dozen lookups instead of
+    merging its keys into one big set (~70 bytes a key; the ids themselves added 23 MB to a
+    run's peak RSS).
     """
 
-    __slots__ = ("_field", "_held", "_limit", "_memory", "_pages", "_run")
+    __slots__ = ("_chunk", "_field", "_held", "_limit", "_memory", "_run", "_sets")
 
     def __init__(self, limit: int, *, memory: int = 50_000) -> None:
         self._limit = limit
         self._memory = memory
         self._run = 0
         self._field: str | None = None
-        self._pages: deque[set[int]] = deque()
-        self._held = 0  # keys in self._pages
+        self._sets: deque[set[int]] = deque()  # full sets, oldest first
+        self._chunk: set[int] = set()  # small pages gathered until it is full
+        self._held = 0  # keys in self._sets
 
     def page_keys(self, records: list[Record]) -> tuple[set[int], bool]:
         """The hashes of the page's record keys, and whether they are the identifying field's
@@ -283,14 +285,24 @@ class NewKeyWatch:
         if not records:
             return stop
         page = keys if keys is not None else self.page_keys(records)[0]
-        pages = self._pages
-        new = any(all(key not in seen for seen in pages) for key in page)
-        pages.append(page)
-        self._held += len(page)
-        while self._held - len(pages[0]) >= self._memory:
-            self._held -= len(pages.popleft())
+        sets, chunk = self._sets, self._chunk
+        new = any(key not in chunk and all(key not in s for s in sets) for key in page)
+        if len(page) >= _CHUNK:
+            self._keep(page)
+        else:
+            chunk |= page
+            if len(chunk) >= _CHUNK:
+                self._keep(chunk)
+                self._chunk = set()
         self._run = 0 if new else self._run + 1
         return StopReason.NO_NEW_KEYS if stop is None and self._run >= self._limit else stop
+
+    def _keep(self, keys: set[int]) -> None:
+        sets = self._sets
+        sets.append(keys)
+        self._held += len(keys)
+        while self._held - len(sets[0]) >= self._memory:
+            self._held -= len(sets.popleft())
 
     def _keys(self, records: list[Record]) -> tuple[list[object], bool]:
         name = self._field or _identifying_field(records)
@@ -317,6 +329,7 @@ class NewKeyWatch:
 
 
 _KEY_TYPES = {str, int}
+_CHUNK = 1_000  # keys per remembered set: at most ~memory / 1,000 lookups per new key
 _RECORD_TYPES = (dict, RawRecord)
 
 
