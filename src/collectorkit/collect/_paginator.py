@@ -251,7 +251,7 @@ class NewKeyWatch:
     A record's key is the value of its identifying field (the first top-level field whose
     string or number differs in every record of a page, ``id`` preferred; found once per walk),
     or its content digest when it has none. At least the last ``memory`` keys are remembered,
-    as their hashes, in sets of at least ``_CHUNK`` keys (a page that big is kept as the set the
+    as their hashes, in sets of at least 500 keys (a page that big is kept as the set the
     walk hashed anyway; smaller pages are gathered into one): the oldest set goes once the
     newer ones hold ``memory`` keys. A page is new when a key of it is in none of those sets —
     in the common case its first key tells, so a page costs a few dozen lookups instead of
@@ -329,7 +329,7 @@ class NewKeyWatch:
 
 
 _KEY_TYPES = {str, int}
-_CHUNK = 1_000  # keys per remembered set: at most ~memory / 1,000 lookups per new key
+_CHUNK = 500  # keys per remembered set: at most ~memory / 500 lookups per new key
 _RECORD_TYPES = (dict, RawRecord)
 
 
