@@ -78,11 +78,19 @@ NOTES = """Reading the table:
 - *pass-through* (`pass_through: true`, docs/pass-through.md): msgspec scans each page twice,
   each time in one call — the record list as raw slices with the pagination paths, then each
   record's key (and timestamp) fields: 0.51 ms per 500-record page vs `orjson.loads` 0.94 ms,
-  and no `orjson.dumps` per record (the line is formatted around the bytes). Breakdown of a
-  200,000-record run (instrumented, ~1.0 s): HTTP ~0.15 s, the two scans ~0.23 s, the walk's
-  checks ~0.17 s, delivery ~0.23 s (keys, envelopes, the sink's dedup), JSONL lines ~0.09 s,
-  SQLite (key index, offset, state) ~0.16 s. The goal of 1.5x the loop would leave ~0.6 s for
-  all of it; the scans and the HTTP alone take ~0.4 s.
+  and no `orjson.dumps` per record (the line is formatted around the bytes). Where its time
+  goes (`py-spy record` of `collectorkit once`, sampled, imports left out): the two scans and
+  the raw records 23 %, the HTTP client and aiohttp ~11 %, SQLite 20 % (BEGIN/COMMIT per page,
+  the key index 5 %, the WAL checkpoint 2 %, the state row), the JSONL lines 10 %, reading the
+  key field twice per page (the new-key watch, the keys) 5 %, writing the file 4 %, freeing
+  each page 4 %. 1.5x the loop leaves ~0.65 s for 200,000 records; the scans, the HTTP and
+  the per-page SQLite commits alone take about that.
+- *JSONL* and *50 per page* (`py-spy`): `orjson.loads` 21 %, the lines' `orjson.dumps` 20 %,
+  freeing each page's records 11 % — the loop's own work, which it also does — then SQLite
+  8 % (the key index the loop does not keep); at 50 records a page the per-page costs lead:
+  SQLite's `executemany` and COMMIT 16 %, the WAL checkpoint 4 %, the state row (validated and
+  serialised) 4.5 %, the HTTP client 21 % (aiohttp included). The new-key watch looked a key
+  up in 1,000 sets per 50-record page (4 %) until it gathered small pages into sets of 500.
 - *resilience stack*: the policies (auth, retry, token bucket, breaker) cost 4-11 % (the "all
   policies / no policies" line of `bench_http.py`); the rest of the gap to a bare aiohttp call
   (~35 us per ~80 us request on tiny responses) is the client's base path: request and
