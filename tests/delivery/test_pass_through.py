@@ -35,6 +35,7 @@ from collectorkit import (
     RawRecord,
     RetryPolicy,
     collect_into,
+    collect_into_sync,
 )
 from collectorkit.sinks import JSONLSink, MemorySink, SQLiteSink
 from collectorkit.testing import no_backoff
@@ -312,3 +313,17 @@ def test_the_config_option_through_collectorkit_once(
     assert [orjson.loads(x)["data"] for x in filtered] == [orjson.loads(r) for r in ALL[1:]]
     assert "pass-through is off" in result.output
     assert "the pipeline's processors ('filter') read whole records" in result.output
+
+
+def test_collect_into_sync_passes_through(
+    httpserver: HTTPServer, api: _API, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.jsonl"
+    report = collect_into_sync(
+        _blueprint(httpserver),
+        sinks=[JSONLSink(out)],
+        state=f"sqlite:///{tmp_path / 's.db'}",
+        pass_through=True,
+    )
+    assert report.pass_through
+    assert _jsonl_data(out) == ALL

@@ -170,6 +170,7 @@ def collect_into_sync(
     limit: int | None = None,
     concurrency: int | None = None,
     source: str | None = None,
+    pass_through: bool = False,
 ) -> DeliveryReport:
     """:func:`collect_into` for synchronous code (not inside a running event loop).
 
@@ -189,6 +190,7 @@ def collect_into_sync(
                 limit=limit,
                 concurrency=concurrency,
                 source=source,
+                pass_through=pass_through,
             )
         finally:
             for resource in (collector, *sinks, dead_letter, state):
