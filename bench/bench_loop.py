@@ -3,7 +3,8 @@
 400 cursor pages x 500 security alerts (each ~570 bytes of nested JSON: host, user, rule with
 MITRE ids, description, process fields and tags) served by nginx from static files (an aiohttp
 server in its own process when nginx is missing). Five pairs, each subject a fresh Python
-process, rounds interleaved (every subject once per round), the best round counts:
+process, rounds interleaved (each pair back to back), the ratio is the median of the rounds'
+pairs:
 
 1. *stream, count*: ``CollectorClient.iter_pages`` counting records vs the loop counting;
 2. *keep all*: ``collect_events_sync`` vs the loop extending one list (throughput, peak RSS);
@@ -18,7 +19,7 @@ The clock runs inside each child, from after its imports to its last commit (int
 and imports are the same for every round and are not the work). Each child also reports its
 CPU time and peak RSS. The parent checks every output holds the 200,000 records exactly once.
 
-    python bench/bench_loop.py [--rounds 3] [--only stream,keep,sqlite,jsonl,raw] [--profile NAME]
+    python bench/bench_loop.py [--rounds 5] [--only stream,keep,sqlite,jsonl,raw] [--profile NAME]
 
 ``--profile ours_jsonl`` runs that one subject under cProfile and prints the top functions.
 ``measure()`` returns the figures for ``bench/bench_report.py``.
@@ -33,6 +34,7 @@ import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +46,7 @@ HERE = Path(__file__).resolve().parent
 PAGES = int(os.environ.get("BENCH_LOOP_PAGES", "400"))  # other shapes, for profiling
 PER_PAGE = int(os.environ.get("BENCH_LOOP_PER_PAGE", "500"))
 RECORDS = PAGES * PER_PAGE
-ROUNDS = 3
+ROUNDS = 5
 SOURCE = "alerts"
 KINDS = ("stream", "keep", "sqlite", "jsonl", "raw")
 
@@ -424,36 +426,51 @@ def start_pages() -> Any:
 
 
 def measure(kinds: tuple[str, ...] = KINDS, rounds: int = ROUNDS) -> dict[str, Any]:
-    """Per kind: the best round of each side (records/s, CPU records/s, peak RSS) and ratios."""
+    """Per kind: the best round of each side (records/s, CPU records/s, peak RSS), and the
+    ratios as the median over rounds of each round's pair (the two sides run back to back).
+
+    The paired median, as ``bench_http`` does: on a shared machine one lucky round of either
+    side moved a ratio of best rounds by 0.2-0.3 between runs."""
     server, base = start_pages()
-    names = [f"{side}_{kind}" for kind in kinds for side in ("bare", "ours")]
     best: dict[str, dict[str, float]] = {}
+    pairs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
     try:
-        for name in names:  # warm-up: page cache, bytecode
-            run_subject(name, base)
+        for kind in kinds:  # warm-up: page cache, bytecode
+            run_subject(f"bare_{kind}", base)
+            run_subject(f"ours_{kind}", base)
         for _ in range(rounds):
-            for name in names:
-                got = run_subject(name, base)
-                print(
-                    f"  {name:12s} {got['rate']:10,.0f} rec/s  {got['rss_mb']:6.0f} MB", flush=True
+            for kind in kinds:
+                got = {side: run_subject(f"{side}_{kind}", base) for side in ("bare", "ours")}
+                pairs[kind].append(
+                    (
+                        got["ours"]["rate"] / got["bare"]["rate"],
+                        got["ours"]["cpu_rate"] / got["bare"]["cpu_rate"],
+                    )
                 )
-                was = best.setdefault(name, {"rate": 0.0, "cpu_rate": 0.0, "rss_mb": 0.0})
-                was["rate"] = max(was["rate"], got["rate"])
-                was["cpu_rate"] = max(was["cpu_rate"], got["cpu_rate"])
-                was["rss_mb"] = max(was["rss_mb"], got["rss_mb"])
+                for side, figures in got.items():
+                    name = f"{side}_{kind}"
+                    print(
+                        f"  {name:12s} {figures['rate']:10,.0f} rec/s  {figures['rss_mb']:6.0f} MB",
+                        flush=True,
+                    )
+                    was = best.setdefault(name, {"rate": 0.0, "cpu_rate": 0.0, "rss_mb": 0.0})
+                    was["rate"] = max(was["rate"], figures["rate"])
+                    was["cpu_rate"] = max(was["cpu_rate"], figures["cpu_rate"])
+                    was["rss_mb"] = max(was["rss_mb"], figures["rss_mb"])
     finally:
         server.stop()
-    figures: dict[str, Any] = {"pages": PAGES, "per_page": PER_PAGE, "server": server.kind}
+    figures_out: dict[str, Any] = {"pages": PAGES, "per_page": PER_PAGE, "server": server.kind}
     for kind in kinds:
         ours, bare = best[f"ours_{kind}"], best[f"bare_{kind}"]
-        figures[kind] = {
+        figures_out[kind] = {
             "ours": ours,
             "bare": bare,
-            "ratio": ours["rate"] / bare["rate"],
-            "cpu_ratio": ours["cpu_rate"] / bare["cpu_rate"],
+            "ratio": statistics.median(r for r, _ in pairs[kind]),
+            "cpu_ratio": statistics.median(c for _, c in pairs[kind]),
             "rss_ratio": ours["rss_mb"] / bare["rss_mb"],
+            "rounds": [round(r, 3) for r, _ in pairs[kind]],
         }
-    return figures
+    return figures_out
 
 
 def jsonl_index_cost(pages: int = 100, rounds: int = 3) -> dict[str, float]:
