@@ -37,6 +37,10 @@ SourceOpt = Annotated[
     typer.Option("--source", "-s", help="Only this source."),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Debug logging (request details).")]
+StatusPortOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--status-port", help="Override status.port (0: any free port)."),
+]
 ResetStateOpt = Annotated[
     bool,
     typer.Option(
@@ -104,10 +108,7 @@ def run(
         Optional[str],  # noqa: UP045
         typer.Option("--auth-token", help="XDR API key (single-source mode)."),
     ] = None,
-    status_port: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option("--status-port", help="Override status.port (0: any free port)."),
-    ] = None,
+    status_port: StatusPortOpt = None,
     grace: Annotated[
         Optional[float],  # noqa: UP045
         typer.Option(help="Seconds in-flight pages get to finish after SIGINT/SIGTERM."),
@@ -325,10 +326,7 @@ def worker(
         Optional[str],  # noqa: UP045
         typer.Option(help="This worker's name in the fleet (default: host-pid)."),
     ] = None,
-    status_port: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option("--status-port", help="Override status.port (0: any free port)."),
-    ] = None,
+    status_port: StatusPortOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     from collectorkit._errors import CollectorError, ConfigError
