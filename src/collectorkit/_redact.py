@@ -153,9 +153,39 @@ def redact_body(body: Any, limit: int, *, pretty: bool = False) -> str:
     return text[:limit]
 
 
+# one ``keyword = value`` of a libpq connection string (``host=db password='a b'``): a value
+# is a single-quoted string with backslash escapes, or runs to the next whitespace
+_CONNINFO_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']+)")
+
+
+def _mask_conninfo(text: str) -> str:
+    """``text`` with the values of secret keywords masked (``password=...``, as in a libpq
+    connection string); every other byte kept."""
+    if "=" not in text:
+        return text
+    return _CONNINFO_PAIR.sub(
+        lambda m: m.group(1) + m.group(2) + MASK if is_secret_name(m.group(1)) else m.group(0),
+        text,
+    )
+
+
+def _conninfo_secrets(text: str) -> list[str]:
+    """The values of secret keywords in a libpq connection string, as written and unquoted."""
+    found: list[str] = []
+    for key, _, value in _CONNINFO_PAIR.findall(text):
+        if is_secret_name(key) and value:
+            found.append(value)
+            if value.startswith("'"):
+                found.append(re.sub(r"\\(.)", r"\1", value[1:-1]))
+    return found
+
+
 def _mask_url(url: str) -> str:
     """The userinfo password and secret query (and fragment) values of ``url`` masked; the
-    rest is left byte for byte, so ``sqlite:///x.db`` or an unusual query stays as written."""
+    rest is left byte for byte, so ``sqlite:///x.db`` or an unusual query stays as written. A
+    libpq connection string (``host=db password=…``, no scheme) has its secret values masked."""
+    if "://" not in url and "=" in url:
+        return _mask_conninfo(url)
     head, tail = "", url
     scheme = _SCHEME.match(url)
     start = scheme.end() if scheme else 0
@@ -183,6 +213,8 @@ def url_secrets(url: str) -> list[str]:
     masked = _mask_url(url)
     if masked == url:
         return []
+    if "://" not in url:  # a libpq connection string
+        return list(dict.fromkeys(v for v in _conninfo_secrets(url) if v))
     found: list[str] = []
     authority = url.split("://", 1)[1].split("/", 1)[0] if "://" in url else ""
     userinfo, at, _ = authority.rpartition("@")
@@ -203,6 +235,18 @@ def redact_url(url: str) -> str:
     return redact_text(_mask_url(url))
 
 
+def _mask_text(text: str) -> str:
+    """The URLs in ``text`` masked as URLs, the rest as ``keyword=value`` pairs (a libpq
+    connection string, ``password=…`` in a message)."""
+    parts: list[str] = []
+    done = 0
+    for match in _URL_IN_TEXT.finditer(text):
+        parts += (_mask_conninfo(text[done : match.start()]), _mask_url(match.group()))
+        done = match.end()
+    parts.append(_mask_conninfo(text[done:]))
+    return "".join(parts)
+
+
 def redact(value: Any, *, name: str | None = None) -> Any:
     """A copy of ``value`` safe to log: mappings, sequences and strings are walked recursively.
 
@@ -213,8 +257,8 @@ def redact(value: Any, *, name: str | None = None) -> Any:
     if name is not None and is_secret_name(name) and value is not None:
         return MASK
     if isinstance(value, str):
-        if "://" in value:
-            value = _URL_IN_TEXT.sub(lambda match: _mask_url(match.group()), value)
+        if "://" in value or "=" in value:
+            value = _mask_text(value)
         return redact_text(value)
     if isinstance(value, Mapping):
         return {redact_text(str(k)): redact(v, name=str(k)) for k, v in value.items()}

@@ -84,12 +84,18 @@ def test_config_loader_treats_the_same_names_as_secrets(name: str) -> None:
         ("http://h:1/?token=hunter2pw&page=2", "http://h:1/?token=***&page=2"),
         ("redis://:hunter2pw@h:1/0", "redis://:***@h:1/0"),
         ("https://h/x?session_id=hunter2pw#jwt=hunter2pw", "https://h/x?session_id=***#jwt=***"),
+        # a libpq connection string (the postgres sink's url accepts one)
+        ("host=h port=1 password=hunter2pw dbname=db", "host=h port=1 password=*** dbname=db"),
+        ("host=h password = 'hunter 2pw' user=u", "host=h password = *** user=u"),
     ],
 )
 def test_every_url_form_is_redacted_by_the_one_redactor(url: str, shown: str) -> None:
     assert redact_url(url) == shown
     assert state_redact_url is redact_url
-    assert redact(f"cannot reach {url!r}") == f"cannot reach {shown!r}"
+    assert redact(f"cannot reach {url!r}") == f"cannot reach {shown!r}".replace(
+        repr(shown),
+        repr(shown) if "'" not in url else f'"{shown}"',  # repr's choice of quotes
+    )
 
 
 @pytest.mark.parametrize(
@@ -108,6 +114,29 @@ def test_state_url_secrets_are_config_secrets(url: str, secrets: list[str]) -> N
     config = load_config({"state": url, "sources": [source]}, env={})
     assert set(secrets) <= set(config.secret_values())
     assert not any(s in str(config.to_dict()) for s in secrets)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "secrets"),
+    [
+        ("host=h user=u password=hunter2pw dbname=db", ["hunter2pw"]),
+        ("host=h password='hunter 2pw'", ["'hunter 2pw'", "hunter 2pw"]),
+    ],
+)
+def test_a_libpq_connection_string_s_password_is_a_config_secret(
+    dsn: str, secrets: list[str]
+) -> None:
+    """The postgres sink's ``url`` may be a libpq ``key=value`` string: its password is
+    registered and masked like a URL's (it was shown by ``to_dict`` before)."""
+    assert url_secrets(dsn) == secrets
+    source = {"name": "a", "base_url": "https://api.example.test", "request": {"endpoint": "/x"}}
+    sink = {"type": "postgres", "url": dsn}
+    config = load_config({"sinks": [sink], "sources": [source]}, env={})
+    assert set(secrets) <= set(config.secret_values())
+    assert not any(s in str(config.to_dict()) for s in secrets)
+    with pytest.raises(ConfigValidationError) as refused:  # not a state URL: no password shown
+        load_config({"state": dsn, "sources": [source]}, env={})
+    assert not any(s in str(refused.value) for s in secrets)
 
 
 def test_config_to_dict_shows_state_keys_and_masks_keys() -> None:

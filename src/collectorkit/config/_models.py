@@ -275,8 +275,9 @@ def secret_values_in(value: Any) -> list[str]:
 def _collect_secrets(value: Any, found: list[str]) -> None:
     if isinstance(value, SecretStr):
         found.append(value.get_secret_value())
-    elif isinstance(value, str) and "://" in value:
-        found.extend(url_secrets(value))  # postgresql://user:password@host/db?sslpassword=...
+    elif isinstance(value, str) and ("://" in value or "=" in value):
+        # postgresql://user:password@host/db?sslpassword=..., or host=db password=...
+        found.extend(url_secrets(value))
     elif isinstance(value, StrictModel):
         for name in type(value).model_fields:
             _collect_secrets(getattr(value, name), found)
